@@ -1,0 +1,199 @@
+// Package app wires the functions: it reads the configuration from the
+// environment, builds the AWS clients once per process, and constructs each
+// function's http.Handler. The Lambda mains, the local gateway and the tests
+// all build handlers here, so they run one code path.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"github.com/machine-iam/machine-iam/shared/authn"
+	"github.com/machine-iam/machine-iam/shared/clientsapi"
+	"github.com/machine-iam/machine-iam/shared/httpapi"
+	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/secret"
+	"github.com/machine-iam/machine-iam/shared/secretsapi"
+	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
+	"github.com/machine-iam/machine-iam/shared/store/dynamo"
+	"github.com/machine-iam/machine-iam/shared/token"
+	"github.com/machine-iam/machine-iam/shared/tokenapi"
+)
+
+// Config is the deployment configuration, read from the environment that
+// template.yaml sets.
+type Config struct {
+	TableName             string        // TABLE_NAME
+	SigningKeyID          string        // SIGNING_KEY_ID: key id, ARN or alias
+	PreviousSigningKeyIDs []string      // PREVIOUS_SIGNING_KEY_IDS, comma-separated
+	IssuerURL             string        // ISSUER_URL; empty: https://<request host>
+	TokenLifetime         time.Duration // TOKEN_LIFETIME_SECONDS, default 3600
+}
+
+// ConfigFromEnv reads Config with getenv (os.Getenv in production).
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		TableName:     getenv("TABLE_NAME"),
+		SigningKeyID:  getenv("SIGNING_KEY_ID"),
+		IssuerURL:     strings.TrimSuffix(getenv("ISSUER_URL"), "/"),
+		TokenLifetime: token.DefaultLifetime,
+	}
+	var errs []error
+	if c.TableName == "" {
+		errs = append(errs, errors.New("TABLE_NAME is required"))
+	}
+	if c.SigningKeyID == "" {
+		errs = append(errs, errors.New("SIGNING_KEY_ID is required"))
+	}
+	for _, k := range strings.Split(getenv("PREVIOUS_SIGNING_KEY_IDS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			c.PreviousSigningKeyIDs = append(c.PreviousSigningKeyIDs, k)
+		}
+	}
+	if v := getenv("TOKEN_LIFETIME_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 60 || n > 86400 {
+			errs = append(errs, errors.New("TOKEN_LIFETIME_SECONDS must be an integer from 60 to 86400"))
+		}
+		c.TokenLifetime = time.Duration(n) * time.Second
+	}
+	if c.IssuerURL != "" && !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
+		errs = append(errs, errors.New("ISSUER_URL must be an absolute http(s) URL"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// DependencyTimeout bounds each attempt of an AWS call, so a stalled
+// dependency becomes a 503 well inside the function's timeout.
+const DependencyTimeout = 3 * time.Second
+
+// LoadAWS loads the AWS configuration the ordinary way (environment, shared
+// files, the Lambda role), with bounded HTTP timeouts. Endpoints of local
+// stand-ins come from AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_KMS.
+func LoadAWS(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+	httpClient := awshttp.NewBuildableClient().WithTimeout(DependencyTimeout)
+	opts = append([]func(*config.LoadOptions) error{config.WithHTTPClient(httpClient)}, opts...)
+	return config.LoadDefaultConfig(ctx, opts...)
+}
+
+// Deps are the long-lived parts every handler is built from. Build them
+// once per process.
+type Deps struct {
+	Config   Config
+	Store    *dynamo.Store
+	Signer   *kmssigner.Signer
+	Hasher   secret.Hasher
+	Verifier *secret.Verifier
+	Scopes   *oauthscope.Catalog
+	Now      func() time.Time
+}
+
+// NewDeps builds Deps over the given DynamoDB and KMS clients.
+func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
+	hasher := secret.DefaultArgon2id
+	return &Deps{
+		Config:   cfg,
+		Store:    dynamo.New(ddb, cfg.TableName),
+		Signer:   kmssigner.New(kmsAPI, cfg.SigningKeyID, cfg.PreviousSigningKeyIDs...),
+		Hasher:   hasher,
+		Verifier: secret.NewVerifier(hasher, secret.DefaultCacheEntries),
+		Scopes:   oauthscope.Default(),
+		Now:      time.Now,
+	}
+}
+
+// FromEnvironment builds Deps for a Lambda: configuration from the
+// environment, AWS clients from the default chain. It fetches the signing
+// key's public key once, so the first request does not pay for it; a
+// failure there is logged and retried on first use.
+func FromEnvironment(ctx context.Context) (*Deps, error) {
+	cfg, err := ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := LoadAWS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	d := NewDeps(cfg, dynamodb.NewFromConfig(awsCfg), kms.NewFromConfig(awsCfg))
+	d.Warm(ctx)
+	return d, nil
+}
+
+// Warm fetches the public keys ahead of the first request.
+func (d *Deps) Warm(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, DependencyTimeout)
+	defer cancel()
+	if _, err := d.Signer.Keys(ctx); err != nil {
+		slog.Warn("signing key not readable yet", "error", err.Error())
+	}
+}
+
+// IssuerBase is the base URL issuers are formed from: ISSUER_URL, or the
+// https origin of the request (API Gateway always serves https).
+func (d *Deps) IssuerBase(r *http.Request) string {
+	if d.Config.IssuerURL != "" {
+		return d.Config.IssuerURL
+	}
+	return "https://" + r.Host
+}
+
+func (d *Deps) guard() *authn.Guard {
+	return &authn.Guard{
+		Verifier:   &token.Verifier{Keys: d.Signer, Leeway: token.DefaultLeeway, Now: d.Now},
+		IssuerBase: d.IssuerBase,
+		Authorizer: authn.AllowAuthenticated{},
+	}
+}
+
+// Token is the handler of the token function.
+func Token(d *Deps) http.Handler {
+	s := &tokenapi.Service{
+		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier,
+		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
+		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Now: d.Now,
+	}
+	return instrument(s.Handler())
+}
+
+// Clients is the handler of the clients function.
+func Clients(d *Deps) http.Handler {
+	s := &clientsapi.Service{Clients: d.Store, Guard: d.guard(), Scopes: d.Scopes, Now: d.Now}
+	return instrument(s.Handler())
+}
+
+// Secrets is the handler of the secrets function.
+func Secrets(d *Deps) http.Handler {
+	s := &secretsapi.Service{Secrets: d.Store, Hasher: d.Hasher, Guard: d.guard(), Now: d.Now}
+	return instrument(s.Handler())
+}
+
+// instrument carries the gateway's request id into the context and turns a
+// panic into a 500 problem: a caller never sees a stack trace.
+func instrument(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gw, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && gw.RequestID != "" {
+			r = r.WithContext(httpapi.WithRequestID(r.Context(), gw.RequestID))
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				httpapi.WriteProblem(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}

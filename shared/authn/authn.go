@@ -1,0 +1,109 @@
+// Package authn guards the management API: it accepts a request only with a
+// bearer access token of this service, for the tenant it names, holding the
+// services.iam scope, and then asks an Authorizer whether the token's
+// subject may perform the route's action on the route's resource scope.
+package authn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/machine-iam/machine-iam/shared/httpapi"
+	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/token"
+)
+
+// Principal is the authenticated caller of a management request.
+type Principal struct {
+	Tenant   string
+	Subject  string
+	ClientID string
+	Scopes   []string
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the caller Guard.Require authenticated.
+func PrincipalFrom(ctx context.Context) Principal {
+	p, _ := ctx.Value(principalKey{}).(Principal)
+	return p
+}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// ErrForbidden is what an Authorizer returns to deny.
+var ErrForbidden = errors.New("forbidden")
+
+// Authorizer decides whether p may perform action on the resource scope.
+// It returns nil to allow, ErrForbidden to deny, or another error when it
+// could not decide.
+type Authorizer interface {
+	Authorize(ctx context.Context, p Principal, action, scope string) error
+}
+
+// AllowAuthenticated is the Authorizer that lets every authenticated caller
+// with services.iam do everything in its tenant.
+type AllowAuthenticated struct{}
+
+// Authorize implements Authorizer.
+func (AllowAuthenticated) Authorize(context.Context, Principal, string, string) error { return nil }
+
+// Permission is what a route requires: an IAM action on a resource scope
+// computed from the request.
+type Permission struct {
+	Action string
+	Scope  func(r *http.Request) string
+}
+
+// Guard authenticates and authorizes management requests.
+type Guard struct {
+	Verifier   *token.Verifier
+	IssuerBase func(*http.Request) string
+	Authorizer Authorizer
+}
+
+// Require wraps next so it runs only for a caller holding perm.
+func (g *Guard) Require(perm Permission, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := g.authenticate(r)
+		if err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+		switch err := g.Authorizer.Authorize(r.Context(), p, perm.Action, perm.Scope(r)); {
+		case errors.Is(err, ErrForbidden):
+			httpapi.WriteProblem(w, r, httpapi.Forbidden("The caller is not allowed "+perm.Action+" on this resource."))
+			return
+		case err != nil:
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+	})
+}
+
+func (g *Guard) authenticate(r *http.Request) (Principal, error) {
+	auth := r.Header.Get("Authorization")
+	scheme, raw, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
+		return Principal{}, httpapi.Unauthorized("A bearer access token is required.")
+	}
+	claims, err := g.Verifier.Verify(r.Context(), strings.TrimSpace(raw), g.IssuerBase(r))
+	if errors.Is(err, token.ErrInvalid) {
+		return Principal{}, httpapi.Unauthorized("The access token is not valid.")
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	scopes := claims.Scopes()
+	if !slices.Contains(scopes, oauthscope.IAM) {
+		return Principal{}, httpapi.Unauthorized("The access token lacks the " + oauthscope.IAM + " scope.")
+	}
+	return Principal{Tenant: claims.Tenant, Subject: claims.Subject, ClientID: claims.ClientID, Scopes: scopes}, nil
+}

@@ -1,0 +1,352 @@
+// Package clientsapi is the http.Handler of the clients function: list,
+// create, read, replace (with If-Match) and delete clients of the caller's
+// tenant, as api.md describes.
+package clientsapi
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/authn"
+	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/httpapi"
+	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/store"
+)
+
+// IAM actions of the routes.
+const (
+	ActionRead   = "iam.client.read"
+	ActionCreate = "iam.client.create"
+	ActionUpdate = "iam.client.update"
+	ActionDelete = "iam.client.delete"
+)
+
+// Paging of the list (envelope A).
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// Service is what the clients function needs.
+type Service struct {
+	Clients store.Clients
+	Guard   *authn.Guard
+	Scopes  *oauthscope.Catalog
+	Now     func() time.Time
+}
+
+// Handler returns the function's routes, each behind its permission.
+func (s *Service) Handler() http.Handler {
+	collection := func(*http.Request) string { return "/clients" }
+	one := func(r *http.Request) string { return "/clients/" + r.PathValue("clientId") }
+	guard := func(action string, scope func(*http.Request) string, h http.HandlerFunc) http.Handler {
+		return s.Guard.Require(authn.Permission{Action: action, Scope: scope}, h)
+	}
+	rt := httpapi.NewRouter()
+	rt.Route("/v1/clients", httpapi.Methods{
+		http.MethodGet:  guard(ActionRead, collection, s.list),
+		http.MethodPost: guard(ActionCreate, collection, s.create),
+	})
+	rt.Route("/v1/clients/{clientId}", httpapi.Methods{
+		http.MethodGet:    guard(ActionRead, one, s.get),
+		http.MethodPut:    guard(ActionUpdate, one, s.replace),
+		http.MethodDelete: guard(ActionDelete, one, s.delete),
+	})
+	return rt
+}
+
+// clientRequest is the create and replace body. Pointers tell a missing
+// field from an empty one; every field is required.
+type clientRequest struct {
+	Name              *string   `json:"name"`
+	Description       *string   `json:"description"`
+	AllowedGrantTypes *[]string `json:"allowedGrantTypes"`
+	AllowedScopes     *[]string `json:"allowedScopes"`
+	RedirectURIs      *[]string `json:"redirectUris"`
+}
+
+func (req clientRequest) spec(scopes *oauthscope.Catalog) (client.Spec, error) {
+	missing := map[string][]string{}
+	for field, present := range map[string]bool{
+		"name": req.Name != nil, "description": req.Description != nil,
+		"allowedGrantTypes": req.AllowedGrantTypes != nil, "allowedScopes": req.AllowedScopes != nil,
+		"redirectUris": req.RedirectURIs != nil,
+	} {
+		if !present {
+			missing[field] = []string{"is required"}
+		}
+	}
+	if len(missing) > 0 {
+		return client.Spec{}, httpapi.Invalid(missing)
+	}
+	spec := client.Spec{Name: *req.Name, Description: *req.Description, GrantTypes: *req.AllowedGrantTypes,
+		Scopes: *req.AllowedScopes, RedirectURIs: *req.RedirectURIs}
+	if errs := spec.Validate(scopes); errs != nil {
+		return client.Spec{}, httpapi.Invalid(errs)
+	}
+	return spec, nil
+}
+
+// clientResponse is a client on the wire.
+type clientResponse struct {
+	ClientID          string   `json:"clientId"`
+	SubjectID         string   `json:"subjectId"`
+	Name              string   `json:"name"`
+	Description       string   `json:"description"`
+	AllowedGrantTypes []string `json:"allowedGrantTypes"`
+	AllowedScopes     []string `json:"allowedScopes"`
+	RedirectURIs      []string `json:"redirectUris"`
+	CreatedAt         string   `json:"createdAt"`
+	UpdatedAt         string   `json:"updatedAt"`
+}
+
+func toResponse(c client.Client) clientResponse {
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return clientResponse{
+		ClientID: c.ID, SubjectID: c.SubjectID(), Name: c.Name, Description: c.Description,
+		AllowedGrantTypes: nonNil(c.GrantTypes), AllowedScopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs),
+		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+}
+
+func etag(c client.Client) string { return `"` + strconv.FormatInt(c.Version, 10) + `"` }
+
+func notFound() error { return httpapi.NotFound("No client with that id exists.") }
+
+// storeError maps store sentinels to problems.
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound()
+	case errors.Is(err, store.ErrVersionMismatch):
+		return httpapi.PreconditionFailed("The client has changed since the version named in If-Match.")
+	}
+	return err
+}
+
+type page struct {
+	Page       int `json:"page"`
+	PageSize   int `json:"pageSize"`
+	TotalCount int `json:"totalCount"`
+}
+
+type links struct {
+	First    *string `json:"first"`
+	Previous *string `json:"previous"`
+	Next     *string `json:"next"`
+	Last     *string `json:"last"`
+}
+
+type listResponse struct {
+	Items    []clientResponse `json:"items"`
+	Metadata page             `json:"metadata"`
+	Links    links            `json:"links"`
+}
+
+func (s *Service) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	errs := map[string][]string{}
+	pageNo := intParam(q, "page", 1, 1, 1<<31-1, errs)
+	size := intParam(q, "pageSize", DefaultPageSize, 1, MaxPageSize, errs)
+	if len(errs) > 0 {
+		httpapi.WriteProblem(w, r, httpapi.Invalid(errs))
+		return
+	}
+	search := strings.ToLower(q.Get("searchText"))
+	all, err := s.Clients.ListClients(r.Context(), authn.PrincipalFrom(r.Context()).Tenant)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	matched := all[:0]
+	for _, c := range all {
+		if strings.Contains(strings.ToLower(c.Name), search) {
+			matched = append(matched, c)
+		}
+	}
+	total := len(matched)
+	items := []clientResponse{}
+	if start := (pageNo - 1) * size; start < total {
+		for _, c := range matched[start:min(start+size, total)] {
+			items = append(items, toResponse(c))
+		}
+	}
+	last := max(1, (total+size-1)/size)
+	link := func(p int) *string {
+		v := url.Values{"page": {strconv.Itoa(p)}, "pageSize": {strconv.Itoa(size)}}
+		if q.Get("searchText") != "" {
+			v.Set("searchText", q.Get("searchText"))
+		}
+		s := "/v1/clients?" + v.Encode()
+		return &s
+	}
+	l := links{First: link(1), Last: link(last)}
+	if pageNo > 1 {
+		l.Previous = link(min(pageNo-1, last))
+	}
+	if pageNo < last {
+		l.Next = link(pageNo + 1)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, size, total}, Links: l})
+}
+
+// intParam reads an integer query parameter within [lo, hi], recording a
+// problem in errs when it is not one.
+func intParam(q url.Values, name string, def, lo, hi int, errs map[string][]string) int {
+	raw, ok := q[name]
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(raw[0])
+	if err != nil || n < lo || n > hi || len(raw) > 1 {
+		errs[name] = append(errs[name], "must be one integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+		return def
+	}
+	return n
+}
+
+func (s *Service) create(w http.ResponseWriter, r *http.Request) {
+	var req clientRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	spec, err := req.spec(s.Scopes)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	now := s.Now().UTC().Truncate(time.Second)
+	c := client.Client{
+		Tenant: authn.PrincipalFrom(r.Context()).Tenant, ID: id.New(),
+		Name: spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
+		RedirectURIs: spec.RedirectURIs, CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	if err := s.Clients.CreateClient(r.Context(), c); err != nil {
+		httpapi.WriteProblem(w, r, storeError(err))
+		return
+	}
+	w.Header().Set("Location", "/v1/clients/"+c.ID)
+	w.Header().Set("ETag", etag(c))
+	httpapi.WriteJSON(w, http.StatusCreated, toResponse(c))
+}
+
+func (s *Service) get(w http.ResponseWriter, r *http.Request) {
+	cid := r.PathValue("clientId")
+	if !id.Valid(cid) {
+		httpapi.WriteProblem(w, r, notFound())
+		return
+	}
+	c, err := s.Clients.GetClient(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid)
+	if err != nil {
+		httpapi.WriteProblem(w, r, storeError(err))
+		return
+	}
+	w.Header().Set("ETag", etag(c))
+	httpapi.WriteJSON(w, http.StatusOK, toResponse(c))
+}
+
+func (s *Service) replace(w http.ResponseWriter, r *http.Request) {
+	cid := r.PathValue("clientId")
+	if !id.Valid(cid) {
+		httpapi.WriteProblem(w, r, notFound())
+		return
+	}
+	var req clientRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	spec, err := req.spec(s.Scopes)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	ten := authn.PrincipalFrom(r.Context()).Tenant
+	ifVersion, err := s.expectedVersion(r, ten, cid)
+	if err != nil {
+		httpapi.WriteProblem(w, r, storeError(err))
+		return
+	}
+	c, err := s.Clients.ReplaceClient(r.Context(), client.Client{
+		Tenant: ten, ID: cid, Name: spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes,
+		Scopes: spec.Scopes, RedirectURIs: spec.RedirectURIs, UpdatedAt: s.Now().UTC().Truncate(time.Second),
+	}, ifVersion)
+	if err != nil {
+		httpapi.WriteProblem(w, r, storeError(err))
+		return
+	}
+	w.Header().Set("ETag", etag(c))
+	httpapi.WriteJSON(w, http.StatusOK, toResponse(c))
+}
+
+// expectedVersion turns If-Match (RFC 9110 §13.1.1) into the version the
+// write must find: 0 for no condition or "*" (the client must merely exist).
+// With several entity tags the current version is read and must be one of
+// them; the write is then conditional on that version.
+func (s *Service) expectedVersion(r *http.Request, ten, cid string) (int64, error) {
+	var tags []string
+	for _, v := range r.Header.Values("If-Match") {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
+		}
+	}
+	if len(tags) == 0 {
+		return 0, nil
+	}
+	var versions []int64
+	for _, t := range tags {
+		if t == "*" {
+			return 0, nil
+		}
+		// If-Match uses the strong comparison: weak tags never match.
+		if len(t) < 3 || t[0] != '"' || t[len(t)-1] != '"' {
+			continue
+		}
+		if n, err := strconv.ParseInt(t[1:len(t)-1], 10, 64); err == nil && n > 0 {
+			versions = append(versions, n)
+		}
+	}
+	switch len(versions) {
+	case 0:
+		return 0, store.ErrVersionMismatch
+	case 1:
+		return versions[0], nil
+	}
+	cur, err := s.Clients.GetClient(r.Context(), ten, cid)
+	if err != nil {
+		return 0, err
+	}
+	for _, v := range versions {
+		if v == cur.Version {
+			return v, nil
+		}
+	}
+	return 0, store.ErrVersionMismatch
+}
+
+func (s *Service) delete(w http.ResponseWriter, r *http.Request) {
+	cid := r.PathValue("clientId")
+	if !id.Valid(cid) {
+		httpapi.WriteProblem(w, r, notFound())
+		return
+	}
+	if err := s.Clients.DeleteClient(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid); err != nil {
+		httpapi.WriteProblem(w, r, storeError(err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,240 @@
+// Package samtemplate reads the parts of template.yaml that the local stack
+// and the tests must agree on with the cloud: each function's HTTP API
+// routes and environment, the DynamoDB table and the KMS signing key. It
+// understands the short intrinsic forms (!Ref, !Sub, !GetAtt, ...) and
+// resolves !Ref and !Sub of parameters, pseudo parameters and named
+// resources, so local resources carry the names a deployment would.
+package samtemplate
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Template is a parsed SAM template.
+type Template struct {
+	Parameters map[string]any
+	Globals    map[string]any
+	Resources  map[string]Resource
+	// Pseudo holds the values of AWS pseudo parameters used to resolve
+	// names (AWS::StackName, AWS::Region, ...).
+	Pseudo map[string]string
+}
+
+// Resource is one entry of Resources.
+type Resource struct {
+	Type       string
+	Properties map[string]any
+	Metadata   map[string]any
+}
+
+// Route is one HTTP API event of a function.
+type Route struct {
+	Method string // upper case; ANY matches every method
+	Path   string // API Gateway syntax: /v1/clients/{clientId}
+}
+
+// Read parses the template at path.
+func Read(path string) (*Template, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b)
+}
+
+// Parse parses a template document.
+func Parse(doc []byte) (*Template, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, fmt.Errorf("samtemplate: %w", err)
+	}
+	if len(root.Content) != 1 {
+		return nil, fmt.Errorf("samtemplate: empty document")
+	}
+	top, ok := convert(root.Content[0]).(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("samtemplate: the document is not a mapping")
+	}
+	t := &Template{
+		Parameters: asMap(top["Parameters"]),
+		Globals:    asMap(top["Globals"]),
+		Resources:  map[string]Resource{},
+		Pseudo: map[string]string{
+			"AWS::StackName": "machine-iam", "AWS::Region": "us-east-1", "AWS::AccountId": "111122223333",
+			"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+		},
+	}
+	for name, v := range asMap(top["Resources"]) {
+		m := asMap(v)
+		typ, _ := m["Type"].(string)
+		t.Resources[name] = Resource{Type: typ, Properties: asMap(m["Properties"]), Metadata: asMap(m["Metadata"])}
+	}
+	return t, nil
+}
+
+// convert turns a YAML node into plain Go values, rewriting the short form
+// of each intrinsic function (!Ref x) into its long form ({"Ref": x}).
+func convert(n *yaml.Node) any {
+	var v any
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			m[n.Content[i].Value] = convert(n.Content[i+1])
+		}
+		v = m
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			s[i] = convert(c)
+		}
+		v = s
+	case yaml.AliasNode:
+		return convert(n.Alias)
+	default:
+		v = n.Value
+	}
+	if tag := n.Tag; strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!") {
+		name := strings.TrimPrefix(tag, "!")
+		switch name {
+		case "Ref":
+			return map[string]any{"Ref": v}
+		case "GetAtt":
+			if s, ok := v.(string); ok {
+				parts := strings.SplitN(s, ".", 2)
+				return map[string]any{"Fn::GetAtt": []any{parts[0], parts[len(parts)-1]}}
+			}
+			return map[string]any{"Fn::GetAtt": v}
+		default:
+			return map[string]any{"Fn::" + name: v}
+		}
+	}
+	return v
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// Functions returns the logical ids of the AWS::Serverless::Function
+// resources, sorted.
+func (t *Template) Functions() []string {
+	var names []string
+	for name, r := range t.Resources {
+		if r.Type == "AWS::Serverless::Function" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Routes returns the HttpApi events of function fn.
+func (t *Template) Routes(fn string) []Route {
+	var routes []Route
+	for _, ev := range asMap(t.Resources[fn].Properties["Events"]) {
+		e := asMap(ev)
+		if e["Type"] != "HttpApi" {
+			continue
+		}
+		p := asMap(e["Properties"])
+		method, _ := p["Method"].(string)
+		path, _ := p["Path"].(string)
+		routes = append(routes, Route{Method: strings.ToUpper(method), Path: path})
+	}
+	slices.SortFunc(routes, func(a, b Route) int { return strings.Compare(a.Path+" "+a.Method, b.Path+" "+b.Method) })
+	return routes
+}
+
+// Environment returns fn's environment variables, Globals merged under the
+// function's own, with every value resolved.
+func (t *Template) Environment(fn string) (map[string]string, error) {
+	env := map[string]string{}
+	layers := []any{
+		asMap(asMap(asMap(t.Globals["Function"])["Environment"])["Variables"]),
+		asMap(asMap(t.Resources[fn].Properties["Environment"])["Variables"]),
+	}
+	for _, layer := range layers {
+		for k, v := range asMap(layer) {
+			s, err := t.Resolve(v)
+			if err != nil {
+				return nil, fmt.Errorf("samtemplate: %s: %s: %w", fn, k, err)
+			}
+			env[k] = s
+		}
+	}
+	return env, nil
+}
+
+// FirstOfType returns the logical id of the only resource of type typ.
+func (t *Template) FirstOfType(typ string) (string, error) {
+	var found []string
+	for name, r := range t.Resources {
+		if r.Type == typ {
+			found = append(found, name)
+		}
+	}
+	if len(found) != 1 {
+		return "", fmt.Errorf("samtemplate: want exactly one %s, found %d", typ, len(found))
+	}
+	return found[0], nil
+}
+
+var subVariable = regexp.MustCompile(`\$\{([^}!]+)\}`)
+
+// Resolve evaluates v to a string: literals, !Ref of a parameter (its
+// default), a pseudo parameter or a resource with a name property, and !Sub
+// over those.
+func (t *Template) Resolve(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case int, float64, bool:
+		return fmt.Sprint(x), nil
+	case map[string]any:
+		if ref, ok := x["Ref"].(string); ok {
+			return t.ref(ref)
+		}
+		if sub, ok := x["Fn::Sub"].(string); ok {
+			var firstErr error
+			out := subVariable.ReplaceAllStringFunc(sub, func(m string) string {
+				s, err := t.ref(m[2 : len(m)-1])
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				return s
+			})
+			return out, firstErr
+		}
+	}
+	return "", fmt.Errorf("cannot resolve %v locally", v)
+}
+
+func (t *Template) ref(name string) (string, error) {
+	if v, ok := t.Pseudo[name]; ok {
+		return v, nil
+	}
+	if p, ok := t.Parameters[name]; ok {
+		return t.Resolve(asMap(p)["Default"])
+	}
+	if r, ok := t.Resources[name]; ok {
+		switch r.Type {
+		case "AWS::DynamoDB::Table":
+			return t.Resolve(r.Properties["TableName"])
+		case "AWS::KMS::Alias":
+			return t.Resolve(r.Properties["AliasName"])
+		}
+		return "", fmt.Errorf("!Ref %s (%s) has no local value", name, r.Type)
+	}
+	return "", fmt.Errorf("!Ref %s: no such parameter or resource", name)
+}

@@ -1,0 +1,109 @@
+package secret
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// DefaultCacheEntries bounds the warm cache of a Verifier.
+const DefaultCacheEntries = 4096
+
+// Verifier checks a presented value against a client's stored secrets.
+//
+// A warm process remembers, for each (stored hash, presented value) pair that
+// matched, a keyed digest of the pair — never the value — so a repeated
+// request costs no argon2 work. The secrets themselves are read from storage
+// on every request, so a deleted or expired secret fails at once even while
+// its digest is cached.
+//
+// On a cache miss the work is one argon2 verification per live secret and at
+// least one: a request for an unknown client, or for one without live
+// secrets, verifies against a decoy hash, so it costs what a client with one
+// secret costs.
+type Verifier struct {
+	hasher Hasher
+	key    []byte // keys the cache digests; random per process, never stored
+
+	mu      sync.Mutex
+	matches map[[sha256.Size]byte]struct{}
+	max     int
+}
+
+// NewVerifier returns a Verifier remembering up to cacheEntries matches
+// (0 disables the cache).
+func NewVerifier(h Hasher, cacheEntries int) *Verifier {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return &Verifier{hasher: h, key: key, matches: make(map[[sha256.Size]byte]struct{}), max: cacheEntries}
+}
+
+// Match returns the live secret among candidates that value matches.
+// candidates may be empty (unknown client); the work done is the same.
+func (v *Verifier) Match(candidates []Hashed, value string, now time.Time) (Secret, bool) {
+	live := make([]Hashed, 0, len(candidates))
+	for _, c := range candidates {
+		if !c.ExpiredAt(now) {
+			live = append(live, c)
+		}
+	}
+	for _, c := range live {
+		if v.cached(v.digest(c.Hash, value)) {
+			return c.Secret, true
+		}
+	}
+	if len(live) == 0 {
+		_, _ = v.hasher.Verify(v.hasher.Decoy(), value)
+		return Secret{}, false
+	}
+	for _, c := range live {
+		ok, err := v.hasher.Verify(c.Hash, value)
+		if err != nil {
+			// A malformed stored hash matches nothing; say which secret
+			// without saying anything about the hash.
+			slog.Error("stored secret hash is malformed", "secretId", c.ID)
+			continue
+		}
+		if ok {
+			v.remember(v.digest(c.Hash, value))
+			return c.Secret, true
+		}
+	}
+	return Secret{}, false
+}
+
+func (v *Verifier) digest(hash, value string) [sha256.Size]byte {
+	m := hmac.New(sha256.New, v.key)
+	m.Write([]byte(hash))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	var d [sha256.Size]byte
+	m.Sum(d[:0])
+	return d
+}
+
+func (v *Verifier) cached(d [sha256.Size]byte) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, ok := v.matches[d]
+	return ok
+}
+
+func (v *Verifier) remember(d [sha256.Size]byte) {
+	if v.max <= 0 {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.matches) >= v.max {
+		// Evict an arbitrary entry: a miss only costs one argon2 run.
+		for k := range v.matches {
+			delete(v.matches, k)
+			break
+		}
+	}
+	v.matches[d] = struct{}{}
+}

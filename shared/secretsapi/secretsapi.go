@@ -1,0 +1,192 @@
+// Package secretsapi is the http.Handler of the secrets function: list,
+// create and delete the secrets of a client. A secret's value appears in
+// exactly one response, the one that creates it; only its argon2id hash is
+// stored.
+package secretsapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/authn"
+	"github.com/machine-iam/machine-iam/shared/httpapi"
+	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/secret"
+	"github.com/machine-iam/machine-iam/shared/store"
+)
+
+// IAM actions of the routes.
+const (
+	ActionRead   = "iam.secret.read"
+	ActionCreate = "iam.secret.create"
+	ActionDelete = "iam.secret.delete"
+)
+
+// Service is what the secrets function needs.
+type Service struct {
+	Secrets store.Secrets
+	Hasher  secret.Hasher
+	Guard   *authn.Guard
+	Now     func() time.Time
+}
+
+// Handler returns the function's routes, each behind its permission.
+func (s *Service) Handler() http.Handler {
+	owner := func(r *http.Request) string { return "/clients/" + r.PathValue("clientId") }
+	guard := func(action string, h http.HandlerFunc) http.Handler {
+		return s.Guard.Require(authn.Permission{Action: action, Scope: owner}, h)
+	}
+	rt := httpapi.NewRouter()
+	rt.Route("/v1/clients/{clientId}/secrets", httpapi.Methods{
+		http.MethodGet:  guard(ActionRead, s.list),
+		http.MethodPost: guard(ActionCreate, s.create),
+	})
+	rt.Route("/v1/clients/{clientId}/secrets/{secretId}", httpapi.Methods{
+		http.MethodDelete: guard(ActionDelete, s.delete),
+	})
+	return rt
+}
+
+// secretResponse describes a secret. It has no field for a hash.
+type secretResponse struct {
+	ID          string  `json:"id"`
+	Description string  `json:"description"`
+	Expiration  *string `json:"expiration"`
+	CreatedAt   string  `json:"createdAt"`
+	Expired     bool    `json:"expired"`
+}
+
+// createdResponse is the one response that carries the value.
+type createdResponse struct {
+	secretResponse
+	Value string `json:"value"`
+}
+
+type listResponse struct {
+	Items []secretResponse `json:"items"`
+}
+
+type createRequest struct {
+	Value       *string `json:"value"`
+	Description *string `json:"description"`
+	Expiration  *string `json:"expiration"`
+}
+
+func (s *Service) toResponse(sec secret.Secret) secretResponse {
+	out := secretResponse{ID: sec.ID, Description: sec.Description,
+		CreatedAt: sec.CreatedAt.UTC().Format(time.RFC3339), Expired: sec.ExpiredAt(s.Now())}
+	if sec.Expiration != nil {
+		e := sec.Expiration.UTC().Format(time.RFC3339)
+		out.Expiration = &e
+	}
+	return out
+}
+
+func clientNotFound() error { return httpapi.NotFound("No client with that id exists.") }
+
+func (s *Service) list(w http.ResponseWriter, r *http.Request) {
+	cid := r.PathValue("clientId")
+	if !id.Valid(cid) {
+		httpapi.WriteProblem(w, r, clientNotFound())
+		return
+	}
+	secrets, err := s.Secrets.ListSecrets(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid)
+	if errors.Is(err, store.ErrNotFound) {
+		err = clientNotFound()
+	}
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	items := make([]secretResponse, len(secrets))
+	for i, sec := range secrets {
+		items[i] = s.toResponse(sec)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items})
+}
+
+func (s *Service) create(w http.ResponseWriter, r *http.Request) {
+	cid := r.PathValue("clientId")
+	if !id.Valid(cid) {
+		httpapi.WriteProblem(w, r, clientNotFound())
+		return
+	}
+	var req createRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	spec, err := s.spec(req)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	hash, err := s.Hasher.Hash(spec.Value)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	sec := secret.Secret{ID: id.New(), Description: spec.Description, Expiration: spec.Expiration,
+		CreatedAt: s.Now().UTC().Truncate(time.Second)}
+	err = s.Secrets.CreateSecret(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid,
+		secret.Hashed{Secret: sec, Hash: hash}, secret.MaxPerClient)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = clientNotFound()
+	case errors.Is(err, store.ErrLimitExceeded):
+		err = httpapi.Conflict("A client may have at most " + strconv.Itoa(secret.MaxPerClient) + " secrets; delete one first.")
+	}
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/clients/"+cid+"/secrets/"+sec.ID)
+	httpapi.WriteJSON(w, http.StatusCreated, createdResponse{secretResponse: s.toResponse(sec), Value: spec.Value})
+}
+
+func (s *Service) spec(req createRequest) (secret.Spec, error) {
+	errs := map[string][]string{}
+	if req.Value == nil {
+		errs["value"] = []string{"is required"}
+	}
+	if req.Description == nil {
+		errs["description"] = []string{"is required"}
+	}
+	var exp *time.Time
+	if req.Expiration != nil {
+		t, err := time.Parse(time.RFC3339, *req.Expiration)
+		if err != nil {
+			errs["expiration"] = []string{"must be an RFC 3339 date-time, e.g. 2030-01-31T12:00:00Z"}
+		} else {
+			t = t.UTC()
+			exp = &t
+		}
+	}
+	if len(errs) > 0 {
+		return secret.Spec{}, httpapi.Invalid(errs)
+	}
+	spec := secret.Spec{Value: *req.Value, Description: *req.Description, Expiration: exp}
+	if errs := spec.Validate(s.Now()); errs != nil {
+		return secret.Spec{}, httpapi.Invalid(errs)
+	}
+	return spec, nil
+}
+
+func (s *Service) delete(w http.ResponseWriter, r *http.Request) {
+	cid, sid := r.PathValue("clientId"), r.PathValue("secretId")
+	if !id.Valid(cid) || !id.Valid(sid) {
+		httpapi.WriteProblem(w, r, httpapi.NotFound("No secret with that id exists for that client."))
+		return
+	}
+	err := s.Secrets.DeleteSecret(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid, sid)
+	if errors.Is(err, store.ErrNotFound) {
+		err = httpapi.NotFound("No secret with that id exists for that client.")
+	}
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,393 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/fault"
+	"github.com/machine-iam/machine-iam/shared/secret"
+	"github.com/machine-iam/machine-iam/shared/store"
+)
+
+// API is the part of the DynamoDB client the store calls.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store is the DynamoDB store.
+type Store struct {
+	api   API
+	table string
+}
+
+var (
+	_ store.Tenants     = (*Store)(nil)
+	_ store.Clients     = (*Store)(nil)
+	_ store.Secrets     = (*Store)(nil)
+	_ store.Credentials = (*Store)(nil)
+)
+
+// New returns a Store on table.
+func New(api API, table string) *Store { return &Store{api: api, table: table} }
+
+func key(pk, sk string) item { return item{attrPK: str(pk), attrSK: str(sk)} }
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// CreateTenant implements store.Tenants.
+func (s *Store) CreateTenant(ctx context.Context, name string) error {
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &s.table,
+		Item:                key(tenantPK(name), skTenant),
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	switch {
+	case isConditionFailed(err):
+		return store.ErrConflict
+	case err != nil:
+		return fault.Unavailable("dynamodb:PutItem", err)
+	}
+	return nil
+}
+
+// TenantExists implements store.Tenants.
+func (s *Store) TenantExists(ctx context.Context, name string) (bool, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: key(tenantPK(name), skTenant), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return false, fault.Unavailable("dynamodb:GetItem", err)
+	}
+	return out.Item != nil, nil
+}
+
+// CreateClient implements store.Clients.
+func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &s.table,
+		Item:                clientItem(c),
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	switch {
+	case isConditionFailed(err):
+		return store.ErrConflict
+	case err != nil:
+		return fault.Unavailable("dynamodb:PutItem", err)
+	}
+	return nil
+}
+
+// GetClient implements store.Clients.
+func (s *Store) GetClient(ctx context.Context, tenant, id string) (client.Client, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: key(clientPK(tenant, id), skClient), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return client.Client{}, fault.Unavailable("dynamodb:GetItem", err)
+	}
+	if out.Item == nil || getBool(out.Item, attrDeleting) {
+		return client.Client{}, store.ErrNotFound
+	}
+	return clientFromItem(out.Item), nil
+}
+
+// ReplaceClient implements store.Clients.
+func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion int64) (client.Client, error) {
+	cond := "attribute_exists(PK) AND attribute_not_exists(deleting)"
+	values := item{
+		":name": str(c.Name), ":description": str(c.Description),
+		":grantTypes": list(c.GrantTypes), ":scopes": list(c.Scopes), ":redirectUris": list(c.RedirectURIs),
+		":updatedAt": timestamp(c.UpdatedAt), ":one": num(1),
+	}
+	if ifVersion != 0 {
+		cond += " AND version = :expected"
+		values[":expected"] = num(ifVersion)
+	}
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table,
+		Key:       key(clientPK(c.Tenant, c.ID), skClient),
+		UpdateExpression: aws.String("SET #name = :name, description = :description, grantTypes = :grantTypes, " +
+			"scopes = :scopes, redirectUris = :redirectUris, updatedAt = :updatedAt, version = version + :one"),
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            map[string]string{"#name": attrName},
+		ExpressionAttributeValues:           values,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err != nil {
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			if ccf.Item == nil || getBool(ccf.Item, attrDeleting) {
+				return client.Client{}, store.ErrNotFound
+			}
+			return client.Client{}, store.ErrVersionMismatch
+		}
+		return client.Client{}, fault.Unavailable("dynamodb:UpdateItem", err)
+	}
+	return clientFromItem(out.Attributes), nil
+}
+
+// DeleteClient implements store.Clients. The sequence: mark the client item
+// as deleting (from here on it does not exist for any reader, and no secret
+// can be added to it), delete every other item of its partition, delete the
+// client item last. A crash anywhere leaves a state the next call finishes.
+func (s *Store) DeleteClient(ctx context.Context, tenant, id string) error {
+	pk := clientPK(tenant, id)
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       key(pk, skClient),
+		UpdateExpression:          aws.String("SET deleting = :true"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: item{":true": boolean(true)},
+	})
+	switch {
+	case isConditionFailed(err):
+		// The client item goes last, so without it nothing is left.
+		return store.ErrNotFound
+	case err != nil:
+		return fault.Unavailable("dynamodb:UpdateItem", err)
+	}
+	items, err := s.partition(ctx, pk)
+	if err != nil {
+		return err
+	}
+	var children []item
+	for _, it := range items {
+		if sk := getS(it, attrSK); sk != skClient {
+			children = append(children, key(pk, sk))
+		}
+	}
+	if err := s.deleteAll(ctx, children); err != nil {
+		return err
+	}
+	if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: key(pk, skClient)}); err != nil {
+		return fault.Unavailable("dynamodb:DeleteItem", err)
+	}
+	return nil
+}
+
+// deleteAll deletes keys in batches of 25, retrying what DynamoDB leaves
+// unprocessed.
+func (s *Store) deleteAll(ctx context.Context, keys []item) error {
+	for chunk := range slices.Chunk(keys, 25) {
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, k := range chunk {
+			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
+		}
+		pending := map[string][]types.WriteRequest{s.table: reqs}
+		for attempt := 0; len(pending[s.table]) > 0; attempt++ {
+			if attempt == 8 {
+				return fault.Unavailable("dynamodb:BatchWriteItem", errors.New("items left unprocessed"))
+			}
+			out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				return fault.Unavailable("dynamodb:BatchWriteItem", err)
+			}
+			pending = out.UnprocessedItems
+		}
+	}
+	return nil
+}
+
+// partition reads every item of pk, strongly consistent.
+func (s *Store) partition(ctx context.Context, pk string) ([]item, error) {
+	var items []item
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: item{":pk": str(pk)},
+		ConsistentRead:            aws.Bool(true),
+	}
+	for {
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return nil, fault.Unavailable("dynamodb:Query", err)
+		}
+		items = append(items, out.Items...)
+		if out.LastEvaluatedKey == nil {
+			return items, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// ListClients implements store.Clients. Listings read the GSI, which is
+// eventually consistent: a client created a moment ago may be missing.
+func (s *Store) ListClients(ctx context.Context, tenant string) ([]client.Client, error) {
+	var clients []client.Client
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		IndexName:                 aws.String(indexGSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: item{":pk": str(clientsGSI1PK(tenant))},
+	}
+	for {
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return nil, fault.Unavailable("dynamodb:Query", err)
+		}
+		for _, it := range out.Items {
+			if !getBool(it, attrDeleting) {
+				clients = append(clients, clientFromItem(it))
+			}
+		}
+		if out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	slices.SortFunc(clients, func(a, b client.Client) int {
+		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return clients, nil
+}
+
+// GetCredentials implements store.Credentials with exactly one Query.
+func (s *Store) GetCredentials(ctx context.Context, tenant, clientID string) (client.Client, []secret.Hashed, error) {
+	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: item{":pk": str(clientPK(tenant, clientID))},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return client.Client{}, nil, fault.Unavailable("dynamodb:Query", err)
+	}
+	// 21 small items never reach the 1 MB page limit, so one page is all.
+	return clientWithSecrets(out.Items)
+}
+
+func clientWithSecrets(items []item) (client.Client, []secret.Hashed, error) {
+	var c *client.Client
+	secrets := make([]secret.Hashed, 0, len(items))
+	for _, it := range items {
+		switch sk := getS(it, attrSK); {
+		case sk == skClient:
+			if getBool(it, attrDeleting) {
+				return client.Client{}, nil, store.ErrNotFound
+			}
+			cl := clientFromItem(it)
+			c = &cl
+		case strings.HasPrefix(sk, skSecretPrefix):
+			secrets = append(secrets, secretFromItem(it))
+		}
+	}
+	if c == nil {
+		return client.Client{}, nil, store.ErrNotFound
+	}
+	slices.SortFunc(secrets, func(a, b secret.Hashed) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return *c, secrets, nil
+}
+
+// ListSecrets implements store.Secrets.
+func (s *Store) ListSecrets(ctx context.Context, tenant, clientID string) ([]secret.Secret, error) {
+	_, hashed, err := s.GetCredentials(ctx, tenant, clientID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]secret.Secret, len(hashed))
+	for i, h := range hashed {
+		out[i] = h.Secret
+	}
+	return out, nil
+}
+
+// CreateSecret implements store.Secrets: one transaction counts the secret
+// on the client item (which must exist, not be deleting, and be under max)
+// and puts the secret item.
+func (s *Store) CreateSecret(ctx context.Context, tenant, clientID string, sec secret.Hashed, max int) error {
+	pk := clientPK(tenant, clientID)
+	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{
+				TableName:                           &s.table,
+				Key:                                 key(pk, skClient),
+				UpdateExpression:                    aws.String("SET secretCount = secretCount + :one"),
+				ConditionExpression:                 aws.String("attribute_exists(PK) AND attribute_not_exists(deleting) AND secretCount < :max"),
+				ExpressionAttributeValues:           item{":one": num(1), ":max": num(int64(max))},
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			}},
+			{Put: &types.Put{
+				TableName:           &s.table,
+				Item:                secretItem(tenant, clientID, sec),
+				ConditionExpression: aws.String("attribute_not_exists(PK)"),
+			}},
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) && len(tce.CancellationReasons) == 2 {
+		r := tce.CancellationReasons
+		switch {
+		case aws.ToString(r[0].Code) == "ConditionalCheckFailed":
+			if r[0].Item == nil || getBool(r[0].Item, attrDeleting) {
+				return store.ErrNotFound
+			}
+			return store.ErrLimitExceeded
+		case aws.ToString(r[1].Code) == "ConditionalCheckFailed":
+			return store.ErrConflict
+		}
+	}
+	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+}
+
+// DeleteSecret implements store.Secrets: one transaction deletes the secret
+// item and uncounts it on the client item.
+func (s *Store) DeleteSecret(ctx context.Context, tenant, clientID, secretID string) error {
+	pk := clientPK(tenant, clientID)
+	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Delete: &types.Delete{
+				TableName:           &s.table,
+				Key:                 key(pk, secretSK(secretID)),
+				ConditionExpression: aws.String("attribute_exists(PK)"),
+			}},
+			{Update: &types.Update{
+				TableName:                 &s.table,
+				Key:                       key(pk, skClient),
+				UpdateExpression:          aws.String("SET secretCount = secretCount - :one"),
+				ConditionExpression:       aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
+				ExpressionAttributeValues: item{":one": num(1)},
+			}},
+		},
+	})
+	if err == nil {
+		return nil
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+				return store.ErrNotFound
+			}
+		}
+	}
+	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+}
+

@@ -1,0 +1,138 @@
+package dynamo
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/secret"
+)
+
+// Item attribute names. Items are built and read by hand: the token path
+// reads one partition per request and reflection-based marshalling would be
+// its largest CPU cost.
+const (
+	attrName         = "name"
+	attrDescription  = "description"
+	attrGrantTypes   = "grantTypes"
+	attrScopes       = "scopes"
+	attrRedirectURIs = "redirectUris"
+	attrCreatedAt    = "createdAt"
+	attrUpdatedAt    = "updatedAt"
+	attrVersion      = "version"
+	attrSecretCount  = "secretCount"
+	attrDeleting     = "deleting"
+	attrHash         = "hash"
+	attrExpiration   = "expiration"
+)
+
+type item = map[string]types.AttributeValue
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func num(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+func boolean(v bool) types.AttributeValue {
+	return &types.AttributeValueMemberBOOL{Value: v}
+}
+func timestamp(t time.Time) types.AttributeValue { return str(t.UTC().Format(time.RFC3339Nano)) }
+
+// list stores a string slice as a list, which keeps order and, unlike a
+// string set, may be empty.
+func list(vs []string) types.AttributeValue {
+	l := make([]types.AttributeValue, len(vs))
+	for i, v := range vs {
+		l[i] = str(v)
+	}
+	return &types.AttributeValueMemberL{Value: l}
+}
+
+func getS(it item, name string) string {
+	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func getN(it item, name string) int64 {
+	if v, ok := it[name].(*types.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func getBool(it item, name string) bool {
+	v, ok := it[name].(*types.AttributeValueMemberBOOL)
+	return ok && v.Value
+}
+
+func getList(it item, name string) []string {
+	v, ok := it[name].(*types.AttributeValueMemberL)
+	if !ok {
+		return []string{}
+	}
+	out := make([]string, 0, len(v.Value))
+	for _, e := range v.Value {
+		if s, ok := e.(*types.AttributeValueMemberS); ok {
+			out = append(out, s.Value)
+		}
+	}
+	return out
+}
+
+func getTime(it item, name string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, getS(it, name))
+	return t
+}
+
+func clientItem(c client.Client) item {
+	return item{
+		attrPK: str(clientPK(c.Tenant, c.ID)), attrSK: str(skClient),
+		attrGSI1PK: str(clientsGSI1PK(c.Tenant)), attrGSI1SK: str(c.ID),
+		attrName: str(c.Name), attrDescription: str(c.Description),
+		attrGrantTypes: list(c.GrantTypes), attrScopes: list(c.Scopes), attrRedirectURIs: list(c.RedirectURIs),
+		attrCreatedAt: timestamp(c.CreatedAt), attrUpdatedAt: timestamp(c.UpdatedAt),
+		attrVersion: num(c.Version), attrSecretCount: num(0),
+	}
+}
+
+func clientFromItem(it item) client.Client {
+	pk := getS(it, attrPK) // T#<tenant>#CLIENT#<id>
+	tenant := strings.TrimPrefix(pk[:strings.Index(pk, "#CLIENT#")], "T#")
+	return client.Client{
+		Tenant: tenant, ID: getS(it, attrGSI1SK),
+		Name: getS(it, attrName), Description: getS(it, attrDescription),
+		GrantTypes: getList(it, attrGrantTypes), Scopes: getList(it, attrScopes), RedirectURIs: getList(it, attrRedirectURIs),
+		CreatedAt: getTime(it, attrCreatedAt), UpdatedAt: getTime(it, attrUpdatedAt),
+		Version: getN(it, attrVersion),
+	}
+}
+
+func secretItem(tenant, clientID string, s secret.Hashed) item {
+	it := item{
+		attrPK: str(clientPK(tenant, clientID)), attrSK: str(secretSK(s.ID)),
+		attrDescription: str(s.Description), attrHash: str(s.Hash), attrCreatedAt: timestamp(s.CreatedAt),
+	}
+	if s.Expiration != nil {
+		it[attrExpiration] = timestamp(*s.Expiration)
+	}
+	return it
+}
+
+func secretFromItem(it item) secret.Hashed {
+	s := secret.Hashed{
+		Secret: secret.Secret{
+			ID:          strings.TrimPrefix(getS(it, attrSK), skSecretPrefix),
+			Description: getS(it, attrDescription),
+			CreatedAt:   getTime(it, attrCreatedAt),
+		},
+		Hash: getS(it, attrHash),
+	}
+	if _, ok := it[attrExpiration]; ok {
+		t := getTime(it, attrExpiration)
+		s.Expiration = &t
+	}
+	return s
+}

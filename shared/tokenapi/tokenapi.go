@@ -1,0 +1,322 @@
+// Package tokenapi is the http.Handler of the token function: the RFC 6749
+// §4.4 token endpoint (client_credentials, client_secret_basic and
+// client_secret_post), the discovery document (RFC 8414 / OpenID Connect
+// Discovery) and the JWKS (RFC 7517).
+package tokenapi
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/httpapi"
+	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/secret"
+	"github.com/machine-iam/machine-iam/shared/signer"
+	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/token"
+)
+
+// MaxBodyBytes bounds a token request body; real ones are a few hundred bytes.
+const MaxBodyBytes = 16 << 10
+
+// Service is what the token function needs.
+type Service struct {
+	Credentials store.Credentials
+	Tenants     store.Tenants
+	Secrets     *secret.Verifier
+	Minter      *token.Minter
+	Keys        signer.KeySet
+	Scopes      *oauthscope.Catalog
+	IssuerBase  func(*http.Request) string
+	Now         func() time.Time
+}
+
+// Handler returns the function's routes.
+func (s *Service) Handler() http.Handler {
+	rt := httpapi.NewRouter()
+	tok := httpapi.Methods{http.MethodPost: http.HandlerFunc(s.token)}
+	disc := httpapi.Methods{http.MethodGet: http.HandlerFunc(s.discovery)}
+	rt.Route("/connect/token", tok)
+	rt.Route("/{tenant}/connect/token", tok)
+	rt.Route("/.well-known/openid-configuration", disc)
+	rt.Route("/{tenant}/.well-known/openid-configuration", disc)
+	rt.Route("/.well-known/jwks.json", httpapi.Methods{http.MethodGet: http.HandlerFunc(s.jwks)})
+	return rt
+}
+
+// pathTenant returns the tenant a path names, the default one when it names
+// none, and false for a malformed name.
+func pathTenant(r *http.Request) (string, bool) {
+	t := r.PathValue("tenant")
+	if t == "" {
+		return tenant.Default, true
+	}
+	return t, tenant.Valid(t)
+}
+
+// tokenResponse is the RFC 6749 §5.1 success body.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope"`
+}
+
+func (s *Service) token(w http.ResponseWriter, r *http.Request) {
+	ten, ok := pathTenant(r)
+	if !ok {
+		httpapi.WriteProblem(w, r, httpapi.NotFound("No tenant of that name."))
+		return
+	}
+	resp, err := s.issue(r, ten)
+	if err != nil {
+		httpapi.WriteOAuthError(w, r, err)
+		return
+	}
+	httpapi.WriteTokenJSON(w, resp)
+}
+
+func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
+	form, err := readForm(r)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	switch gt := form.Get("grant_type"); {
+	case gt == "":
+		return tokenResponse{}, httpapi.InvalidRequest("grant_type is required.")
+	case gt != client.GrantClientCredentials:
+		return tokenResponse{}, &httpapi.OAuthError{Code: httpapi.CodeUnsupportedGrantType,
+			Description: "Only client_credentials is supported.", Status: http.StatusBadRequest}
+	}
+	creds, err := clientCredentials(r, form)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	realm := tenant.Issuer(s.IssuerBase(r), ten)
+	c, err := s.authenticate(r.Context(), ten, creds)
+	if err != nil {
+		if errors.Is(err, errAuthFailed) {
+			return tokenResponse{}, httpapi.InvalidClient(creds.basic, realm)
+		}
+		return tokenResponse{}, err
+	}
+	if !c.AllowsGrant(client.GrantClientCredentials) {
+		return tokenResponse{}, &httpapi.OAuthError{Code: httpapi.CodeUnauthorizedClient,
+			Description: "The client may not use client_credentials.", Status: http.StatusBadRequest}
+	}
+	scopes, err := s.grantedScopes(c, form)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	raw, claims, err := s.Minter.Mint(r.Context(), token.Grant{
+		Issuer: realm, Tenant: ten, Subject: c.SubjectID(), ClientID: c.ID, Scopes: scopes,
+	})
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	return tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt, Scope: claims.Scope}, nil
+}
+
+// readForm reads the form body. RFC 6749 §3.2 forbids repeated parameters;
+// parameters in the query string are ignored, as credentials there would
+// leak into logs.
+func readForm(r *http.Request) (url.Values, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, httpapi.InvalidRequest("The body must be application/x-www-form-urlencoded.")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, httpapi.InvalidRequest("The request body could not be read.")
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, &httpapi.OAuthError{Code: httpapi.CodeInvalidRequest, Status: http.StatusRequestEntityTooLarge,
+			Description: "The request body is too large."}
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, httpapi.InvalidRequest("The body is not a valid form encoding.")
+	}
+	for name, vs := range form {
+		if len(vs) > 1 {
+			return nil, httpapi.InvalidRequest("Parameter " + strings.ToValidUTF8(name, "?") + " is repeated.")
+		}
+	}
+	return form, nil
+}
+
+type credentials struct {
+	id, secret string
+	basic      bool
+}
+
+// clientCredentials extracts exactly one client authentication: HTTP Basic
+// (RFC 6749 §2.3.1: id and secret are form-url-encoded before base64) or
+// client_id and client_secret in the body.
+func clientCredentials(r *http.Request, form url.Values) (credentials, error) {
+	_, inBody := form["client_secret"]
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		if !inBody {
+			return credentials{}, httpapi.InvalidRequest("Client authentication is required (client_secret_basic or client_secret_post).")
+		}
+		if form.Get("client_id") == "" {
+			return credentials{}, httpapi.InvalidRequest("client_id is required with client_secret.")
+		}
+		return credentials{id: form.Get("client_id"), secret: form.Get("client_secret")}, nil
+	}
+	scheme, payload, _ := strings.Cut(auth, " ")
+	if !strings.EqualFold(scheme, "Basic") {
+		return credentials{}, httpapi.InvalidRequest("Only the Basic authorization scheme is accepted.")
+	}
+	if inBody {
+		return credentials{}, httpapi.InvalidRequest("Use one client authentication method, not both.")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
+	if err != nil {
+		return credentials{}, httpapi.InvalidRequest("The Basic credentials are not valid base64.")
+	}
+	rawID, rawSecret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return credentials{}, httpapi.InvalidRequest("The Basic credentials must be client_id:client_secret.")
+	}
+	cid, err1 := url.QueryUnescape(rawID)
+	sec, err2 := url.QueryUnescape(rawSecret)
+	if err1 != nil || err2 != nil || cid == "" {
+		return credentials{}, httpapi.InvalidRequest("The Basic credentials are not form-url-encoded.")
+	}
+	if bodyID := form.Get("client_id"); bodyID != "" && bodyID != cid {
+		return credentials{}, httpapi.InvalidRequest("client_id in the body differs from the Basic credentials.")
+	}
+	return credentials{id: cid, secret: sec, basic: true}, nil
+}
+
+var errAuthFailed = errors.New("client authentication failed")
+
+// authenticate checks the credentials with one storage read. Every failure
+// is errAuthFailed after the same hash work, so neither the answer nor the
+// work tells whether the client exists.
+func (s *Service) authenticate(ctx context.Context, ten string, cr credentials) (client.Client, error) {
+	var (
+		c       client.Client
+		secrets []secret.Hashed
+		err     error
+	)
+	if id.Valid(cr.id) {
+		c, secrets, err = s.Credentials.GetCredentials(ctx, ten, cr.id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return client.Client{}, err
+		}
+	}
+	if _, ok := s.Secrets.Match(secrets, cr.secret, s.Now()); !ok {
+		return client.Client{}, errAuthFailed
+	}
+	return c, nil
+}
+
+// grantedScopes applies RFC 6749 §3.3: the requested scopes, each of which the
+// client must be allowed, or all it is allowed when none are requested.
+func (s *Service) grantedScopes(c client.Client, form url.Values) ([]string, error) {
+	invalid := func(msg string) error {
+		return &httpapi.OAuthError{Code: httpapi.CodeInvalidScope, Description: msg, Status: http.StatusBadRequest}
+	}
+	allowed := slices.DeleteFunc(slices.Clone(c.Scopes), func(sc string) bool { return !s.Scopes.Has(sc) })
+	requested, ok := oauthscope.ParseRequest(form.Get("scope"))
+	if !ok {
+		return nil, invalid("The scope parameter is malformed.")
+	}
+	if len(requested) == 0 {
+		if len(allowed) == 0 {
+			return nil, invalid("The client is allowed no scopes.")
+		}
+		return allowed, nil
+	}
+	for _, sc := range requested {
+		if !slices.Contains(allowed, sc) {
+			return nil, invalid("The client is not allowed scope " + sc + ".")
+		}
+	}
+	return requested, nil
+}
+
+// discoveryDocument is the RFC 8414 / OIDC Discovery metadata. The OIDC
+// members about ID tokens are present because common OIDC libraries require
+// them; this service issues access tokens only.
+type discoveryDocument struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported                   []string `json:"claims_supported"`
+}
+
+func (s *Service) discovery(w http.ResponseWriter, r *http.Request) {
+	ten, ok := pathTenant(r)
+	if !ok {
+		httpapi.WriteProblem(w, r, httpapi.NotFound("No tenant of that name."))
+		return
+	}
+	if ten != tenant.Default {
+		exists, err := s.Tenants.TenantExists(r.Context(), ten)
+		if err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+		if !exists {
+			httpapi.WriteProblem(w, r, httpapi.NotFound("No tenant of that name."))
+			return
+		}
+	}
+	keys, err := s.Keys.Keys(r.Context())
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	algs := []string{}
+	for _, k := range keys {
+		if !slices.Contains(algs, k.Algorithm) {
+			algs = append(algs, k.Algorithm)
+		}
+	}
+	base := s.IssuerBase(r)
+	iss := tenant.Issuer(base, ten)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	httpapi.WriteJSON(w, http.StatusOK, discoveryDocument{
+		Issuer:                            iss,
+		TokenEndpoint:                     iss + "/connect/token",
+		JWKSURI:                           strings.TrimSuffix(base, "/") + "/.well-known/jwks.json",
+		ScopesSupported:                   s.Scopes.Names(),
+		GrantTypesSupported:               []string{client.GrantClientCredentials},
+		ResponseTypesSupported:            []string{},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  algs,
+		ClaimsSupported:                   []string{"iss", "sub", "aud", "client_id", "scope", "tid", "iat", "nbf", "exp", "jti"},
+	})
+}
+
+func (s *Service) jwks(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.Keys.Keys(r.Context())
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	httpapi.WriteJSON(w, http.StatusOK, signer.JWKS(keys))
+}

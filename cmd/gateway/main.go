@@ -21,14 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
-	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/bootstrap"
-	"github.com/machine-iam/machine-iam/shared/gateway"
 	"github.com/machine-iam/machine-iam/shared/localstack"
-	"github.com/machine-iam/machine-iam/shared/samtemplate"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/tenant"
 )
@@ -42,13 +36,13 @@ func main() {
 	}
 }
 
-func envInt(name string, def int) (int, error) {
+func envPort(name string, def int) (int, error) {
 	v := os.Getenv(name)
 	if v == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > 65535 {
+	if err != nil || n < 1 || n > 65535 {
 		return 0, fmt.Errorf("%s must be a port number", name)
 	}
 	return n, nil
@@ -56,23 +50,15 @@ func envInt(name string, def int) (int, error) {
 
 func run(ctx context.Context) error {
 	started := time.Now()
-	port, err := envInt("PORT", 3000)
+	port, err := envPort("PORT", 3000)
 	if err != nil {
 		return err
 	}
-	ddbPort, err := envInt("DYNAMODB_PORT", 8000)
+	ddbPort, err := envPort("DYNAMODB_PORT", 8000)
 	if err != nil {
 		return err
 	}
-	kmsPort, err := envInt("KMS_PORT", 8090)
-	if err != nil {
-		return err
-	}
-	root, err := localstack.FindRoot()
-	if err != nil {
-		return err
-	}
-	tmpl, err := samtemplate.Read(filepath.Join(root, "template.yaml"))
+	kmsPort, err := envPort("KMS_PORT", 8090)
 	if err != nil {
 		return err
 	}
@@ -84,79 +70,24 @@ func run(ctx context.Context) error {
 	}
 	defer listener.Close()
 
-	stack, err := localstack.Start(ctx, localstack.Options{Root: root, DynamoDBPort: ddbPort, KMSPort: kmsPort})
-	if err != nil {
-		return err
-	}
-	defer stack.Stop()
-
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	// The SDK's own variables point it at the stand-ins; iamctl reads the
-	// same ones from the env file written below.
-	env := map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": stack.DynamoDBEndpoint,
-		"AWS_ENDPOINT_URL_KMS":      stack.KMSEndpoint,
-		"AWS_ACCESS_KEY_ID":         localstack.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":     localstack.SecretAccessKey,
-		"AWS_REGION":                localstack.Region,
-		"ISSUER_URL":                base,
-	}
-	for k, v := range env {
-		os.Setenv(k, v)
-	}
-	awsCfg, err := app.LoadAWS(ctx)
+	svc, err := localstack.StartService(ctx, localstack.ServiceOptions{
+		Options:    localstack.Options{DynamoDBPort: ddbPort, KMSPort: kmsPort},
+		IssuerBase: base,
+	})
 	if err != nil {
 		return err
 	}
-	ddb, kmsClient := dynamodb.NewFromConfig(awsCfg), kms.NewFromConfig(awsCfg)
-	res, err := localstack.Provision(ctx, tmpl, ddb, kmsClient)
-	if err != nil {
-		return err
-	}
-	env["TABLE_NAME"], env["SIGNING_KEY_ID"] = res.TableName, res.KeyAlias
+	defer svc.Stop()
+	svc.Gateway.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	constructors := map[string]func(*app.Deps) http.Handler{
-		"TokenFunction": app.Token, "ClientsFunction": app.Clients, "SecretsFunction": app.Secrets,
-	}
-	handlers := map[string]http.Handler{}
-	var anyDeps *app.Deps
-	for _, fn := range tmpl.Functions() {
-		build, ok := constructors[fn]
-		if !ok {
-			return fmt.Errorf("template function %s has no constructor", fn)
-		}
-		// Each function gets the environment the template gives it, and
-		// its own dependencies, as separate Lambdas would.
-		fnEnv, err := tmpl.Environment(fn)
-		if err != nil {
-			return err
-		}
-		cfg, err := app.ConfigFromEnv(func(k string) string {
-			if k == "ISSUER_URL" {
-				return base
-			}
-			return fnEnv[k]
-		})
-		if err != nil {
-			return fmt.Errorf("%s: %w", fn, err)
-		}
-		deps := app.NewDeps(cfg, ddb, kmsClient)
-		deps.Warm(ctx)
-		handlers[fn] = build(deps)
-		anyDeps = deps
-	}
-	gw, err := gateway.New(tmpl, handlers)
-	if err != nil {
-		return err
-	}
-	gw.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-
-	admin, err := bootstrap.Tenant(ctx, anyDeps.Store, secret.DefaultArgon2id, tenant.Default, base, time.Now())
+	admin, err := bootstrap.Tenant(ctx, svc.Deps["ClientsFunction"].Store, secret.DefaultArgon2id, tenant.Default, base, time.Now())
 	if err != nil {
 		return fmt.Errorf("bootstrap default tenant: %w", err)
 	}
+	root, _ := localstack.FindRoot()
 	envFile := filepath.Join(root, ".run", "local.env")
-	if err := writeEnvFile(envFile, env); err != nil {
+	if err := writeEnvFile(envFile, svc.Env); err != nil {
 		return err
 	}
 	defer os.Remove(envFile)
@@ -165,9 +96,9 @@ func run(ctx context.Context) error {
 	fmt.Println(string(out))
 	fmt.Fprintf(os.Stderr, "\nmachine-iam is serving on %s (ready in %s)\n", base, time.Since(started).Round(time.Millisecond))
 	fmt.Fprintf(os.Stderr, "  tenant default admin: client_id=%s client_secret=%s\n", admin.ClientID, admin.ClientSecret)
-	fmt.Fprintf(os.Stderr, "  DynamoDB Local %s, local-kms %s. Ctrl-C stops everything.\n\n", stack.DynamoDBEndpoint, stack.KMSEndpoint)
+	fmt.Fprintf(os.Stderr, "  DynamoDB Local %s, local-kms %s. Ctrl-C stops everything.\n\n", svc.DynamoDBEndpoint, svc.KMSEndpoint)
 
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: svc.Gateway, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
 	select {

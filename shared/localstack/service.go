@@ -1,0 +1,137 @@
+package localstack
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/machine-iam/machine-iam/shared/app"
+	"github.com/machine-iam/machine-iam/shared/gateway"
+	"github.com/machine-iam/machine-iam/shared/samtemplate"
+)
+
+// Constructors maps each function of template.yaml to the constructor of its
+// handler.
+var Constructors = map[string]func(*app.Deps) http.Handler{
+	"TokenFunction":   app.Token,
+	"ClientsFunction": app.Clients,
+	"SecretsFunction": app.Secrets,
+}
+
+// ServiceOptions configures StartService.
+type ServiceOptions struct {
+	Options
+	// IssuerBase is the URL the gateway will be reached at.
+	IssuerBase string
+	// AWS are extra SDK load options (the tests add call counters).
+	AWS []func(*config.LoadOptions) error
+	// Configure, when set, may adjust each function's Deps before its
+	// handler is built (the tests set clocks and hashers).
+	Configure func(function string, d *app.Deps)
+}
+
+// Service is the whole service running locally: the stand-ins, the
+// provisioned resources and the gateway serving every function.
+type Service struct {
+	*Stack
+	Template  *samtemplate.Template
+	Resources Resources
+	DynamoDB  *dynamodb.Client
+	KMS       *kms.Client
+	// Env is what a process needs to reach the stack (AWS_ENDPOINT_URL_*,
+	// credentials, TABLE_NAME, SIGNING_KEY_ID, ISSUER_URL).
+	Env map[string]string
+	// Deps of each function, by logical id.
+	Deps    map[string]*app.Deps
+	Gateway *gateway.Gateway
+}
+
+// StartService starts the stand-ins, provisions the template's table and
+// key, and builds every function's handler behind the gateway, each from the
+// environment the template gives it, as separate Lambdas would be.
+func StartService(ctx context.Context, opts ServiceOptions) (*Service, error) {
+	root := opts.Root
+	if root == "" {
+		var err error
+		if root, err = FindRoot(); err != nil {
+			return nil, err
+		}
+		opts.Root = root
+	}
+	tmpl, err := samtemplate.Read(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	stack, err := Start(ctx, opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	svc := &Service{Stack: stack, Template: tmpl, Deps: map[string]*app.Deps{}}
+	if err := svc.build(ctx, opts); err != nil {
+		stack.Stop()
+		return nil, err
+	}
+	return svc, nil
+}
+
+func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
+	// The SDK's own variables point it at the stand-ins.
+	svc.Env = map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB": svc.DynamoDBEndpoint,
+		"AWS_ENDPOINT_URL_KMS":      svc.KMSEndpoint,
+		"AWS_ACCESS_KEY_ID":         AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":     SecretAccessKey,
+		"AWS_REGION":                Region,
+		"ISSUER_URL":                opts.IssuerBase,
+	}
+	for k, v := range svc.Env {
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	awsCfg, err := app.LoadAWS(ctx, opts.AWS...)
+	if err != nil {
+		return err
+	}
+	svc.DynamoDB, svc.KMS = dynamodb.NewFromConfig(awsCfg), kms.NewFromConfig(awsCfg)
+	if svc.Resources, err = Provision(ctx, svc.Template, svc.DynamoDB, svc.KMS); err != nil {
+		return err
+	}
+	svc.Env["TABLE_NAME"], svc.Env["SIGNING_KEY_ID"] = svc.Resources.TableName, svc.Resources.KeyAlias
+
+	handlers := map[string]http.Handler{}
+	for _, fn := range svc.Template.Functions() {
+		build, ok := Constructors[fn]
+		if !ok {
+			return fmt.Errorf("template function %s has no constructor", fn)
+		}
+		fnEnv, err := svc.Template.Environment(fn)
+		if err != nil {
+			return err
+		}
+		cfg, err := app.ConfigFromEnv(func(k string) string {
+			if k == "ISSUER_URL" {
+				return opts.IssuerBase
+			}
+			return fnEnv[k]
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", fn, err)
+		}
+		deps := app.NewDeps(cfg, svc.DynamoDB, svc.KMS)
+		if opts.Configure != nil {
+			opts.Configure(fn, deps)
+		}
+		deps.Warm(ctx)
+		svc.Deps[fn] = deps
+		handlers[fn] = build(deps)
+	}
+	svc.Gateway, err = gateway.New(svc.Template, handlers)
+	return err
+}

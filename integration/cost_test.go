@@ -1,0 +1,74 @@
+package integration
+
+import (
+	"maps"
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+// TestTokenRequestCost counts, with SDK middleware, the requests one token
+// request sends: exactly one DynamoDB Query and one KMS Sign.
+func TestTokenRequestCost(t *testing.T) {
+	admin := adminToken(t)
+	id, value := newClient(t, admin, "cost")
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {value}}
+	want := map[string]int{"DynamoDB:Query": 1, "KMS:Sign": 1}
+	for _, round := range []string{"cold cache", "warm cache"} {
+		env.calls.reset()
+		if r := send(t, http.MethodPost, "/connect/token", "", form); r.Status != http.StatusOK {
+			t.Fatal(r)
+		}
+		if got := env.calls.snapshot(); !maps.Equal(got, want) {
+			t.Errorf("%s: calls = %v, want %v", round, got, want)
+		}
+	}
+	t.Run("failed authentication", func(t *testing.T) {
+		env.calls.reset()
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {"wrong-value"}}
+		if r := send(t, http.MethodPost, "/connect/token", "", form); r.Status != http.StatusUnauthorized {
+			t.Fatal(r)
+		}
+		if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:Query": 1}) {
+			t.Errorf("calls = %v, want one Query and no signature", got)
+		}
+	})
+	t.Run("management requests verify tokens without KMS", func(t *testing.T) {
+		env.calls.reset()
+		if r := send(t, http.MethodGet, "/v1/clients/"+id, admin, nil); r.Status != http.StatusOK {
+			t.Fatal(r)
+		}
+		if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:GetItem": 1}) {
+			t.Errorf("calls = %v", got)
+		}
+	})
+}
+
+// TestEqualHashWork counts argon2 verifications: an unknown client, a known
+// client with a wrong secret, and a client whose only secret expired all do
+// the same work; a warm repeated request does none.
+func TestEqualHashWork(t *testing.T) {
+	admin := adminToken(t)
+	id, value := newClient(t, admin, "equal-work")
+	work := func(clientID, secret string, status int) int64 {
+		t.Helper()
+		before := env.hashes.verifies.Load()
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}}
+		if r := send(t, http.MethodPost, "/connect/token", "", form); r.Status != status {
+			t.Fatal(r)
+		}
+		return env.hashes.verifies.Load() - before
+	}
+	unknown := work("00000000-0000-4000-8000-000000000000", "wrong-value", 401)
+	malformed := work("not-an-id", "wrong-value", 401)
+	wrong := work(id, "wrong-value", 401)
+	if unknown != 1 || malformed != 1 || wrong != 1 {
+		t.Errorf("argon2 verifications: unknown %d, malformed id %d, wrong secret %d; want 1 each", unknown, malformed, wrong)
+	}
+	if first := work(id, value, 200); first != 1 {
+		t.Errorf("first success: %d verifications, want 1", first)
+	}
+	if warm := work(id, value, 200); warm != 0 {
+		t.Errorf("warm repeated request: %d verifications, want 0", warm)
+	}
+}

@@ -390,4 +390,3 @@ func (s *Store) DeleteSecret(ctx context.Context, tenant, clientID, secretID str
 	}
 	return fault.Unavailable("dynamodb:TransactWriteItems", err)
 }
-

@@ -24,7 +24,7 @@ const (
 	skSecretPrefix = "SECRET#"
 )
 
-func tenantPK(tenant string) string          { return "T#" + tenant }
+func tenantPK(tenant string) string           { return "T#" + tenant }
 func clientPK(tenant, clientID string) string { return "T#" + tenant + "#CLIENT#" + clientID }
 func clientsGSI1PK(tenant string) string      { return "T#" + tenant + "#CLIENTS" }
 func secretSK(secretID string) string         { return skSecretPrefix + secretID }

@@ -1,0 +1,24 @@
+package tenant
+
+import "testing"
+
+func TestValid(t *testing.T) {
+	for name, want := range map[string]bool{
+		"default": true, "t2": true, "acme-prod": true, "a": true,
+		"": false, "Acme": false, "a_b": false, "a/b": false, "..": false,
+		"0123456789012345678901234567890123456789012345678901234567890123": false, // 64
+	} {
+		if Valid(name) != want {
+			t.Errorf("Valid(%q) = %v", name, !want)
+		}
+	}
+}
+
+func TestIssuer(t *testing.T) {
+	if got := Issuer("https://id.example.com/", Default); got != "https://id.example.com" {
+		t.Errorf("default: %s", got)
+	}
+	if got := Issuer("https://id.example.com", "acme"); got != "https://id.example.com/acme" {
+		t.Errorf("acme: %s", got)
+	}
+}

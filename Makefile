@@ -19,7 +19,7 @@ tools/node_modules/.installed: tools/package.json tools/package-lock.json
 	npm ci --prefix tools --no-audit --no-fund --loglevel=error
 	@touch $@
 
-bin/local-kms bin/aws-lambda-rie bin/staticcheck: tools/go.mod tools/go.sum
+bin/local-kms bin/aws-lambda-rie bin/staticcheck &: tools/go.mod tools/go.sum
 	@mkdir -p bin
 	cd tools && go build -o ../bin/local-kms github.com/nsmithuk/local-kms
 	cd tools && go build -o ../bin/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie

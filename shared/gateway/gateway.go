@@ -24,6 +24,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/route"
 	"github.com/machine-iam/machine-iam/shared/samtemplate"
 )
 
@@ -32,7 +33,8 @@ const MaxPayloadBytes = 10 << 20
 
 // Gateway serves the template's routes.
 type Gateway struct {
-	mux *http.ServeMux
+	// routes maps a route path to its routes by method (ANY included).
+	routes route.Table[map[string]*lambdaRoute]
 	// Log, when set, receives one line per request.
 	Log *slog.Logger
 }
@@ -41,10 +43,8 @@ type Gateway struct {
 // that function's logical id in handlers. A function without a handler is
 // an error, so the template and the code cannot drift apart silently.
 func New(t *samtemplate.Template, handlers map[string]http.Handler) (*Gateway, error) {
-	g := &Gateway{mux: http.NewServeMux()}
-	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeGatewayError(w, http.StatusNotFound, "Not Found")
-	})
+	g := &Gateway{}
+	byPath := map[string]map[string]*lambdaRoute{}
 	for _, fn := range t.Functions() {
 		h, ok := handlers[fn]
 		if !ok {
@@ -52,26 +52,48 @@ func New(t *samtemplate.Template, handlers map[string]http.Handler) (*Gateway, e
 		}
 		invoke := lambda.NewHandler(httpadapter.NewV2(h).ProxyWithContext)
 		for _, rt := range t.Routes(fn) {
-			pattern := strings.ReplaceAll(rt.Path, "+}", "...}")
-			if rt.Method != "ANY" {
-				pattern = rt.Method + " " + pattern
+			if byPath[rt.Path] == nil {
+				byPath[rt.Path] = map[string]*lambdaRoute{}
+				if err := g.routes.Add(rt.Path, byPath[rt.Path]); err != nil {
+					return nil, fmt.Errorf("gateway: %w", err)
+				}
 			}
-			g.mux.Handle(pattern, &route{gw: g, function: fn, route: rt, invoke: invoke})
+			if _, dup := byPath[rt.Path][rt.Method]; dup {
+				return nil, fmt.Errorf("gateway: route %s %s is declared twice", rt.Method, rt.Path)
+			}
+			byPath[rt.Path][rt.Method] = &lambdaRoute{gw: g, function: fn, route: rt, invoke: invoke}
 		}
 	}
 	return g, nil
 }
 
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+// ServeHTTP picks the most specific route path, then the route for the
+// method or ANY; anything else is API Gateway's bare 404.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	byMethod, _, params, ok := g.routes.Match(r.URL.Path)
+	if !ok {
+		writeGatewayError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	rt := byMethod[r.Method]
+	if rt == nil {
+		rt = byMethod["ANY"]
+	}
+	if rt == nil {
+		writeGatewayError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	rt.serve(w, r, params)
+}
 
-type route struct {
+type lambdaRoute struct {
 	gw       *Gateway
 	function string
 	route    samtemplate.Route
 	invoke   lambda.Handler
 }
 
-func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (rt *lambdaRoute) serve(w http.ResponseWriter, r *http.Request, params map[string]string) {
 	start := time.Now()
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayloadBytes+1))
 	if err != nil {
@@ -82,7 +104,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeGatewayError(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
-	event := rt.event(r, body)
+	event := rt.event(r, body, params)
 	payload, err := json.Marshal(event)
 	if err != nil {
 		writeGatewayError(w, http.StatusInternalServerError, "Internal Server Error")
@@ -100,7 +122,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // event builds the payload-2.0 event as API Gateway documents it: lower-case
 // header names, repeated headers and query parameters joined with commas,
 // cookies apart, binary bodies in base64.
-func (rt *route) event(r *http.Request, body []byte) events.APIGatewayV2HTTPRequest {
+func (rt *lambdaRoute) event(r *http.Request, body []byte, params map[string]string) events.APIGatewayV2HTTPRequest {
 	headers := map[string]string{}
 	var cookies []string
 	for k, vs := range r.Header {
@@ -120,15 +142,8 @@ func (rt *route) event(r *http.Request, body []byte) events.APIGatewayV2HTTPRequ
 			query[k] = strings.Join(vs, ",")
 		}
 	}
-	var params map[string]string
-	for _, seg := range strings.Split(rt.route.Path, "/") {
-		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
-			name := strings.TrimSuffix(strings.Trim(seg, "{}"), "+")
-			if params == nil {
-				params = map[string]string{}
-			}
-			params[name] = r.PathValue(name)
-		}
+	if len(params) == 0 {
+		params = nil
 	}
 	sourceIP, _, _ := net.SplitHostPort(r.RemoteAddr)
 	now := time.Now()
@@ -155,7 +170,7 @@ func (rt *route) event(r *http.Request, body []byte) events.APIGatewayV2HTTPRequ
 
 // respond writes the function's result; a failed invocation is API
 // Gateway's bare 500.
-func (rt *route) respond(w http.ResponseWriter, out []byte, invokeErr error) int {
+func (rt *lambdaRoute) respond(w http.ResponseWriter, out []byte, invokeErr error) int {
 	var resp events.APIGatewayV2HTTPResponse
 	if invokeErr != nil || json.Unmarshal(out, &resp) != nil || resp.StatusCode == 0 {
 		writeGatewayError(w, http.StatusInternalServerError, "Internal Server Error")

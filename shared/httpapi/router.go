@@ -5,52 +5,62 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/machine-iam/machine-iam/shared/route"
 )
 
 // Methods maps an HTTP method to the handler that serves it on one path.
 type Methods map[string]http.Handler
 
-// Router routes by path pattern (Go 1.22 ServeMux syntax, without method),
-// then by method. Unknown paths get a 404 problem and known paths with an
-// unserved method a 405 problem with Allow, as api.md requires; ServeMux's
-// own plain-text answers and clean-path redirects never reach a caller.
+// Router routes by path, with API Gateway's precedence among overlapping
+// paths (package route), then by method. Unknown paths get a 404 problem and
+// known paths with an unserved method a 405 problem with Allow, as api.md
+// requires. Path variables are available through r.PathValue.
 type Router struct {
-	mux *http.ServeMux
+	table route.Table[*methods]
+}
+
+type methods struct {
+	handlers Methods
+	allow    string
 }
 
 // NewRouter returns a Router that knows no paths yet.
-func NewRouter() *Router {
-	rt := &Router{mux: http.NewServeMux()}
-	rt.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		WriteProblem(w, r, NotFound("No resource exists at this path."))
-	})
-	return rt
-}
+func NewRouter() *Router { return &Router{} }
 
-// Route serves pattern with the given methods.
-func (rt *Router) Route(pattern string, methods Methods) {
-	allow := make([]string, 0, len(methods))
-	for m := range methods {
-		allow = append(allow, m)
+// Route serves pattern (API Gateway syntax: /v1/clients/{clientId}) with
+// the given methods. It panics on a malformed or duplicate pattern, which is
+// a programming error found by any test that builds the handler.
+func (rt *Router) Route(pattern string, m Methods) {
+	allow := make([]string, 0, len(m))
+	for method := range m {
+		allow = append(allow, method)
 	}
 	slices.Sort(allow)
-	allowHeader := strings.Join(allow, ", ")
-	rt.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		h, ok := methods[r.Method]
-		if !ok {
-			e := &Error{Status: http.StatusMethodNotAllowed, Type: TypeBlank,
-				Detail: "This resource does not support " + r.Method + ".", Header: http.Header{"Allow": {allowHeader}}}
-			WriteProblem(w, r, e)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+	if err := rt.table.Add(pattern, &methods{handlers: m, allow: strings.Join(allow, ", ")}); err != nil {
+		panic(err)
+	}
 }
 
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; p == "" || p[0] != '/' || (p != "/" && path.Clean(p) != p) {
+	p := r.URL.Path
+	if p == "" || p[0] != '/' || (p != "/" && path.Clean(p) != p) {
 		WriteProblem(w, r, NotFound("No resource exists at this path."))
 		return
 	}
-	rt.mux.ServeHTTP(w, r)
+	m, _, params, ok := rt.table.Match(p)
+	if !ok {
+		WriteProblem(w, r, NotFound("No resource exists at this path."))
+		return
+	}
+	h, ok := m.handlers[r.Method]
+	if !ok {
+		WriteProblem(w, r, &Error{Status: http.StatusMethodNotAllowed, Type: TypeBlank,
+			Detail: "This resource does not support " + r.Method + ".", Header: http.Header{"Allow": {m.allow}}})
+		return
+	}
+	for k, v := range params {
+		r.SetPathValue(k, v)
+	}
+	h.ServeHTTP(w, r)
 }

@@ -1,0 +1,122 @@
+// Package action holds the deployment's action catalog: the tree of
+// dot-notation IAM actions that policies may name. A policy on an action
+// covers that action and every descendant; the root, owner, covers
+// everything. The catalog is the data file actions.json, embedded at build
+// time so every function of a deployment agrees on it.
+package action
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"regexp"
+)
+
+// Owner is the root action.
+const Owner = "owner"
+
+//go:embed actions.json
+var catalogJSON []byte
+
+// Action is one catalog entry.
+type Action struct {
+	Name        string
+	Parent      string // "" for the root
+	Description string
+}
+
+// Catalog is a validated action tree.
+type Catalog struct {
+	actions []Action
+	parent  map[string]string
+}
+
+var name = regexp.MustCompile(`^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*$`)
+
+// Default returns the catalog shipped in actions.json.
+func Default() *Catalog {
+	c, err := Parse(catalogJSON)
+	if err != nil {
+		panic("action: embedded actions.json is invalid: " + err.Error())
+	}
+	return c
+}
+
+// Parse reads and validates a catalog document: exactly one root named
+// owner, every parent listed before its children, no duplicates.
+func Parse(doc []byte) (*Catalog, error) {
+	var file struct {
+		Actions []struct {
+			Action      string  `json:"action"`
+			Parent      *string `json:"parent"`
+			Description string  `json:"description"`
+		} `json:"actions"`
+	}
+	if err := json.Unmarshal(doc, &file); err != nil {
+		return nil, err
+	}
+	c := &Catalog{parent: map[string]string{}}
+	for i, a := range file.Actions {
+		if !name.MatchString(a.Action) {
+			return nil, fmt.Errorf("entry %d: %q is not a dot-notation action", i, a.Action)
+		}
+		if _, dup := c.parent[a.Action]; dup {
+			return nil, fmt.Errorf("entry %d: %q is listed twice", i, a.Action)
+		}
+		parent := ""
+		if a.Parent != nil {
+			parent = *a.Parent
+		}
+		switch {
+		case a.Action == Owner && parent != "":
+			return nil, fmt.Errorf("%s is the root and has no parent", Owner)
+		case a.Action != Owner && parent == "":
+			return nil, fmt.Errorf("entry %d: %q needs a parent (the root is %s)", i, a.Action, Owner)
+		case parent != "" && !c.Has(parent):
+			return nil, fmt.Errorf("entry %d: parent %q of %q must be listed before it", i, parent, a.Action)
+		}
+		c.parent[a.Action] = parent
+		c.actions = append(c.actions, Action{Name: a.Action, Parent: parent, Description: a.Description})
+	}
+	if !c.Has(Owner) {
+		return nil, fmt.Errorf("the catalog must start with the root %s", Owner)
+	}
+	return c, nil
+}
+
+// Has reports whether a is in the catalog.
+func (c *Catalog) Has(a string) bool {
+	_, ok := c.parent[a]
+	return ok
+}
+
+// All lists the catalog in file order (parents before children).
+func (c *Catalog) All() []Action { return append([]Action(nil), c.actions...) }
+
+// Covers reports whether a policy on granted allows requested: granted is
+// requested or one of its ancestors. Actions outside the catalog cover and
+// are covered by nothing.
+func (c *Catalog) Covers(granted, requested string) bool {
+	if !c.Has(granted) || !c.Has(requested) {
+		return false
+	}
+	for a := requested; a != ""; a = c.parent[a] {
+		if a == granted {
+			return true
+		}
+	}
+	return false
+}
+
+// Ancestors returns a and every action above it, nearest first: the actions
+// whose policies grant a.
+func (c *Catalog) Ancestors(a string) []string {
+	if !c.Has(a) {
+		return nil
+	}
+	var out []string
+	for ; a != ""; a = c.parent[a] {
+		out = append(out, a)
+	}
+	return out
+}

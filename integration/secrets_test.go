@@ -65,7 +65,7 @@ func TestSecretsAPI(t *testing.T) {
 					t.Fatalf("the secret value is stored in clear: %v", it)
 				}
 			}
-			if sk, _ := it["SK"].(*types.AttributeValueMemberS); sk != nil && sk.Value == "SECRET#"+sid {
+			if sk, _ := it["SK"].(*types.AttributeValueMemberS); sk != nil && sk.Value == "A#SECRET#"+sid {
 				h := it["hash"].(*types.AttributeValueMemberS).Value
 				found = strings.HasPrefix(h, "$argon2id$v=19$")
 			}

@@ -38,14 +38,14 @@ func partitionSize(t *testing.T, pk string) int {
 func TestInterruptedClientDeleteIsSafeAndResumable(t *testing.T) {
 	admin := adminToken(t)
 	id, value := newClient(t, admin, "half-deleted")
-	pk := "T#default#CLIENT#" + id
+	pk := "T#default#S#client-" + id
 	if n := partitionSize(t, pk); n != 2 {
 		t.Fatalf("partition holds %d items, want the client and its secret", n)
 	}
 	_, err := env.svc.DynamoDB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 		TableName: aws.String(env.svc.Resources.TableName),
 		Key: map[string]types.AttributeValue{
-			"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: "CLIENT"},
+			"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: "A#CLIENT"},
 		},
 		UpdateExpression:          aws.String("SET deleting = :t"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},

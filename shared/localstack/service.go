@@ -99,7 +99,14 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 	if err != nil {
 		return err
 	}
-	svc.DynamoDB, svc.KMS = dynamodb.NewFromConfig(awsCfg), kms.NewFromConfig(awsCfg)
+	svc.DynamoDB = dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		// DynamoDB Local sends no x-amz-crc32 header on error responses,
+		// and the SDK then logs a spurious checksum warning for every
+		// failed condition (aws/aws-sdk-go-v2#3545). Real DynamoDB sends
+		// it, so only the local clients skip the check.
+		o.DisableValidateResponseChecksum = true
+	})
+	svc.KMS = kms.NewFromConfig(awsCfg)
 	if svc.Resources, err = Provision(ctx, svc.Template, svc.DynamoDB, svc.KMS); err != nil {
 		return err
 	}

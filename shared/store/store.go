@@ -9,6 +9,8 @@ import (
 	"errors"
 
 	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/group"
+	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/secret"
 )
 
@@ -23,6 +25,9 @@ var (
 	ErrVersionMismatch = errors.New("store: version mismatch")
 	// ErrLimitExceeded: the write would pass a per-parent limit.
 	ErrLimitExceeded = errors.New("store: limit exceeded")
+	// ErrSubjectNotFound: the client or group a write names as its subject
+	// does not exist (or is being deleted).
+	ErrSubjectNotFound = errors.New("store: subject not found")
 )
 
 // Tenants records which tenants exist.
@@ -44,9 +49,10 @@ type Clients interface {
 	// only if the stored version is ifVersion, else ErrVersionMismatch.
 	// ErrNotFound.
 	ReplaceClient(ctx context.Context, c client.Client, ifVersion int64) (client.Client, error)
-	// DeleteClient deletes a client and everything in its partition. It is
-	// crash-safe and idempotent: the client stops existing for every reader
-	// (and every token request) in the first write, and a repeated call
+	// DeleteClient deletes a client with its secrets, policies and group
+	// memberships. It is crash-safe and idempotent: the client stops
+	// existing for every reader, every token request and every
+	// authorization decision in the first write, and a repeated call
 	// finishes a cascade an earlier one left half done. ErrNotFound when
 	// nothing is left to delete.
 	DeleteClient(ctx context.Context, tenant, id string) error
@@ -72,4 +78,55 @@ type Credentials interface {
 	// GetCredentials returns a client with its hashed secrets in one
 	// strongly consistent read; ErrNotFound.
 	GetCredentials(ctx context.Context, tenant, clientID string) (client.Client, []secret.Hashed, error)
+}
+
+// Policies stores policies, in their subject's partition.
+type Policies interface {
+	// PutPolicy stores p. When the triple exists already it returns the
+	// stored policy and created false. ErrSubjectNotFound when p's subject
+	// is a client or group that does not exist.
+	PutPolicy(ctx context.Context, tenant string, p policy.Policy) (stored policy.Policy, created bool, err error)
+	// DeletePolicy removes the policy with k's triple; ErrNotFound.
+	DeletePolicy(ctx context.Context, tenant string, k policy.Key) error
+	// SubjectPolicies returns a subject's own policies.
+	SubjectPolicies(ctx context.Context, tenant, subjectID string) ([]policy.Policy, error)
+	// AllPolicies returns every policy of a tenant (eventually consistent).
+	AllPolicies(ctx context.Context, tenant string) ([]policy.Policy, error)
+	// Grants returns the policies that apply to a subject, strongly
+	// consistent, with one Query for the subject and one per group it is a
+	// member of. ErrSubjectNotFound when the subject is a client or group
+	// that does not exist or is being deleted; policies of groups being
+	// deleted are left out.
+	Grants(ctx context.Context, tenant, subjectID string) (policy.Grants, error)
+}
+
+// Groups stores groups and their members.
+type Groups interface {
+	// CreateGroup stores g; ErrConflict if its id is taken.
+	CreateGroup(ctx context.Context, g group.Group) error
+	// GetGroup returns a group; ErrNotFound.
+	GetGroup(ctx context.Context, tenant, id string) (group.Group, error)
+	// ListGroups returns a tenant's groups by display name, then id.
+	ListGroups(ctx context.Context, tenant string) ([]group.Group, error)
+	// DeleteGroup deletes a group with its policies and memberships,
+	// crash-safe and idempotent like DeleteClient; ErrNotFound.
+	DeleteGroup(ctx context.Context, tenant, id string) error
+	// AddMember makes subjectID a member of a group that has fewer than max
+	// members; adding a member again is a no-op. ErrNotFound for the group,
+	// ErrSubjectNotFound for a client that does not exist,
+	// ErrLimitExceeded.
+	AddMember(ctx context.Context, tenant, groupID, subjectID string, max int) error
+	// RemoveMember ends a membership; removing a non-member is a no-op.
+	RemoveMember(ctx context.Context, tenant, groupID, subjectID string) error
+	// Members returns the subject ids of a group's members, sorted.
+	Members(ctx context.Context, tenant, groupID string) ([]string, error)
+	// Memberships returns the ids of the groups a subject belongs to.
+	Memberships(ctx context.Context, tenant, subjectID string) ([]string, error)
+}
+
+// Subjects describes subjects for listings.
+type Subjects interface {
+	// DisplayNames returns the names of the clients and groups among
+	// subjectIDs that exist; other ids are absent from the map.
+	DisplayNames(ctx context.Context, tenant string, subjectIDs []string) (map[string]string, error)
 }

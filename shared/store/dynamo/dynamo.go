@@ -14,6 +14,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/fault"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/subject"
 )
 
 // API is the part of the DynamoDB client the store calls.
@@ -25,6 +26,7 @@ type API interface {
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 // Store is the DynamoDB store.
@@ -144,39 +146,70 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion in
 }
 
 // DeleteClient implements store.Clients. The sequence: mark the client item
-// as deleting (from here on it does not exist for any reader, and no secret
-// can be added to it), delete every other item of its partition, delete the
-// client item last. A crash anywhere leaves a state the next call finishes.
+// as deleting (from here on the client does not exist for any reader, gets
+// no token, passes no authorization, and nothing can be added to it), end
+// its group memberships, delete every other item of its partition, delete
+// the client item last. A crash anywhere leaves a state the next call
+// finishes.
 func (s *Store) DeleteClient(ctx context.Context, tenant, id string) error {
 	pk := clientPK(tenant, id)
+	if err := s.markDeleting(ctx, pk, skClient); err != nil {
+		return err
+	}
+	return s.finishDelete(ctx, tenant, subject.ID(subject.Client, id), pk, skClient)
+}
+
+// markDeleting sets the tombstone on a subject's own item; ErrNotFound when
+// the item is gone (it is deleted last, so nothing else is left).
+func (s *Store) markDeleting(ctx context.Context, pk, sk string) error {
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
-		Key:                       key(pk, skClient),
+		Key:                       key(pk, sk),
 		UpdateExpression:          aws.String("SET deleting = :true"),
 		ConditionExpression:       aws.String("attribute_exists(PK)"),
 		ExpressionAttributeValues: item{":true": boolean(true)},
 	})
 	switch {
 	case isConditionFailed(err):
-		// The client item goes last, so without it nothing is left.
 		return store.ErrNotFound
 	case err != nil:
 		return fault.Unavailable("dynamodb:UpdateItem", err)
 	}
-	items, err := s.partition(ctx, pk)
+	return nil
+}
+
+// finishDelete removes everything of a tombstoned subject: its memberships
+// on both sides, the members of a group on both sides, every other item of
+// its partition, and finally its own item.
+func (s *Store) finishDelete(ctx context.Context, tenant, subjectID, pk, ownSK string) error {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: item{":pk": str(pk)},
+	})
 	if err != nil {
 		return err
 	}
-	var children []item
+	var doomed []item
 	for _, it := range items {
-		if sk := getS(it, attrSK); sk != skClient {
-			children = append(children, key(pk, sk))
+		sk := getS(it, attrSK)
+		switch {
+		case sk == ownSK:
+		case strings.HasPrefix(sk, skMembershipPrefix):
+			if err := s.RemoveMember(ctx, tenant, strings.TrimPrefix(sk, skMembershipPrefix), subjectID); err != nil {
+				return err
+			}
+		case strings.HasPrefix(sk, skMemberPrefix):
+			member := strings.TrimPrefix(sk, skMemberPrefix)
+			groupID := strings.TrimPrefix(subjectID, subject.ID(subject.Group, ""))
+			doomed = append(doomed, key(subjectPK(tenant, member), membershipSK(groupID)), key(pk, sk))
+		default:
+			doomed = append(doomed, key(pk, sk))
 		}
 	}
-	if err := s.deleteAll(ctx, children); err != nil {
+	if err := s.deleteAll(ctx, doomed); err != nil {
 		return err
 	}
-	if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: key(pk, skClient)}); err != nil {
+	if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: key(pk, ownSK)}); err != nil {
 		return fault.Unavailable("dynamodb:DeleteItem", err)
 	}
 	return nil
@@ -205,15 +238,14 @@ func (s *Store) deleteAll(ctx context.Context, keys []item) error {
 	return nil
 }
 
-// partition reads every item of pk, strongly consistent.
-func (s *Store) partition(ctx context.Context, pk string) ([]item, error) {
-	var items []item
-	in := &dynamodb.QueryInput{
-		TableName:                 &s.table,
-		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: item{":pk": str(pk)},
-		ConsistentRead:            aws.Bool(true),
+// query runs in (on the table, strongly consistent unless it names an
+// index) and returns the items of every page.
+func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]item, error) {
+	in.TableName = &s.table
+	if in.IndexName == nil {
+		in.ConsistentRead = aws.Bool(true)
 	}
+	var items []item
 	for {
 		out, err := s.api.Query(ctx, in)
 		if err != nil {
@@ -230,27 +262,19 @@ func (s *Store) partition(ctx context.Context, pk string) ([]item, error) {
 // ListClients implements store.Clients. Listings read the GSI, which is
 // eventually consistent: a client created a moment ago may be missing.
 func (s *Store) ListClients(ctx context.Context, tenant string) ([]client.Client, error) {
-	var clients []client.Client
-	in := &dynamodb.QueryInput{
-		TableName:                 &s.table,
+	items, err := s.query(ctx, &dynamodb.QueryInput{
 		IndexName:                 aws.String(indexGSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
 		ExpressionAttributeValues: item{":pk": str(clientsGSI1PK(tenant))},
+	})
+	if err != nil {
+		return nil, err
 	}
-	for {
-		out, err := s.api.Query(ctx, in)
-		if err != nil {
-			return nil, fault.Unavailable("dynamodb:Query", err)
+	clients := make([]client.Client, 0, len(items))
+	for _, it := range items {
+		if !getBool(it, attrDeleting) {
+			clients = append(clients, clientFromItem(it))
 		}
-		for _, it := range out.Items {
-			if !getBool(it, attrDeleting) {
-				clients = append(clients, clientFromItem(it))
-			}
-		}
-		if out.LastEvaluatedKey == nil {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 	slices.SortFunc(clients, func(a, b client.Client) int {
 		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
@@ -264,10 +288,12 @@ func (s *Store) ListClients(ctx context.Context, tenant string) ([]client.Client
 // GetCredentials implements store.Credentials with exactly one Query.
 func (s *Store) GetCredentials(ctx context.Context, tenant, clientID string) (client.Client, []secret.Hashed, error) {
 	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 &s.table,
-		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: item{":pk": str(clientPK(tenant, clientID))},
-		ConsistentRead:            aws.Bool(true),
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :credentials)"),
+		ExpressionAttributeValues: item{
+			":pk": str(clientPK(tenant, clientID)), ":credentials": str(skCredentialsPrefix),
+		},
+		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return client.Client{}, nil, fault.Unavailable("dynamodb:Query", err)

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/group"
+	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/secret"
 )
 
@@ -27,6 +29,11 @@ const (
 	attrDeleting     = "deleting"
 	attrHash         = "hash"
 	attrExpiration   = "expiration"
+	attrDisplayName  = "displayName"
+	attrMemberCount  = "memberCount"
+	attrSubject      = "subject"
+	attrAction       = "action"
+	attrScope        = "scope"
 )
 
 type item = map[string]types.AttributeValue
@@ -100,9 +107,15 @@ func clientItem(c client.Client) item {
 	}
 }
 
+// tenantOf reads the tenant from a subject partition key, T#<t>#S#<subject>.
+func tenantOf(it item) string {
+	pk := strings.TrimPrefix(getS(it, attrPK), "T#")
+	t, _, _ := strings.Cut(pk, "#")
+	return t
+}
+
 func clientFromItem(it item) client.Client {
-	pk := getS(it, attrPK) // T#<tenant>#CLIENT#<id>
-	tenant := strings.TrimPrefix(pk[:strings.Index(pk, "#CLIENT#")], "T#")
+	tenant := tenantOf(it)
 	return client.Client{
 		Tenant: tenant, ID: getS(it, attrGSI1SK),
 		Name: getS(it, attrName), Description: getS(it, attrDescription),
@@ -137,4 +150,36 @@ func secretFromItem(it item) secret.Hashed {
 		s.Expiration = &t
 	}
 	return s
+}
+
+func groupItem(g group.Group) item {
+	return item{
+		attrPK: str(groupPK(g.Tenant, g.ID)), attrSK: str(skGroup),
+		attrGSI1PK: str(groupsGSI1PK(g.Tenant)), attrGSI1SK: str(g.ID),
+		attrDisplayName: str(g.DisplayName), attrDescription: str(g.Description),
+		attrCreatedAt: timestamp(g.CreatedAt), attrMemberCount: num(0),
+	}
+}
+
+func groupFromItem(it item) group.Group {
+	return group.Group{
+		Tenant: tenantOf(it), ID: getS(it, attrGSI1SK), DisplayName: getS(it, attrDisplayName),
+		Description: getS(it, attrDescription), CreatedAt: getTime(it, attrCreatedAt),
+	}
+}
+
+// policyItem keeps the triple in plain attributes too, so reading one needs
+// no key parsing (scopes may hold any character a key separator could).
+func policyItem(tenant string, p policy.Policy) item {
+	return item{
+		attrPK: str(subjectPK(tenant, p.Subject)), attrSK: str(policySK(p.Action, p.Scope)),
+		attrGSI1PK: str(policiesGSI1PK(tenant)), attrGSI1SK: str(policyGSI1SK(p.Subject, p.Action, p.Scope)),
+		attrSubject: str(p.Subject), attrAction: str(p.Action), attrScope: str(p.Scope),
+		attrCreatedAt: timestamp(p.CreatedAt),
+	}
+}
+
+func policyFromItem(it item) policy.Policy {
+	return policy.Policy{Subject: getS(it, attrSubject), Action: getS(it, attrAction), Scope: getS(it, attrScope),
+		CreatedAt: getTime(it, attrCreatedAt)}
 }

@@ -1,30 +1,61 @@
 package dynamo
 
+import "github.com/machine-iam/machine-iam/shared/subject"
+
 // Single-table layout. Every key starts with the tenant, so no query can
-// cross tenants.
+// cross tenants. Each IAM subject has one partition holding everything that
+// decides what it may do.
 //
-//	item            PK                        SK               GSI1PK              GSI1SK
-//	tenant          T#<tenant>                TENANT
-//	client          T#<tenant>#CLIENT#<id>    CLIENT           T#<tenant>#CLIENTS  <id>
-//	client secret   T#<tenant>#CLIENT#<id>    SECRET#<id>
+//	item             PK                          SK                        GSI1PK               GSI1SK
+//	tenant           T#<t>                       TENANT
+//	client           T#<t>#S#client-<id>         A#CLIENT                  T#<t>#CLIENTS        <id>
+//	client secret    T#<t>#S#client-<id>         A#SECRET#<secretId>
+//	group            T#<t>#S#group-<id>          A#GROUP                   T#<t>#GROUPS         <id>
+//	policy           T#<t>#S#<subjectId>         P#<action>#<scope>        T#<t>#POLICIES       <subjectId>#<action>#<scope>
+//	membership       T#<t>#S#<subjectId>         M#<groupId>
+//	group member     T#<t>#S#group-<id>          X#MEMBER#<subjectId>
 //
-// A client and its secrets share a partition, so the token endpoint reads
-// both with one strongly consistent Query.
+// The token endpoint reads a client's A# items (the client and its secrets)
+// with one Query. An authorization decision reads a subject's items below
+// X (its A# item, memberships and policies) with one Query, and the same
+// range of each of its groups with one Query each; member lists (X#) stay
+// out of decisions.
 const (
 	attrPK     = "PK"
 	attrSK     = "SK"
 	attrGSI1PK = "GSI1PK"
 	attrGSI1SK = "GSI1SK"
 
-	// GSI1 lists a tenant's clients.
 	indexGSI1 = "GSI1"
 
-	skTenant       = "TENANT"
-	skClient       = "CLIENT"
-	skSecretPrefix = "SECRET#"
+	skTenant           = "TENANT"
+	skClient           = "A#CLIENT"
+	skSecretPrefix     = "A#SECRET#"
+	skGroup            = "A#GROUP"
+	skPolicyPrefix     = "P#"
+	skMembershipPrefix = "M#"
+	skMemberPrefix     = "X#MEMBER#"
+	// skDecisionEnd bounds the items an authorization decision reads.
+	skDecisionEnd = "X"
+	// skCredentialsPrefix holds a client and its secrets.
+	skCredentialsPrefix = "A#"
 )
 
-func tenantPK(tenant string) string           { return "T#" + tenant }
-func clientPK(tenant, clientID string) string { return "T#" + tenant + "#CLIENT#" + clientID }
-func clientsGSI1PK(tenant string) string      { return "T#" + tenant + "#CLIENTS" }
-func secretSK(secretID string) string         { return skSecretPrefix + secretID }
+func tenantPK(tenant string) string             { return "T#" + tenant }
+func subjectPK(tenant, subjectID string) string { return "T#" + tenant + "#S#" + subjectID }
+func clientPK(tenant, clientID string) string {
+	return subjectPK(tenant, subject.ID(subject.Client, clientID))
+}
+func groupPK(tenant, groupID string) string {
+	return subjectPK(tenant, subject.ID(subject.Group, groupID))
+}
+func clientsGSI1PK(tenant string) string   { return "T#" + tenant + "#CLIENTS" }
+func groupsGSI1PK(tenant string) string    { return "T#" + tenant + "#GROUPS" }
+func policiesGSI1PK(tenant string) string  { return "T#" + tenant + "#POLICIES" }
+func secretSK(secretID string) string      { return skSecretPrefix + secretID }
+func policySK(action, scope string) string { return skPolicyPrefix + action + "#" + scope }
+func membershipSK(groupID string) string   { return skMembershipPrefix + groupID }
+func memberSK(subjectID string) string     { return skMemberPrefix + subjectID }
+func policyGSI1SK(subjectID, action, scope string) string {
+	return subjectID + "#" + action + "#" + scope
+}

@@ -1,0 +1,116 @@
+// Package policy holds IAM policies and their evaluation. A policy grants
+// one subject one action (and its descendants) on one resource scope (and
+// its descendants). A subject is allowed an action on a scope when one of
+// its own policies, or of a group it belongs to, covers both. The package
+// has no storage or AWS types: callers hand it the policies.
+package policy
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/action"
+	"github.com/machine-iam/machine-iam/shared/scope"
+)
+
+// Policy is one grant. Policies have no id: the triple is the identity.
+type Policy struct {
+	Subject   string
+	Action    string
+	Scope     string
+	CreatedAt time.Time
+}
+
+// Key identifies a policy.
+type Key struct{ Subject, Action, Scope string }
+
+// Key returns p's identity.
+func (p Policy) Key() Key { return Key{p.Subject, p.Action, p.Scope} }
+
+// Covers reports whether p allows act on sc.
+func (p Policy) Covers(actions *action.Catalog, act, sc string) bool {
+	return actions.Covers(p.Action, act) && scope.Covers(p.Scope, sc)
+}
+
+// Grants are the policies that apply to one subject: its own, and those of
+// each group it belongs to.
+type Grants struct {
+	Direct []Policy
+	Groups []GroupGrants
+}
+
+// GroupGrants are the policies of one group.
+type GroupGrants struct {
+	GroupID  string
+	Policies []Policy
+}
+
+// All returns the direct policies, then each group's.
+func (g Grants) All() []Policy {
+	out := slices.Clone(g.Direct)
+	for _, gg := range g.Groups {
+		out = append(out, gg.Policies...)
+	}
+	return out
+}
+
+// Evaluate returns the policies in g that allow act on sc, direct ones
+// first; none means denied.
+func Evaluate(actions *action.Catalog, g Grants, act, sc string) []Policy {
+	var granting []Policy
+	for _, p := range g.All() {
+		if p.Covers(actions, act, sc) {
+			granting = append(granting, p)
+		}
+	}
+	return granting
+}
+
+// Permission is an (action, scope) pair a subject effectively holds, with
+// the policies that grant exactly that pair.
+type Permission struct {
+	Action    string
+	Scope     string
+	GrantedBy []Policy
+}
+
+// Effective lists the distinct (action, scope) pairs of g, ordered by scope
+// and action.
+func Effective(g Grants) []Permission {
+	index := map[[2]string]int{}
+	var out []Permission
+	for _, p := range g.All() {
+		k := [2]string{p.Action, p.Scope}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, Permission{Action: p.Action, Scope: p.Scope})
+		}
+		out[i].GrantedBy = append(out[i].GrantedBy, p)
+	}
+	slices.SortFunc(out, func(a, b Permission) int {
+		if c := strings.Compare(a.Scope, b.Scope); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Action, b.Action)
+	})
+	return out
+}
+
+// Sort orders policies by subject, action and scope: the listing order.
+func Sort(ps []Policy) {
+	slices.SortFunc(ps, func(a, b Policy) int { return Compare(a.Key(), b.Key()) })
+}
+
+// Compare orders keys by subject, action and scope.
+func Compare(a, b Key) int {
+	if c := strings.Compare(a.Subject, b.Subject); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Action, b.Action); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Scope, b.Scope)
+}

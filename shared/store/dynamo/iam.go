@@ -1,0 +1,447 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/machine-iam/machine-iam/shared/fault"
+	"github.com/machine-iam/machine-iam/shared/group"
+	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/subject"
+)
+
+var (
+	_ store.Policies = (*Store)(nil)
+	_ store.Groups   = (*Store)(nil)
+	_ store.Subjects = (*Store)(nil)
+)
+
+// liveSubjectCheck is the condition a write must find on the own item of a
+// client or group subject: present and not being deleted.
+func (s *Store) liveSubjectCheck(tenant, subjectID string) *types.ConditionCheck {
+	kind, raw, _ := subject.Parse(subjectID)
+	sk := skClient
+	if kind == subject.Group {
+		sk = skGroup
+	}
+	return &types.ConditionCheck{
+		TableName:           &s.table,
+		Key:                 key(subjectPK(tenant, subject.ID(kind, raw)), sk),
+		ConditionExpression: aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
+	}
+}
+
+func needsLiveSubject(subjectID string) bool {
+	kind, _, err := subject.Parse(subjectID)
+	return err == nil && kind != subject.User
+}
+
+func cancellation(err error) []types.CancellationReason {
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		return tce.CancellationReasons
+	}
+	return nil
+}
+
+func failedCondition(reasons []types.CancellationReason, i int) bool {
+	return i < len(reasons) && aws.ToString(reasons[i].Code) == "ConditionalCheckFailed"
+}
+
+// errPolicyExists reports, inside PutPolicy, that the triple is stored.
+var errPolicyExists = errors.New("policy exists")
+
+// PutPolicy implements store.Policies. For a client or group subject the put
+// and a check that the subject is alive are one transaction, so a policy can
+// never be left on a subject that is being deleted.
+func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (policy.Policy, bool, error) {
+	put := &types.Put{TableName: &s.table, Item: policyItem(tenant, p), ConditionExpression: aws.String("attribute_not_exists(PK)")}
+	var err error
+	if needsLiveSubject(p.Subject) {
+		_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{ConditionCheck: s.liveSubjectCheck(tenant, p.Subject)},
+			{Put: put},
+		}})
+		switch reasons := cancellation(err); {
+		case failedCondition(reasons, 0):
+			return policy.Policy{}, false, store.ErrSubjectNotFound
+		case failedCondition(reasons, 1):
+			err = errPolicyExists
+		}
+	} else {
+		_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
+		if isConditionFailed(err) {
+			err = errPolicyExists
+		}
+	}
+	switch {
+	case errors.Is(err, errPolicyExists):
+		return s.storedPolicy(ctx, tenant, p.Key())
+	case err != nil:
+		return policy.Policy{}, false, fault.Unavailable("dynamodb:PutItem", err)
+	}
+	return p, true, nil
+}
+
+// storedPolicy reads the policy that made a create idempotent.
+func (s *Store) storedPolicy(ctx context.Context, tenant string, k policy.Key) (policy.Policy, bool, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table,
+		Key: key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return policy.Policy{}, false, fault.Unavailable("dynamodb:GetItem", err)
+	}
+	if out.Item == nil {
+		// Deleted between the two calls; a retry settles it.
+		return policy.Policy{}, false, fault.Unavailable("dynamodb:GetItem", errors.New("policy deleted concurrently"))
+	}
+	return policyFromItem(out.Item), false, nil
+}
+
+// DeletePolicy implements store.Policies.
+func (s *Store) DeletePolicy(ctx context.Context, tenant string, k policy.Key) error {
+	_, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:           &s.table,
+		Key:                 key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)),
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+	})
+	switch {
+	case isConditionFailed(err):
+		return store.ErrNotFound
+	case err != nil:
+		return fault.Unavailable("dynamodb:DeleteItem", err)
+	}
+	return nil
+}
+
+// SubjectPolicies implements store.Policies.
+func (s *Store) SubjectPolicies(ctx context.Context, tenant, subjectID string) ([]policy.Policy, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: item{":pk": str(subjectPK(tenant, subjectID)), ":p": str(skPolicyPrefix)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return policiesOf(items), nil
+}
+
+func policiesOf(items []item) []policy.Policy {
+	out := make([]policy.Policy, 0, len(items))
+	for _, it := range items {
+		if strings.HasPrefix(getS(it, attrSK), skPolicyPrefix) {
+			out = append(out, policyFromItem(it))
+		}
+	}
+	return out
+}
+
+// AllPolicies implements store.Policies.
+func (s *Store) AllPolicies(ctx context.Context, tenant string) ([]policy.Policy, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		IndexName:                 aws.String(indexGSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: item{":pk": str(policiesGSI1PK(tenant))},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return policiesOf(items), nil
+}
+
+// decisionItems reads the part of a subject's partition decisions use: its
+// own item, memberships and policies (everything below X).
+func (s *Store) decisionItems(ctx context.Context, tenant, subjectID string) ([]item, error) {
+	return s.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND SK < :end"),
+		ExpressionAttributeValues: item{":pk": str(subjectPK(tenant, subjectID)), ":end": str(skDecisionEnd)},
+	})
+}
+
+// alive reports whether items hold the own item ownSK without a tombstone.
+func alive(items []item, ownSK string) bool {
+	for _, it := range items {
+		if getS(it, attrSK) == ownSK {
+			return !getBool(it, attrDeleting)
+		}
+	}
+	return false
+}
+
+// maxParallelGroupReads bounds the group Queries of one decision in flight.
+const maxParallelGroupReads = 8
+
+// Grants implements store.Policies: one Query for the subject, then one per
+// group, run concurrently.
+func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Grants, error) {
+	kind, _, err := subject.Parse(subjectID)
+	if err != nil {
+		return policy.Grants{}, store.ErrSubjectNotFound
+	}
+	items, err := s.decisionItems(ctx, tenant, subjectID)
+	if err != nil {
+		return policy.Grants{}, err
+	}
+	switch kind {
+	case subject.Client:
+		if !alive(items, skClient) {
+			return policy.Grants{}, store.ErrSubjectNotFound
+		}
+	case subject.Group:
+		if !alive(items, skGroup) {
+			return policy.Grants{}, store.ErrSubjectNotFound
+		}
+	}
+	g := policy.Grants{Direct: policiesOf(items)}
+	var groupIDs []string
+	for _, it := range items {
+		if sk := getS(it, attrSK); strings.HasPrefix(sk, skMembershipPrefix) {
+			groupIDs = append(groupIDs, strings.TrimPrefix(sk, skMembershipPrefix))
+		}
+	}
+	results := make([]policy.GroupGrants, len(groupIDs))
+	live := make([]bool, len(groupIDs))
+	errs := make([]error, len(groupIDs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxParallelGroupReads)
+	for i, gid := range groupIDs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			gItems, err := s.decisionItems(ctx, tenant, subject.ID(subject.Group, gid))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			// A group being deleted grants nothing, even before its
+			// memberships are gone.
+			live[i] = alive(gItems, skGroup)
+			results[i] = policy.GroupGrants{GroupID: gid, Policies: policiesOf(gItems)}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return policy.Grants{}, err
+	}
+	for i := range results {
+		if live[i] {
+			g.Groups = append(g.Groups, results[i])
+		}
+	}
+	return g, nil
+}
+
+// CreateGroup implements store.Groups.
+func (s *Store) CreateGroup(ctx context.Context, g group.Group) error {
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table, Item: groupItem(g), ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	switch {
+	case isConditionFailed(err):
+		return store.ErrConflict
+	case err != nil:
+		return fault.Unavailable("dynamodb:PutItem", err)
+	}
+	return nil
+}
+
+// GetGroup implements store.Groups.
+func (s *Store) GetGroup(ctx context.Context, tenant, id string) (group.Group, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: key(groupPK(tenant, id), skGroup), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return group.Group{}, fault.Unavailable("dynamodb:GetItem", err)
+	}
+	if out.Item == nil || getBool(out.Item, attrDeleting) {
+		return group.Group{}, store.ErrNotFound
+	}
+	return groupFromItem(out.Item), nil
+}
+
+// ListGroups implements store.Groups (eventually consistent, like clients).
+func (s *Store) ListGroups(ctx context.Context, tenant string) ([]group.Group, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		IndexName:                 aws.String(indexGSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: item{":pk": str(groupsGSI1PK(tenant))},
+	})
+	if err != nil {
+		return nil, err
+	}
+	groups := make([]group.Group, 0, len(items))
+	for _, it := range items {
+		if !getBool(it, attrDeleting) {
+			groups = append(groups, groupFromItem(it))
+		}
+	}
+	slices.SortFunc(groups, func(a, b group.Group) int {
+		if c := strings.Compare(strings.ToLower(a.DisplayName), strings.ToLower(b.DisplayName)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return groups, nil
+}
+
+// DeleteGroup implements store.Groups: tombstone (from then on the group
+// grants nothing and takes no members or policies), remove its members on
+// both sides and its policies, then the group item.
+func (s *Store) DeleteGroup(ctx context.Context, tenant, id string) error {
+	pk := groupPK(tenant, id)
+	if err := s.markDeleting(ctx, pk, skGroup); err != nil {
+		return err
+	}
+	return s.finishDelete(ctx, tenant, subject.ID(subject.Group, id), pk, skGroup)
+}
+
+// AddMember implements store.Groups with one transaction: count the member
+// on the group item (alive, under max), put both sides of the membership,
+// and for a client check that it is alive.
+func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string, max int) error {
+	items := []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                           &s.table,
+			Key:                                 key(groupPK(tenant, groupID), skGroup),
+			UpdateExpression:                    aws.String("SET memberCount = memberCount + :one"),
+			ConditionExpression:                 aws.String("attribute_exists(PK) AND attribute_not_exists(deleting) AND memberCount < :max"),
+			ExpressionAttributeValues:           item{":one": num(1), ":max": num(int64(max))},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+		{Put: &types.Put{
+			TableName:           &s.table,
+			Item:                item{attrPK: str(groupPK(tenant, groupID)), attrSK: str(memberSK(subjectID))},
+			ConditionExpression: aws.String("attribute_not_exists(PK)"),
+		}},
+		{Put: &types.Put{
+			TableName: &s.table,
+			Item:      item{attrPK: str(subjectPK(tenant, subjectID)), attrSK: str(membershipSK(groupID))},
+		}},
+	}
+	if needsLiveSubject(subjectID) {
+		items = append(items, types.TransactWriteItem{ConditionCheck: s.liveSubjectCheck(tenant, subjectID)})
+	}
+	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	reasons := cancellation(err)
+	switch {
+	case failedCondition(reasons, 1):
+		return nil // a member already
+	case failedCondition(reasons, 0):
+		if old := reasons[0].Item; old == nil || getBool(old, attrDeleting) {
+			return store.ErrNotFound
+		}
+		return store.ErrLimitExceeded
+	case failedCondition(reasons, 3):
+		return store.ErrSubjectNotFound
+	}
+	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+}
+
+// RemoveMember implements store.Groups: one transaction removes both sides
+// and uncounts the member. When it cannot (not a member, or the group is
+// gone) any half of the membership left behind is deleted plainly.
+func (s *Store) RemoveMember(ctx context.Context, tenant, groupID, subjectID string) error {
+	groupSide := key(groupPK(tenant, groupID), memberSK(subjectID))
+	subjectSide := key(subjectPK(tenant, subjectID), membershipSK(groupID))
+	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: groupSide, ConditionExpression: aws.String("attribute_exists(PK)")}},
+		{Delete: &types.Delete{TableName: &s.table, Key: subjectSide}},
+		{Update: &types.Update{
+			TableName:                 &s.table,
+			Key:                       key(groupPK(tenant, groupID), skGroup),
+			UpdateExpression:          aws.String("SET memberCount = memberCount - :one"),
+			ConditionExpression:       aws.String("attribute_exists(PK)"),
+			ExpressionAttributeValues: item{":one": num(1)},
+		}},
+	}})
+	if err == nil {
+		return nil
+	}
+	if reasons := cancellation(err); failedCondition(reasons, 0) || failedCondition(reasons, 2) {
+		return s.deleteAll(ctx, []item{groupSide, subjectSide})
+	}
+	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+}
+
+// Members implements store.Groups.
+func (s *Store) Members(ctx context.Context, tenant, groupID string) ([]string, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :m)"),
+		ExpressionAttributeValues: item{":pk": str(groupPK(tenant, groupID)), ":m": str(skMemberPrefix)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = strings.TrimPrefix(getS(it, attrSK), skMemberPrefix)
+	}
+	return out, nil
+}
+
+// Memberships implements store.Groups.
+func (s *Store) Memberships(ctx context.Context, tenant, subjectID string) ([]string, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :m)"),
+		ExpressionAttributeValues: item{":pk": str(subjectPK(tenant, subjectID)), ":m": str(skMembershipPrefix)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = strings.TrimPrefix(getS(it, attrSK), skMembershipPrefix)
+	}
+	return out, nil
+}
+
+// DisplayNames implements store.Subjects with BatchGetItem, 100 keys a call.
+func (s *Store) DisplayNames(ctx context.Context, tenant string, subjectIDs []string) (map[string]string, error) {
+	names := map[string]string{}
+	var keys []item
+	for _, sid := range subjectIDs {
+		switch kind, _, err := subject.Parse(sid); {
+		case err != nil:
+		case kind == subject.Client:
+			keys = append(keys, key(subjectPK(tenant, sid), skClient))
+		case kind == subject.Group:
+			keys = append(keys, key(subjectPK(tenant, sid), skGroup))
+		}
+	}
+	for chunk := range slices.Chunk(keys, 100) {
+		pending := map[string]types.KeysAndAttributes{s.table: {Keys: chunk, ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(pending[s.table].Keys) > 0; attempt++ {
+			if attempt == 8 {
+				return nil, fault.Unavailable("dynamodb:BatchGetItem", errors.New("keys left unprocessed"))
+			}
+			out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+			if err != nil {
+				return nil, fault.Unavailable("dynamodb:BatchGetItem", err)
+			}
+			for _, it := range out.Responses[s.table] {
+				if getBool(it, attrDeleting) {
+					continue
+				}
+				sid := strings.TrimPrefix(getS(it, attrPK), "T#"+tenant+"#S#")
+				if n := getS(it, attrName); n != "" {
+					names[sid] = n
+				} else {
+					names[sid] = getS(it, attrDisplayName)
+				}
+			}
+			pending = out.UnprocessedKeys
+		}
+	}
+	return names, nil
+}

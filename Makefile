@@ -6,7 +6,7 @@ PORT ?= 3000
 DYNAMODB_PORT ?= 8000
 KMS_PORT ?= 8090
 TENANT ?=
-FUNCTIONS := TokenFunction ClientsFunction SecretsFunction
+FUNCTIONS := TokenFunction ClientsFunction SecretsFunction PoliciesFunction
 GO_BUILD_LAMBDA := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 
 .PHONY: help

@@ -22,10 +22,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
+	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/authn"
+	"github.com/machine-iam/machine-iam/shared/authz"
 	"github.com/machine-iam/machine-iam/shared/clientsapi"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/policiesapi"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/secretsapi"
 	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
@@ -99,6 +102,7 @@ type Deps struct {
 	Hasher   secret.Hasher
 	Verifier *secret.Verifier
 	Scopes   *oauthscope.Catalog
+	Actions  *action.Catalog
 	Now      func() time.Time
 }
 
@@ -112,6 +116,7 @@ func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 		Hasher:   hasher,
 		Verifier: secret.NewVerifier(hasher, secret.DefaultCacheEntries),
 		Scopes:   oauthscope.Default(),
+		Actions:  action.Default(),
 		Now:      time.Now,
 	}
 }
@@ -156,7 +161,7 @@ func (d *Deps) guard() *authn.Guard {
 	return &authn.Guard{
 		Verifier:   &token.Verifier{Keys: d.Signer, Leeway: token.DefaultLeeway, Now: d.Now},
 		IssuerBase: d.IssuerBase,
-		Authorizer: authn.AllowAuthenticated{},
+		Authorizer: &authz.Policies{Grants: d.Store, Actions: d.Actions},
 	}
 }
 
@@ -179,6 +184,12 @@ func Clients(d *Deps) http.Handler {
 // Secrets is the handler of the secrets function.
 func Secrets(d *Deps) http.Handler {
 	s := &secretsapi.Service{Secrets: d.Store, Hasher: d.Hasher, Guard: d.guard(), Now: d.Now}
+	return instrument(s.Handler())
+}
+
+// Policies is the handler of the policies function.
+func Policies(d *Deps) http.Handler {
+	s := &policiesapi.Service{Store: d.Store, Actions: d.Actions, Guard: d.guard(), Now: d.Now}
 	return instrument(s.Handler())
 }
 

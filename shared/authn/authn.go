@@ -70,22 +70,38 @@ type Guard struct {
 
 // Require wraps next so it runs only for a caller holding perm.
 func (g *Guard) Require(perm Permission, next http.Handler) http.Handler {
+	return g.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := g.Allow(r.Context(), perm.Action, perm.Scope(r)); err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}
+
+// Authenticate wraps next so it runs only for a caller with a valid token;
+// next must call Allow itself. Routes whose scope comes from the request
+// body (policies) use it.
+func (g *Guard) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := g.authenticate(r)
 		if err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
-		switch err := g.Authorizer.Authorize(r.Context(), p, perm.Action, perm.Scope(r)); {
-		case errors.Is(err, ErrForbidden):
-			httpapi.WriteProblem(w, r, httpapi.Forbidden("The caller is not allowed "+perm.Action+" on this resource."))
-			return
-		case err != nil:
-			httpapi.WriteProblem(w, r, err)
-			return
-		}
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
+}
+
+// Allow returns nil when the authenticated caller in ctx may perform
+// action on scope, a 403 problem when not, or the failure that kept the
+// Authorizer from deciding.
+func (g *Guard) Allow(ctx context.Context, action, scope string) error {
+	err := g.Authorizer.Authorize(ctx, PrincipalFrom(ctx), action, scope)
+	if errors.Is(err, ErrForbidden) {
+		return httpapi.Forbidden("The caller is not allowed " + action + " on " + scope + ".")
+	}
+	return err
 }
 
 func (g *Guard) authenticate(r *http.Request) (Principal, error) {

@@ -1,5 +1,6 @@
 // Package bootstrap creates a tenant with its first administrator: a client
-// allowed the services.iam scope, with one generated secret. Tenants are
+// allowed the services.iam scope, holding owner on the tenant root /, with
+// one generated secret. Tenants are
 // never created over HTTP; operators run this through iamctl (and `make run`
 // does it for the default tenant).
 package bootstrap
@@ -11,9 +12,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/scope"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/tenant"
@@ -24,6 +28,7 @@ type Store interface {
 	store.Tenants
 	store.Clients
 	store.Secrets
+	store.Policies
 }
 
 // Result is what an operator needs to start using the tenant. It is the one
@@ -71,6 +76,10 @@ func Tenant(ctx context.Context, st Store, hasher secret.Hasher, name, issuerBas
 	}
 	sec := secret.Hashed{Secret: secret.Secret{ID: id.New(), Description: "Bootstrap secret", CreatedAt: now}, Hash: hash}
 	if err := st.CreateSecret(ctx, name, admin.ID, sec, secret.MaxPerClient); err != nil {
+		return Result{}, err
+	}
+	owner := policy.Policy{Subject: admin.SubjectID(), Action: action.Owner, Scope: scope.Root, CreatedAt: now}
+	if _, _, err := st.PutPolicy(ctx, name, owner); err != nil {
 		return Result{}, err
 	}
 	if err := st.CreateTenant(ctx, name); err != nil {

@@ -157,8 +157,8 @@ type listResponse struct {
 func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	errs := map[string][]string{}
-	pageNo := intParam(q, "page", 1, 1, 1<<31-1, errs)
-	size := intParam(q, "pageSize", DefaultPageSize, 1, MaxPageSize, errs)
+	pageNo := httpapi.IntParam(q, "page", 1, 1, 1<<31-1, errs)
+	size := httpapi.IntParam(q, "pageSize", DefaultPageSize, 1, MaxPageSize, errs)
 	if len(errs) > 0 {
 		httpapi.WriteProblem(w, r, httpapi.Invalid(errs))
 		return
@@ -199,21 +199,6 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		l.Next = link(pageNo + 1)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, size, total}, Links: l})
-}
-
-// intParam reads an integer query parameter within [lo, hi], recording a
-// problem in errs when it is not one.
-func intParam(q url.Values, name string, def, lo, hi int, errs map[string][]string) int {
-	raw, ok := q[name]
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(raw[0])
-	if err != nil || n < lo || n > hi || len(raw) > 1 {
-		errs[name] = append(errs[name], "must be one integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
-		return def
-	}
-	return n
 }
 
 func (s *Service) create(w http.ResponseWriter, r *http.Request) {

@@ -19,9 +19,10 @@ import (
 // Constructors maps each function of template.yaml to the constructor of its
 // handler.
 var Constructors = map[string]func(*app.Deps) http.Handler{
-	"TokenFunction":   app.Token,
-	"ClientsFunction": app.Clients,
-	"SecretsFunction": app.Secrets,
+	"TokenFunction":    app.Token,
+	"ClientsFunction":  app.Clients,
+	"SecretsFunction":  app.Secrets,
+	"PoliciesFunction": app.Policies,
 }
 
 // ServiceOptions configures StartService.

@@ -11,7 +11,7 @@ func TestProjectTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tmpl.Functions(); !slices.Equal(got, []string{"ClientsFunction", "SecretsFunction", "TokenFunction"}) {
+	if got := tmpl.Functions(); !slices.Equal(got, []string{"ClientsFunction", "PoliciesFunction", "SecretsFunction", "TokenFunction"}) {
 		t.Fatalf("functions = %v", got)
 	}
 	want := map[string][]Route{
@@ -21,6 +21,12 @@ func TestProjectTemplate(t *testing.T) {
 		},
 		"ClientsFunction": {{"ANY", "/v1/clients"}, {"ANY", "/v1/clients/{clientId}"}},
 		"SecretsFunction": {{"ANY", "/v1/clients/{clientId}/secrets"}, {"ANY", "/v1/clients/{clientId}/secrets/{secretId}"}},
+		"PoliciesFunction": {
+			{"ANY", "/v1/actions"}, {"ANY", "/v1/permissions/check"}, {"ANY", "/v1/policies"},
+			{"ANY", "/v1/subjects/clients"}, {"ANY", "/v1/subjects/groups"}, {"ANY", "/v1/subjects/groups/{groupId}"},
+			{"ANY", "/v1/subjects/groups/{groupId}/members"}, {"ANY", "/v1/subjects/{subjectId}/memberships"},
+			{"ANY", "/v1/subjects/{subjectId}/permissions"},
+		},
 	}
 	for fn, routes := range want {
 		if got := tmpl.Routes(fn); !slices.Equal(got, routes) {

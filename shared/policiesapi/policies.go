@@ -1,0 +1,308 @@
+package policiesapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/httpapi"
+	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/scope"
+	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/subject"
+)
+
+// Paging of the policy list (cursor envelope).
+const (
+	defaultPolicyPageSize = 50
+	maxPolicyPageSize     = 200
+)
+
+// tripleRequest is the body of create, delete and check.
+type tripleRequest struct {
+	Subject *string `json:"subject"`
+	Action  *string `json:"action"`
+	Scope   *string `json:"scope"`
+}
+
+type policyResponse struct {
+	Subject   string `json:"subject"`
+	Action    string `json:"action"`
+	Scope     string `json:"scope"`
+	Tenant    string `json:"tenant"`
+	CreatedAt string `json:"createdAt"`
+}
+
+func toPolicy(tenant string, p policy.Policy) policyResponse {
+	return policyResponse{Subject: p.Subject, Action: p.Action, Scope: p.Scope, Tenant: tenant,
+		CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339)}
+}
+
+func toPolicies(tenant string, ps []policy.Policy) []policyResponse {
+	out := make([]policyResponse, len(ps))
+	for i, p := range ps {
+		out[i] = toPolicy(tenant, p)
+	}
+	return out
+}
+
+// triple decodes and validates a {subject, action, scope} body, returning
+// the normalized key.
+func (s *Service) triple(w http.ResponseWriter, r *http.Request) (policy.Key, error) {
+	var req tripleRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return policy.Key{}, err
+	}
+	errs := map[string][]string{}
+	var k policy.Key
+	if req.Subject == nil {
+		errs["subject"] = []string{"is required"}
+	} else if _, _, err := subject.Parse(*req.Subject); err != nil {
+		errs["subject"] = []string{err.Error()}
+	} else {
+		k.Subject = *req.Subject
+	}
+	if req.Action == nil {
+		errs["action"] = []string{"is required"}
+	} else if !s.Actions.Has(*req.Action) {
+		errs["action"] = []string{"is not an action of this deployment (see GET /v1/actions)"}
+	} else {
+		k.Action = *req.Action
+	}
+	if req.Scope == nil {
+		errs["scope"] = []string{"is required"}
+	} else if sc, err := scope.Normalize(*req.Scope); err != nil {
+		errs["scope"] = []string{err.Error()}
+	} else {
+		k.Scope = sc
+	}
+	if len(errs) > 0 {
+		return policy.Key{}, httpapi.Invalid(errs)
+	}
+	return k, nil
+}
+
+// mayChange applies the rule that a caller may create or delete a policy
+// only with the route's action on the policy's scope and only for an action
+// it holds there itself.
+func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Key) error {
+	if err := s.Guard.Allow(r.Context(), routeAction, k.Scope); err != nil {
+		return err
+	}
+	if err := s.Guard.Allow(r.Context(), k.Action, k.Scope); err != nil {
+		var e *httpapi.Error
+		if errors.As(err, &e) && e.Status == http.StatusForbidden {
+			return httpapi.Forbidden("The caller cannot grant or remove " + k.Action + " on " + k.Scope + ": it does not hold it there.")
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) {
+	k, err := s.triple(w, r)
+	if err == nil {
+		err = s.mayChange(r, ActionPolicyCreate, k)
+	}
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	stored, _, err := s.Store.PutPolicy(r.Context(), tenantOf(r), policy.Policy{
+		Subject: k.Subject, Action: k.Action, Scope: k.Scope, CreatedAt: s.Now().UTC().Truncate(time.Second)})
+	if errors.Is(err, store.ErrSubjectNotFound) {
+		err = httpapi.Invalid(map[string][]string{"subject": {"does not exist in this tenant"}})
+	}
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, toPolicy(tenantOf(r), stored))
+}
+
+func (s *Service) deletePolicy(w http.ResponseWriter, r *http.Request) {
+	k, err := s.triple(w, r)
+	if err == nil {
+		err = s.mayChange(r, ActionPolicyDelete, k)
+	}
+	if err == nil {
+		err = s.Store.DeletePolicy(r.Context(), tenantOf(r), k)
+		if errors.Is(err, store.ErrNotFound) {
+			err = httpapi.NotFound("No such policy.")
+		}
+	}
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type policyList struct {
+	Items  []policyResponse `json:"items"`
+	Cursor string           `json:"cursor,omitempty"`
+}
+
+// listPolicies filters a subject's policies (with includeInherited, also
+// those of its groups) or the tenant's, by exact action and scope, or with
+// includeDerived by everything that grants them: ancestor actions and
+// ancestor scopes.
+func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	errs := map[string][]string{}
+	inherited := httpapi.BoolParam(q, "includeInherited", errs)
+	derived := httpapi.BoolParam(q, "includeDerived", errs)
+	size := httpapi.IntParam(q, "pageSize", defaultPolicyPageSize, 1, maxPolicyPageSize, errs)
+	subj, act, sc := q.Get("subject"), q.Get("action"), q.Get("scope")
+	if subj != "" {
+		if _, _, err := subject.Parse(subj); err != nil {
+			errs["subject"] = []string{err.Error()}
+		}
+	}
+	if act != "" && !s.Actions.Has(act) {
+		errs["action"] = []string{"is not an action of this deployment"}
+	}
+	if sc != "" {
+		n, err := scope.Normalize(sc)
+		if err != nil {
+			errs["scope"] = []string{err.Error()}
+		}
+		sc = n
+	}
+	after, ok := decodeCursor(q.Get("cursor"))
+	if !ok {
+		errs["cursor"] = []string{"is not a cursor this API returned"}
+	}
+	if len(errs) > 0 {
+		httpapi.WriteProblem(w, r, httpapi.Invalid(errs))
+		return
+	}
+	ctx, ten := r.Context(), tenantOf(r)
+	var all []policy.Policy
+	var err error
+	switch {
+	case subj == "":
+		all, err = s.Store.AllPolicies(ctx, ten)
+	case inherited:
+		var g policy.Grants
+		g, err = s.Store.Grants(ctx, ten, subj)
+		if errors.Is(err, store.ErrSubjectNotFound) {
+			err = nil
+		}
+		all = g.All()
+	default:
+		all, err = s.Store.SubjectPolicies(ctx, ten, subj)
+	}
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	matched := slices.DeleteFunc(all, func(p policy.Policy) bool {
+		if act != "" && !(p.Action == act || derived && s.Actions.Covers(p.Action, act)) {
+			return true
+		}
+		if sc != "" && !(p.Scope == sc || derived && scope.Covers(p.Scope, sc)) {
+			return true
+		}
+		return after != nil && policy.Compare(p.Key(), *after) <= 0
+	})
+	policy.Sort(matched)
+	matched = slices.CompactFunc(matched, func(a, b policy.Policy) bool { return a.Key() == b.Key() })
+	resp := policyList{Items: toPolicies(ten, matched[:min(size, len(matched))])}
+	if len(matched) > size {
+		resp.Cursor = encodeCursor(matched[size-1].Key())
+	}
+	httpapi.WriteJSON(w, http.StatusOK, resp)
+}
+
+// A cursor is the last key of the page, opaque to callers.
+func encodeCursor(k policy.Key) string {
+	b, _ := json.Marshal([3]string{k.Subject, k.Action, k.Scope})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(c string) (*policy.Key, bool) {
+	if c == "" {
+		return nil, true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	var parts [3]string
+	if err != nil || json.Unmarshal(b, &parts) != nil {
+		return nil, false
+	}
+	return &policy.Key{Subject: parts[0], Action: parts[1], Scope: parts[2]}, true
+}
+
+type actionResponse struct {
+	Action      string  `json:"action"`
+	Parent      *string `json:"parent"`
+	Description string  `json:"description"`
+}
+
+func (s *Service) listActions(w http.ResponseWriter, r *http.Request) {
+	all := s.Actions.All()
+	items := make([]actionResponse, len(all))
+	for i, a := range all {
+		items[i] = actionResponse{Action: a.Name, Description: a.Description}
+		if a.Parent != "" {
+			items[i].Parent = &all[i].Parent
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+type checkResponse struct {
+	Allowed   bool             `json:"allowed"`
+	GrantedBy []policyResponse `json:"grantedBy"`
+}
+
+func (s *Service) check(w http.ResponseWriter, r *http.Request) {
+	k, err := s.triple(w, r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	g, err := s.Store.Grants(r.Context(), tenantOf(r), k.Subject)
+	if err != nil && !errors.Is(err, store.ErrSubjectNotFound) {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	granting := policy.Evaluate(s.Actions, g, k.Action, k.Scope)
+	httpapi.WriteJSON(w, http.StatusOK, checkResponse{Allowed: len(granting) > 0, GrantedBy: toPolicies(tenantOf(r), granting)})
+}
+
+type permissionResponse struct {
+	Action    string           `json:"action"`
+	Scope     string           `json:"scope"`
+	GrantedBy []policyResponse `json:"grantedBy"`
+}
+
+func (s *Service) permissions(w http.ResponseWriter, r *http.Request) {
+	subj := r.PathValue("subjectId")
+	page, size, err := pageParams(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	if _, _, err := subject.Parse(subj); err != nil {
+		httpapi.WriteProblem(w, r, httpapi.NotFound("No subject with that id exists."))
+		return
+	}
+	g, err := s.Store.Grants(r.Context(), tenantOf(r), subj)
+	if errors.Is(err, store.ErrSubjectNotFound) {
+		err = httpapi.NotFound("No subject with that id exists.")
+	}
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	perms := policy.Effective(g)
+	out := make([]permissionResponse, len(perms))
+	for i, p := range perms {
+		out[i] = permissionResponse{Action: p.Action, Scope: p.Scope, GrantedBy: toPolicies(tenantOf(r), p.GrantedBy)}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+}

@@ -1,0 +1,373 @@
+package policiesapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/group"
+	"github.com/machine-iam/machine-iam/shared/httpapi"
+	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/subject"
+)
+
+// subjectResponse is Aritma's subject shape.
+type subjectResponse struct {
+	ID          string       `json:"id"`
+	DisplayName string       `json:"displayName"`
+	Tenant      string       `json:"tenant"`
+	SubjectID   string       `json:"subjectId"`
+	Type        subject.Kind `json:"type"`
+}
+
+type groupResponse struct {
+	ID          string       `json:"id"`
+	SubjectID   string       `json:"subjectId"`
+	DisplayName string       `json:"displayName"`
+	Description string       `json:"description"`
+	Tenant      string       `json:"tenant"`
+	Type        subject.Kind `json:"type"`
+	CreatedAt   string       `json:"createdAt"`
+}
+
+func toGroup(g group.Group) groupResponse {
+	return groupResponse{ID: g.ID, SubjectID: subject.ID(subject.Group, g.ID), DisplayName: g.DisplayName,
+		Description: g.Description, Tenant: g.Tenant, Type: subject.Group, CreatedAt: g.CreatedAt.UTC().Format(time.RFC3339)}
+}
+
+// groupID reads {groupId}, which may be the bare id or group-<id>.
+func groupID(r *http.Request) string {
+	return strings.TrimPrefix(r.PathValue("groupId"), subject.ID(subject.Group, ""))
+}
+
+func groupNotFound() error { return httpapi.NotFound("No group with that id exists.") }
+
+// describe turns subject ids into subjects, naming clients and groups from
+// storage; a user's name lives in its identity provider, so its display
+// name is its subject id.
+func (s *Service) describe(r *http.Request, ids []string) ([]subjectResponse, error) {
+	names, err := s.Store.DisplayNames(r.Context(), tenantOf(r), ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]subjectResponse, 0, len(ids))
+	for _, sid := range ids {
+		kind, raw, err := subject.Parse(sid)
+		if err != nil {
+			continue
+		}
+		name, ok := names[sid]
+		if !ok && kind != subject.User {
+			continue // deleted meanwhile
+		}
+		if !ok {
+			name = sid
+		}
+		out = append(out, subjectResponse{ID: raw, DisplayName: name, Tenant: tenantOf(r), SubjectID: sid, Type: kind})
+	}
+	return out, nil
+}
+
+func matchesQuery(name string, r *http.Request) bool {
+	return strings.Contains(strings.ToLower(name), strings.ToLower(r.URL.Query().Get("searchQuery")))
+}
+
+func (s *Service) clientSubjects(w http.ResponseWriter, r *http.Request) {
+	page, size, err := pageParams(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	clients, err := s.Store.ListClients(r.Context(), tenantOf(r))
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	var out []subjectResponse
+	for _, c := range clients {
+		if matchesQuery(c.Name, r) {
+			out = append(out, subjectResponse{ID: c.ID, DisplayName: c.Name, Tenant: c.Tenant, SubjectID: c.SubjectID(), Type: subject.Client})
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+}
+
+type groupRequest struct {
+	DisplayName *string `json:"displayName"`
+	Description *string `json:"description"`
+}
+
+func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) {
+	var req groupRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	missing := map[string][]string{}
+	if req.DisplayName == nil {
+		missing["displayName"] = []string{"is required"}
+	}
+	if req.Description == nil {
+		missing["description"] = []string{"is required"}
+	}
+	if len(missing) > 0 {
+		httpapi.WriteProblem(w, r, httpapi.Invalid(missing))
+		return
+	}
+	spec := group.Spec{DisplayName: *req.DisplayName, Description: *req.Description}
+	if errs := spec.Validate(); errs != nil {
+		httpapi.WriteProblem(w, r, httpapi.Invalid(errs))
+		return
+	}
+	g := group.Group{Tenant: tenantOf(r), ID: id.New(), DisplayName: spec.DisplayName, Description: spec.Description,
+		CreatedAt: s.Now().UTC().Truncate(time.Second)}
+	if err := s.Store.CreateGroup(r.Context(), g); err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/subjects/groups/"+g.ID)
+	httpapi.WriteJSON(w, http.StatusCreated, toGroup(g))
+}
+
+func (s *Service) listGroups(w http.ResponseWriter, r *http.Request) {
+	page, size, err := pageParams(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	groups, err := s.Store.ListGroups(r.Context(), tenantOf(r))
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	var out []groupResponse
+	for _, g := range groups {
+		if matchesQuery(g.DisplayName, r) {
+			out = append(out, toGroup(g))
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+}
+
+// lookupGroup returns the path's group, or a 404 problem.
+func (s *Service) lookupGroup(r *http.Request) (group.Group, error) {
+	gid := groupID(r)
+	if !id.Valid(gid) {
+		return group.Group{}, groupNotFound()
+	}
+	g, err := s.Store.GetGroup(r.Context(), tenantOf(r), gid)
+	if errors.Is(err, store.ErrNotFound) {
+		return group.Group{}, groupNotFound()
+	}
+	return g, err
+}
+
+func (s *Service) getGroup(w http.ResponseWriter, r *http.Request) {
+	g, err := s.lookupGroup(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, toGroup(g))
+}
+
+func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request) {
+	gid := groupID(r)
+	err := groupNotFound()
+	if id.Valid(gid) {
+		err = s.Store.DeleteGroup(r.Context(), tenantOf(r), gid)
+		if errors.Is(err, store.ErrNotFound) {
+			err = groupNotFound()
+		}
+	}
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) listMembers(w http.ResponseWriter, r *http.Request) {
+	page, size, err := pageParams(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	g, err := s.lookupGroup(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	ids, err := s.Store.Members(r.Context(), g.Tenant, g.ID)
+	if err == nil {
+		var members []subjectResponse
+		if members, err = s.describe(r, ids); err == nil {
+			slices.SortFunc(members, func(a, b subjectResponse) int { return strings.Compare(a.SubjectID, b.SubjectID) })
+			httpapi.WriteJSON(w, http.StatusOK, paginate(members, page, size))
+			return
+		}
+	}
+	httpapi.WriteProblem(w, r, err)
+}
+
+type membersRequest struct {
+	SubjectIDs *[]string `json:"subjectIds"`
+}
+
+// memberIDs decodes and validates a members body: 1-100 distinct client or
+// user subject ids (groups do not nest).
+func memberIDs(w http.ResponseWriter, r *http.Request) ([]string, error) {
+	var req membersRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return nil, err
+	}
+	if req.SubjectIDs == nil || len(*req.SubjectIDs) == 0 || len(*req.SubjectIDs) > group.MaxMembersPerRequest {
+		return nil, httpapi.Invalid(map[string][]string{"subjectIds": {fmt.Sprintf("must list 1 to %d subject ids", group.MaxMembersPerRequest)}})
+	}
+	ids := *req.SubjectIDs
+	var problems []string
+	for i, sid := range ids {
+		kind, _, err := subject.Parse(sid)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("[%d] %s", i, err))
+		case kind == subject.Group:
+			problems = append(problems, fmt.Sprintf("[%d] groups cannot be members of groups", i))
+		case slices.Index(ids, sid) != i:
+			problems = append(problems, fmt.Sprintf("[%d] is listed twice", i))
+		}
+	}
+	if problems != nil {
+		return nil, httpapi.Invalid(map[string][]string{"subjectIds": problems})
+	}
+	return ids, nil
+}
+
+// addMembers checks the whole request before writing anything: every
+// client exists and the group has room. Each membership is then one
+// transaction, which checks again.
+func (s *Service) addMembers(w http.ResponseWriter, r *http.Request) {
+	g, err := s.lookupGroup(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	ids, err := memberIDs(w, r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	names, err := s.Store.DisplayNames(ctx, g.Tenant, ids)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	var missing []string
+	for i, sid := range ids {
+		if kind, _, _ := subject.Parse(sid); kind == subject.Client && names[sid] == "" {
+			missing = append(missing, fmt.Sprintf("[%d] %s does not exist in this tenant", i, sid))
+		}
+	}
+	if missing != nil {
+		httpapi.WriteProblem(w, r, httpapi.Invalid(map[string][]string{"subjectIds": missing}))
+		return
+	}
+	current, err := s.Store.Members(ctx, g.Tenant, g.ID)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	added := 0
+	for _, sid := range ids {
+		if !slices.Contains(current, sid) {
+			added++
+		}
+	}
+	if len(current)+added > group.MaxMembers {
+		httpapi.WriteProblem(w, r, httpapi.Conflict(fmt.Sprintf("A group has at most %d members.", group.MaxMembers)))
+		return
+	}
+	for _, sid := range ids {
+		err := s.Store.AddMember(ctx, g.Tenant, g.ID, sid, group.MaxMembers)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			err = groupNotFound()
+		case errors.Is(err, store.ErrSubjectNotFound):
+			err = httpapi.Invalid(map[string][]string{"subjectIds": {sid + " does not exist in this tenant"}})
+		case errors.Is(err, store.ErrLimitExceeded):
+			err = httpapi.Conflict(fmt.Sprintf("A group has at most %d members.", group.MaxMembers))
+		}
+		if err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) removeMembers(w http.ResponseWriter, r *http.Request) {
+	g, err := s.lookupGroup(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	ids, err := memberIDs(w, r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	for _, sid := range ids {
+		if err := s.Store.RemoveMember(r.Context(), g.Tenant, g.ID, sid); err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) memberships(w http.ResponseWriter, r *http.Request) {
+	page, size, err := pageParams(r)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	sid := r.PathValue("subjectId")
+	kind, _, perr := subject.Parse(sid)
+	if perr != nil || kind == subject.Group {
+		httpapi.WriteProblem(w, r, httpapi.NotFound("No subject with that id can have memberships."))
+		return
+	}
+	ctx := r.Context()
+	if kind == subject.Client {
+		if names, err := s.Store.DisplayNames(ctx, tenantOf(r), []string{sid}); err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		} else if names[sid] == "" {
+			httpapi.WriteProblem(w, r, httpapi.NotFound("No subject with that id exists."))
+			return
+		}
+	}
+	gids, err := s.Store.Memberships(ctx, tenantOf(r), sid)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	groups := make([]string, len(gids))
+	for i, gid := range gids {
+		groups[i] = subject.ID(subject.Group, gid)
+	}
+	out, err := s.describe(r, groups)
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
+	slices.SortFunc(out, func(a, b subjectResponse) int {
+		return strings.Compare(strings.ToLower(a.DisplayName), strings.ToLower(b.DisplayName))
+	})
+	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+}

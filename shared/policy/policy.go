@@ -28,11 +28,6 @@ type Key struct{ Subject, Action, Scope string }
 // Key returns p's identity.
 func (p Policy) Key() Key { return Key{p.Subject, p.Action, p.Scope} }
 
-// Covers reports whether p allows act on sc.
-func (p Policy) Covers(actions *action.Catalog, act, sc string) bool {
-	return actions.Covers(p.Action, act) && scope.Covers(p.Scope, sc)
-}
-
 // Grants are the policies that apply to one subject: its own, and those of
 // each group it belongs to.
 type Grants struct {
@@ -56,15 +51,26 @@ func (g Grants) All() []Policy {
 }
 
 // Evaluate returns the policies in g that allow act on sc, direct ones
-// first; none means denied.
+// first; none means denied. The request's ancestor actions are computed
+// once, so each policy costs a short slice scan and a prefix comparison.
 func Evaluate(actions *action.Catalog, g Grants, act, sc string) []Policy {
-	var granting []Policy
-	for _, p := range g.All() {
-		if p.Covers(actions, act, sc) {
-			granting = append(granting, p)
+	granting := actions.Ancestors(act)
+	if granting == nil {
+		return nil
+	}
+	var out []Policy
+	check := func(ps []Policy) {
+		for _, p := range ps {
+			if slices.Contains(granting, p.Action) && scope.Covers(p.Scope, sc) {
+				out = append(out, p)
+			}
 		}
 	}
-	return granting
+	check(g.Direct)
+	for _, gg := range g.Groups {
+		check(gg.Policies)
+	}
+	return out
 }
 
 // Permission is an (action, scope) pair a subject effectively holds, with

@@ -161,9 +161,9 @@ func TestNearMissPoliciesDeny(t *testing.T) {
 	for _, p := range [][2]string{
 		{"iam.client.read", "/clients/" + target[:len(target)-1]}, // string prefix of the id
 		{"iam.client.read", "/clients/" + target + "/secrets"},    // descendant scope
-		{"iam.client.read", "/groups"},                           // unrelated scope
-		{"iam.client.update", "/clients/" + target},              // sibling action
-		{"iam.secret.manage", "/clients/" + target},              // other branch
+		{"iam.client.read", "/groups"},                            // unrelated scope
+		{"iam.client.update", "/clients/" + target},               // sibling action
+		{"iam.secret.manage", "/clients/" + target},               // other branch
 	} {
 		grant(t, admin, who.subject, p[0], p[1])
 		assertProblem(t, send(t, http.MethodGet, path, tok, nil), http.StatusForbidden)

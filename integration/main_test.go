@@ -36,6 +36,7 @@ var env *harness
 
 type harness struct {
 	svc    *localstack.Service
+	iam    *iamRecorder
 	base   string
 	calls  *callCounter
 	clock  *clock
@@ -59,11 +60,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	h := &harness{base: "http://" + ln.Addr().String(), calls: &callCounter{}, clock: &clock{},
+	h := &harness{base: "http://" + ln.Addr().String(), calls: &callCounter{}, clock: &clock{}, iam: &iamRecorder{},
 		hashes: &countingHasher{Hasher: testHasher}, http: &http.Client{Timeout: 30 * time.Second}}
 	svc, err := localstack.StartService(ctx, localstack.ServiceOptions{
 		IssuerBase: h.base,
-		AWS:        []func(*config.LoadOptions) error{config.WithAPIOptions([]func(*middleware.Stack) error{h.calls.install})},
+		AWS:        []func(*config.LoadOptions) error{config.WithAPIOptions([]func(*middleware.Stack) error{h.calls.install, h.iam.install})},
 		Configure: func(_ string, d *app.Deps) {
 			d.Now = h.clock.Now
 			d.Hasher = h.hashes
@@ -86,7 +87,14 @@ func run(m *testing.M) int {
 		return 1
 	}
 	env = h
-	return m.Run()
+	code := m.Run()
+	if code == 0 {
+		if problems := checkLeastPrivilege(h.iam, svc.Template); len(problems) > 0 {
+			fmt.Fprintln(os.Stderr, "FAIL: the functions' permissions do not match what they call:\n  "+strings.Join(problems, "\n  "))
+			code = 1
+		}
+	}
+	return code
 }
 
 // clock is the functions' time; tests move it forward to expire things.

@@ -166,7 +166,7 @@ func (d *Deps) guard() *authn.Guard {
 }
 
 // Token is the handler of the token function.
-func Token(d *Deps) http.Handler {
+func Token(d *Deps) *Handler {
 	s := &tokenapi.Service{
 		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier,
 		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
@@ -176,27 +176,42 @@ func Token(d *Deps) http.Handler {
 }
 
 // Clients is the handler of the clients function.
-func Clients(d *Deps) http.Handler {
+func Clients(d *Deps) *Handler {
 	s := &clientsapi.Service{Clients: d.Store, Guard: d.guard(), Scopes: d.Scopes, Now: d.Now}
 	return instrument(s.Handler())
 }
 
 // Secrets is the handler of the secrets function.
-func Secrets(d *Deps) http.Handler {
+func Secrets(d *Deps) *Handler {
 	s := &secretsapi.Service{Secrets: d.Store, Hasher: d.Hasher, Guard: d.guard(), Now: d.Now}
 	return instrument(s.Handler())
 }
 
 // Policies is the handler of the policies function.
-func Policies(d *Deps) http.Handler {
+func Policies(d *Deps) *Handler {
 	s := &policiesapi.Service{Store: d.Store, Actions: d.Actions, Guard: d.guard(), Now: d.Now}
 	return instrument(s.Handler())
 }
 
+// Functions maps the logical id of each function in template.yaml to the
+// constructor of its handler.
+var Functions = map[string]func(*Deps) *Handler{
+	"TokenFunction":    Token,
+	"ClientsFunction":  Clients,
+	"SecretsFunction":  Secrets,
+	"PoliciesFunction": Policies,
+}
+
+// Handler is a function's http.Handler, with the route paths it serves.
+type Handler struct {
+	http.Handler
+	Paths []string
+}
+
 // instrument carries the gateway's request id into the context and turns a
 // panic into a 500 problem: a caller never sees a stack trace.
-func instrument(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func instrument(rt *httpapi.Router) *Handler {
+	return &Handler{Paths: rt.Patterns(), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if gw, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && gw.RequestID != "" {
 			r = r.WithContext(httpapi.WithRequestID(r.Context(), gw.RequestID))
 		}
@@ -205,6 +220,6 @@ func instrument(h http.Handler) http.Handler {
 				httpapi.WriteProblem(w, r, fmt.Errorf("panic: %v", v))
 			}
 		}()
-		h.ServeHTTP(w, r)
-	})
+		rt.ServeHTTP(w, r)
+	})}
 }

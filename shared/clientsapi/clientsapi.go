@@ -42,7 +42,7 @@ type Service struct {
 }
 
 // Handler returns the function's routes, each behind its permission.
-func (s *Service) Handler() http.Handler {
+func (s *Service) Handler() *httpapi.Router {
 	collection := func(*http.Request) string { return "/clients" }
 	one := func(r *http.Request) string { return "/clients/" + r.PathValue("clientId") }
 	guard := func(action string, scope func(*http.Request) string, h http.HandlerFunc) http.Handler {

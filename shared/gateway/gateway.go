@@ -7,6 +7,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -110,7 +111,8 @@ func (rt *lambdaRoute) serve(w http.ResponseWriter, r *http.Request, params map[
 		writeGatewayError(w, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
-	ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: id.New()})
+	ctx := WithFunction(r.Context(), rt.function)
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: id.New()})
 	out, err := rt.invoke.Invoke(ctx, payload)
 	status := rt.respond(w, out, err)
 	if rt.gw.Log != nil {
@@ -198,6 +200,21 @@ func (rt *lambdaRoute) respond(w http.ResponseWriter, out []byte, invokeErr erro
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(body)
 	return resp.StatusCode
+}
+
+type functionKey struct{}
+
+// WithFunction returns ctx naming the function that runs in it.
+func WithFunction(ctx context.Context, function string) context.Context {
+	return context.WithValue(ctx, functionKey{}, function)
+}
+
+// FunctionFrom returns the logical id of the function a request was routed
+// to, from any context derived from the invocation's (SDK calls included);
+// tests use it to attribute AWS calls to functions.
+func FunctionFrom(ctx context.Context) string {
+	fn, _ := ctx.Value(functionKey{}).(string)
+	return fn
 }
 
 func writeGatewayError(w http.ResponseWriter, status int, message string) {

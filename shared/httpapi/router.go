@@ -42,6 +42,9 @@ func (rt *Router) Route(pattern string, m Methods) {
 	}
 }
 
+// Patterns lists the paths the router serves, in registration order.
+func (rt *Router) Patterns() []string { return rt.table.Paths() }
+
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if p == "" || p[0] != '/' || (p != "/" && path.Clean(p) != p) {

@@ -16,15 +16,6 @@ import (
 	"github.com/machine-iam/machine-iam/shared/samtemplate"
 )
 
-// Constructors maps each function of template.yaml to the constructor of its
-// handler.
-var Constructors = map[string]func(*app.Deps) http.Handler{
-	"TokenFunction":    app.Token,
-	"ClientsFunction":  app.Clients,
-	"SecretsFunction":  app.Secrets,
-	"PoliciesFunction": app.Policies,
-}
-
 // ServiceOptions configures StartService.
 type ServiceOptions struct {
 	Options
@@ -115,7 +106,7 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 
 	handlers := map[string]http.Handler{}
 	for _, fn := range svc.Template.Functions() {
-		build, ok := Constructors[fn]
+		build, ok := app.Functions[fn]
 		if !ok {
 			return fmt.Errorf("template function %s has no constructor", fn)
 		}
@@ -136,7 +127,7 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 		if opts.Configure != nil {
 			opts.Configure(fn, deps)
 		}
-		deps.Warm(ctx)
+		deps.Warm(gateway.WithFunction(ctx, fn))
 		svc.Deps[fn] = deps
 		handlers[fn] = build(deps)
 	}

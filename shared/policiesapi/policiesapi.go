@@ -41,7 +41,7 @@ type Service struct {
 }
 
 // Handler returns the function's routes.
-func (s *Service) Handler() http.Handler {
+func (s *Service) Handler() *httpapi.Router {
 	root := func(*http.Request) string { return scope.Root }
 	groups := func(*http.Request) string { return "/groups" }
 	oneGroup := func(r *http.Request) string { return "/groups/" + groupID(r) }

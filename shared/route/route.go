@@ -92,6 +92,15 @@ func sameShape(a, b []segment) bool {
 	return true
 }
 
+// Paths lists the registered paths in the order they were added.
+func (t *Table[V]) Paths() []string {
+	out := make([]string, len(t.routes))
+	for i, e := range t.routes {
+		out[i] = e.path
+	}
+	return out
+}
+
 // Match returns the value of the most specific route matching path (which
 // must be clean: no empty, "." or ".." segments), its path, and its variables.
 func (t *Table[V]) Match(path string) (v V, routePath string, params map[string]string, ok bool) {

@@ -33,7 +33,7 @@ type Service struct {
 }
 
 // Handler returns the function's routes, each behind its permission.
-func (s *Service) Handler() http.Handler {
+func (s *Service) Handler() *httpapi.Router {
 	owner := func(r *http.Request) string { return "/clients/" + r.PathValue("clientId") }
 	guard := func(action string, h http.HandlerFunc) http.Handler {
 		return s.Guard.Require(authn.Permission{Action: action, Scope: owner}, h)

@@ -43,7 +43,7 @@ type Service struct {
 }
 
 // Handler returns the function's routes.
-func (s *Service) Handler() http.Handler {
+func (s *Service) Handler() *httpapi.Router {
 	rt := httpapi.NewRouter()
 	tok := httpapi.Methods{http.MethodPost: http.HandlerFunc(s.token)}
 	disc := httpapi.Methods{http.MethodGet: http.HandlerFunc(s.discovery)}

@@ -133,7 +133,7 @@ func repoRoot(t *testing.T) string {
 
 // buildBootstraps compiles every function the way make build does, for this
 // machine's architecture so the emulator can run it, in one go build.
-func buildBootstraps(t *testing.T, root string) map[string]string {
+func buildBootstraps(t testing.TB, root string) map[string]string {
 	t.Helper()
 	out := t.TempDir()
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out+"/", "./functions/...")
@@ -151,7 +151,7 @@ func buildBootstraps(t *testing.T, root string) map[string]string {
 
 // functionEnv is what the function's Lambda environment would hold: the
 // template's variables, plus the endpoints and credentials of the stand-ins.
-func functionEnv(t *testing.T, fn string) []string {
+func functionEnv(t testing.TB, fn string) []string {
 	t.Helper()
 	vars, err := env.svc.Template.Environment(fn)
 	if err != nil {
@@ -183,7 +183,7 @@ func (e *emulator) Write(p []byte) (int, error) {
 	return e.output.Write(p)
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -193,7 +193,7 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func startEmulator(t *testing.T, rie, bootstrap string, environ []string) *emulator {
+func startEmulator(t testing.TB, rie, bootstrap string, environ []string) *emulator {
 	t.Helper()
 	addr, apiAddr := freePort(t), freePort(t)
 	e := &emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations"}
@@ -219,7 +219,7 @@ func startEmulator(t *testing.T, rie, bootstrap string, environ []string) *emula
 	}
 }
 
-func (e *emulator) invoke(t *testing.T, payload []byte) events.APIGatewayV2HTTPResponse {
+func (e *emulator) invoke(t testing.TB, payload []byte) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -252,4 +252,3 @@ func (e *emulator) stop() {
 	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
 	_ = e.cmd.Wait()
 }
-

@@ -29,8 +29,8 @@ func TestTokenRequestCost(t *testing.T) {
 		if r := send(t, http.MethodPost, "/connect/token", "", form); r.Status != http.StatusUnauthorized {
 			t.Fatal(r)
 		}
-		if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:Query": 1}) {
-			t.Errorf("calls = %v, want one Query and no signature", got)
+		if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:Query": 1, "DynamoDB:UpdateItem": 1}) {
+			t.Errorf("calls = %v, want one Query, the failure count, and no signature", got)
 		}
 	})
 	t.Run("an authorized management read", func(t *testing.T) {

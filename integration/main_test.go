@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -37,6 +38,7 @@ var env *harness
 type harness struct {
 	svc    *localstack.Service
 	iam    *iamRecorder
+	audit  *lineBuffer
 	base   string
 	calls  *callCounter
 	clock  *clock
@@ -60,13 +62,14 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	h := &harness{base: "http://" + ln.Addr().String(), calls: &callCounter{}, clock: &clock{}, iam: &iamRecorder{},
+	h := &harness{base: "http://" + ln.Addr().String(), calls: &callCounter{}, clock: &clock{}, iam: &iamRecorder{}, audit: &lineBuffer{},
 		hashes: &countingHasher{Hasher: testHasher}, http: &http.Client{Timeout: 30 * time.Second}}
 	svc, err := localstack.StartService(ctx, localstack.ServiceOptions{
 		IssuerBase: h.base,
 		AWS:        []func(*config.LoadOptions) error{config.WithAPIOptions([]func(*middleware.Stack) error{h.calls.install, h.iam.install})},
 		Configure: func(_ string, d *app.Deps) {
 			d.Now = h.clock.Now
+			d.Audit = slog.New(slog.NewJSONHandler(h.audit, nil))
 			d.Hasher = h.hashes
 			d.Verifier = secret.NewVerifier(h.hashes, secret.DefaultCacheEntries)
 		},
@@ -95,6 +98,32 @@ func run(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// lineBuffer collects the functions' audit lines.
+type lineBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lineBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns every line written so far, decoded.
+func (b *lineBuffer) lines() []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, l := range strings.Split(b.buf.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // clock is the functions' time; tests move it forward to expire things.

@@ -23,10 +23,12 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"github.com/machine-iam/machine-iam/shared/action"
+	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/authz"
 	"github.com/machine-iam/machine-iam/shared/clientsapi"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
+	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/policiesapi"
 	"github.com/machine-iam/machine-iam/shared/secret"
@@ -40,11 +42,12 @@ import (
 // Config is the deployment configuration, read from the environment that
 // template.yaml sets.
 type Config struct {
-	TableName             string        // TABLE_NAME
-	SigningKeyID          string        // SIGNING_KEY_ID: key id, ARN or alias
-	PreviousSigningKeyIDs []string      // PREVIOUS_SIGNING_KEY_IDS, comma-separated
-	IssuerURL             string        // ISSUER_URL; empty: https://<request host>
-	TokenLifetime         time.Duration // TOKEN_LIFETIME_SECONDS, default 3600
+	TableName             string         // TABLE_NAME
+	SigningKeyID          string         // SIGNING_KEY_ID: key id, ARN or alias
+	PreviousSigningKeyIDs []string       // PREVIOUS_SIGNING_KEY_IDS, comma-separated
+	IssuerURL             string         // ISSUER_URL; empty: https://<request host>
+	TokenLifetime         time.Duration  // TOKEN_LIFETIME_SECONDS, default 3600
+	Lockout               lockout.Policy // LOCKOUT_THRESHOLD (10), LOCKOUT_WINDOW_SECONDS (300)
 }
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
@@ -54,6 +57,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SigningKeyID:  getenv("SIGNING_KEY_ID"),
 		IssuerURL:     strings.TrimSuffix(getenv("ISSUER_URL"), "/"),
 		TokenLifetime: token.DefaultLifetime,
+		Lockout:       lockout.Policy{Threshold: lockout.DefaultThreshold, Window: lockout.DefaultWindow},
 	}
 	var errs []error
 	if c.TableName == "" {
@@ -73,6 +77,20 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("TOKEN_LIFETIME_SECONDS must be an integer from 60 to 86400"))
 		}
 		c.TokenLifetime = time.Duration(n) * time.Second
+	}
+	if v := getenv("LOCKOUT_THRESHOLD"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			errs = append(errs, errors.New("LOCKOUT_THRESHOLD must be an integer from 1 to 10000"))
+		}
+		c.Lockout.Threshold = n
+	}
+	if v := getenv("LOCKOUT_WINDOW_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 86400 {
+			errs = append(errs, errors.New("LOCKOUT_WINDOW_SECONDS must be an integer from 1 to 86400"))
+		}
+		c.Lockout.Window = time.Duration(n) * time.Second
 	}
 	if c.IssuerURL != "" && !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
 		errs = append(errs, errors.New("ISSUER_URL must be an absolute http(s) URL"))
@@ -103,7 +121,10 @@ type Deps struct {
 	Verifier *secret.Verifier
 	Scopes   *oauthscope.Catalog
 	Actions  *action.Catalog
-	Now      func() time.Time
+	// Audit receives one JSON line per management change and per token
+	// request.
+	Audit *slog.Logger
+	Now   func() time.Time
 }
 
 // NewDeps builds Deps over the given DynamoDB and KMS clients.
@@ -117,6 +138,7 @@ func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 		Verifier: secret.NewVerifier(hasher, secret.DefaultCacheEntries),
 		Scopes:   oauthscope.Default(),
 		Actions:  action.Default(),
+		Audit:    slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		Now:      time.Now,
 	}
 }
@@ -170,27 +192,27 @@ func Token(d *Deps) *Handler {
 	s := &tokenapi.Service{
 		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier,
 		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
-		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Now: d.Now,
+		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
 	}
-	return instrument(s.Handler())
+	return d.instrument(s.Handler())
 }
 
 // Clients is the handler of the clients function.
 func Clients(d *Deps) *Handler {
 	s := &clientsapi.Service{Clients: d.Store, Guard: d.guard(), Scopes: d.Scopes, Now: d.Now}
-	return instrument(s.Handler())
+	return d.instrument(s.Handler())
 }
 
 // Secrets is the handler of the secrets function.
 func Secrets(d *Deps) *Handler {
 	s := &secretsapi.Service{Secrets: d.Store, Hasher: d.Hasher, Guard: d.guard(), Now: d.Now}
-	return instrument(s.Handler())
+	return d.instrument(s.Handler())
 }
 
 // Policies is the handler of the policies function.
 func Policies(d *Deps) *Handler {
 	s := &policiesapi.Service{Store: d.Store, Actions: d.Actions, Guard: d.guard(), Now: d.Now}
-	return instrument(s.Handler())
+	return d.instrument(s.Handler())
 }
 
 // Functions maps the logical id of each function in template.yaml to the
@@ -208,18 +230,46 @@ type Handler struct {
 	Paths []string
 }
 
-// instrument carries the gateway's request id into the context and turns a
-// panic into a 500 problem: a caller never sees a stack trace.
-func instrument(rt *httpapi.Router) *Handler {
+// instrument carries the gateway's request id into the context, writes the
+// audit line of every change and every token request, and turns a panic
+// into a 500 problem: a caller never sees a stack trace.
+func (d *Deps) instrument(rt *httpapi.Router) *Handler {
 	return &Handler{Paths: rt.Patterns(), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if gw, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && gw.RequestID != "" {
-			r = r.WithContext(httpapi.WithRequestID(r.Context(), gw.RequestID))
+		requestID := ""
+		if gw, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok {
+			requestID = gw.RequestID
 		}
+		ctx, rec := audit.Start(httpapi.WithRequestID(r.Context(), requestID))
+		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
-				httpapi.WriteProblem(w, r, fmt.Errorf("panic: %v", v))
+				httpapi.WriteProblem(sw, r, fmt.Errorf("panic: %v", v))
+			}
+			if rec.Action != "" && (r.Method != http.MethodGet || rec.Action == "token.issue") {
+				audit.Write(ctx, d.Audit, requestID, rec, sw.status)
 			}
 		}()
-		rt.ServeHTTP(w, r)
+		rt.ServeHTTP(sw, r)
 	})}
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }

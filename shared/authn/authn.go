@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/token"
@@ -70,13 +71,17 @@ type Guard struct {
 
 // Require wraps next so it runs only for a caller holding perm.
 func (g *Guard) Require(perm Permission, next http.Handler) http.Handler {
-	return g.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	authenticated := g.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := g.Allow(r.Context(), perm.Action, perm.Scope(r)); err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		audit.Note(r.Context(), perm.Action, perm.Scope(r))
+		authenticated.ServeHTTP(w, r)
+	})
 }
 
 // Authenticate wraps next so it runs only for a caller with a valid token;
@@ -89,6 +94,7 @@ func (g *Guard) Authenticate(next http.Handler) http.Handler {
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
+		audit.NoteCaller(r.Context(), p.Tenant, p.Subject)
 		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
 }

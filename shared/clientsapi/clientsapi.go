@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
@@ -222,6 +223,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, storeError(err))
 		return
 	}
+	audit.Note(r.Context(), ActionCreate, "/clients/"+c.ID)
 	w.Header().Set("Location", "/v1/clients/"+c.ID)
 	w.Header().Set("ETag", etag(c))
 	httpapi.WriteJSON(w, http.StatusCreated, toResponse(c))

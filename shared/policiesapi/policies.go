@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/scope"
@@ -89,6 +90,7 @@ func (s *Service) triple(w http.ResponseWriter, r *http.Request) (policy.Key, er
 // only with the route's action on the policy's scope and only for an action
 // it holds there itself.
 func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Key) error {
+	audit.Note(r.Context(), routeAction, k.Subject+" "+k.Action+" "+k.Scope)
 	if err := s.Guard.Allow(r.Context(), routeAction, k.Scope); err != nil {
 		return err
 	}

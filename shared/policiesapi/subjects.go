@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/group"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/id"
@@ -129,6 +130,7 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
+	audit.Note(r.Context(), ActionGroupWrite, "/groups/"+g.ID)
 	w.Header().Set("Location", "/v1/subjects/groups/"+g.ID)
 	httpapi.WriteJSON(w, http.StatusCreated, toGroup(g))
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/id"
@@ -142,6 +143,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
+	audit.Note(r.Context(), ActionCreate, "/clients/"+cid+"/secrets/"+sec.ID)
 	w.Header().Set("Location", "/v1/clients/"+cid+"/secrets/"+sec.ID)
 	httpapi.WriteJSON(w, http.StatusCreated, createdResponse{secretResponse: s.toResponse(sec), Value: spec.Value})
 }

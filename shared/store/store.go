@@ -7,9 +7,11 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/group"
+	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/secret"
 )
@@ -73,11 +75,26 @@ type Secrets interface {
 	DeleteSecret(ctx context.Context, tenant, clientID, secretID string) error
 }
 
-// Credentials is what the token endpoint reads.
+// Credentials is what the token endpoint reads and writes.
 type Credentials interface {
-	// GetCredentials returns a client with its hashed secrets in one
-	// strongly consistent read; ErrNotFound.
-	GetCredentials(ctx context.Context, tenant, clientID string) (client.Client, []secret.Hashed, error)
+	// GetCredentials returns, in one strongly consistent read, what the
+	// token endpoint needs about the client stored under key (a
+	// lockout.Key): the client and its hashed secrets, if it exists, and
+	// the recent failed authentications counted for the key, whether the
+	// client exists or not.
+	GetCredentials(ctx context.Context, tenant, key string) (CredentialRecord, error)
+	// RecordFailure counts one failed authentication for key in the window
+	// starting at windowStart; the count may expire after expires.
+	RecordFailure(ctx context.Context, tenant, key string, windowStart, expires time.Time) error
+}
+
+// CredentialRecord is what GetCredentials read.
+type CredentialRecord struct {
+	// Client is nil when no client exists under the key (or it is being
+	// deleted); Secrets is then empty.
+	Client   *client.Client
+	Secrets  []secret.Hashed
+	Failures []lockout.Count
 }
 
 // Policies stores policies, in their subject's partition.

@@ -9,16 +9,20 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
-	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/signer"
@@ -39,6 +43,7 @@ type Service struct {
 	Keys        signer.KeySet
 	Scopes      *oauthscope.Catalog
 	IssuerBase  func(*http.Request) string
+	Lockout     lockout.Policy
 	Now         func() time.Time
 }
 
@@ -103,6 +108,11 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 	if err != nil {
 		return tokenResponse{}, err
 	}
+	// Only a well-formed id is logged: a malformed one may be anything,
+	// even a secret pasted into the wrong field.
+	target := lockout.Key(creds.id)
+	audit.Note(r.Context(), "token.issue", target)
+	audit.NoteCaller(r.Context(), ten, "")
 	realm := tenant.Issuer(s.IssuerBase(r), ten)
 	c, err := s.authenticate(r.Context(), ten, creds)
 	if err != nil {
@@ -111,6 +121,7 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 		}
 		return tokenResponse{}, err
 	}
+	audit.NoteCaller(r.Context(), ten, c.SubjectID())
 	if !c.AllowsGrant(client.GrantClientCredentials) {
 		return tokenResponse{}, &httpapi.OAuthError{Code: httpapi.CodeUnauthorizedClient,
 			Description: "The client may not use client_credentials.", Status: http.StatusBadRequest}
@@ -205,24 +216,31 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, error) {
 var errAuthFailed = errors.New("client authentication failed")
 
 // authenticate checks the credentials with one storage read. Every failure
-// is errAuthFailed after the same hash work, so neither the answer nor the
-// work tells whether the client exists.
+// is errAuthFailed after the same hash work and is counted for the lockout,
+// so neither the answer, the work nor the lockout tells whether the client
+// exists. A locked client id is refused before any hash work.
 func (s *Service) authenticate(ctx context.Context, ten string, cr credentials) (client.Client, error) {
-	var (
-		c       client.Client
-		secrets []secret.Hashed
-		err     error
-	)
-	if id.Valid(cr.id) {
-		c, secrets, err = s.Credentials.GetCredentials(ctx, ten, cr.id)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return client.Client{}, err
-		}
+	key := lockout.Key(cr.id)
+	rec, err := s.Credentials.GetCredentials(ctx, ten, key)
+	if err != nil {
+		return client.Client{}, err
 	}
-	if _, ok := s.Secrets.Match(secrets, cr.secret, s.Now()); !ok {
+	now := s.Now()
+	if locked, retry := s.Lockout.Locked(rec.Failures, now); locked {
+		seconds := int(math.Ceil(retry.Seconds()))
+		return client.Client{}, &httpapi.OAuthError{Code: httpapi.CodeTemporarilyUnavailable, Status: http.StatusTooManyRequests,
+			Description: "Too many failed authentications for this client; retry later.",
+			Header:      http.Header{"Retry-After": {strconv.Itoa(seconds)}}}
+	}
+	if _, ok := s.Secrets.Match(rec.Secrets, cr.secret, now); !ok || rec.Client == nil {
+		start, end := s.Lockout.WindowAt(now)
+		if err := s.Credentials.RecordFailure(ctx, ten, key, start, end.Add(time.Hour)); err != nil {
+			// The refusal stands; only the count is lost.
+			slog.WarnContext(ctx, "failed authentication not counted", "error", err.Error())
+		}
 		return client.Client{}, errAuthFailed
 	}
-	return c, nil
+	return *rec.Client, nil
 }
 
 // grantedScopes applies RFC 6749 §3.3: the requested scopes, each of which the

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/fault"
+	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/subject"
@@ -286,57 +289,77 @@ func (s *Store) ListClients(ctx context.Context, tenant string) ([]client.Client
 }
 
 // GetCredentials implements store.Credentials with exactly one Query.
-func (s *Store) GetCredentials(ctx context.Context, tenant, clientID string) (client.Client, []secret.Hashed, error) {
+func (s *Store) GetCredentials(ctx context.Context, tenant, lockoutKey string) (store.CredentialRecord, error) {
 	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
 		TableName:              &s.table,
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :credentials)"),
 		ExpressionAttributeValues: item{
-			":pk": str(clientPK(tenant, clientID)), ":credentials": str(skCredentialsPrefix),
+			":pk": str(clientPK(tenant, lockoutKey)), ":credentials": str(skCredentialsPrefix),
 		},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return client.Client{}, nil, fault.Unavailable("dynamodb:Query", err)
+		return store.CredentialRecord{}, fault.Unavailable("dynamodb:Query", err)
 	}
-	// 21 small items never reach the 1 MB page limit, so one page is all.
-	return clientWithSecrets(out.Items)
+	// A client, 20 secrets and a few counters never reach the 1 MB page
+	// limit, so one page is all.
+	return credentialRecord(out.Items), nil
 }
 
-func clientWithSecrets(items []item) (client.Client, []secret.Hashed, error) {
-	var c *client.Client
-	secrets := make([]secret.Hashed, 0, len(items))
+func credentialRecord(items []item) store.CredentialRecord {
+	var rec store.CredentialRecord
 	for _, it := range items {
 		switch sk := getS(it, attrSK); {
 		case sk == skClient:
-			if getBool(it, attrDeleting) {
-				return client.Client{}, nil, store.ErrNotFound
+			if !getBool(it, attrDeleting) {
+				c := clientFromItem(it)
+				rec.Client = &c
 			}
-			cl := clientFromItem(it)
-			c = &cl
 		case strings.HasPrefix(sk, skSecretPrefix):
-			secrets = append(secrets, secretFromItem(it))
+			rec.Secrets = append(rec.Secrets, secretFromItem(it))
+		case strings.HasPrefix(sk, skFailurePrefix):
+			start, _ := strconv.ParseInt(strings.TrimPrefix(sk, skFailurePrefix), 10, 64)
+			rec.Failures = append(rec.Failures, lockout.Count{Start: time.Unix(start, 0), N: int(getN(it, attrCount))})
 		}
 	}
-	if c == nil {
-		return client.Client{}, nil, store.ErrNotFound
+	if rec.Client == nil {
+		rec.Secrets = nil
 	}
-	slices.SortFunc(secrets, func(a, b secret.Hashed) int {
+	slices.SortFunc(rec.Secrets, func(a, b secret.Hashed) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return *c, secrets, nil
+	return rec
+}
+
+// RecordFailure implements store.Credentials with one atomic counter update.
+func (s *Store) RecordFailure(ctx context.Context, tenant, lockoutKey string, windowStart, expires time.Time) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       key(clientPK(tenant, lockoutKey), skFailurePrefix+strconv.FormatInt(windowStart.Unix(), 10)),
+		UpdateExpression:          aws.String("ADD #count :one SET #ttl = :ttl"),
+		ExpressionAttributeNames:  map[string]string{"#count": attrCount, "#ttl": attrTTL},
+		ExpressionAttributeValues: item{":one": num(1), ":ttl": num(expires.Unix())},
+	})
+	if err != nil {
+		return fault.Unavailable("dynamodb:UpdateItem", err)
+	}
+	return nil
 }
 
 // ListSecrets implements store.Secrets.
 func (s *Store) ListSecrets(ctx context.Context, tenant, clientID string) ([]secret.Secret, error) {
-	_, hashed, err := s.GetCredentials(ctx, tenant, clientID)
+	rec, err := s.GetCredentials(ctx, tenant, clientID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]secret.Secret, len(hashed))
-	for i, h := range hashed {
+	if rec.Client == nil {
+		return nil, store.ErrNotFound
+	}
+	out := make([]secret.Secret, len(rec.Secrets))
+	for i, h := range rec.Secrets {
 		out[i] = h.Secret
 	}
 	return out, nil

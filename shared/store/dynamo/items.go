@@ -34,6 +34,8 @@ const (
 	attrSubject      = "subject"
 	attrAction       = "action"
 	attrScope        = "scope"
+	attrCount        = "count"
+	attrTTL          = "ttl"
 )
 
 type item = map[string]types.AttributeValue

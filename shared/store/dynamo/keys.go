@@ -10,13 +10,15 @@ import "github.com/machine-iam/machine-iam/shared/subject"
 //	tenant           T#<t>                       TENANT
 //	client           T#<t>#S#client-<id>         A#CLIENT                  T#<t>#CLIENTS        <id>
 //	client secret    T#<t>#S#client-<id>         A#SECRET#<secretId>
+//	auth failures    T#<t>#S#client-<key>        A#FAIL#<windowStart>                                                           (ttl)
 //	group            T#<t>#S#group-<id>          A#GROUP                   T#<t>#GROUPS         <id>
 //	policy           T#<t>#S#<subjectId>         P#<action>#<scope>        T#<t>#POLICIES       <subjectId>#<action>#<scope>
 //	membership       T#<t>#S#<subjectId>         M#<groupId>
 //	group member     T#<t>#S#group-<id>          X#MEMBER#<subjectId>
 //
-// The token endpoint reads a client's A# items (the client and its secrets)
-// with one Query. An authorization decision reads a subject's items below
+// The token endpoint reads a client's A# items (the client, its secrets and
+// the failed-authentication counts of the lockout) with one Query; failures
+// of unknown client ids are counted under a partition of the same shape. An authorization decision reads a subject's items below
 // X (its A# item, memberships and policies) with one Query, and the same
 // range of each of its groups with one Query each; member lists (X#) stay
 // out of decisions.
@@ -31,6 +33,7 @@ const (
 	skTenant           = "TENANT"
 	skClient           = "A#CLIENT"
 	skSecretPrefix     = "A#SECRET#"
+	skFailurePrefix    = "A#FAIL#"
 	skGroup            = "A#GROUP"
 	skPolicyPrefix     = "P#"
 	skMembershipPrefix = "M#"

@@ -1,0 +1,69 @@
+// Package audit writes one structured log line for every management change
+// and every token issuance or refusal: request id, tenant, caller subject,
+// action, target and outcome. Handlers note what they know as the request
+// goes; the function's outer middleware writes the line when it ends. No
+// value of a secret or hash is ever given to it.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+)
+
+// Record is what one request did.
+type Record struct {
+	Tenant string
+	Caller string
+	Action string
+	Target string
+}
+
+type recordKey struct{}
+
+// Start returns ctx carrying an empty Record the handlers fill in.
+func Start(ctx context.Context) (context.Context, *Record) {
+	r := &Record{}
+	return context.WithValue(ctx, recordKey{}, r), r
+}
+
+// Note sets the action and target of the request in ctx.
+func Note(ctx context.Context, action, target string) {
+	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
+		r.Action, r.Target = action, target
+	}
+}
+
+// NoteCaller sets the tenant and the caller's subject.
+func NoteCaller(ctx context.Context, tenant, subject string) {
+	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
+		r.Tenant, r.Caller = tenant, subject
+	}
+}
+
+// Outcome names what a response status means.
+func Outcome(status int) string {
+	switch {
+	case status < 300:
+		return "success"
+	case status == http.StatusUnauthorized:
+		return "unauthenticated"
+	case status == http.StatusForbidden:
+		return "denied"
+	case status == http.StatusTooManyRequests:
+		return "throttled"
+	case status < 500:
+		return "rejected"
+	default:
+		return "error"
+	}
+}
+
+// Write logs r with its outcome as one JSON line (the logger's handler
+// decides the format; functions use slog's JSON handler).
+func Write(ctx context.Context, log *slog.Logger, requestID string, r *Record, status int) {
+	log.LogAttrs(ctx, slog.LevelInfo, "audit",
+		slog.String("requestId", requestID), slog.String("tenant", r.Tenant), slog.String("caller", r.Caller),
+		slog.String("action", r.Action), slog.String("target", r.Target),
+		slog.String("outcome", Outcome(status)), slog.Int("status", status))
+}

@@ -22,7 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
 
@@ -37,6 +40,8 @@ var env *harness
 
 type harness struct {
 	svc    *localstack.Service
+	// proxies sit between the functions and the stand-ins, by service.
+	proxies map[string]*faultProxy
 	iam    *iamRecorder
 	audit  *lineBuffer
 	base   string
@@ -62,18 +67,41 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	h := &harness{base: "http://" + ln.Addr().String(), calls: &callCounter{}, clock: &clock{}, iam: &iamRecorder{}, audit: &lineBuffer{},
+	h := &harness{base: "http://" + ln.Addr().String(), calls: &callCounter{}, clock: &clock{}, iam: &iamRecorder{}, audit: &lineBuffer{}, proxies: map[string]*faultProxy{},
 		hashes: &countingHasher{Hasher: testHasher}, http: &http.Client{Timeout: 30 * time.Second}}
+	var proxyErr error
 	svc, err := localstack.StartService(ctx, localstack.ServiceOptions{
 		IssuerBase: h.base,
-		AWS:        []func(*config.LoadOptions) error{config.WithAPIOptions([]func(*middleware.Stack) error{h.calls.install, h.iam.install})},
+		AWS: []func(*config.LoadOptions) error{
+			config.WithAPIOptions([]func(*middleware.Stack) error{h.calls.install, h.iam.install}),
+			// Short attempts and backoff keep the fault tests quick; the
+			// structure (timeouts, three attempts, a request budget) is
+			// production's.
+			config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(400 * time.Millisecond)),
+			config.WithRetryer(func() aws.Retryer {
+				return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxBackoff = 100 * time.Millisecond })
+			}),
+		},
+		Route: func(service, endpoint string) string {
+			p, err := newFaultProxy(endpoint)
+			if err != nil {
+				proxyErr = err
+				return endpoint
+			}
+			h.proxies[service] = p
+			return p.URL()
+		},
 		Configure: func(_ string, d *app.Deps) {
 			d.Now = h.clock.Now
+			d.Config.RequestTimeout = 3 * time.Second
 			d.Audit = slog.New(slog.NewJSONHandler(h.audit, nil))
 			d.Hasher = h.hashes
 			d.Verifier = secret.NewVerifier(h.hashes, secret.DefaultCacheEntries)
 		},
 	})
+	if err == nil {
+		err = proxyErr
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration: cannot start the local stack:", err)
 		return 1

@@ -48,16 +48,21 @@ type Config struct {
 	IssuerURL             string         // ISSUER_URL; empty: https://<request host>
 	TokenLifetime         time.Duration  // TOKEN_LIFETIME_SECONDS, default 3600
 	Lockout               lockout.Policy // LOCKOUT_THRESHOLD (10), LOCKOUT_WINDOW_SECONDS (300)
+	// RequestTimeout bounds all the dependency work of one request, so a
+	// stalled dependency gives a 503 before the function's own timeout
+	// (10 s in template.yaml) cuts the response off.
+	RequestTimeout time.Duration // REQUEST_TIMEOUT_SECONDS, default 8
 }
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		TableName:     getenv("TABLE_NAME"),
-		SigningKeyID:  getenv("SIGNING_KEY_ID"),
-		IssuerURL:     strings.TrimSuffix(getenv("ISSUER_URL"), "/"),
-		TokenLifetime: token.DefaultLifetime,
-		Lockout:       lockout.Policy{Threshold: lockout.DefaultThreshold, Window: lockout.DefaultWindow},
+		TableName:      getenv("TABLE_NAME"),
+		SigningKeyID:   getenv("SIGNING_KEY_ID"),
+		IssuerURL:      strings.TrimSuffix(getenv("ISSUER_URL"), "/"),
+		TokenLifetime:  token.DefaultLifetime,
+		Lockout:        lockout.Policy{Threshold: lockout.DefaultThreshold, Window: lockout.DefaultWindow},
+		RequestTimeout: DefaultRequestTimeout,
 	}
 	var errs []error
 	if c.TableName == "" {
@@ -77,6 +82,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("TOKEN_LIFETIME_SECONDS must be an integer from 60 to 86400"))
 		}
 		c.TokenLifetime = time.Duration(n) * time.Second
+	}
+	if v := getenv("REQUEST_TIMEOUT_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 900 {
+			errs = append(errs, errors.New("REQUEST_TIMEOUT_SECONDS must be an integer from 1 to 900"))
+		}
+		c.RequestTimeout = time.Duration(n) * time.Second
 	}
 	if v := getenv("LOCKOUT_THRESHOLD"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -98,9 +110,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// DependencyTimeout bounds each attempt of an AWS call, so a stalled
-// dependency becomes a 503 well inside the function's timeout.
-const DependencyTimeout = 3 * time.Second
+// DependencyTimeout bounds each attempt of an AWS call; the SDK retries a
+// failed attempt (three attempts in all) within the request's budget.
+const DependencyTimeout = 2 * time.Second
+
+// DefaultRequestTimeout is the budget of one request's dependency work.
+const DefaultRequestTimeout = 8 * time.Second
 
 // LoadAWS loads the AWS configuration the ordinary way (environment, shared
 // files, the Lambda role), with bounded HTTP timeouts. Endpoints of local
@@ -239,7 +254,9 @@ func (d *Deps) instrument(rt *httpapi.Router) *Handler {
 		if gw, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok {
 			requestID = gw.RequestID
 		}
-		ctx, rec := audit.Start(httpapi.WithRequestID(r.Context(), requestID))
+		ctx, cancel := context.WithTimeout(r.Context(), d.Config.RequestTimeout)
+		defer cancel()
+		ctx, rec := audit.Start(httpapi.WithRequestID(ctx, requestID))
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {

@@ -26,6 +26,9 @@ type ServiceOptions struct {
 	// Configure, when set, may adjust each function's Deps before its
 	// handler is built (the tests set clocks and hashers).
 	Configure func(function string, d *app.Deps)
+	// Route, when set, returns the endpoint the SDK should use for a
+	// stand-in's endpoint (the tests put fault-injecting proxies between).
+	Route func(service, endpoint string) string
 }
 
 // Service is the whole service running locally: the stand-ins, the
@@ -73,10 +76,14 @@ func StartService(ctx context.Context, opts ServiceOptions) (*Service, error) {
 }
 
 func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
+	route := opts.Route
+	if route == nil {
+		route = func(_, endpoint string) string { return endpoint }
+	}
 	// The SDK's own variables point it at the stand-ins.
 	svc.Env = map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": svc.DynamoDBEndpoint,
-		"AWS_ENDPOINT_URL_KMS":      svc.KMSEndpoint,
+		"AWS_ENDPOINT_URL_DYNAMODB": route("dynamodb", svc.DynamoDBEndpoint),
+		"AWS_ENDPOINT_URL_KMS":      route("kms", svc.KMSEndpoint),
 		"AWS_ACCESS_KEY_ID":         AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY":     SecretAccessKey,
 		"AWS_REGION":                Region,

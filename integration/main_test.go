@@ -39,17 +39,17 @@ import (
 var env *harness
 
 type harness struct {
-	svc    *localstack.Service
+	svc *localstack.Service
 	// proxies sit between the functions and the stand-ins, by service.
 	proxies map[string]*faultProxy
-	iam    *iamRecorder
-	audit  *lineBuffer
-	base   string
-	calls  *callCounter
-	clock  *clock
-	hashes *countingHasher
-	admin  bootstrap.Result
-	http   *http.Client
+	iam     *iamRecorder
+	audit   *lineBuffer
+	base    string
+	calls   *callCounter
+	clock   *clock
+	hashes  *countingHasher
+	admin   bootstrap.Result
+	http    *http.Client
 }
 
 // testHasher is argon2id with a small cost so the suite stays fast; the

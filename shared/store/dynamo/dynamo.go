@@ -370,7 +370,7 @@ func (s *Store) ListSecrets(ctx context.Context, tenant, clientID string) ([]sec
 // and puts the secret item.
 func (s *Store) CreateSecret(ctx context.Context, tenant, clientID string, sec secret.Hashed, max int) error {
 	pk := clientPK(tenant, clientID)
-	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName:                           &s.table,
@@ -410,7 +410,7 @@ func (s *Store) CreateSecret(ctx context.Context, tenant, clientID string, sec s
 // item and uncounts it on the client item.
 func (s *Store) DeleteSecret(ctx context.Context, tenant, clientID, secretID string) error {
 	pk := clientPK(tenant, clientID)
-	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems: []types.TransactWriteItem{
 			{Delete: &types.Delete{
 				TableName:           &s.table,

@@ -3,9 +3,11 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -66,7 +68,7 @@ func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (
 	put := &types.Put{TableName: &s.table, Item: policyItem(tenant, p), ConditionExpression: aws.String("attribute_not_exists(PK)")}
 	var err error
 	if needsLiveSubject(p.Subject) {
-		_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{ConditionCheck: s.liveSubjectCheck(tenant, p.Subject)},
 			{Put: put},
 		}})
@@ -329,7 +331,7 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 	if needsLiveSubject(subjectID) {
 		items = append(items, types.TransactWriteItem{ConditionCheck: s.liveSubjectCheck(tenant, subjectID)})
 	}
-	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
 	}
@@ -354,7 +356,7 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 func (s *Store) RemoveMember(ctx context.Context, tenant, groupID, subjectID string) error {
 	groupSide := key(groupPK(tenant, groupID), memberSK(subjectID))
 	subjectSide := key(subjectPK(tenant, subjectID), membershipSK(groupID))
-	_, err := s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: &s.table, Key: groupSide, ConditionExpression: aws.String("attribute_exists(PK)")}},
 		{Delete: &types.Delete{TableName: &s.table, Key: subjectSide}},
 		{Update: &types.Update{
@@ -444,4 +446,36 @@ func (s *Store) DisplayNames(ctx context.Context, tenant string, subjectIDs []st
 		}
 	}
 	return names, nil
+}
+
+// transact runs a transaction, retrying it a few times with jittered
+// backoff when DynamoDB cancels it only because another transaction held
+// one of its items (TransactionConflict), which the SDK does not retry.
+func (s *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsInput) (*dynamodb.TransactWriteItemsOutput, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := s.api.TransactWriteItems(ctx, in)
+		if err == nil || attempt == 4 || !onlyConflicts(cancellation(err)) {
+			return out, err
+		}
+		backoff := time.Duration(rand.Int64N(int64(10*time.Millisecond) << attempt))
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+	}
+}
+
+func onlyConflicts(reasons []types.CancellationReason) bool {
+	conflict := false
+	for _, r := range reasons {
+		switch aws.ToString(r.Code) {
+		case "TransactionConflict":
+			conflict = true
+		case "", "None":
+		default:
+			return false
+		}
+	}
+	return conflict
 }

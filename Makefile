@@ -56,6 +56,16 @@ lint: bin/staticcheck ## gofmt, go vet, staticcheck, go mod tidy check, cfn-lint
 	go mod tidy -diff
 	cfn-lint template.yaml
 
+FUZZTIME ?= 30s
+FUZZ_TARGETS := shared/tokenapi:FuzzTokenRequest shared/clientsapi:FuzzClientBody shared/secretsapi:FuzzSecretBody \
+	shared/policiesapi:FuzzPolicyBody shared/policiesapi:FuzzMembersBody shared/scope:FuzzNormalize \
+	shared/action:FuzzActionNames shared/action:FuzzCatalogParse shared/token:FuzzVerify
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (30s) each; seeds in testdata/fuzz also run in make test.
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t"; go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; done
+
 .PHONY: bench
 bench: ## Run the Go benchmarks.
 	go test -run '^$$' -bench . -benchmem ./...

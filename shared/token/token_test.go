@@ -20,7 +20,9 @@ import (
 
 const base = "https://id.example.com"
 
-func newSigner(t *testing.T) *signer.Local {
+func newSigner(t *testing.T) *signer.Local { return newSignerTB(t) }
+
+func newSignerTB(t testing.TB) *signer.Local {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

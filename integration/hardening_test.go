@@ -247,3 +247,20 @@ func TestBearerTokenAttacks(t *testing.T) {
 		})
 	}
 }
+
+// TestLimits: oversized headers and tokens are refused before any work.
+func TestLimits(t *testing.T) {
+	admin := adminToken(t)
+	huge := strings.Repeat("a", 12<<10)
+	if r := send(t, http.MethodGet, "/v1/clients", admin, nil, "X-Padding", huge); r.Status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("12 KiB of headers: %s", r)
+	}
+	long := strings.Repeat("a", 9<<10)
+	assertProblem(t, send(t, http.MethodGet, "/v1/clients", long, nil), http.StatusUnauthorized)
+	// Bodies over the limits are 413 on both APIs.
+	assertProblem(t, send(t, http.MethodPost, "/v1/clients", admin, `{"name":"`+strings.Repeat("x", 64<<10)+`"}`), http.StatusRequestEntityTooLarge)
+	r := send(t, http.MethodPost, "/connect/token", "", url.Values{"grant_type": {"client_credentials"}, "pad": {strings.Repeat("x", 16<<10)}})
+	if r.Status != http.StatusRequestEntityTooLarge || r.json(t)["error"] != "invalid_request" {
+		t.Errorf("oversized token request: %s", r)
+	}
+}

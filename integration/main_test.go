@@ -31,6 +31,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/bootstrap"
+	"github.com/machine-iam/machine-iam/shared/gateway"
 	"github.com/machine-iam/machine-iam/shared/localstack"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/tenant"
@@ -109,6 +110,7 @@ func run(m *testing.M) int {
 	defer svc.Stop()
 	h.svc = svc
 	server := httptest.NewUnstartedServer(svc.Gateway)
+	server.Config.MaxHeaderBytes = gateway.MaxHeaderBytes
 	server.Listener.Close()
 	server.Listener = ln
 	server.Start()

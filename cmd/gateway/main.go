@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/bootstrap"
+	"github.com/machine-iam/machine-iam/shared/gateway"
 	"github.com/machine-iam/machine-iam/shared/localstack"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/tenant"
@@ -98,7 +99,7 @@ func run(ctx context.Context) error {
 	fmt.Fprintf(os.Stderr, "  tenant default admin: client_id=%s client_secret=%s\n", admin.ClientID, admin.ClientSecret)
 	fmt.Fprintf(os.Stderr, "  DynamoDB Local %s, local-kms %s. Ctrl-C stops everything.\n\n", svc.DynamoDBEndpoint, svc.KMSEndpoint)
 
-	srv := &http.Server{Handler: svc.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: svc.Gateway, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: gateway.MaxHeaderBytes}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
 	select {

@@ -32,6 +32,11 @@ import (
 // MaxPayloadBytes is API Gateway's request payload limit.
 const MaxPayloadBytes = 10 << 20
 
+// MaxHeaderBytes is API Gateway's limit on the request's headers (names and
+// values); the gateway answers 431 past it. Servers of the gateway also set
+// it as http.Server.MaxHeaderBytes, so Go stops reading far larger ones.
+const MaxHeaderBytes = 10 << 10
+
 // Gateway serves the template's routes.
 type Gateway struct {
 	// routes maps a route path to its routes by method (ANY included).
@@ -71,6 +76,16 @@ func New(t *samtemplate.Template, handlers map[string]http.Handler) (*Gateway, e
 // ServeHTTP picks the most specific route path, then the route for the
 // method or ANY; anything else is API Gateway's bare 404.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	size := 0
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			size += len(k) + len(v)
+		}
+	}
+	if size > MaxHeaderBytes {
+		writeGatewayError(w, http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large")
+		return
+	}
 	byMethod, _, params, ok := g.routes.Match(r.URL.Path)
 	if !ok {
 		writeGatewayError(w, http.StatusNotFound, "Not Found")

@@ -25,6 +25,14 @@ bin/local-kms bin/aws-lambda-rie bin/staticcheck &: tools/go.mod tools/go.sum
 	cd tools && go build -o ../bin/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	cd tools && go build -o ../bin/staticcheck honnef.co/go/tools/cmd/staticcheck
 
+tools/openapi/node_modules/.installed: tools/openapi/package.json tools/openapi/package-lock.json
+	npm ci --prefix tools/openapi --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: lint-openapi
+lint-openapi: tools/openapi/node_modules/.installed ## Lint docs/openapi.yaml with Redocly's recommended rules.
+	tools/openapi/node_modules/.bin/redocly lint docs/openapi.yaml --format=stylish
+
 .PHONY: tools
 tools: tools/node_modules/.installed bin/local-kms ## Install DynamoDB Local (npm) and build the tools module.
 
@@ -49,7 +57,7 @@ test: tools ## Run every test: unit, integration (DynamoDB Local, local-kms, gat
 	cfn-lint template.yaml
 
 .PHONY: lint
-lint: bin/staticcheck ## gofmt, go vet, staticcheck, go mod tidy check, cfn-lint.
+lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy check, cfn-lint, OpenAPI lint.
 	@test -z "$$(gofmt -s -l $$(git ls-files '*.go'))" || { gofmt -s -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 	bin/staticcheck ./...

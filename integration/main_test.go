@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,7 +111,13 @@ func run(m *testing.M) int {
 	}
 	defer svc.Stop()
 	h.svc = svc
-	server := httptest.NewUnstartedServer(svc.Gateway)
+	root, _ := filepath.Abs("..")
+	spec, err := newContract(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	server := httptest.NewUnstartedServer(spec.wrap(svc.Gateway))
 	server.Config.MaxHeaderBytes = gateway.MaxHeaderBytes
 	server.Listener.Close()
 	server.Listener = ln
@@ -121,6 +129,11 @@ func run(m *testing.M) int {
 	}
 	env = h
 	code := m.Run()
+	complete := flag.Lookup("test.run").Value.String() == ""
+	if problems := spec.report(complete && code == 0); len(problems) > 0 {
+		fmt.Fprintln(os.Stderr, "FAIL: the service and docs/openapi.yaml disagree:\n  "+strings.Join(problems, "\n  "))
+		code = 1
+	}
 	if code == 0 {
 		if problems := checkLeastPrivilege(h.iam, svc.Template); len(problems) > 0 {
 			fmt.Fprintln(os.Stderr, "FAIL: the functions' permissions do not match what they call:\n  "+strings.Join(problems, "\n  "))

@@ -99,7 +99,20 @@ func run(ctx context.Context) error {
 	fmt.Fprintf(os.Stderr, "  tenant default admin: client_id=%s client_secret=%s\n", admin.ClientID, admin.ClientSecret)
 	fmt.Fprintf(os.Stderr, "  DynamoDB Local %s, local-kms %s. Ctrl-C stops everything.\n\n", svc.DynamoDBEndpoint, svc.KMSEndpoint)
 
-	srv := &http.Server{Handler: svc.Gateway, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: gateway.MaxHeaderBytes}
+	// The API description is served beside the API, for clients to generate
+	// from; API Gateway does not route it in the cloud.
+	// (Not a ServeMux: it would clean and redirect paths API Gateway passes
+	// through as they are.)
+	spec := filepath.Join(root, "docs", "openapi.yaml")
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/openapi.yaml" {
+			w.Header().Set("Content-Type", "application/yaml")
+			http.ServeFile(w, r, spec)
+			return
+		}
+		svc.Gateway.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: gateway.MaxHeaderBytes}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
 	select {

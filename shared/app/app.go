@@ -52,6 +52,9 @@ type Config struct {
 	// stalled dependency gives a 503 before the function's own timeout
 	// (10 s in template.yaml) cuts the response off.
 	RequestTimeout time.Duration // REQUEST_TIMEOUT_SECONDS, default 8
+	// TokenReusePercent, when not 0, hands out a token again while at least
+	// this percentage of its lifetime remains (TOKEN_REUSE_PERCENT, 0–99).
+	TokenReusePercent int
 }
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
@@ -89,6 +92,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("REQUEST_TIMEOUT_SECONDS must be an integer from 1 to 900"))
 		}
 		c.RequestTimeout = time.Duration(n) * time.Second
+	}
+	if v := getenv("TOKEN_REUSE_PERCENT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 99 {
+			errs = append(errs, errors.New("TOKEN_REUSE_PERCENT must be an integer from 0 to 99"))
+		}
+		c.TokenReusePercent = n
 	}
 	if v := getenv("LOCKOUT_THRESHOLD"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -208,6 +218,9 @@ func Token(d *Deps) *Handler {
 		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier,
 		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
 		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
+	}
+	if p := d.Config.TokenReusePercent; p > 0 {
+		s.Reuse = &token.Reuse{MinRemaining: float64(p) / 100, Max: 10_000}
 	}
 	return d.instrument(s.Handler())
 }

@@ -44,7 +44,10 @@ type Service struct {
 	Scopes      *oauthscope.Catalog
 	IssuerBase  func(*http.Request) string
 	Lockout     lockout.Policy
-	Now         func() time.Time
+	// Reuse, when set, hands out still-fresh tokens again instead of
+	// signing new ones (see token.Reuse).
+	Reuse *token.Reuse
+	Now   func() time.Time
 }
 
 // Handler returns the function's routes.
@@ -130,11 +133,19 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	raw, claims, err := s.Minter.Mint(r.Context(), token.Grant{
-		Issuer: realm, Tenant: ten, Subject: c.SubjectID(), ClientID: c.ID, Scopes: scopes,
-	})
+	grant := token.Grant{Issuer: realm, Tenant: ten, Subject: c.SubjectID(), ClientID: c.ID, Scopes: scopes}
+	now := s.Now()
+	if s.Reuse != nil {
+		if raw, claims, ok := s.Reuse.Get(grant, now); ok {
+			return tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - now.Unix(), Scope: claims.Scope}, nil
+		}
+	}
+	raw, claims, err := s.Minter.Mint(r.Context(), grant)
 	if err != nil {
 		return tokenResponse{}, err
+	}
+	if s.Reuse != nil {
+		s.Reuse.Put(grant, raw, claims, now)
 	}
 	return tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt, Scope: claims.Scope}, nil
 }

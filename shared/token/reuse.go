@@ -1,0 +1,73 @@
+package token
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// Reuse lifts the KMS ceiling on token issuance. A process remembers the
+// tokens it issued and hands one out again to the same client asking for the
+// same scopes at the same issuer while at least MinRemaining of its lifetime
+// is left, instead of signing a new one. Credentials are still checked on
+// every request, so a deleted client or secret gets nothing; what changes is
+// only that callers asking often receive the same, still-valid token.
+type Reuse struct {
+	// MinRemaining is the fraction (0–1) of a token's lifetime that must be
+	// left for it to be handed out again.
+	MinRemaining float64
+	// Max bounds the number of remembered tokens.
+	Max int
+
+	mu     sync.Mutex
+	tokens map[string]reusable
+}
+
+type reusable struct {
+	raw    string
+	claims Claims
+}
+
+func reuseKey(g Grant) string {
+	return g.Issuer + "\x00" + g.Tenant + "\x00" + g.ClientID + "\x00" + g.Subject + "\x00" + strings.Join(g.Scopes, " ")
+}
+
+// Get returns a remembered token for g that is fresh enough at now.
+func (r *Reuse) Get(g Grant, now time.Time) (string, Claims, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.tokens[reuseKey(g)]
+	if !ok || !r.fresh(t.claims, now) {
+		return "", Claims{}, false
+	}
+	return t.raw, t.claims, true
+}
+
+func (r *Reuse) fresh(c Claims, now time.Time) bool {
+	lifetime := float64(c.Expiry - c.IssuedAt)
+	return float64(c.Expiry-now.Unix()) >= r.MinRemaining*lifetime
+}
+
+// Put remembers a token minted for g.
+func (r *Reuse) Put(g Grant, raw string, c Claims, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tokens == nil {
+		r.tokens = map[string]reusable{}
+	}
+	if len(r.tokens) >= r.Max {
+		for k, t := range r.tokens {
+			if !r.fresh(t.claims, now) {
+				delete(r.tokens, k)
+			}
+		}
+		// Still full: forget an arbitrary one; a miss only costs a signature.
+		for k := range r.tokens {
+			if len(r.tokens) < r.Max {
+				break
+			}
+			delete(r.tokens, k)
+		}
+	}
+	r.tokens[reuseKey(g)] = reusable{raw: raw, claims: c}
+}

@@ -75,8 +75,10 @@ fuzz: ## Run every fuzz target for FUZZTIME (30s) each; seeds in testdata/fuzz a
 		echo "fuzz $$t"; go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; done
 
 .PHONY: bench
-bench: ## Run the Go benchmarks.
-	go test -run '^$$' -bench . -benchmem ./...
+bench: tools ## Go benchmarks, cold starts under the Lambda emulator, and end-to-end load with wrk (DURATION=10s).
+	go test -run '^$$' -bench . -benchmem ./shared/...
+	go test -run '^$$' -bench ColdStart -benchtime 20x ./integration
+	scripts/bench-e2e.sh
 
 # --- build (SAM's makefile builder calls build-<LogicalId>) -----------------
 

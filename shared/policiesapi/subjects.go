@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/audit"
+	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/group"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/id"
@@ -73,28 +74,36 @@ func (s *Service) describe(r *http.Request, ids []string) ([]subjectResponse, er
 	return out, nil
 }
 
-func matchesQuery(name string, r *http.Request) bool {
-	return strings.Contains(strings.ToLower(name), strings.ToLower(r.URL.Query().Get("searchQuery")))
-}
-
-func (s *Service) clientSubjects(w http.ResponseWriter, r *http.Request) {
+// writeSearchPage answers a page (envelope B) of what list returns, keeping
+// the entries whose name holds searchQuery, case-insensitively.
+func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func() ([]T, error), name func(T) string, convert func(T) R) {
 	page, size, err := pageParams(r)
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
-	clients, err := s.Store.ListClients(r.Context(), tenantOf(r))
+	all, err := list()
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
-	var out []subjectResponse
-	for _, c := range clients {
-		if matchesQuery(c.Name, r) {
-			out = append(out, subjectResponse{ID: c.ID, DisplayName: c.Name, Tenant: c.Tenant, SubjectID: c.SubjectID(), Type: subject.Client})
+	query := strings.ToLower(r.URL.Query().Get("searchQuery"))
+	var out []R
+	for _, v := range all {
+		if strings.Contains(strings.ToLower(name(v)), query) {
+			out = append(out, convert(v))
 		}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+}
+
+func (s *Service) clientSubjects(w http.ResponseWriter, r *http.Request) {
+	writeSearchPage(w, r,
+		func() ([]client.Client, error) { return s.Store.ListClients(r.Context(), tenantOf(r)) },
+		func(c client.Client) string { return c.Name },
+		func(c client.Client) subjectResponse {
+			return subjectResponse{ID: c.ID, DisplayName: c.Name, Tenant: c.Tenant, SubjectID: c.SubjectID(), Type: subject.Client}
+		})
 }
 
 type groupRequest struct {
@@ -136,23 +145,10 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) listGroups(w http.ResponseWriter, r *http.Request) {
-	page, size, err := pageParams(r)
-	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
-	}
-	groups, err := s.Store.ListGroups(r.Context(), tenantOf(r))
-	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
-	}
-	var out []groupResponse
-	for _, g := range groups {
-		if matchesQuery(g.DisplayName, r) {
-			out = append(out, toGroup(g))
-		}
-	}
-	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+	writeSearchPage(w, r,
+		func() ([]group.Group, error) { return s.Store.ListGroups(r.Context(), tenantOf(r)) },
+		func(g group.Group) string { return g.DisplayName },
+		toGroup)
 }
 
 // lookupGroup returns the path's group, or a 404 problem.

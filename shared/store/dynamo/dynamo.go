@@ -265,27 +265,36 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]item, err
 // ListClients implements store.Clients. Listings read the GSI, which is
 // eventually consistent: a client created a moment ago may be missing.
 func (s *Store) ListClients(ctx context.Context, tenant string) ([]client.Client, error) {
+	return listByName(ctx, s, clientsGSI1PK(tenant), clientFromItem,
+		func(c client.Client) (string, string) { return c.Name, c.ID })
+}
+
+// listByName reads one of a tenant's GSI1 listings, leaves out what is being
+// deleted, and orders it by name (case-insensitively), then id.
+func listByName[T any](ctx context.Context, s *Store, gsi1pk string, from func(item) T, nameID func(T) (string, string)) ([]T, error) {
 	items, err := s.query(ctx, &dynamodb.QueryInput{
 		IndexName:                 aws.String(indexGSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
-		ExpressionAttributeValues: item{":pk": str(clientsGSI1PK(tenant))},
+		ExpressionAttributeValues: item{":pk": str(gsi1pk)},
 	})
 	if err != nil {
 		return nil, err
 	}
-	clients := make([]client.Client, 0, len(items))
+	out := make([]T, 0, len(items))
 	for _, it := range items {
 		if !getBool(it, attrDeleting) {
-			clients = append(clients, clientFromItem(it))
+			out = append(out, from(it))
 		}
 	}
-	slices.SortFunc(clients, func(a, b client.Client) int {
-		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
+	slices.SortFunc(out, func(a, b T) int {
+		an, aid := nameID(a)
+		bn, bid := nameID(b)
+		if c := strings.Compare(strings.ToLower(an), strings.ToLower(bn)); c != 0 {
 			return c
 		}
-		return strings.Compare(a.ID, b.ID)
+		return strings.Compare(aid, bid)
 	})
-	return clients, nil
+	return out, nil
 }
 
 // GetCredentials implements store.Credentials with exactly one Query.

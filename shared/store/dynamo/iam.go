@@ -271,27 +271,8 @@ func (s *Store) GetGroup(ctx context.Context, tenant, id string) (group.Group, e
 
 // ListGroups implements store.Groups (eventually consistent, like clients).
 func (s *Store) ListGroups(ctx context.Context, tenant string) ([]group.Group, error) {
-	items, err := s.query(ctx, &dynamodb.QueryInput{
-		IndexName:                 aws.String(indexGSI1),
-		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
-		ExpressionAttributeValues: item{":pk": str(groupsGSI1PK(tenant))},
-	})
-	if err != nil {
-		return nil, err
-	}
-	groups := make([]group.Group, 0, len(items))
-	for _, it := range items {
-		if !getBool(it, attrDeleting) {
-			groups = append(groups, groupFromItem(it))
-		}
-	}
-	slices.SortFunc(groups, func(a, b group.Group) int {
-		if c := strings.Compare(strings.ToLower(a.DisplayName), strings.ToLower(b.DisplayName)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return groups, nil
+	return listByName(ctx, s, groupsGSI1PK(tenant), groupFromItem,
+		func(g group.Group) (string, string) { return g.DisplayName, g.ID })
 }
 
 // DeleteGroup implements store.Groups: tombstone (from then on the group
@@ -378,32 +359,27 @@ func (s *Store) RemoveMember(ctx context.Context, tenant, groupID, subjectID str
 
 // Members implements store.Groups.
 func (s *Store) Members(ctx context.Context, tenant, groupID string) ([]string, error) {
-	items, err := s.query(ctx, &dynamodb.QueryInput{
-		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :m)"),
-		ExpressionAttributeValues: item{":pk": str(groupPK(tenant, groupID)), ":m": str(skMemberPrefix)},
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(items))
-	for i, it := range items {
-		out[i] = strings.TrimPrefix(getS(it, attrSK), skMemberPrefix)
-	}
-	return out, nil
+	return s.sortKeySuffixes(ctx, groupPK(tenant, groupID), skMemberPrefix)
 }
 
 // Memberships implements store.Groups.
 func (s *Store) Memberships(ctx context.Context, tenant, subjectID string) ([]string, error) {
+	return s.sortKeySuffixes(ctx, subjectPK(tenant, subjectID), skMembershipPrefix)
+}
+
+// sortKeySuffixes returns what follows prefix in the sort keys of pk that
+// start with it.
+func (s *Store) sortKeySuffixes(ctx context.Context, pk, prefix string) ([]string, error) {
 	items, err := s.query(ctx, &dynamodb.QueryInput{
-		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :m)"),
-		ExpressionAttributeValues: item{":pk": str(subjectPK(tenant, subjectID)), ":m": str(skMembershipPrefix)},
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :prefix)"),
+		ExpressionAttributeValues: item{":pk": str(pk), ":prefix": str(prefix)},
 	})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]string, len(items))
 	for i, it := range items {
-		out[i] = strings.TrimPrefix(getS(it, attrSK), skMembershipPrefix)
+		out[i] = strings.TrimPrefix(getS(it, attrSK), prefix)
 	}
 	return out, nil
 }

@@ -243,15 +243,6 @@ func Policies(d *Deps) *Handler {
 	return d.instrument(s.Handler())
 }
 
-// Functions maps the logical id of each function in template.yaml to the
-// constructor of its handler.
-var Functions = map[string]func(*Deps) *Handler{
-	"TokenFunction":    Token,
-	"ClientsFunction":  Clients,
-	"SecretsFunction":  Secrets,
-	"PoliciesFunction": Policies,
-}
-
 // Handler is a function's http.Handler, with the route paths it serves.
 type Handler struct {
 	http.Handler

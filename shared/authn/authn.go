@@ -48,13 +48,6 @@ type Authorizer interface {
 	Authorize(ctx context.Context, p Principal, action, scope string) error
 }
 
-// AllowAuthenticated is the Authorizer that lets every authenticated caller
-// with services.iam do everything in its tenant.
-type AllowAuthenticated struct{}
-
-// Authorize implements Authorizer.
-func (AllowAuthenticated) Authorize(context.Context, Principal, string, string) error { return nil }
-
 // Permission is what a route requires: an IAM action on a resource scope
 // computed from the request.
 type Permission struct {

@@ -16,6 +16,16 @@ import (
 	"github.com/machine-iam/machine-iam/shared/samtemplate"
 )
 
+// Functions maps the logical id of each function in template.yaml to the
+// constructor of its handler. It lives here, with the local stack, and not in
+// package app, so that each Lambda binary links only its own handler.
+var Functions = map[string]func(*app.Deps) *app.Handler{
+	"TokenFunction":    app.Token,
+	"ClientsFunction":  app.Clients,
+	"SecretsFunction":  app.Secrets,
+	"PoliciesFunction": app.Policies,
+}
+
 // ServiceOptions configures StartService.
 type ServiceOptions struct {
 	Options
@@ -113,7 +123,7 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 
 	handlers := map[string]http.Handler{}
 	for _, fn := range svc.Template.Functions() {
-		build, ok := app.Functions[fn]
+		build, ok := Functions[fn]
 		if !ok {
 			return fmt.Errorf("template function %s has no constructor", fn)
 		}

@@ -1,0 +1,55 @@
+package localstack
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/app"
+	"github.com/machine-iam/machine-iam/shared/samtemplate"
+)
+
+// TestTemplateRoutesMatchHandlers: every route path template.yaml declares
+// for a function is served by that function's handler, and the handler
+// serves no path the template does not route to it.
+func TestTemplateRoutesMatchHandlers(t *testing.T) {
+	tmpl, err := samtemplate.Read(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := app.NewDeps(app.Config{TableName: "t", SigningKeyID: "k", TokenLifetime: time.Hour}, nil, nil)
+	if got := tmpl.Functions(); len(got) != len(Functions) {
+		t.Fatalf("template functions %v, constructors for %d", got, len(Functions))
+	}
+	for _, fn := range tmpl.Functions() {
+		build, ok := Functions[fn]
+		if !ok {
+			t.Errorf("%s has no constructor", fn)
+			continue
+		}
+		h := build(deps)
+		var declared []string
+		for _, r := range tmpl.Routes(fn) {
+			if r.Method != "ANY" {
+				t.Errorf("%s %s: declare each path once with ANY so the function answers 405", fn, r.Path)
+			}
+			declared = append(declared, r.Path)
+			// A method no route serves reaches the handler as 405 with Allow,
+			// never 404: the path is served.
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("TRACE", strings.NewReplacer("{", "", "}", "").Replace(r.Path), nil))
+			if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") == "" {
+				t.Errorf("%s does not serve %s: %d", fn, r.Path, w.Code)
+			}
+		}
+		slices.Sort(declared)
+		served := slices.Sorted(slices.Values(h.Paths))
+		if !slices.Equal(declared, served) {
+			t.Errorf("%s: template routes %v, handler serves %v", fn, declared, served)
+		}
+	}
+}

@@ -177,6 +177,8 @@ func TestClientsValidation(t *testing.T) {
 		{"unknown client", http.MethodGet, "/v1/clients/00000000-0000-4000-8000-000000000000", "", 404},
 		{"malformed id", http.MethodGet, "/v1/clients/nope", "", 404},
 		{"unknown route", http.MethodGet, "/v1/clients/" + id + "/other", "", 404},
+		{"unknown API", http.MethodPost, "/v2/anything", "", 404},
+		{"unknown top-level path", http.MethodGet, "/favicon.ico", "", 404},
 		{"wrong method on collection", http.MethodDelete, "/v1/clients", "", 405},
 		{"wrong method on item", http.MethodPost, "/v1/clients/" + id, "", 405},
 		{"page zero", http.MethodGet, "/v1/clients", "?page=0", 400},
@@ -185,13 +187,6 @@ func TestClientsValidation(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := send(t, c.method, c.path+c.query, admin, nil)
-			if c.status == 404 && r.Header.Get("Content-Type") == "application/json" {
-				// API Gateway's own answer for a path no route declares.
-				if r.Status != 404 {
-					t.Fatal(r)
-				}
-				return
-			}
 			assertProblem(t, r, c.status)
 			if c.status == 405 && r.Header.Get("Allow") == "" {
 				t.Error("405 without Allow")

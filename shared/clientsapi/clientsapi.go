@@ -59,6 +59,9 @@ func (s *Service) Handler() *httpapi.Router {
 		http.MethodPut:    guard(ActionUpdate, one, s.replace),
 		http.MethodDelete: guard(ActionDelete, one, s.delete),
 	})
+	// Every path no function declares lands here (template.yaml), to get a
+	// problem document rather than API Gateway's bare 404.
+	rt.NotFound("/{proxy+}")
 	return rt
 }
 

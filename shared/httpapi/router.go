@@ -42,6 +42,15 @@ func (rt *Router) Route(pattern string, m Methods) {
 	}
 }
 
+// NotFound serves pattern, a greedy path such as /{proxy+}, with the 404
+// problem for every method. API Gateway sends there the paths that no other
+// route declares, so unknown paths get a problem document too.
+func (rt *Router) NotFound(pattern string) {
+	if err := rt.table.Add(pattern, nil); err != nil {
+		panic(err)
+	}
+}
+
 // Patterns lists the paths the router serves, in registration order.
 func (rt *Router) Patterns() []string { return rt.table.Paths() }
 
@@ -52,7 +61,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, _, params, ok := rt.table.Match(p)
-	if !ok {
+	if !ok || m == nil {
 		WriteProblem(w, r, NotFound("No resource exists at this path."))
 		return
 	}

@@ -19,7 +19,7 @@ func TestProjectTemplate(t *testing.T) {
 			{"ANY", "/.well-known/jwks.json"}, {"ANY", "/.well-known/openid-configuration"}, {"ANY", "/connect/token"},
 			{"ANY", "/{tenant}/.well-known/openid-configuration"}, {"ANY", "/{tenant}/connect/token"},
 		},
-		"ClientsFunction": {{"ANY", "/v1/clients"}, {"ANY", "/v1/clients/{clientId}"}},
+		"ClientsFunction": {{"ANY", "/v1/clients"}, {"ANY", "/v1/clients/{clientId}"}, {"ANY", "/{proxy+}"}},
 		"SecretsFunction": {{"ANY", "/v1/clients/{clientId}/secrets"}, {"ANY", "/v1/clients/{clientId}/secrets/{secretId}"}},
 		"PoliciesFunction": {
 			{"ANY", "/v1/actions"}, {"ANY", "/v1/permissions/check"}, {"ANY", "/v1/policies"},

@@ -94,6 +94,21 @@ func TestTokenEndpointErrors(t *testing.T) {
 		})
 	}
 
+	t.Run("Basic without form encoding", func(t *testing.T) {
+		// Many HTTP libraries send Basic credentials raw; a secret with "+"
+		// and "%" must work either way.
+		id, _ := newClient(t, admin, "raw-basic")
+		if r := send(t, http.MethodPost, "/v1/clients/"+id+"/secrets", admin, map[string]any{"value": "a+b%41c d:e", "description": "x"}); r.Status != 201 {
+			t.Fatal(r)
+		}
+		raw := "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":a+b%41c d:e"))
+		for name, header := range map[string]string{"raw": raw, "encoded": basic(id, "a+b%41c d:e")} {
+			if r := send(t, http.MethodPost, "/connect/token", "", form("grant_type", "client_credentials"), "Authorization", header); r.Status != 200 {
+				t.Errorf("%s: %s", name, r)
+			}
+		}
+	})
+
 	t.Run("unknown and wrong secret answer identically", func(t *testing.T) {
 		a := send(t, http.MethodPost, "/connect/token", "", form("grant_type", "client_credentials", "client_id", "00000000-0000-4000-8000-000000000000", "client_secret", value))
 		b := send(t, http.MethodPost, "/connect/token", "", form("grant_type", "client_credentials", "client_id", id, "client_secret", "wrong-secret"))

@@ -179,8 +179,11 @@ func readForm(r *http.Request) (url.Values, error) {
 }
 
 type credentials struct {
-	id, secret string
-	basic      bool
+	id string
+	// secrets holds the presented secret, and for Basic also its raw form
+	// when that differs (see clientCredentials).
+	secrets []string
+	basic   bool
 }
 
 // clientCredentials extracts exactly one client authentication: HTTP Basic
@@ -196,7 +199,7 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, error) {
 		if form.Get("client_id") == "" {
 			return credentials{}, httpapi.InvalidRequest("client_id is required with client_secret.")
 		}
-		return credentials{id: form.Get("client_id"), secret: form.Get("client_secret")}, nil
+		return credentials{id: form.Get("client_id"), secrets: []string{form.Get("client_secret")}}, nil
 	}
 	scheme, payload, _ := strings.Cut(auth, " ")
 	if !strings.EqualFold(scheme, "Basic") {
@@ -213,15 +216,25 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, error) {
 	if !ok {
 		return credentials{}, httpapi.InvalidRequest("The Basic credentials must be client_id:client_secret.")
 	}
-	cid, err1 := url.QueryUnescape(rawID)
-	sec, err2 := url.QueryUnescape(rawSecret)
-	if err1 != nil || err2 != nil || cid == "" {
-		return credentials{}, httpapi.InvalidRequest("The Basic credentials are not form-url-encoded.")
+	// RFC 6749 §2.3.1 has clients form-url-encode both parts, but many
+	// HTTP libraries send them raw. A secret is tried decoded and, when
+	// that differs (a "+" or "%" in it), as sent; unknown clients get the
+	// same number of tries, so the work still says nothing.
+	cid, err := url.QueryUnescape(rawID)
+	if err != nil {
+		cid = rawID
+	}
+	if cid == "" {
+		return credentials{}, httpapi.InvalidRequest("The Basic credentials have no client_id.")
+	}
+	secrets := []string{rawSecret}
+	if decoded, err := url.QueryUnescape(rawSecret); err == nil && decoded != rawSecret {
+		secrets = []string{decoded, rawSecret}
 	}
 	if bodyID := form.Get("client_id"); bodyID != "" && bodyID != cid {
 		return credentials{}, httpapi.InvalidRequest("client_id in the body differs from the Basic credentials.")
 	}
-	return credentials{id: cid, secret: sec, basic: true}, nil
+	return credentials{id: cid, secrets: secrets, basic: true}, nil
 }
 
 var errAuthFailed = errors.New("client authentication failed")
@@ -243,7 +256,13 @@ func (s *Service) authenticate(ctx context.Context, ten string, cr credentials) 
 			Description: "Too many failed authentications for this client; retry later.",
 			Header:      http.Header{"Retry-After": {strconv.Itoa(seconds)}}}
 	}
-	if _, ok := s.Secrets.Match(rec.Secrets, cr.secret, now); !ok || rec.Client == nil {
+	matched := false
+	for _, presented := range cr.secrets {
+		if _, matched = s.Secrets.Match(rec.Secrets, presented, now); matched {
+			break
+		}
+	}
+	if !matched || rec.Client == nil {
 		start, end := s.Lockout.WindowAt(now)
 		if err := s.Credentials.RecordFailure(ctx, ten, key, start, end.Add(time.Hour)); err != nil {
 			// The refusal stands; only the count is lost.

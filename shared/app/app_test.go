@@ -34,3 +34,25 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigLimits(t *testing.T) {
+	env := func(m map[string]string) func(string) string {
+		base := map[string]string{"TABLE_NAME": "t", "SIGNING_KEY_ID": "k"}
+		for k, v := range m {
+			base[k] = v
+		}
+		return func(k string) string { return base[k] }
+	}
+	c, err := ConfigFromEnv(env(map[string]string{"REQUEST_TIMEOUT_SECONDS": "3", "TOKEN_REUSE_PERCENT": "50",
+		"LOCKOUT_THRESHOLD": "5", "LOCKOUT_WINDOW_SECONDS": "60"}))
+	if err != nil || c.RequestTimeout != 3*time.Second || c.TokenReusePercent != 50 || c.Lockout.Threshold != 5 || c.Lockout.Window != time.Minute {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for _, bad := range []map[string]string{
+		{"REQUEST_TIMEOUT_SECONDS": "0"}, {"TOKEN_REUSE_PERCENT": "100"}, {"LOCKOUT_THRESHOLD": "0"}, {"LOCKOUT_WINDOW_SECONDS": "x"},
+	} {
+		if _, err := ConfigFromEnv(env(bad)); err == nil {
+			t.Errorf("%v: want an error", bad)
+		}
+	}
+}

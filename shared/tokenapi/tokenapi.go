@@ -82,6 +82,9 @@ type tokenResponse struct {
 }
 
 func (s *Service) token(w http.ResponseWriter, r *http.Request) {
+	// Every token request is audited, refused ones included; the client id
+	// is added once it is known.
+	audit.Note(r.Context(), "token.issue", "")
 	ten, ok := pathTenant(r)
 	if !ok {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("No tenant of that name."))
@@ -113,8 +116,7 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 	}
 	// Only a well-formed id is logged: a malformed one may be anything,
 	// even a secret pasted into the wrong field.
-	target := lockout.Key(creds.id)
-	audit.Note(r.Context(), "token.issue", target)
+	audit.Note(r.Context(), "token.issue", lockout.Key(creds.id))
 	audit.NoteCaller(r.Context(), ten, "")
 	realm := tenant.Issuer(s.IssuerBase(r), ten)
 	c, err := s.authenticate(r.Context(), ten, creds)

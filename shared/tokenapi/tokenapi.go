@@ -90,6 +90,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("No tenant of that name."))
 		return
 	}
+	audit.NoteCaller(r.Context(), ten, "")
 	resp, err := s.issue(r, ten)
 	if err != nil {
 		httpapi.WriteOAuthError(w, r, err)
@@ -117,7 +118,6 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 	// Only a well-formed id is logged: a malformed one may be anything,
 	// even a secret pasted into the wrong field.
 	audit.Note(r.Context(), "token.issue", lockout.Key(creds.id))
-	audit.NoteCaller(r.Context(), ten, "")
 	realm := tenant.Issuer(s.IssuerBase(r), ten)
 	c, err := s.authenticate(r.Context(), ten, creds)
 	if err != nil {

@@ -94,6 +94,13 @@ build-%:
 .PHONY: build
 build: $(addprefix build-,$(FUNCTIONS)) ## Build every function as a linux/arm64 bootstrap in build/<Function>/.
 
+ENV ?= default
+
+.PHONY: deploy
+deploy: ## sam build && sam deploy for samconfig.toml environment ENV (default, dev, prod); needs SAM CLI and AWS credentials.
+	sam build
+	sam deploy --config-env $(ENV)
+
 .PHONY: clean
 clean: ## Remove build output and installed tools.
-	rm -rf bin build .aws-sam .run tools/node_modules
+	rm -rf bin build .aws-sam .run tools/node_modules tools/openapi/node_modules

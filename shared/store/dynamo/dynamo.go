@@ -55,12 +55,10 @@ func isConditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
-// CreateTenant implements store.Tenants.
-func (s *Store) CreateTenant(ctx context.Context, name string) error {
+// putNew stores an item whose key must not exist yet; ErrConflict if it does.
+func (s *Store) putNew(ctx context.Context, it item) error {
 	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                key(tenantPK(name), skTenant),
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+		TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
 	switch {
 	case isConditionFailed(err):
@@ -69,47 +67,47 @@ func (s *Store) CreateTenant(ctx context.Context, name string) error {
 		return fault.Unavailable("dynamodb:PutItem", err)
 	}
 	return nil
+}
+
+// getLive reads a subject's own item, strongly consistent; ErrNotFound when
+// it is missing or being deleted.
+func (s *Store) getLive(ctx context.Context, pk, sk string) (item, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fault.Unavailable("dynamodb:GetItem", err)
+	}
+	if out.Item == nil || getBool(out.Item, attrDeleting) {
+		return nil, store.ErrNotFound
+	}
+	return out.Item, nil
+}
+
+// CreateTenant implements store.Tenants.
+func (s *Store) CreateTenant(ctx context.Context, name string) error {
+	return s.putNew(ctx, key(tenantPK(name), skTenant))
 }
 
 // TenantExists implements store.Tenants.
 func (s *Store) TenantExists(ctx context.Context, name string) (bool, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, Key: key(tenantPK(name), skTenant), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return false, fault.Unavailable("dynamodb:GetItem", err)
+	_, err := s.getLive(ctx, tenantPK(name), skTenant)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
 	}
-	return out.Item != nil, nil
+	return err == nil, err
 }
 
 // CreateClient implements store.Clients.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
-	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                clientItem(c),
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	switch {
-	case isConditionFailed(err):
-		return store.ErrConflict
-	case err != nil:
-		return fault.Unavailable("dynamodb:PutItem", err)
-	}
-	return nil
+	return s.putNew(ctx, clientItem(c))
 }
 
 // GetClient implements store.Clients.
 func (s *Store) GetClient(ctx context.Context, tenant, id string) (client.Client, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, Key: key(clientPK(tenant, id), skClient), ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getLive(ctx, clientPK(tenant, id), skClient)
 	if err != nil {
-		return client.Client{}, fault.Unavailable("dynamodb:GetItem", err)
+		return client.Client{}, err
 	}
-	if out.Item == nil || getBool(out.Item, attrDeleting) {
-		return client.Client{}, store.ErrNotFound
-	}
-	return clientFromItem(out.Item), nil
+	return clientFromItem(it), nil
 }
 
 // ReplaceClient implements store.Clients.

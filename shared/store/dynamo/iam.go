@@ -243,30 +243,16 @@ func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Gr
 
 // CreateGroup implements store.Groups.
 func (s *Store) CreateGroup(ctx context.Context, g group.Group) error {
-	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table, Item: groupItem(g), ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	switch {
-	case isConditionFailed(err):
-		return store.ErrConflict
-	case err != nil:
-		return fault.Unavailable("dynamodb:PutItem", err)
-	}
-	return nil
+	return s.putNew(ctx, groupItem(g))
 }
 
 // GetGroup implements store.Groups.
 func (s *Store) GetGroup(ctx context.Context, tenant, id string) (group.Group, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, Key: key(groupPK(tenant, id), skGroup), ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getLive(ctx, groupPK(tenant, id), skGroup)
 	if err != nil {
-		return group.Group{}, fault.Unavailable("dynamodb:GetItem", err)
+		return group.Group{}, err
 	}
-	if out.Item == nil || getBool(out.Item, attrDeleting) {
-		return group.Group{}, store.ErrNotFound
-	}
-	return groupFromItem(out.Item), nil
+	return groupFromItem(it), nil
 }
 
 // ListGroups implements store.Groups (eventually consistent, like clients).

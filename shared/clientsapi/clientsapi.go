@@ -218,12 +218,16 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.Now().UTC().Truncate(time.Second)
 	c := client.Client{
-		Tenant: authn.PrincipalFrom(r.Context()).Tenant, ID: id.New(),
-		Name: spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
+		Tenant: authn.PrincipalFrom(r.Context()).Tenant,
+		Name:   spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
 		RedirectURIs: spec.RedirectURIs, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
-	if err := s.Clients.CreateClient(r.Context(), c); err != nil {
-		httpapi.WriteProblem(w, r, storeError(err))
+	c.ID, err = store.CreateWithNewID(func(newID string) error {
+		c.ID = newID
+		return s.Clients.CreateClient(r.Context(), c)
+	})
+	if err != nil {
+		httpapi.WriteProblem(w, r, err)
 		return
 	}
 	audit.Note(r.Context(), ActionCreate, "/clients/"+c.ID)

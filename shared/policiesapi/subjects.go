@@ -133,9 +133,14 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.Invalid(errs))
 		return
 	}
-	g := group.Group{Tenant: tenantOf(r), ID: id.New(), DisplayName: spec.DisplayName, Description: spec.Description,
+	g := group.Group{Tenant: tenantOf(r), DisplayName: spec.DisplayName, Description: spec.Description,
 		CreatedAt: s.Now().UTC().Truncate(time.Second)}
-	if err := s.Store.CreateGroup(r.Context(), g); err != nil {
+	var err error
+	g.ID, err = store.CreateWithNewID(func(newID string) error {
+		g.ID = newID
+		return s.Store.CreateGroup(r.Context(), g)
+	})
+	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}

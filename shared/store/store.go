@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/fault"
 	"github.com/machine-iam/machine-iam/shared/group"
+	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/secret"
@@ -146,4 +148,19 @@ type Subjects interface {
 	// DisplayNames returns the names of the clients and groups among
 	// subjectIDs that exist; other ids are absent from the map.
 	DisplayNames(ctx context.Context, tenant string, subjectIDs []string) (map[string]string, error)
+}
+
+// CreateWithNewID calls create with a fresh random id, and again with
+// another one should the id already be taken (ErrConflict), which with
+// 122 random bits only a broken random source would cause. It returns the id
+// that was stored.
+func CreateWithNewID(create func(id string) error) (string, error) {
+	var err error
+	for range 3 {
+		newID := id.New()
+		if err = create(newID); !errors.Is(err, ErrConflict) {
+			return newID, err
+		}
+	}
+	return "", fault.Unavailable("create", err)
 }

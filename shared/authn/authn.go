@@ -48,13 +48,6 @@ type Authorizer interface {
 	Authorize(ctx context.Context, p Principal, action, scope string) error
 }
 
-// Permission is what a route requires: an IAM action on a resource scope
-// computed from the request.
-type Permission struct {
-	Action string
-	Scope  func(r *http.Request) string
-}
-
 // Guard authenticates and authorizes management requests.
 type Guard struct {
 	Verifier   *token.Verifier
@@ -62,17 +55,18 @@ type Guard struct {
 	Authorizer Authorizer
 }
 
-// Require wraps next so it runs only for a caller holding perm.
-func (g *Guard) Require(perm Permission, next http.Handler) http.Handler {
+// Require wraps next so it runs only for a caller allowed action on the
+// resource scope that scope computes from the request.
+func (g *Guard) Require(action string, scope func(*http.Request) string, next http.HandlerFunc) http.Handler {
 	authenticated := g.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := g.Allow(r.Context(), perm.Action, perm.Scope(r)); err != nil {
+		if err := g.Allow(r.Context(), action, scope(r)); err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		audit.Note(r.Context(), perm.Action, perm.Scope(r))
+		audit.Note(r.Context(), action, scope(r))
 		authenticated.ServeHTTP(w, r)
 	})
 }

@@ -46,9 +46,7 @@ type Service struct {
 func (s *Service) Handler() *httpapi.Router {
 	collection := func(*http.Request) string { return "/clients" }
 	one := func(r *http.Request) string { return "/clients/" + r.PathValue("clientId") }
-	guard := func(action string, scope func(*http.Request) string, h http.HandlerFunc) http.Handler {
-		return s.Guard.Require(authn.Permission{Action: action, Scope: scope}, h)
-	}
+	guard := s.Guard.Require
 	rt := httpapi.NewRouter()
 	rt.Route("/v1/clients", httpapi.Methods{
 		http.MethodGet:  guard(ActionRead, collection, s.list),

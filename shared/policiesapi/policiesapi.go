@@ -45,9 +45,7 @@ func (s *Service) Handler() *httpapi.Router {
 	root := func(*http.Request) string { return scope.Root }
 	groups := func(*http.Request) string { return "/groups" }
 	oneGroup := func(r *http.Request) string { return "/groups/" + groupID(r) }
-	guard := func(act string, sc func(*http.Request) string, h http.HandlerFunc) http.Handler {
-		return s.Guard.Require(authn.Permission{Action: act, Scope: sc}, h)
-	}
+	guard := s.Guard.Require
 	rt := httpapi.NewRouter()
 	rt.Route("/v1/policies", httpapi.Methods{
 		http.MethodGet: guard(ActionPolicyRead, root, s.listPolicies),

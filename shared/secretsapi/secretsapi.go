@@ -37,7 +37,7 @@ type Service struct {
 func (s *Service) Handler() *httpapi.Router {
 	owner := func(r *http.Request) string { return "/clients/" + r.PathValue("clientId") }
 	guard := func(action string, h http.HandlerFunc) http.Handler {
-		return s.Guard.Require(authn.Permission{Action: action, Scope: owner}, h)
+		return s.Guard.Require(action, owner, h)
 	}
 	rt := httpapi.NewRouter()
 	rt.Route("/v1/clients/{clientId}/secrets", httpapi.Methods{

@@ -340,18 +340,18 @@ func (s *Service) memberships(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sid := r.PathValue("subjectId")
-	kind, _, perr := subject.Parse(sid)
+	kind, raw, perr := subject.Parse(sid)
 	if perr != nil || kind == subject.Group {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("No subject with that id can have memberships."))
 		return
 	}
 	ctx := r.Context()
 	if kind == subject.Client {
-		if names, err := s.Store.DisplayNames(ctx, tenantOf(r), []string{sid}); err != nil {
+		if _, err := s.Store.GetClient(ctx, tenantOf(r), raw); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = httpapi.NotFound("No subject with that id exists.")
+			}
 			httpapi.WriteProblem(w, r, err)
-			return
-		} else if names[sid] == "" {
-			httpapi.WriteProblem(w, r, httpapi.NotFound("No subject with that id exists."))
 			return
 		}
 	}

@@ -136,7 +136,7 @@ func TestPolicyListing(t *testing.T) {
 	if len(walked) != 5 {
 		t.Errorf("walked %d policies, want 5", len(walked))
 	}
-	for _, q := range []string{"pageSize=0", "pageSize=201", "cursor=%21%21", "cursor=bm90LWpzb24", "scope=nope", "action=nope", "subject=nope", "includeDerived=maybe"} {
+	for _, q := range []string{"pageSize=0", "pageSize=201", "cursor=%21%21", "cursor=bm90LWpzb24", "scope=nope", "action=No..pe", "subject=nope", "includeDerived=maybe"} {
 		assertProblem(t, send(t, http.MethodGet, "/v1/policies?"+q, admin, nil), http.StatusBadRequest)
 	}
 }

@@ -34,7 +34,7 @@ type caller struct {
 
 func newCaller(t *testing.T, admin, name string) caller {
 	t.Helper()
-	id, secret := newClient(t, admin, name, "services.iam")
+	id, secret := newClient(t, admin, name, "services.iam", "api")
 	return caller{id: id, subject: "client-" + id, secret: secret}
 }
 

@@ -25,10 +25,11 @@ type Action struct {
 	Description string
 }
 
-// Catalog is a validated action tree.
+// Catalog is a validated action tree, with the names of retired actions.
 type Catalog struct {
 	actions []Action
 	parent  map[string]string
+	retired map[string]bool
 }
 
 var name = regexp.MustCompile(`^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*$`)
@@ -43,7 +44,10 @@ func Default() *Catalog {
 }
 
 // Parse reads and validates a catalog document: exactly one root named
-// owner, every parent listed before its children, no duplicates.
+// owner, every parent listed before its children, no duplicates. Actions
+// taken out of the catalog are listed under "retired": policies naming them
+// stay stored but inert, and a retired name can never be an action again,
+// so such policies cannot start working by accident.
 func Parse(doc []byte) (*Catalog, error) {
 	var file struct {
 		Actions []struct {
@@ -51,14 +55,24 @@ func Parse(doc []byte) (*Catalog, error) {
 			Parent      *string `json:"parent"`
 			Description string  `json:"description"`
 		} `json:"actions"`
+		Retired []string `json:"retired"`
 	}
 	if err := json.Unmarshal(doc, &file); err != nil {
 		return nil, err
 	}
-	c := &Catalog{parent: map[string]string{}}
+	c := &Catalog{parent: map[string]string{}, retired: map[string]bool{}}
+	for _, a := range file.Retired {
+		if !ValidName(a) || a == Owner {
+			return nil, fmt.Errorf("retired %q is not a retirable action name", a)
+		}
+		c.retired[a] = true
+	}
 	for i, a := range file.Actions {
-		if !name.MatchString(a.Action) {
+		if !ValidName(a.Action) {
 			return nil, fmt.Errorf("entry %d: %q is not a dot-notation action", i, a.Action)
+		}
+		if c.retired[a.Action] {
+			return nil, fmt.Errorf("entry %d: %q was retired and cannot return; name the action anew", i, a.Action)
 		}
 		if _, dup := c.parent[a.Action]; dup {
 			return nil, fmt.Errorf("entry %d: %q is listed twice", i, a.Action)
@@ -83,6 +97,16 @@ func Parse(doc []byte) (*Catalog, error) {
 	}
 	return c, nil
 }
+
+// ValidName reports whether a is a dot-notation action name, in the
+// catalog or not.
+func ValidName(a string) bool { return len(a) <= maxNameLength && name.MatchString(a) }
+
+// maxNameLength bounds action names, which end up in storage keys.
+const maxNameLength = 200
+
+// Retired reports whether a was taken out of the catalog.
+func (c *Catalog) Retired(a string) bool { return c.retired[a] }
 
 // Has reports whether a is in the catalog.
 func (c *Catalog) Has(a string) bool {

@@ -1,7 +1,9 @@
 package action
 
 import (
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -65,4 +67,46 @@ func TestActionCoverageProperties(t *testing.T) {
 			t.Fatalf("Covers(%s, %s) disagrees with Ancestors", a, b)
 		}
 	})
+}
+
+// TestNoActionVanishes keeps every action ever shipped either in the
+// catalog or retired, so a policy naming it never silently changes meaning.
+func TestNoActionVanishes(t *testing.T) {
+	raw, err := os.ReadFile("testdata/shipped.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !c.Has(line) && !c.Retired(line) {
+			t.Errorf("%s was shipped and is now neither in actions.json nor under its retired list", line)
+		}
+	}
+	for _, a := range c.All() {
+		if !strings.Contains(string(raw), "\n"+a.Name+"\n") {
+			t.Errorf("%s is not in testdata/shipped.txt; append it", a.Name)
+		}
+	}
+}
+
+func TestRetiredActionsCannotReturn(t *testing.T) {
+	c, err := Parse([]byte(`{"actions":[{"action":"owner"},{"action":"a","parent":"owner"}],"retired":["b.old"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Has("b.old") || !c.Retired("b.old") || c.Covers("owner", "b.old") || c.Ancestors("b.old") != nil {
+		t.Error("a retired action must be inert")
+	}
+	for _, doc := range []string{
+		`{"actions":[{"action":"owner"},{"action":"a","parent":"owner"}],"retired":["a"]}`,
+		`{"actions":[{"action":"owner"}],"retired":["owner"]}`,
+		`{"actions":[{"action":"owner"}],"retired":["Bad..name"]}`,
+	} {
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("%s accepted", doc)
+		}
+	}
 }

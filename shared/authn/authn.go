@@ -7,6 +7,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/token"
 )
 
@@ -41,11 +43,15 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 // ErrForbidden is what an Authorizer returns to deny.
 var ErrForbidden = errors.New("forbidden")
 
-// Authorizer decides whether p may perform action on the resource scope.
-// It returns nil to allow, ErrForbidden to deny, or another error when it
-// could not decide.
+// Authorizer decides what callers may do. Authorize decides whether p may
+// perform action on the resource scope: nil to allow, ErrForbidden to deny,
+// or another error when it could not decide. Holdings returns everything a
+// subject holds (nothing for one that does not exist), and Lacks what p does
+// not hold of conferred: the no-escalation rule of api.md.
 type Authorizer interface {
 	Authorize(ctx context.Context, p Principal, action, scope string) error
+	Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error)
+	Lacks(ctx context.Context, p Principal, conferred policy.Grants) ([]string, error)
 }
 
 // Guard authenticates and authorizes management requests.
@@ -95,6 +101,32 @@ func (g *Guard) Allow(ctx context.Context, action, scope string) error {
 		return httpapi.Forbidden("The caller is not allowed " + action + " on " + scope + ".")
 	}
 	return err
+}
+
+// RequireHolds returns nil when the authenticated caller in ctx holds all
+// that conferred grants, and otherwise a 403 problem that names what it
+// lacks; change says what was attempted, for the detail.
+func (g *Guard) RequireHolds(ctx context.Context, change string, conferred policy.Grants) error {
+	lacking, err := g.Authorizer.Lacks(ctx, PrincipalFrom(ctx), conferred)
+	if err != nil || len(lacking) == 0 {
+		return err
+	}
+	const shown = 5
+	list := strings.Join(lacking[:min(shown, len(lacking))], ", ")
+	if len(lacking) > shown {
+		list += fmt.Sprintf(" and %d more", len(lacking)-shown)
+	}
+	return httpapi.Forbidden("The caller cannot " + change + ": that confers or removes what the caller does not hold itself: " + list + ".")
+}
+
+// RequireHoldsSubject is RequireHolds for everything subjectID holds: the
+// rule for credentials of another client and for deleting one.
+func (g *Guard) RequireHoldsSubject(ctx context.Context, change, subjectID string) error {
+	held, err := g.Authorizer.Holdings(ctx, PrincipalFrom(ctx).Tenant, subjectID)
+	if err != nil {
+		return err
+	}
+	return g.RequireHolds(ctx, change, held)
 }
 
 // MaxTokenLength bounds the bearer tokens the guard parses; this service's

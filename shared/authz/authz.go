@@ -43,3 +43,22 @@ func (a *Policies) Authorize(ctx context.Context, p authn.Principal, act, sc str
 	}
 	return nil
 }
+
+// Holdings implements authn.Authorizer: one Query for the subject and one
+// per group it belongs to. A subject that does not exist holds nothing.
+func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error) {
+	g, err := a.Grants.Grants(ctx, tenant, subjectID)
+	if errors.Is(err, store.ErrSubjectNotFound) {
+		return policy.Grants{}, nil
+	}
+	return g, err
+}
+
+// Lacks implements authn.Authorizer, reading the caller's holdings afresh.
+func (a *Policies) Lacks(ctx context.Context, p authn.Principal, conferred policy.Grants) ([]string, error) {
+	held, err := a.Holdings(ctx, p.Tenant, p.Subject)
+	if err != nil {
+		return nil, err
+	}
+	return policy.Lacks(a.Actions, held, conferred), nil
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +18,9 @@ import (
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/subject"
 )
 
 // IAM actions of the routes.
@@ -133,6 +136,8 @@ func storeError(err error) error {
 		return notFound()
 	case errors.Is(err, store.ErrVersionMismatch):
 		return httpapi.PreconditionFailed("The client has changed since the version named in If-Match.")
+	case errors.Is(err, store.ErrLastOwner):
+		return httpapi.LastOwner("The client is the tenant's last client holding owner on / by its own policy; give another client owner on / first.")
 	}
 	return err
 }
@@ -214,6 +219,11 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
+	if err := s.Guard.RequireHolds(r.Context(), "create a client with these allowedScopes",
+		policy.Grants{OAuthScopes: spec.Scopes}); err != nil {
+		httpapi.WriteProblem(w, r, err)
+		return
+	}
 	now := s.Now().UTC().Truncate(time.Second)
 	c := client.Client{
 		Tenant: authn.PrincipalFrom(r.Context()).Tenant,
@@ -271,16 +281,55 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, storeError(err))
 		return
 	}
-	c, err := s.Clients.ReplaceClient(r.Context(), client.Client{
+	replacement := client.Client{
 		Tenant: ten, ID: cid, Name: spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes,
 		Scopes: spec.Scopes, RedirectURIs: spec.RedirectURIs, UpdatedAt: s.Now().UTC().Truncate(time.Second),
-	}, ifVersion)
+	}
+	c, err := s.replaceChecked(r, replacement, ifVersion)
 	if err != nil {
 		httpapi.WriteProblem(w, r, storeError(err))
 		return
 	}
 	w.Header().Set("ETag", etag(c))
 	httpapi.WriteJSON(w, http.StatusOK, toResponse(c))
+}
+
+// replaceChecked writes replacement only over the OAuth scopes it checked:
+// the caller must hold every scope the change adds or removes (the
+// no-escalation rule). Without If-Match, a write that lost a race to one
+// that changed the scopes is checked and tried again.
+func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifVersion int64) (client.Client, error) {
+	ctx := r.Context()
+	for attempt := 0; ; attempt++ {
+		cur, err := s.Clients.GetClient(ctx, replacement.Tenant, replacement.ID)
+		if err != nil {
+			return client.Client{}, err
+		}
+		if ifVersion != 0 && cur.Version != ifVersion {
+			return client.Client{}, store.ErrVersionMismatch
+		}
+		changed := append(difference(replacement.Scopes, cur.Scopes), difference(cur.Scopes, replacement.Scopes)...)
+		if err := s.Guard.RequireHolds(ctx, "change the allowedScopes of "+cur.SubjectID(),
+			policy.Grants{OAuthScopes: changed}); err != nil {
+			return client.Client{}, err
+		}
+		c, err := s.Clients.ReplaceClient(ctx, replacement, ifVersion, append([]string{}, cur.Scopes...))
+		if errors.Is(err, store.ErrVersionMismatch) && ifVersion == 0 && attempt < 4 {
+			continue
+		}
+		return c, err
+	}
+}
+
+// difference returns the elements of a that b lacks.
+func difference(a, b []string) []string {
+	var out []string
+	for _, v := range a {
+		if !slices.Contains(b, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // expectedVersion turns If-Match (RFC 9110 §13.1.1) into the version the
@@ -335,6 +384,14 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) {
 	if !id.Valid(cid) {
 		httpapi.WriteProblem(w, r, notFound())
 		return
+	}
+	// Deleting another client takes away everything it holds, so the
+	// caller must hold all of it (the no-escalation rule).
+	if target := subject.ID(subject.Client, cid); target != authn.PrincipalFrom(r.Context()).Subject {
+		if err := s.Guard.RequireHoldsSubject(r.Context(), "delete "+target, target); err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
 	}
 	if err := s.Clients.DeleteClient(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid); err != nil {
 		httpapi.WriteProblem(w, r, storeError(err))

@@ -20,6 +20,7 @@ const (
 	TypeValidation         = "urn:machine-iam:problem:validation"
 	TypeMalformedJSON      = "urn:machine-iam:problem:malformed-json"
 	TypeLimitExceeded      = "urn:machine-iam:problem:limit-exceeded"
+	TypeLastOwner          = "urn:machine-iam:problem:last-owner"
 	TypePreconditionFailed = "urn:machine-iam:problem:precondition-failed"
 	TypeInvalidToken       = "urn:machine-iam:problem:invalid-token"
 	TypeUnavailable        = "urn:machine-iam:problem:unavailable"
@@ -72,6 +73,12 @@ func NotFound(detail string) *Error {
 // current state, for example a limit that is already reached.
 func Conflict(detail string) *Error {
 	return &Error{Status: http.StatusConflict, Type: TypeLimitExceeded, Detail: detail}
+}
+
+// LastOwner is a 409 problem: the change would leave the tenant with no
+// client holding owner on /.
+func LastOwner(detail string) *Error {
+	return &Error{Status: http.StatusConflict, Type: TypeLastOwner, Detail: detail}
 }
 
 // PreconditionFailed is a 412 problem for an If-Match that no longer holds.

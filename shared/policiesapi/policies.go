@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/policy"
@@ -51,8 +52,9 @@ func toPolicies(tenant string, ps []policy.Policy) []policyResponse {
 }
 
 // triple decodes and validates a {subject, action, scope} body, returning
-// the normalized key.
-func (s *Service) triple(w http.ResponseWriter, r *http.Request) (policy.Key, error) {
+// the normalized key. With inertOK the action may also be one that left the
+// catalog (to delete the policies that name it).
+func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (policy.Key, error) {
 	var req tripleRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return policy.Key{}, err
@@ -68,7 +70,7 @@ func (s *Service) triple(w http.ResponseWriter, r *http.Request) (policy.Key, er
 	}
 	if req.Action == nil {
 		errs["action"] = []string{"is required"}
-	} else if !s.Actions.Has(*req.Action) {
+	} else if !s.Actions.Has(*req.Action) && !(inertOK && action.ValidName(*req.Action)) {
 		errs["action"] = []string{"is not an action of this deployment (see GET /v1/actions)"}
 	} else {
 		k.Action = *req.Action
@@ -94,6 +96,14 @@ func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Key) e
 	if err := s.Guard.Allow(r.Context(), routeAction, k.Scope); err != nil {
 		return err
 	}
+	if !s.Actions.Has(k.Action) {
+		// An inert policy grants nothing; only an owner of its scope may
+		// clear it away.
+		if err := s.Guard.Allow(r.Context(), action.Owner, k.Scope); err != nil {
+			return httpapi.Forbidden("Only a holder of owner on " + k.Scope + " can delete a policy whose action " + k.Action + " is not in the catalog.")
+		}
+		return nil
+	}
 	if err := s.Guard.Allow(r.Context(), k.Action, k.Scope); err != nil {
 		var e *httpapi.Error
 		if errors.As(err, &e) && e.Status == http.StatusForbidden {
@@ -105,7 +115,7 @@ func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Key) e
 }
 
 func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) {
-	k, err := s.triple(w, r)
+	k, err := s.triple(w, r, false)
 	if err == nil {
 		err = s.mayChange(r, ActionPolicyCreate, k)
 	}
@@ -126,14 +136,17 @@ func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) deletePolicy(w http.ResponseWriter, r *http.Request) {
-	k, err := s.triple(w, r)
+	k, err := s.triple(w, r, true)
 	if err == nil {
 		err = s.mayChange(r, ActionPolicyDelete, k)
 	}
 	if err == nil {
 		err = s.Store.DeletePolicy(r.Context(), tenantOf(r), k)
-		if errors.Is(err, store.ErrNotFound) {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			err = httpapi.NotFound("No such policy.")
+		case errors.Is(err, store.ErrLastOwner):
+			err = httpapi.LastOwner(k.Subject + " is the tenant's last client holding owner on / by its own policy; give another client owner on / first.")
 		}
 	}
 	if err != nil {
@@ -164,8 +177,8 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) {
 			errs["subject"] = []string{err.Error()}
 		}
 	}
-	if act != "" && !s.Actions.Has(act) {
-		errs["action"] = []string{"is not an action of this deployment"}
+	if act != "" && !action.ValidName(act) {
+		errs["action"] = []string{"is not a dot-notation action name"}
 	}
 	if sc != "" {
 		n, err := scope.Normalize(sc)
@@ -262,7 +275,7 @@ type checkResponse struct {
 }
 
 func (s *Service) check(w http.ResponseWriter, r *http.Request) {
-	k, err := s.triple(w, r)
+	k, err := s.triple(w, r, false)
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return

@@ -178,10 +178,20 @@ func (s *Service) getGroup(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, toGroup(g))
 }
 
+// mayChangeMembers applies the no-escalation rule to a group's members:
+// adding one confers every policy of the group, removing one (or deleting
+// the group) takes them away, so the caller must hold them all.
+func (s *Service) mayChangeMembers(r *http.Request, change, groupID string) error {
+	return s.Guard.RequireHoldsSubject(r.Context(), change, subject.ID(subject.Group, groupID))
+}
+
 func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request) {
 	gid := groupID(r)
 	err := groupNotFound()
 	if id.Valid(gid) {
+		err = s.mayChangeMembers(r, "delete "+subject.ID(subject.Group, gid), gid)
+	}
+	if err == nil {
 		err = s.Store.DeleteGroup(r.Context(), tenantOf(r), gid)
 		if errors.Is(err, store.ErrNotFound) {
 			err = groupNotFound()
@@ -260,6 +270,9 @@ func (s *Service) addMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ids, err := memberIDs(w, r)
+	if err == nil {
+		err = s.mayChangeMembers(r, "add members to "+subject.ID(subject.Group, g.ID), g.ID)
+	}
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
@@ -320,6 +333,9 @@ func (s *Service) removeMembers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ids, err := memberIDs(w, r)
+	if err == nil {
+		err = s.mayChangeMembers(r, "remove members from "+subject.ID(subject.Group, g.ID), g.ID)
+	}
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return

@@ -28,11 +28,12 @@ type Key struct{ Subject, Action, Scope string }
 // Key returns p's identity.
 func (p Policy) Key() Key { return Key{p.Subject, p.Action, p.Scope} }
 
-// Grants are the policies that apply to one subject: its own, and those of
-// each group it belongs to.
+// Grants are what one subject holds: its own policies, those of each group
+// it belongs to, and, for a client, the OAuth scopes it may put in a token.
 type Grants struct {
-	Direct []Policy
-	Groups []GroupGrants
+	Direct      []Policy
+	Groups      []GroupGrants
+	OAuthScopes []string
 }
 
 // GroupGrants are the policies of one group.
@@ -119,4 +120,32 @@ func Compare(a, b Key) int {
 		return c
 	}
 	return strings.Compare(a.Scope, b.Scope)
+}
+
+// Lacks returns what holder does not hold of conferred, as readable items:
+// "<action> on <scope>" for each policy of conferred that no policy of
+// holder covers, and "OAuth scope <s>" for each OAuth scope of conferred
+// that holder may not put in its own tokens. A holder allowed owner on the
+// tenant root holds everything. Policies whose action is not in the catalog
+// are inert (retired actions cannot return, see action.Parse) and confer
+// nothing. The result is empty when holder holds all of conferred.
+func Lacks(actions *action.Catalog, holder, conferred Grants) []string {
+	if len(Evaluate(actions, holder, action.Owner, scope.Root)) > 0 {
+		return nil
+	}
+	var out []string
+	for _, p := range conferred.All() {
+		if !actions.Has(p.Action) || len(Evaluate(actions, holder, p.Action, p.Scope)) > 0 {
+			continue
+		}
+		if item := p.Action + " on " + p.Scope; !slices.Contains(out, item) {
+			out = append(out, item)
+		}
+	}
+	for _, sc := range conferred.OAuthScopes {
+		if item := "OAuth scope " + sc; !slices.Contains(holder.OAuthScopes, sc) && !slices.Contains(out, item) {
+			out = append(out, item)
+		}
+	}
+	return out
 }

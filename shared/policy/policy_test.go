@@ -90,3 +90,40 @@ func BenchmarkEvaluate1000Policies20Groups(b *testing.B) {
 		}
 	}
 }
+
+func TestLacks(t *testing.T) {
+	actions := action.Default()
+	const me, team, them = "client-1", "group-9", "client-2"
+	cases := []struct {
+		name              string
+		holder, conferred Grants
+		want              []string
+	}{
+		{"nothing conferred", Grants{}, Grants{}, nil},
+		{"owner on / holds everything, OAuth scopes and inert policies too", Grants{Direct: []Policy{p(me, "owner", "/")}},
+			Grants{Direct: []Policy{p(them, "banking.ais.read", "/x"), p(them, "gone.action", "/")}, OAuthScopes: []string{"api"}}, nil},
+		{"owner below / is not everything", Grants{Direct: []Policy{p(me, "owner", "/clients")}},
+			Grants{Direct: []Policy{p(them, "iam.client.read", "/clients/7"), p(them, "iam.group.read", "/groups")}},
+			[]string{"iam.group.read on /groups"}},
+		{"broader action and scope cover", Grants{Direct: []Policy{p(me, "iam.manage", "/")}},
+			Grants{Direct: []Policy{p(them, "iam.secret.create", "/clients/7")}}, nil},
+		{"narrower does not cover", Grants{Direct: []Policy{p(me, "iam.secret.create", "/clients/7")}},
+			Grants{Direct: []Policy{p(them, "iam.secret.manage", "/clients/7"), p(them, "iam.secret.create", "/clients")}},
+			[]string{"iam.secret.manage on /clients/7", "iam.secret.create on /clients"}},
+		{"held through a group", Grants{Groups: []GroupGrants{{GroupID: "9", Policies: []Policy{p(team, "banking.manage", "/")}}}},
+			Grants{Direct: []Policy{p(them, "banking.pis.authorize", "/s/1")}}, nil},
+		{"conferred through a group", Grants{},
+			Grants{Groups: []GroupGrants{{GroupID: "9", Policies: []Policy{p(team, "banking.pis.read", "/"), p(team, "banking.pis.read", "/")}}}},
+			[]string{"banking.pis.read on /"}},
+		{"inert policies confer nothing", Grants{}, Grants{Direct: []Policy{p(them, "retired.thing", "/")}}, nil},
+		{"OAuth scopes", Grants{OAuthScopes: []string{"services.iam", "api"}}, Grants{OAuthScopes: []string{"api", "reconcile", "reconcile"}},
+			[]string{"OAuth scope reconcile"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Lacks(actions, c.holder, c.conferred); fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("Lacks = %q, want %q", got, c.want)
+			}
+		})
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/subject"
 )
 
 // IAM actions of the routes.
@@ -120,6 +121,9 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec, err := s.spec(req)
+	if err == nil {
+		err = s.mayCreateCredential(r, cid)
+	}
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
@@ -146,6 +150,18 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 	audit.Note(r.Context(), ActionCreate, "/clients/"+cid+"/secrets/"+sec.ID)
 	w.Header().Set("Location", "/v1/clients/"+cid+"/secrets/"+sec.ID)
 	httpapi.WriteJSON(w, http.StatusCreated, createdResponse{secretResponse: s.toResponse(sec), Value: spec.Value})
+}
+
+// mayCreateCredential applies the no-escalation rule to a new credential:
+// one for another client lets the caller act as that client, so the caller
+// must hold everything that client holds. Every credential type (secrets,
+// keys) goes through here.
+func (s *Service) mayCreateCredential(r *http.Request, clientID string) error {
+	target := subject.ID(subject.Client, clientID)
+	if target == authn.PrincipalFrom(r.Context()).Subject {
+		return nil
+	}
+	return s.Guard.RequireHoldsSubject(r.Context(), "create a credential for "+target, target)
 }
 
 func (s *Service) spec(req createRequest) (secret.Spec, error) {

@@ -32,6 +32,9 @@ var (
 	// ErrSubjectNotFound: the client or group a write names as its subject
 	// does not exist (or is being deleted).
 	ErrSubjectNotFound = errors.New("store: subject not found")
+	// ErrLastOwner: the change would leave the tenant without a client
+	// holding owner on / directly (see Policies).
+	ErrLastOwner = errors.New("store: last owner")
 )
 
 // Tenants records which tenants exist.
@@ -50,11 +53,12 @@ type Clients interface {
 	GetClient(ctx context.Context, tenant, id string) (client.Client, error)
 	// ReplaceClient overwrites the fields of an existing client and returns
 	// it with its new version. When ifVersion is not 0 the write happens
-	// only if the stored version is ifVersion, else ErrVersionMismatch.
-	// ErrNotFound.
-	ReplaceClient(ctx context.Context, c client.Client, ifVersion int64) (client.Client, error)
+	// only if the stored version is ifVersion, and when ifScopes is not nil
+	// only if the stored OAuth scopes are ifScopes (those a change was
+	// checked against), else ErrVersionMismatch. ErrNotFound.
+	ReplaceClient(ctx context.Context, c client.Client, ifVersion int64, ifScopes []string) (client.Client, error)
 	// DeleteClient deletes a client with its secrets, policies and group
-	// memberships. It is crash-safe and idempotent: the client stops
+	// memberships; ErrLastOwner when it is the tenant's last owner. It is crash-safe and idempotent: the client stops
 	// existing for every reader, every token request and every
 	// authorization decision in the first write, and a repeated call
 	// finishes a cascade an earlier one left half done. ErrNotFound when
@@ -99,13 +103,19 @@ type CredentialRecord struct {
 	Failures []lockout.Count
 }
 
-// Policies stores policies, in their subject's partition.
+// Policies stores policies, in their subject's partition. Every
+// implementation keeps a tenant from locking itself out: it counts the live
+// clients that hold owner on / by a policy of their own, and refuses with
+// ErrLastOwner, atomically, a policy deletion or client deletion that would
+// take the count to zero. Owners through groups do not count, so group
+// changes never need the check.
 type Policies interface {
 	// PutPolicy stores p. When the triple exists already it returns the
 	// stored policy and created false. ErrSubjectNotFound when p's subject
 	// is a client or group that does not exist.
 	PutPolicy(ctx context.Context, tenant string, p policy.Policy) (stored policy.Policy, created bool, err error)
-	// DeletePolicy removes the policy with k's triple; ErrNotFound.
+	// DeletePolicy removes the policy with k's triple; ErrNotFound,
+	// ErrLastOwner.
 	DeletePolicy(ctx context.Context, tenant string, k policy.Key) error
 	// SubjectPolicies returns a subject's own policies.
 	SubjectPolicies(ctx context.Context, tenant, subjectID string) ([]policy.Policy, error)

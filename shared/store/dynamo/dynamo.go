@@ -111,7 +111,7 @@ func (s *Store) GetClient(ctx context.Context, tenant, id string) (client.Client
 }
 
 // ReplaceClient implements store.Clients.
-func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion int64) (client.Client, error) {
+func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion int64, ifScopes []string) (client.Client, error) {
 	cond := "attribute_exists(PK) AND attribute_not_exists(deleting)"
 	values := item{
 		":name": str(c.Name), ":description": str(c.Description),
@@ -121,6 +121,10 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion in
 	if ifVersion != 0 {
 		cond += " AND version = :expected"
 		values[":expected"] = num(ifVersion)
+	}
+	if ifScopes != nil {
+		cond += " AND scopes = :expectedScopes"
+		values[":expectedScopes"] = list(ifScopes)
 	}
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table,
@@ -154,7 +158,7 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion in
 // finishes.
 func (s *Store) DeleteClient(ctx context.Context, tenant, id string) error {
 	pk := clientPK(tenant, id)
-	if err := s.markDeleting(ctx, pk, skClient); err != nil {
+	if err := s.markClientDeleting(ctx, tenant, id); err != nil {
 		return err
 	}
 	return s.finishDelete(ctx, tenant, subject.ID(subject.Client, id), pk, skClient)

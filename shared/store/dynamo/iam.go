@@ -68,15 +68,26 @@ func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (
 	put := &types.Put{TableName: &s.table, Item: policyItem(tenant, p), ConditionExpression: aws.String("attribute_not_exists(PK)")}
 	var err error
 	if needsLiveSubject(p.Subject) {
-		_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{ConditionCheck: s.liveSubjectCheck(tenant, p.Subject)},
-			{Put: put},
-		}})
-		switch reasons := cancellation(err); {
-		case failedCondition(reasons, 0):
-			return policy.Policy{}, false, store.ErrSubjectNotFound
-		case failedCondition(reasons, 1):
-			err = errPolicyExists
+		steps := []types.TransactWriteItem{{ConditionCheck: s.liveSubjectCheck(tenant, p.Subject)}, {Put: put}}
+		if isRootOwner(p.Key()) {
+			steps = append(steps, s.addOwner(tenant))
+		}
+		for attempt := 0; ; attempt++ {
+			_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
+			reasons := cancellation(err)
+			if _, missing := ownerCountFailed(reasons, 2); missing && attempt == 0 {
+				if err := s.ensureOwnerCount(ctx, tenant); err != nil {
+					return policy.Policy{}, false, err
+				}
+				continue
+			}
+			switch {
+			case failedCondition(reasons, 0):
+				return policy.Policy{}, false, store.ErrSubjectNotFound
+			case failedCondition(reasons, 1):
+				err = errPolicyExists
+			}
+			break
 		}
 	} else {
 		_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
@@ -109,6 +120,14 @@ func (s *Store) storedPolicy(ctx context.Context, tenant string, k policy.Key) (
 
 // DeletePolicy implements store.Policies.
 func (s *Store) DeletePolicy(ctx context.Context, tenant string, k policy.Key) error {
+	if isRootOwner(k) {
+		return s.deleteRootOwnerPolicy(ctx, tenant, k)
+	}
+	return s.deletePolicyItem(ctx, tenant, k)
+}
+
+// deletePolicyItem deletes a policy item that no count depends on.
+func (s *Store) deletePolicyItem(ctx context.Context, tenant string, k policy.Key) error {
 	_, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:           &s.table,
 		Key:                 key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)),
@@ -204,8 +223,11 @@ func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Gr
 	g := policy.Grants{Direct: policiesOf(items)}
 	var groupIDs []string
 	for _, it := range items {
-		if sk := getS(it, attrSK); strings.HasPrefix(sk, skMembershipPrefix) {
+		switch sk := getS(it, attrSK); {
+		case strings.HasPrefix(sk, skMembershipPrefix):
 			groupIDs = append(groupIDs, strings.TrimPrefix(sk, skMembershipPrefix))
+		case sk == skClient:
+			g.OAuthScopes = getList(it, attrScopes)
 		}
 	}
 	results := make([]policy.GroupGrants, len(groupIDs))

@@ -8,6 +8,7 @@ import "github.com/machine-iam/machine-iam/shared/subject"
 //
 //	item             PK                          SK                        GSI1PK               GSI1SK
 //	tenant           T#<t>                       TENANT
+//	owner count      T#<t>                       OWNERS                                                                         (count)
 //	client           T#<t>#S#client-<id>         A#CLIENT                  T#<t>#CLIENTS        <id>
 //	client secret    T#<t>#S#client-<id>         A#SECRET#<secretId>
 //	auth failures    T#<t>#S#client-<key>        A#FAIL#<windowStart>                                                           (ttl)
@@ -31,6 +32,7 @@ const (
 	indexGSI1 = "GSI1"
 
 	skTenant           = "TENANT"
+	skOwners           = "OWNERS"
 	skClient           = "A#CLIENT"
 	skSecretPrefix     = "A#SECRET#"
 	skFailurePrefix    = "A#FAIL#"

@@ -1,0 +1,206 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/machine-iam/machine-iam/shared/action"
+	"github.com/machine-iam/machine-iam/shared/fault"
+	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/scope"
+	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/subject"
+)
+
+// A tenant's owner count (item T#<t> / OWNERS) is the number of live
+// clients holding owner on / by a policy of their own. Every write that
+// changes that number changes the count in the same transaction: putting
+// such a policy adds one; deleting it, or tombstoning its client, takes one
+// away only while the count stays above zero. Concurrent deletions of the
+// last two owners therefore cannot both succeed.
+
+// isRootOwner reports whether k is a policy the owner count counts.
+func isRootOwner(k policy.Key) bool {
+	kind, _, err := subject.Parse(k.Subject)
+	return err == nil && kind == subject.Client && k.Action == action.Owner && k.Scope == scope.Root
+}
+
+func (s *Store) ownersKey(tenant string) item { return key(tenantPK(tenant), skOwners) }
+
+// addOwner is the transaction step that counts a new root owner. It needs
+// the count to exist, so that a tenant created before the count was kept
+// gets it recounted first (see ensureOwnerCount) rather than starting at 1.
+func (s *Store) addOwner(tenant string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                           &s.table,
+		Key:                                 s.ownersKey(tenant),
+		UpdateExpression:                    aws.String("ADD #count :one"),
+		ConditionExpression:                 aws.String("attribute_exists(#count)"),
+		ExpressionAttributeNames:            map[string]string{"#count": attrCount},
+		ExpressionAttributeValues:           item{":one": num(1)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+}
+
+// removeOwner is the transaction step that uncounts a root owner, refused
+// when it is the last one.
+func (s *Store) removeOwner(tenant string) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                           &s.table,
+		Key:                                 s.ownersKey(tenant),
+		UpdateExpression:                    aws.String("SET #count = #count - :one"),
+		ConditionExpression:                 aws.String("#count > :one"),
+		ExpressionAttributeNames:            map[string]string{"#count": attrCount},
+		ExpressionAttributeValues:           item{":one": num(1)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+}
+
+// ownerCountFailed tells, for a transaction cancelled by its owner-count
+// step at i, whether the count is missing (recount and retry) or the step
+// was refused.
+func ownerCountFailed(reasons []types.CancellationReason, i int) (failed, missing bool) {
+	if !failedCondition(reasons, i) {
+		return false, false
+	}
+	return true, reasons[i].Item == nil || reasons[i].Item[attrCount] == nil
+}
+
+// ensureOwnerCount creates a missing owner count from the tenant's
+// policies: the clients with their own owner policy on / that are alive.
+// It runs once per tenant at most (a new tenant's first owner policy, or a
+// tenant created before the count existed). A policy index read is
+// eventually consistent, so it may miss a policy put a moment ago; a count
+// too low only refuses more, never less.
+func (s *Store) ensureOwnerCount(ctx context.Context, tenant string) error {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		IndexName:                 aws.String(indexGSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk AND begins_with(GSI1SK, :clients)"),
+		ExpressionAttributeValues: item{":pk": str(policiesGSI1PK(tenant)), ":clients": str(subject.ID(subject.Client, ""))},
+	})
+	if err != nil {
+		return err
+	}
+	var owners []string
+	for _, p := range policiesOf(items) {
+		if isRootOwner(p.Key()) {
+			owners = append(owners, p.Subject)
+		}
+	}
+	live, err := s.DisplayNames(ctx, tenant, owners)
+	if err != nil {
+		return err
+	}
+	counted := item{attrCount: num(int64(len(live)))}
+	for k, v := range s.ownersKey(tenant) {
+		counted[k] = v
+	}
+	if err := s.putNew(ctx, counted); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// markClientDeleting tombstones a client. When the client holds owner on /
+// by its own policy, the same transaction uncounts it, refused for the last
+// owner (ErrLastOwner). A client already tombstoned is left as it is, so a
+// repeated delete finishes the cascade without counting twice.
+func (s *Store) markClientDeleting(ctx context.Context, tenant, clientID string) error {
+	pk := clientPK(tenant, clientID)
+	ownerPolicy := key(pk, policySK(action.Owner, scope.Root))
+	tombstone := types.TransactWriteItem{Update: &types.Update{
+		TableName:                           &s.table,
+		Key:                                 key(pk, skClient),
+		UpdateExpression:                    aws.String("SET deleting = :true"),
+		ConditionExpression:                 aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
+		ExpressionAttributeValues:           item{":true": boolean(true)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+	for range 4 {
+		// First as a client without the owner policy; the check makes the
+		// transaction fail should the policy exist.
+		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			tombstone,
+			{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: ownerPolicy, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		}})
+		reasons := cancellation(err)
+		switch {
+		case err == nil:
+			return nil
+		case failedCondition(reasons, 0):
+			if reasons[0].Item == nil {
+				return store.ErrNotFound
+			}
+			return nil // tombstoned before: finish the cascade
+		case !failedCondition(reasons, 1):
+			return fault.Unavailable("dynamodb:TransactWriteItems", err)
+		}
+		// It holds the policy: tombstone and uncount together.
+		_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			tombstone,
+			{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: ownerPolicy, ConditionExpression: aws.String("attribute_exists(PK)")}},
+			s.removeOwner(tenant),
+		}})
+		reasons = cancellation(err)
+		failed, missing := ownerCountFailed(reasons, 2)
+		switch {
+		case err == nil:
+			return nil
+		case failedCondition(reasons, 0):
+			if reasons[0].Item == nil {
+				return store.ErrNotFound
+			}
+			return nil
+		case failed && !missing:
+			return store.ErrLastOwner
+		case failed:
+			if err := s.ensureOwnerCount(ctx, tenant); err != nil {
+				return err
+			}
+		case !failedCondition(reasons, 1):
+			return fault.Unavailable("dynamodb:TransactWriteItems", err)
+		}
+		// The policy went away meanwhile, or the count was just made: again.
+	}
+	return fault.Unavailable("dynamodb:TransactWriteItems", errors.New("owner policy kept changing"))
+}
+
+// deleteRootOwnerPolicy deletes a client's owner policy on / and uncounts
+// it, refused for the last owner. A client already tombstoned was uncounted
+// then, so its policy goes plainly.
+func (s *Store) deleteRootOwnerPolicy(ctx context.Context, tenant string, k policy.Key) error {
+	for range 3 {
+		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Delete: &types.Delete{
+				TableName:           &s.table,
+				Key:                 key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)),
+				ConditionExpression: aws.String("attribute_exists(PK)"),
+			}},
+			{ConditionCheck: s.liveSubjectCheck(tenant, k.Subject)},
+			s.removeOwner(tenant),
+		}})
+		reasons := cancellation(err)
+		failed, missing := ownerCountFailed(reasons, 2)
+		switch {
+		case err == nil:
+			return nil
+		case failedCondition(reasons, 0):
+			return store.ErrNotFound
+		case failedCondition(reasons, 1):
+			return s.deletePolicyItem(ctx, tenant, k)
+		case failed && !missing:
+			return store.ErrLastOwner
+		case failed:
+			if err := s.ensureOwnerCount(ctx, tenant); err != nil {
+				return err
+			}
+			continue
+		}
+		return fault.Unavailable("dynamodb:TransactWriteItems", err)
+	}
+	return fault.Unavailable("dynamodb:TransactWriteItems", errors.New("owner count could not be made"))
+}

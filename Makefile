@@ -53,6 +53,12 @@ bootstrap: ## Create tenant TENANT on the running local stack and print its admi
 	@test -f .run/local.env || { echo "the local stack is not running: start it with make run" >&2; exit 1; }
 	@set -a && . ./.run/local.env && set +a && go run ./cmd/iamctl bootstrap --tenant "$(TENANT)"
 
+.PHONY: recover
+recover: ## Give tenant TENANT on the running local stack a new owner client and print its credentials.
+	@test -n "$(TENANT)" || { echo "usage: make recover TENANT=name" >&2; exit 2; }
+	@test -f .run/local.env || { echo "the local stack is not running: start it with make run" >&2; exit 1; }
+	@set -a && . ./.run/local.env && set +a && go run ./cmd/iamctl recover --tenant "$(TENANT)"
+
 # --- test and lint ---------------------------------------------------------
 
 .PHONY: test

@@ -1,12 +1,18 @@
-// Command iamctl is the operator's tool. Tenants are never created over
-// HTTP; an operator creates one, with its first admin client, by
+// Command iamctl is the operator's tool, for what the HTTP API deliberately
+// does not offer. Tenants are never created over HTTP; an operator creates
+// one, with its first admin client, by
 //
 //	iamctl bootstrap --tenant NAME
 //
-// which prints {"tenant","clientId","clientSecret","issuer","tokenEndpoint"}.
-// It uses the ordinary AWS configuration (profile, region, role) and reads
-// TABLE_NAME and ISSUER_URL from the environment or flags; against the local
-// stack, `make bootstrap TENANT=NAME` sets them.
+// and gives a tenant that lost every usable owner a fresh one by
+//
+//	iamctl recover --tenant NAME
+//
+// Both print {"tenant","clientId","clientSecret","issuer","tokenEndpoint"} on
+// stdout; recover also writes an audit line on stderr. They use the ordinary
+// AWS configuration (profile, region, role) and read TABLE_NAME and
+// ISSUER_URL from the environment or flags; against the local stack,
+// `make bootstrap TENANT=NAME` and `make recover TENANT=NAME` set them.
 package main
 
 import (
@@ -16,6 +22,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -23,14 +31,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/machine-iam/machine-iam/shared/app"
+	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/bootstrap"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store/dynamo"
 )
 
-const usage = `usage: iamctl bootstrap --tenant NAME [--table TABLE] [--issuer URL]
+const usage = `usage: iamctl bootstrap|recover --tenant NAME [--table TABLE] [--issuer URL]
 
   bootstrap   create tenant NAME and its admin client; print its credentials as JSON
+  recover     give existing tenant NAME a new client holding owner on /; print its
+              credentials as JSON and an audit line on stderr
 `
 
 func main() {
@@ -41,13 +52,14 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "bootstrap" {
+	if len(args) == 0 || args[0] != "bootstrap" && args[0] != "recover" {
 		fmt.Fprint(stderr, usage)
 		return errors.New("unknown or missing command")
 	}
-	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
+	command := args[0]
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	name := fs.String("tenant", "", "tenant to create (1-63 of a-z, 0-9, -)")
+	name := fs.String("tenant", "", "tenant (1-63 of a-z, 0-9, -)")
 	table := fs.String("table", os.Getenv("TABLE_NAME"), "DynamoDB table (default $TABLE_NAME)")
 	issuer := fs.String("issuer", os.Getenv("ISSUER_URL"), "issuer base URL, e.g. https://id.example.com (default $ISSUER_URL)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -66,9 +78,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), *table)
-	res, err := bootstrap.Tenant(ctx, st, secret.DefaultArgon2id, *name, strings.TrimSuffix(*issuer, "/"), time.Now())
+	base := strings.TrimSuffix(*issuer, "/")
+	if command == "bootstrap" {
+		res, err := bootstrap.Tenant(ctx, st, secret.DefaultArgon2id, *name, base, time.Now())
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	res, err := bootstrap.Recover(ctx, st, secret.DefaultArgon2id, *name, base, time.Now())
 	if err != nil {
 		return err
 	}
+	// The same audit line the functions write for a change over HTTP.
+	audit.Write(ctx, slog.New(slog.NewJSONHandler(stderr, nil)), "",
+		&audit.Record{Tenant: res.Tenant, Caller: "operator (iamctl recover)", Action: "iam.recover",
+			Target: "/clients/" + res.ClientID}, http.StatusCreated)
 	return json.NewEncoder(stdout).Encode(res)
 }

@@ -18,6 +18,8 @@ func TestRunRefusesIncompleteCommands(t *testing.T) {
 		{[]string{"bootstrap", "--tenant", "acme", "--table", ""}, "--table or TABLE_NAME is required"},
 		{[]string{"bootstrap", "--tenant", "acme", "--table", "t", "--issuer", "id.example.com"}, "--issuer or ISSUER_URL"},
 		{[]string{"bootstrap", "--nope"}, "flag provided but not defined"},
+		{[]string{"recover"}, "--tenant is required"},
+		{[]string{"recover", "--tenant", "acme", "--table", ""}, "--table or TABLE_NAME is required"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), c.args, &out, &errOut)

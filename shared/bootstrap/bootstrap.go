@@ -1,8 +1,8 @@
-// Package bootstrap creates a tenant with its first administrator: a client
+// Package bootstrap creates a tenant with its first administrator (a client
 // allowed the services.iam scope, holding owner on the tenant root /, with
-// one generated secret. Tenants are
-// never created over HTTP; operators run this through iamctl (and `make run`
-// does it for the default tenant).
+// one generated secret), and recovers a tenant with a fresh one. Tenants are
+// never created, nor owners restored, over HTTP; operators run this through
+// iamctl (and `make run` does it for the default tenant).
 package bootstrap
 
 import (
@@ -57,10 +57,44 @@ func Tenant(ctx context.Context, st Store, hasher secret.Hasher, name, issuerBas
 	} else if exists {
 		return Result{}, ErrTenantExists
 	}
+	res, err := newOwner(ctx, st, hasher, name, issuerBase, "Tenant administrator",
+		"Created by iamctl bootstrap; holds the tenant's management rights.", now)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := st.CreateTenant(ctx, name); err != nil {
+		_ = st.DeleteClient(ctx, name, res.ClientID)
+		if errors.Is(err, store.ErrConflict) {
+			return Result{}, ErrTenantExists
+		}
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// ErrNoTenant is returned when recovering a tenant that was never created.
+var ErrNoTenant = errors.New("no such tenant")
+
+// Recover gives an existing tenant a fresh owner client, for an operator
+// whose tenant lost its last usable owner (a leaked or forgotten secret, a
+// deleted admin client's successor removed): the way back that the HTTP API
+// deliberately does not offer. Nothing else of the tenant changes.
+func Recover(ctx context.Context, st Store, hasher secret.Hasher, name, issuerBase string, now time.Time) (Result, error) {
+	if exists, err := st.TenantExists(ctx, name); err != nil {
+		return Result{}, err
+	} else if !exists {
+		return Result{}, ErrNoTenant
+	}
+	return newOwner(ctx, st, hasher, name, issuerBase, "Recovered administrator",
+		"Created by iamctl recover; holds the tenant's management rights.", now)
+}
+
+// newOwner creates a client allowed services.iam, holding owner on /, with
+// one generated secret, and returns its credentials.
+func newOwner(ctx context.Context, st Store, hasher secret.Hasher, ten, issuerBase, name, description string, now time.Time) (Result, error) {
 	now = now.UTC().Truncate(time.Second)
 	admin := client.Client{
-		Tenant: name, ID: id.New(), Name: "Tenant administrator",
-		Description:  "Created by iamctl bootstrap; holds the tenant's management rights.",
+		Tenant: ten, ID: id.New(), Name: name, Description: description,
 		GrantTypes:   []string{client.GrantClientCredentials},
 		Scopes:       []string{oauthscope.IAM},
 		RedirectURIs: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1,
@@ -74,21 +108,14 @@ func Tenant(ctx context.Context, st Store, hasher secret.Hasher, name, issuerBas
 	if err != nil {
 		return Result{}, err
 	}
-	sec := secret.Hashed{Secret: secret.Secret{ID: id.New(), Description: "Bootstrap secret", CreatedAt: now}, Hash: hash}
-	if err := st.CreateSecret(ctx, name, admin.ID, sec, secret.MaxPerClient); err != nil {
+	sec := secret.Hashed{Secret: secret.Secret{ID: id.New(), Description: "Generated secret", CreatedAt: now}, Hash: hash}
+	if err := st.CreateSecret(ctx, ten, admin.ID, sec, secret.MaxPerClient); err != nil {
 		return Result{}, err
 	}
 	owner := policy.Policy{Subject: admin.SubjectID(), Action: action.Owner, Scope: scope.Root, CreatedAt: now}
-	if _, _, err := st.PutPolicy(ctx, name, owner); err != nil {
+	if _, _, err := st.PutPolicy(ctx, ten, owner); err != nil {
 		return Result{}, err
 	}
-	if err := st.CreateTenant(ctx, name); err != nil {
-		_ = st.DeleteClient(ctx, name, admin.ID)
-		if errors.Is(err, store.ErrConflict) {
-			return Result{}, ErrTenantExists
-		}
-		return Result{}, err
-	}
-	iss := tenant.Issuer(issuerBase, name)
-	return Result{Tenant: name, ClientID: admin.ID, ClientSecret: value, Issuer: iss, TokenEndpoint: iss + "/connect/token"}, nil
+	iss := tenant.Issuer(issuerBase, ten)
+	return Result{Tenant: ten, ClientID: admin.ID, ClientSecret: value, Issuer: iss, TokenEndpoint: iss + "/connect/token"}, nil
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -371,5 +373,31 @@ func TestRecover(t *testing.T) {
 	}
 	if out, _, err := iamctl("recover", "--tenant", "never-created"); err == nil || out != "" {
 		t.Errorf("recover of an unknown tenant: %v %q", err, out)
+	}
+}
+
+// TestEscalationCheckCost counts the DynamoDB calls of a credential created
+// for another client: the route's decision (caller + its group), the
+// no-escalation check (caller + its group again, target + its two groups),
+// and the write.
+func TestEscalationCheckCost(t *testing.T) {
+	admin := adminToken(t)
+	c := newCaller(t, admin, "cost-keymaker")
+	target, _ := newClient(t, admin, "cost-target", "api")
+	mine := newGroup(t, admin, "cost-mine")
+	grant(t, admin, "group-"+mine, "iam.manage", "/clients")
+	send(t, http.MethodPost, "/v1/subjects/groups/"+mine+"/members", admin, map[string]any{"subjectIds": []string{c.subject}})
+	for i := range 2 {
+		gid := newGroup(t, admin, "cost-theirs")
+		grant(t, admin, "group-"+gid, "iam.client.read", "/clients/"+strconv.Itoa(i))
+		send(t, http.MethodPost, "/v1/subjects/groups/"+gid+"/members", admin, map[string]any{"subjectIds": []string{"client-" + target}})
+	}
+	tok := c.token(t)
+	env.calls.reset()
+	if r := send(t, http.MethodPost, "/v1/clients/"+target+"/secrets", tok, map[string]string{"value": "cost-secret-1", "description": "x"}); r.Status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 7, "DynamoDB:TransactWriteItems": 1}; !maps.Equal(got, want) {
+		t.Errorf("calls = %v, want %v", got, want)
 	}
 }

@@ -35,25 +35,21 @@ func (s *Store) ownersKey(tenant string) item { return key(tenantPK(tenant), skO
 // the count to exist, so that a tenant created before the count was kept
 // gets it recounted first (see ensureOwnerCount) rather than starting at 1.
 func (s *Store) addOwner(tenant string) types.TransactWriteItem {
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName:                           &s.table,
-		Key:                                 s.ownersKey(tenant),
-		UpdateExpression:                    aws.String("ADD #count :one"),
-		ConditionExpression:                 aws.String("attribute_exists(#count)"),
-		ExpressionAttributeNames:            map[string]string{"#count": attrCount},
-		ExpressionAttributeValues:           item{":one": num(1)},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}}
+	return s.ownerCountStep(tenant, "ADD #count :one", "attribute_exists(#count)")
 }
 
 // removeOwner is the transaction step that uncounts a root owner, refused
 // when it is the last one.
 func (s *Store) removeOwner(tenant string) types.TransactWriteItem {
+	return s.ownerCountStep(tenant, "SET #count = #count - :one", "#count > :one")
+}
+
+func (s *Store) ownerCountStep(tenant, update, condition string) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName:                           &s.table,
 		Key:                                 s.ownersKey(tenant),
-		UpdateExpression:                    aws.String("SET #count = #count - :one"),
-		ConditionExpression:                 aws.String("#count > :one"),
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String(condition),
 		ExpressionAttributeNames:            map[string]string{"#count": attrCount},
 		ExpressionAttributeValues:           item{":one": num(1)},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,

@@ -248,6 +248,19 @@ func (r response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body
 // (sent as is) or a value (sent as JSON).
 func send(t *testing.T, method, path, bearer string, body any, headers ...string) response {
 	t.Helper()
+	return sendVia(t, env.http, method, path, bearer, body, headers...)
+}
+
+// fromAddress returns an HTTP client whose connections come from ip, a
+// loopback address other than 127.0.0.1, as a second caller would.
+func fromAddress(ip string) *http.Client {
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext}}
+}
+
+// sendVia is send over hc.
+func sendVia(t *testing.T, hc *http.Client, method, path, bearer string, body any, headers ...string) response {
+	t.Helper()
 	var rd io.Reader
 	contentType := ""
 	switch b := body.(type) {
@@ -280,7 +293,7 @@ func send(t *testing.T, method, path, bearer string, body any, headers ...string
 			req.Header.Set(headers[i], headers[i+1])
 		}
 	}
-	resp, err := env.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

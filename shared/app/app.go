@@ -47,7 +47,7 @@ type Config struct {
 	PreviousSigningKeyIDs []string       // PREVIOUS_SIGNING_KEY_IDS, comma-separated
 	IssuerURL             string         // ISSUER_URL; empty: https://<request host>
 	TokenLifetime         time.Duration  // TOKEN_LIFETIME_SECONDS, default 3600
-	Lockout               lockout.Policy // LOCKOUT_THRESHOLD (10), LOCKOUT_WINDOW_SECONDS (300)
+	Lockout               lockout.Policy // LOCKOUT_THRESHOLD (10), LOCKOUT_CEILING (100), LOCKOUT_WINDOW_SECONDS (300)
 	// RequestTimeout bounds all the dependency work of one request, so a
 	// stalled dependency gives a 503 before the function's own timeout
 	// (10 s in template.yaml) cuts the response off.
@@ -64,7 +64,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SigningKeyID:   getenv("SIGNING_KEY_ID"),
 		IssuerURL:      strings.TrimSuffix(getenv("ISSUER_URL"), "/"),
 		TokenLifetime:  token.DefaultLifetime,
-		Lockout:        lockout.Policy{Threshold: lockout.DefaultThreshold, Window: lockout.DefaultWindow},
+		Lockout:        lockout.Policy{Threshold: lockout.DefaultThreshold, Ceiling: lockout.DefaultCeiling, Window: lockout.DefaultWindow},
 		RequestTimeout: DefaultRequestTimeout,
 	}
 	var errs []error
@@ -96,6 +96,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.RequestTimeout = seconds(intVar("REQUEST_TIMEOUT_SECONDS", 1, 900, int(c.RequestTimeout/time.Second)))
 	c.TokenReusePercent = intVar("TOKEN_REUSE_PERCENT", 0, 99, 0)
 	c.Lockout.Threshold = intVar("LOCKOUT_THRESHOLD", 1, 10000, c.Lockout.Threshold)
+	// The ceiling bounds what one window's count item holds (an attribute
+	// per address), far below DynamoDB's item size limit.
+	c.Lockout.Ceiling = intVar("LOCKOUT_CEILING", 1, 2000, c.Lockout.Ceiling)
+	if c.Lockout.Ceiling < c.Lockout.Threshold {
+		errs = append(errs, errors.New("LOCKOUT_CEILING must be at least LOCKOUT_THRESHOLD"))
+	}
 	c.Lockout.Window = seconds(intVar("LOCKOUT_WINDOW_SECONDS", 1, 86400, int(c.Lockout.Window/time.Second)))
 	if c.IssuerURL != "" && !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
 		errs = append(errs, errors.New("ISSUER_URL must be an absolute http(s) URL"))

@@ -1,14 +1,19 @@
-// Package lockout slows down guessing of client secrets. Failed client
-// authentications are counted per client id (known or not) in fixed time
-// windows; once a window holds Threshold failures, the token endpoint
-// refuses that client id with 429 until the window ends, without checking
-// the secret. A guessed client id can therefore be slowed down by whoever
-// guesses it, but never unlocked: the lockout only ever refuses.
+// Package lockout throttles guessing of client secrets. Client
+// authentications that need hash work are counted in fixed time windows per
+// client id (known or not) and caller address, and per client id across all
+// addresses. A request is counted before its secret is checked, by one
+// conditional write that refuses past either limit, so concurrent guesses
+// cannot overrun them; a success gives its count back. Past the per-address
+// threshold that address gets 429 for the rest of the window; past the much
+// higher per-client ceiling every address does, which bounds a distributed
+// attacker. Guesses from one address never lock the real client out from
+// another. The throttle only ever refuses: it never lets anything in.
 package lockout
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/id"
@@ -17,19 +22,21 @@ import (
 // Defaults, overridable by configuration.
 const (
 	DefaultThreshold = 10
+	DefaultCeiling   = 100
 	DefaultWindow    = 5 * time.Minute
 )
 
-// Policy is a threshold of failures per window.
+// Policy is the limits of one window.
 type Policy struct {
-	Threshold int
+	Threshold int // counted attempts per client id and address
+	Ceiling   int // counted attempts per client id, all addresses together
 	Window    time.Duration
 }
 
-// Count is the number of failures recorded in the window starting at Start.
-type Count struct {
-	Start time.Time
-	N     int
+// Counts are the attempts counted in the current window for one client id.
+type Counts struct {
+	FromAddress int // from the caller's address
+	Total       int // from every address
 }
 
 // WindowAt returns the window holding now.
@@ -38,15 +45,9 @@ func (p Policy) WindowAt(now time.Time) (start, end time.Time) {
 	return start, start.Add(p.Window)
 }
 
-// Locked reports whether counts lock the client id at now, and for how long.
-func (p Policy) Locked(counts []Count, now time.Time) (bool, time.Duration) {
-	start, end := p.WindowAt(now)
-	for _, c := range counts {
-		if c.Start.Equal(start) && c.N >= p.Threshold {
-			return true, end.Sub(now)
-		}
-	}
-	return false, 0
+// Exceeded reports whether c leaves no attempt for the caller's address.
+func (p Policy) Exceeded(c Counts) bool {
+	return c.FromAddress >= p.Threshold || c.Total >= p.Ceiling
 }
 
 // Key is the storage key of a presented client id: the id itself when it is
@@ -58,4 +59,25 @@ func Key(clientID string) string {
 	}
 	sum := sha256.Sum256([]byte(clientID))
 	return "x" + hex.EncodeToString(sum[:20])
+}
+
+// Address is the throttling key of a caller address (API Gateway's
+// requestContext.http.sourceIp, with or without a port): an IPv4 address
+// as is, an IPv6 address by its /64 prefix, since one host usually holds a
+// whole /64; "unknown" for anything unparsable.
+func Address(remote string) string {
+	a, err := netip.ParseAddr(remote)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(remote)
+		if perr != nil {
+			return "unknown"
+		}
+		a = ap.Addr()
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }

@@ -5,22 +5,25 @@ import (
 	"time"
 )
 
-func TestLocked(t *testing.T) {
-	p := Policy{Threshold: 3, Window: time.Minute}
+func TestWindowAndExceeded(t *testing.T) {
+	p := Policy{Threshold: 3, Ceiling: 10, Window: time.Minute}
 	now := time.Unix(1_800_000_030, 0) // 30 s into a window
 	start, end := p.WindowAt(now)
 	if end.Sub(start) != time.Minute || now.Before(start) || !now.Before(end) {
 		t.Fatalf("window %v-%v", start, end)
 	}
-	if locked, _ := p.Locked([]Count{{start, 2}}, now); locked {
-		t.Error("2 failures of 3 must not lock")
-	}
-	locked, retry := p.Locked([]Count{{start.Add(-time.Minute), 9}, {start, 3}}, now)
-	if !locked || retry != 30*time.Second {
-		t.Errorf("locked %v retry %v", locked, retry)
-	}
-	if locked, _ := p.Locked([]Count{{start.Add(-time.Minute), 9}}, now); locked {
-		t.Error("an earlier window's failures must not lock")
+	for _, c := range []struct {
+		counts Counts
+		want   bool
+	}{
+		{Counts{}, false},
+		{Counts{FromAddress: 2, Total: 9}, false},
+		{Counts{FromAddress: 3, Total: 3}, true},
+		{Counts{FromAddress: 0, Total: 10}, true},
+	} {
+		if got := p.Exceeded(c.counts); got != c.want {
+			t.Errorf("Exceeded(%+v) = %v", c.counts, got)
+		}
 	}
 }
 
@@ -31,5 +34,21 @@ func TestKey(t *testing.T) {
 	}
 	if k := Key("robot; DROP TABLE"); len(k) != 41 || k[0] != 'x' || Key("robot; DROP TABLE") != k || Key("robot") == k {
 		t.Errorf("digest key %q", k)
+	}
+}
+
+func TestAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7":                "203.0.113.7",
+		"203.0.113.7:4711":           "203.0.113.7",
+		"::ffff:203.0.113.7":         "203.0.113.7",
+		"2001:db8:1:2:3:4:5:6":       "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:443": "2001:db8:1:2::/64",
+		"":                           "unknown",
+		"not an address":             "unknown",
+	} {
+		if got := Address(in); got != want {
+			t.Errorf("Address(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -41,18 +41,28 @@ func NewVerifier(h Hasher, cacheEntries int) *Verifier {
 	return &Verifier{hasher: h, key: key, matches: make(map[[sha256.Size]byte]struct{}), max: cacheEntries}
 }
 
+// MatchWarm returns the live secret among candidates that value matched
+// before in this process, with no hash work; false means only Match can
+// tell.
+func (v *Verifier) MatchWarm(candidates []Hashed, value string, now time.Time) (Secret, bool) {
+	for _, c := range candidates {
+		if !c.ExpiredAt(now) && v.cached(v.digest(c.Hash, value)) {
+			return c.Secret, true
+		}
+	}
+	return Secret{}, false
+}
+
 // Match returns the live secret among candidates that value matches.
 // candidates may be empty (unknown client); the work done is the same.
 func (v *Verifier) Match(candidates []Hashed, value string, now time.Time) (Secret, bool) {
+	if s, ok := v.MatchWarm(candidates, value, now); ok {
+		return s, true
+	}
 	live := make([]Hashed, 0, len(candidates))
 	for _, c := range candidates {
 		if !c.ExpiredAt(now) {
 			live = append(live, c)
-		}
-	}
-	for _, c := range live {
-		if v.cached(v.digest(c.Hash, value)) {
-			return c.Secret, true
 		}
 	}
 	if len(live) == 0 {

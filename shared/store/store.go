@@ -86,12 +86,19 @@ type Credentials interface {
 	// GetCredentials returns, in one strongly consistent read, what the
 	// token endpoint needs about the client stored under key (a
 	// lockout.Key): the client and its hashed secrets, if it exists, and
-	// the recent failed authentications counted for the key, whether the
-	// client exists or not.
-	GetCredentials(ctx context.Context, tenant, key string) (CredentialRecord, error)
-	// RecordFailure counts one failed authentication for key in the window
-	// starting at windowStart; the count may expire after expires.
-	RecordFailure(ctx context.Context, tenant, key string, windowStart, expires time.Time) error
+	// the attempts counted for the key in the window starting at window,
+	// in all and from address (a lockout.Address), whether the client
+	// exists or not. No number of counted attempts, in this window or any
+	// other, can push the client or its secrets out of that read.
+	GetCredentials(ctx context.Context, tenant, key, address string, window time.Time) (CredentialRecord, error)
+	// CountAttempt counts one authentication attempt for key from address
+	// in the window starting at window, atomically, unless the address has
+	// p.Threshold attempts there already or the key p.Ceiling in all:
+	// ErrLimitExceeded then, and nothing is counted. The count may be
+	// forgotten after expires.
+	CountAttempt(ctx context.Context, tenant, key, address string, window time.Time, p lockout.Policy, expires time.Time) error
+	// UncountAttempt gives back an attempt CountAttempt counted.
+	UncountAttempt(ctx context.Context, tenant, key, address string, window time.Time) error
 }
 
 // CredentialRecord is what GetCredentials read.
@@ -100,7 +107,7 @@ type CredentialRecord struct {
 	// deleted); Secrets is then empty.
 	Client   *client.Client
 	Secrets  []secret.Hashed
-	Failures []lockout.Count
+	Attempts lockout.Counts
 }
 
 // Policies stores policies, in their subject's partition. Every

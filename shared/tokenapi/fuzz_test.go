@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,21 +27,54 @@ const (
 	knownSecret = "correct-horse-battery"
 )
 
-// memoryCredentials holds one client, in memory, for handler tests.
+// memoryCredentials holds one client and the attempt counts, in memory,
+// for handler tests.
 type memoryCredentials struct {
 	client  client.Client
 	secrets []secret.Hashed
+
+	mu       sync.Mutex
+	attempts map[string]lockout.Counts // by key and window
+	byAddr   map[string]int            // by key, window and address
 }
 
-func (m *memoryCredentials) GetCredentials(_ context.Context, tenant, key string) (store.CredentialRecord, error) {
-	if tenant != "default" || key != m.client.ID {
-		return store.CredentialRecord{}, nil
+func (m *memoryCredentials) GetCredentials(_ context.Context, tenant, key, address string, window time.Time) (store.CredentialRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec := store.CredentialRecord{Attempts: lockout.Counts{
+		Total: m.attempts[key+window.String()].Total, FromAddress: m.byAddr[key+window.String()+address]}}
+	if tenant == "default" && key == m.client.ID {
+		c := m.client
+		rec.Client, rec.Secrets = &c, m.secrets
 	}
-	c := m.client
-	return store.CredentialRecord{Client: &c, Secrets: m.secrets}, nil
+	return rec, nil
 }
 
-func (m *memoryCredentials) RecordFailure(context.Context, string, string, time.Time, time.Time) error {
+func (m *memoryCredentials) CountAttempt(_ context.Context, _, key, address string, window time.Time, p lockout.Policy, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.attempts == nil {
+		m.attempts, m.byAddr = map[string]lockout.Counts{}, map[string]int{}
+	}
+	k := key + window.String()
+	c := m.attempts[k]
+	if c.Total >= p.Ceiling || m.byAddr[k+address] >= p.Threshold {
+		return store.ErrLimitExceeded
+	}
+	c.Total++
+	m.attempts[k] = c
+	m.byAddr[k+address]++
+	return nil
+}
+
+func (m *memoryCredentials) UncountAttempt(_ context.Context, _, key, address string, window time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key + window.String()
+	c := m.attempts[k]
+	c.Total--
+	m.attempts[k] = c
+	m.byAddr[k+address]--
 	return nil
 }
 
@@ -67,7 +101,7 @@ func newTestService(t testing.TB) *Service {
 		Credentials: creds, Tenants: creds, Secrets: secret.NewVerifier(hasher, 16),
 		Minter: &token.Minter{Signer: sig, Lifetime: time.Hour, Now: time.Now},
 		Keys:   sig, Scopes: oauthscope.Default(), IssuerBase: func(*http.Request) string { return "https://id.example.com" },
-		Lockout: lockout.Policy{Threshold: 1 << 30, Window: time.Minute}, Now: time.Now,
+		Lockout: lockout.Policy{Threshold: 1 << 30, Ceiling: 1 << 30, Window: time.Minute}, Now: time.Now,
 	}
 }
 

@@ -119,7 +119,7 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 	// even a secret pasted into the wrong field.
 	audit.Note(r.Context(), "token.issue", lockout.Key(creds.id))
 	realm := tenant.Issuer(s.IssuerBase(r), ten)
-	c, err := s.authenticate(r.Context(), ten, creds)
+	c, err := s.authenticate(r.Context(), ten, lockout.Address(r.RemoteAddr), creds)
 	if err != nil {
 		if errors.Is(err, errAuthFailed) {
 			return tokenResponse{}, httpapi.InvalidClient(creds.basic, realm)
@@ -241,22 +241,47 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, error) {
 
 var errAuthFailed = errors.New("client authentication failed")
 
-// authenticate checks the credentials with one storage read. Every failure
-// is errAuthFailed after the same hash work and is counted for the lockout,
-// so neither the answer, the work nor the lockout tells whether the client
-// exists. A locked client id is refused before any hash work.
-func (s *Service) authenticate(ctx context.Context, ten string, cr credentials) (client.Client, error) {
+// authenticate checks the credentials with one storage read. A secret this
+// process verified before is accepted without hash work or any write.
+// Anything else is counted before it is checked (one conditional write per
+// client id and caller address, refused past the lockout's limits, so
+// concurrent guesses cannot overrun them), then checked with the same hash
+// work whether the client exists or not; a success gives its count back.
+// Every refusal is errAuthFailed or a 429, alike for known and unknown
+// client ids, and a throttled address gets its 429 before any hash work,
+// even for the right secret.
+func (s *Service) authenticate(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
 	key := lockout.Key(cr.id)
-	rec, err := s.Credentials.GetCredentials(ctx, ten, key)
+	now := s.Now()
+	window, end := s.Lockout.WindowAt(now)
+	throttled := func() error {
+		seconds := int(math.Ceil(end.Sub(now).Seconds()))
+		return &httpapi.OAuthError{Code: httpapi.CodeTemporarilyUnavailable, Status: http.StatusTooManyRequests,
+			Description: "Too many failed authentications for this client; retry later.",
+			Header:      http.Header{"Retry-After": {strconv.Itoa(max(1, seconds))}}}
+	}
+	rec, err := s.Credentials.GetCredentials(ctx, ten, key, address, window)
 	if err != nil {
 		return client.Client{}, err
 	}
-	now := s.Now()
-	if locked, retry := s.Lockout.Locked(rec.Failures, now); locked {
-		seconds := int(math.Ceil(retry.Seconds()))
-		return client.Client{}, &httpapi.OAuthError{Code: httpapi.CodeTemporarilyUnavailable, Status: http.StatusTooManyRequests,
-			Description: "Too many failed authentications for this client; retry later.",
-			Header:      http.Header{"Retry-After": {strconv.Itoa(seconds)}}}
+	if s.Lockout.Exceeded(rec.Attempts) {
+		return client.Client{}, throttled()
+	}
+	if rec.Client != nil {
+		for _, presented := range cr.secrets {
+			if _, ok := s.Secrets.MatchWarm(rec.Secrets, presented, now); ok {
+				return *rec.Client, nil
+			}
+		}
+	}
+	// Counted before any hash work; kept for 1 h past the window, so a
+	// slow give-back still finds it.
+	err = s.Credentials.CountAttempt(ctx, ten, key, address, window, s.Lockout, end.Add(time.Hour))
+	switch {
+	case errors.Is(err, store.ErrLimitExceeded):
+		return client.Client{}, throttled()
+	case err != nil:
+		return client.Client{}, err
 	}
 	matched := false
 	for _, presented := range cr.secrets {
@@ -265,12 +290,11 @@ func (s *Service) authenticate(ctx context.Context, ten string, cr credentials) 
 		}
 	}
 	if !matched || rec.Client == nil {
-		start, end := s.Lockout.WindowAt(now)
-		if err := s.Credentials.RecordFailure(ctx, ten, key, start, end.Add(time.Hour)); err != nil {
-			// The refusal stands; only the count is lost.
-			slog.WarnContext(ctx, "failed authentication not counted", "error", err.Error())
-		}
 		return client.Client{}, errAuthFailed
+	}
+	if err := s.Credentials.UncountAttempt(ctx, ten, key, address, window); err != nil {
+		// The client is in; only its address keeps one attempt fewer.
+		slog.WarnContext(ctx, "successful authentication not uncounted", "error", err.Error())
 	}
 	return *rec.Client, nil
 }

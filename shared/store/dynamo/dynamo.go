@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -300,21 +299,28 @@ func listByName[T any](ctx context.Context, s *Store, gsi1pk string, from func(i
 }
 
 // GetCredentials implements store.Credentials with exactly one Query.
-func (s *Store) GetCredentials(ctx context.Context, tenant, lockoutKey string) (store.CredentialRecord, error) {
+func (s *Store) GetCredentials(ctx context.Context, tenant, lockoutKey, address string, window time.Time) (store.CredentialRecord, error) {
+	current := throttleSK(window)
 	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
 		TableName:              &s.table,
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :credentials)"),
+		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :credentials AND :window"),
 		ExpressionAttributeValues: item{
-			":pk": str(clientPK(tenant, lockoutKey)), ":credentials": str(skCredentialsPrefix),
+			":pk": str(clientPK(tenant, lockoutKey)), ":credentials": str(skCredentialsPrefix), ":window": str(current),
 		},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return store.CredentialRecord{}, fault.Unavailable("dynamodb:Query", err)
 	}
-	// A client, 20 secrets and a few counters never reach the 1 MB page
-	// limit, so one page is all.
-	return credentialRecord(out.Items), nil
+	// A client, 20 secrets and one window's count (at most Ceiling
+	// addresses) stay far below the 1 MB page limit, so one page is all.
+	rec := credentialRecord(out.Items)
+	for _, it := range out.Items {
+		if getS(it, attrSK) == current {
+			rec.Attempts = lockout.Counts{FromAddress: int(getN(it, addressAttr(address))), Total: int(getN(it, attrTotal))}
+		}
+	}
+	return rec, nil
 }
 
 func credentialRecord(items []item) store.CredentialRecord {
@@ -328,9 +334,6 @@ func credentialRecord(items []item) store.CredentialRecord {
 			}
 		case strings.HasPrefix(sk, skSecretPrefix):
 			rec.Secrets = append(rec.Secrets, secretFromItem(it))
-		case strings.HasPrefix(sk, skFailurePrefix):
-			start, _ := strconv.ParseInt(strings.TrimPrefix(sk, skFailurePrefix), 10, 64)
-			rec.Failures = append(rec.Failures, lockout.Count{Start: time.Unix(start, 0), N: int(getN(it, attrCount))})
 		}
 	}
 	if rec.Client == nil {
@@ -345,16 +348,42 @@ func credentialRecord(items []item) store.CredentialRecord {
 	return rec
 }
 
-// RecordFailure implements store.Credentials with one atomic counter update.
-func (s *Store) RecordFailure(ctx context.Context, tenant, lockoutKey string, windowStart, expires time.Time) error {
+// addressAttr names the attribute that counts one address's attempts.
+func addressAttr(address string) string { return "a:" + address }
+
+// CountAttempt implements store.Credentials with one conditional update.
+func (s *Store) CountAttempt(ctx context.Context, tenant, lockoutKey, address string, window time.Time, p lockout.Policy, expires time.Time) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        &s.table,
+		Key:              key(clientPK(tenant, lockoutKey), throttleSK(window)),
+		UpdateExpression: aws.String("ADD #total :one, #address :one SET #ttl = :ttl"),
+		ConditionExpression: aws.String("(attribute_not_exists(#total) OR #total < :ceiling) AND " +
+			"(attribute_not_exists(#address) OR #address < :threshold)"),
+		ExpressionAttributeNames: map[string]string{"#total": attrTotal, "#address": addressAttr(address), "#ttl": attrTTL},
+		ExpressionAttributeValues: item{":one": num(1), ":ttl": num(expires.Unix()),
+			":ceiling": num(int64(p.Ceiling)), ":threshold": num(int64(p.Threshold))},
+	})
+	switch {
+	case isConditionFailed(err):
+		return store.ErrLimitExceeded
+	case err != nil:
+		return fault.Unavailable("dynamodb:UpdateItem", err)
+	}
+	return nil
+}
+
+// UncountAttempt implements store.Credentials; a count that is gone (its
+// window expired) is left alone.
+func (s *Store) UncountAttempt(ctx context.Context, tenant, lockoutKey, address string, window time.Time) error {
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
-		Key:                       key(clientPK(tenant, lockoutKey), skFailurePrefix+strconv.FormatInt(windowStart.Unix(), 10)),
-		UpdateExpression:          aws.String("ADD #count :one SET #ttl = :ttl"),
-		ExpressionAttributeNames:  map[string]string{"#count": attrCount, "#ttl": attrTTL},
-		ExpressionAttributeValues: item{":one": num(1), ":ttl": num(expires.Unix())},
+		Key:                       key(clientPK(tenant, lockoutKey), throttleSK(window)),
+		UpdateExpression:          aws.String("ADD #total :minus, #address :minus"),
+		ConditionExpression:       aws.String("#address > :zero AND #total > :zero"),
+		ExpressionAttributeNames:  map[string]string{"#total": attrTotal, "#address": addressAttr(address)},
+		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0)},
 	})
-	if err != nil {
+	if err != nil && !isConditionFailed(err) {
 		return fault.Unavailable("dynamodb:UpdateItem", err)
 	}
 	return nil
@@ -362,10 +391,14 @@ func (s *Store) RecordFailure(ctx context.Context, tenant, lockoutKey string, wi
 
 // ListSecrets implements store.Secrets.
 func (s *Store) ListSecrets(ctx context.Context, tenant, clientID string) ([]secret.Secret, error) {
-	rec, err := s.GetCredentials(ctx, tenant, clientID)
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :credentials)"),
+		ExpressionAttributeValues: item{":pk": str(clientPK(tenant, clientID)), ":credentials": str(skCredentialsPrefix)},
+	})
 	if err != nil {
 		return nil, err
 	}
+	rec := credentialRecord(items)
 	if rec.Client == nil {
 		return nil, store.ErrNotFound
 	}

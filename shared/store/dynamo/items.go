@@ -35,6 +35,7 @@ const (
 	attrAction       = "action"
 	attrScope        = "scope"
 	attrCount        = "count"
+	attrTotal        = "total"
 	attrTTL          = "ttl"
 )
 

@@ -1,0 +1,186 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/lockout"
+	"github.com/machine-iam/machine-iam/shared/tenant"
+)
+
+// atWindowStart moves the functions' clock to the start of the next
+// lockout window, so a window cannot end mid-test.
+func atWindowStart(t *testing.T) {
+	now := env.clock.Now()
+	env.clock.Advance(now.Truncate(lockout.DefaultWindow).Add(lockout.DefaultWindow).Sub(now))
+	t.Cleanup(env.clock.Reset)
+}
+
+func tokenForm(clientID, secret string) url.Values {
+	return url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}}
+}
+
+// TestConcurrentGuessesCannotOverrunTheThreshold: 40 wrong guesses at once
+// for one client id from one address: at most the threshold of them get a
+// secret check, every other one a 429 without hash work.
+func TestConcurrentGuessesCannotOverrunTheThreshold(t *testing.T) {
+	admin := adminToken(t)
+	atWindowStart(t)
+	for _, target := range []string{"known", "unknown"} {
+		cid := id.New()
+		if target == "known" {
+			cid, _ = newClient(t, admin, "guessed-concurrently")
+		}
+		before := env.hashes.verifies.Load()
+		results := parallel(40, func(i int) response {
+			return send(t, http.MethodPost, "/connect/token", "", tokenForm(cid, "guess-"+strconv.Itoa(i)))
+		})
+		checked := env.hashes.verifies.Load() - before
+		s := statuses(results)
+		if s[http.StatusUnauthorized] != lockout.DefaultThreshold || s[http.StatusTooManyRequests] != 40-lockout.DefaultThreshold {
+			t.Errorf("%s id: statuses %v, want %d × 401 and the rest 429", target, s, lockout.DefaultThreshold)
+		}
+		if checked != lockout.DefaultThreshold {
+			t.Errorf("%s id: %d secret checks, want %d", target, checked, lockout.DefaultThreshold)
+		}
+	}
+}
+
+// TestGuessesFromOneAddressDoNotLockOutAnother: an attacker on 127.0.0.2
+// exhausts its attempts; the real client on 127.0.0.1 keeps getting tokens,
+// cold (first verification in a new process's cache) or warm.
+func TestGuessesFromOneAddressDoNotLockOutAnother(t *testing.T) {
+	admin := adminToken(t)
+	atWindowStart(t)
+	cid, value := newClient(t, admin, "targeted")
+	attacker := fromAddress("127.0.0.2")
+	for i := range lockout.DefaultThreshold + 5 {
+		r := sendVia(t, attacker, http.MethodPost, "/connect/token", "", tokenForm(cid, "guess-"+strconv.Itoa(i)))
+		if want := http.StatusUnauthorized; i >= lockout.DefaultThreshold {
+			want = http.StatusTooManyRequests
+			if r.Status != want {
+				t.Fatalf("guess %d: %s", i, r)
+			}
+		} else if r.Status != want {
+			t.Fatalf("guess %d: %s", i, r)
+		}
+	}
+	// The right secret from the throttled address is refused too: a 429
+	// there says nothing about the secret.
+	if r := sendVia(t, attacker, http.MethodPost, "/connect/token", "", tokenForm(cid, value)); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("right secret from the throttled address: %s", r)
+	}
+	for range 3 {
+		if r := send(t, http.MethodPost, "/connect/token", "", tokenForm(cid, value)); r.Status != http.StatusOK {
+			t.Fatalf("the real client from its own address: %s", r)
+		}
+	}
+	// Its successes gave their counts back: the real address has its full
+	// threshold of wrong guesses left (a typo must not cost it more).
+	for i := range lockout.DefaultThreshold {
+		if r := send(t, http.MethodPost, "/connect/token", "", tokenForm(cid, "typo-"+strconv.Itoa(i))); r.Status != http.StatusUnauthorized {
+			t.Fatalf("mistake %d from the real address: %s", i, r)
+		}
+	}
+}
+
+// TestThrottleCeiling: guesses spread over many addresses stop at the
+// per-client ceiling, for every address, within the window; the next window
+// starts afresh.
+func TestThrottleCeiling(t *testing.T) {
+	admin := adminToken(t)
+	atWindowStart(t)
+	cid, value := newClient(t, admin, "distributed-target")
+	before := env.hashes.verifies.Load()
+	checked, throttled := 0, 0
+	perAddress := lockout.DefaultThreshold
+	addresses := lockout.DefaultCeiling/perAddress + 2
+	for a := range addresses {
+		hc := fromAddress(fmt.Sprintf("127.0.1.%d", a+1))
+		for i := range perAddress {
+			switch r := sendVia(t, hc, http.MethodPost, "/connect/token", "", tokenForm(cid, fmt.Sprintf("guess-%d-%d", a, i))); r.Status {
+			case http.StatusUnauthorized:
+				checked++
+			case http.StatusTooManyRequests:
+				throttled++
+			default:
+				t.Fatalf("guess from address %d: %s", a, r)
+			}
+		}
+	}
+	if checked != lockout.DefaultCeiling || env.hashes.verifies.Load()-before != int64(lockout.DefaultCeiling) {
+		t.Errorf("%d guesses checked (%d hash verifications), want the ceiling %d", checked, env.hashes.verifies.Load()-before, lockout.DefaultCeiling)
+	}
+	if throttled != addresses*perAddress-lockout.DefaultCeiling {
+		t.Errorf("%d throttled", throttled)
+	}
+	fresh := fromAddress("127.0.2.1")
+	if r := sendVia(t, fresh, http.MethodPost, "/connect/token", "", tokenForm(cid, "guess-fresh")); r.Status != http.StatusTooManyRequests {
+		t.Errorf("a fresh address past the ceiling: %s", r)
+	}
+	env.clock.Advance(lockout.DefaultWindow)
+	if r := sendVia(t, fresh, http.MethodPost, "/connect/token", "", tokenForm(cid, value)); r.Status != http.StatusOK {
+		t.Errorf("next window: %s", r)
+	}
+}
+
+// TestCountsNeverCrowdOutCredentials fills a client's partition with more
+// than a Query page (1 MB) of attempt counts from earlier windows, and the
+// current window's count at its ceiling of addresses: the token endpoint
+// still reads the client and its secrets in its one Query.
+func TestCountsNeverCrowdOutCredentials(t *testing.T) {
+	admin := adminToken(t)
+	atWindowStart(t)
+	cid, value := newClient(t, admin, "crowded")
+	pk := "T#default#S#client-" + cid
+	window, _ := lockout.Policy{Window: lockout.DefaultWindow}.WindowAt(env.clock.Now())
+	put := func(start time.Time, addresses, pad int) {
+		it := map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: throttleSK(start)},
+			"total": &types.AttributeValueMemberN{Value: strconv.Itoa(addresses)},
+		}
+		for a := range addresses {
+			it[fmt.Sprintf("a:198.51.%d.%d%s", a/250, a%250, strings.Repeat("0", pad))] = &types.AttributeValueMemberN{Value: "0"}
+		}
+		if _, err := env.svc.DynamoDB.PutItem(context.Background(), &dynamodb.PutItemInput{
+			TableName: aws.String(env.svc.Resources.TableName), Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three earlier windows of about 380 KB each: 1.1 MB in all.
+	for i := 1; i <= 3; i++ {
+		put(window.Add(-time.Duration(i)*lockout.DefaultWindow), 1900, 180)
+	}
+	put(window, lockout.DefaultCeiling-1, 0)
+	env.calls.reset()
+	if r := send(t, http.MethodPost, "/connect/token", "", tokenForm(cid, value)); r.Status != http.StatusOK {
+		t.Fatalf("token with a crowded partition: %s", r)
+	}
+	if got := env.calls.snapshot()["DynamoDB:Query"]; got != 1 {
+		t.Errorf("%d Queries, want 1", got)
+	}
+	// And the current window's count was read: one more counted attempt
+	// reaches the ceiling.
+	send(t, http.MethodPost, "/connect/token", "", tokenForm(cid, "wrong-guess"))
+	if r := send(t, http.MethodPost, "/connect/token", "", tokenForm(cid, "another-guess")); r.Status != http.StatusTooManyRequests {
+		t.Errorf("past the ceiling: %s", r)
+	}
+	tokenFor(t, tenant.Default, env.admin.ClientID, env.admin.ClientSecret, "")
+}
+
+// throttleSK mirrors the store's key of a window's count (a test of the
+// layout must not share the code it tests).
+func throttleSK(start time.Time) string {
+	return fmt.Sprintf("B#THROTTLE#%011d", 99_999_999_999-start.Unix())
+}

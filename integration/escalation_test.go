@@ -188,6 +188,34 @@ func TestNoEscalation(t *testing.T) {
 		}
 	})
 
+	t.Run("weaken a stronger client", func(t *testing.T) {
+		// Taking away what an owner needs to use its rights (its secrets,
+		// services.iam, client_credentials) takes away what it holds.
+		strong := newTenantCaller(t, ten, admin, "strong-to-weaken", "services.iam", "api")
+		grant(t, admin, strong.subject, "owner", "/")
+		c := newTenantCaller(t, ten, admin, "weakener", "services.iam", "api")
+		grant(t, admin, c.subject, "iam.client.update", "/clients")
+		grant(t, admin, c.subject, "iam.secret.manage", "/clients")
+		secrets := send(t, http.MethodGet, "/v1/clients/"+strong.id+"/secrets", c.token(t), nil).json(t)["items"].([]any)
+		sid := secrets[0].(map[string]any)["id"].(string)
+		assertLacks(t, send(t, http.MethodDelete, "/v1/clients/"+strong.id+"/secrets/"+sid, c.token(t), nil), "owner on /")
+		assertLacks(t, send(t, http.MethodPut, "/v1/clients/"+strong.id, c.token(t), clientBody("strong-to-weaken", "api")), "owner on /")
+		noCC := clientBody("strong-to-weaken", "services.iam", "api")
+		noCC["allowedGrantTypes"], noCC["redirectUris"] = []string{"authorization_code"}, []string{"https://app.example.com/cb"}
+		assertLacks(t, send(t, http.MethodPut, "/v1/clients/"+strong.id, c.token(t), noCC), "owner on /")
+		strong.token(t) // still works
+		// Its own secret, and a weaker client's scopes, are fine.
+		weak, _ := newClient(t, admin, "weak-to-narrow", "services.iam", "api")
+		if r := send(t, http.MethodPut, "/v1/clients/"+weak, c.token(t), clientBody("weak-to-narrow", "api")); r.Status != http.StatusOK {
+			t.Fatalf("narrow a client holding less: %s", r)
+		}
+		own := send(t, http.MethodGet, "/v1/clients/"+c.id+"/secrets", c.token(t), nil).json(t)["items"].([]any)[0].(map[string]any)["id"].(string)
+		tok := c.token(t)
+		if r := send(t, http.MethodDelete, "/v1/clients/"+c.id+"/secrets/"+own, tok, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("delete its own secret: %s", r)
+		}
+	})
+
 	t.Run("delete a stronger client", func(t *testing.T) {
 		strong := newTenantCaller(t, ten, admin, "strong", "services.iam")
 		grant(t, admin, strong.subject, "owner", "/")

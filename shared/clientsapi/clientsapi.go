@@ -294,10 +294,14 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, toResponse(c))
 }
 
-// replaceChecked writes replacement only over the OAuth scopes it checked:
-// the caller must hold every scope the change adds or removes (the
-// no-escalation rule). Without If-Match, a write that lost a race to one
-// that changed the scopes is checked and tried again.
+// replaceChecked writes replacement only over the OAuth scopes it checked
+// (the no-escalation rule): the caller must hold every scope the change
+// adds or removes; and a change that takes anything away from another
+// client (an OAuth scope, such as services.iam, or a grant type, such as
+// client_credentials: what it needs to use its rights) takes away what
+// that client holds, so the caller must hold all of it. Without If-Match, a
+// write that lost a race to one that changed the scopes is checked and
+// tried again.
 func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifVersion int64) (client.Client, error) {
 	ctx := r.Context()
 	for attempt := 0; ; attempt++ {
@@ -308,10 +312,17 @@ func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifV
 		if ifVersion != 0 && cur.Version != ifVersion {
 			return client.Client{}, store.ErrVersionMismatch
 		}
-		changed := append(difference(replacement.Scopes, cur.Scopes), difference(cur.Scopes, replacement.Scopes)...)
+		removed := difference(cur.Scopes, replacement.Scopes)
+		changed := append(difference(replacement.Scopes, cur.Scopes), removed...)
 		if err := s.Guard.RequireHolds(ctx, "change the allowedScopes of "+cur.SubjectID(),
 			policy.Grants{OAuthScopes: changed}); err != nil {
 			return client.Client{}, err
+		}
+		weakened := len(removed) > 0 || len(difference(cur.GrantTypes, replacement.GrantTypes)) > 0
+		if weakened && cur.SubjectID() != authn.PrincipalFrom(ctx).Subject {
+			if err := s.Guard.RequireHoldsSubject(ctx, "take OAuth scopes or grant types away from "+cur.SubjectID(), cur.SubjectID()); err != nil {
+				return client.Client{}, err
+			}
 		}
 		c, err := s.Clients.ReplaceClient(ctx, replacement, ifVersion, append([]string{}, cur.Scopes...))
 		if errors.Is(err, store.ErrVersionMismatch) && ifVersion == 0 && attempt < 4 {

@@ -198,6 +198,14 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, httpapi.NotFound("No secret with that id exists for that client."))
 		return
 	}
+	// Deleting another client's secret can take away its only way to use
+	// what it holds, so the caller must hold all of it.
+	if target := subject.ID(subject.Client, cid); target != authn.PrincipalFrom(r.Context()).Subject {
+		if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
+			httpapi.WriteProblem(w, r, err)
+			return
+		}
+	}
 	err := s.Secrets.DeleteSecret(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid, sid)
 	if errors.Is(err, store.ErrNotFound) {
 		err = httpapi.NotFound("No secret with that id exists for that client.")

@@ -151,16 +151,18 @@ func (s *Store) markClientDeleting(ctx context.Context, tenant, clientID string)
 				return store.ErrNotFound
 			}
 			return nil
+		case failedCondition(reasons, 1):
+			continue // no longer an owner: tombstone it as any client
 		case failed && !missing:
 			return store.ErrLastOwner
 		case failed:
 			if err := s.ensureOwnerCount(ctx, tenant); err != nil {
 				return err
 			}
-		case !failedCondition(reasons, 1):
+		default:
 			return fault.Unavailable("dynamodb:TransactWriteItems", err)
 		}
-		// The policy went away meanwhile, or the count was just made: again.
+		// The count was just made: again.
 	}
 	return fault.Unavailable("dynamodb:TransactWriteItems", errors.New("owner policy kept changing"))
 }

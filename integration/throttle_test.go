@@ -184,3 +184,40 @@ func TestCountsNeverCrowdOutCredentials(t *testing.T) {
 func throttleSK(start time.Time) string {
 	return fmt.Sprintf("B#THROTTLE#%011d", 99_999_999_999-start.Unix())
 }
+
+// TestAuditEveryChange: every request that is not a GET leaves exactly one
+// audit line, whatever its outcome, refusals before any route included.
+func TestAuditEveryChange(t *testing.T) {
+	admin := adminToken(t)
+	big := `{"name":"` + strings.Repeat("x", 70<<10) + `"}`
+	for _, c := range []struct {
+		method, path, bearer string
+		body                 any
+		status               int
+		action               string
+	}{
+		{http.MethodPost, "/v1/clients", admin, `{"name":`, http.StatusBadRequest, "iam.client.create"},
+		{http.MethodPost, "/v1/clients", admin, big, http.StatusRequestEntityTooLarge, "iam.client.create"},
+		{http.MethodPost, "/v1/policies", "", map[string]string{}, http.StatusUnauthorized, "iam.policy.create"},
+		{http.MethodPost, "/v1/policies", admin, `{"subject":1}`, http.StatusBadRequest, "iam.policy.create"},
+		{http.MethodDelete, "/v1/policies", "not-a-token", nil, http.StatusUnauthorized, "iam.policy.delete"},
+		{http.MethodPut, "/v1/policies", admin, nil, http.StatusMethodNotAllowed, "unrouted"},
+		{http.MethodPost, "/v1/nowhere", admin, nil, http.StatusNotFound, "unrouted"},
+		{http.MethodDelete, "/v1/clients/not-an-id/secrets/x", admin, nil, http.StatusNotFound, "iam.secret.delete"},
+	} {
+		r := send(t, c.method, c.path, c.bearer, c.body)
+		if r.Status != c.status {
+			t.Fatalf("%s %s: %s, want %d", c.method, c.path, r, c.status)
+		}
+		rid, _ := r.json(t)["requestId"].(string)
+		var found []map[string]any
+		for _, l := range env.audit.lines() {
+			if l["msg"] == "audit" && l["requestId"] == rid {
+				found = append(found, l)
+			}
+		}
+		if rid == "" || len(found) != 1 || found[0]["action"] != c.action || found[0]["status"] != float64(c.status) {
+			t.Errorf("%s %s (%d): audit lines %v", c.method, c.path, c.status, found)
+		}
+	}
+}

@@ -256,7 +256,12 @@ func (d *Deps) instrument(rt *httpapi.Router) *Handler {
 			if v := recover(); v != nil {
 				httpapi.WriteProblem(sw, r, fmt.Errorf("panic: %v", v))
 			}
-			if rec.Action != "" && (r.Method != http.MethodGet || rec.Action == "token.issue") {
+			if r.Method != http.MethodGet || rec.Action == "token.issue" {
+				if rec.Action == "" {
+					// Refused before any route named its action (unknown
+					// path, wrong method): the request says what it was.
+					rec.Action, rec.Target = "unrouted", audit.RequestTarget(r)
+				}
 				audit.Write(ctx, d.Audit, requestID, rec, sw.status)
 			}
 		}()

@@ -1,5 +1,6 @@
-// Package audit writes one structured log line for every management change
-// and every token issuance or refusal: request id, tenant, caller subject,
+// Package audit writes one structured log line for every request that is
+// not a GET (every management change, whatever its outcome) and every token
+// issuance or refusal: request id, tenant, caller subject,
 // action, target and outcome. Handlers note what they know as the request
 // goes; the function's outer middleware writes the line when it ends. No
 // value of a secret or hash is ever given to it.
@@ -9,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 )
 
 // Record is what one request did.
@@ -34,11 +36,31 @@ func Note(ctx context.Context, action, target string) {
 	}
 }
 
+// Noted wraps next so the request's action and target are noted before it
+// runs.
+func Noted(action, target string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Note(r.Context(), action, target)
+		next.ServeHTTP(w, r)
+	})
+}
+
 // NoteCaller sets the tenant and the caller's subject.
 func NoteCaller(ctx context.Context, tenant, subject string) {
 	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
 		r.Tenant, r.Caller = tenant, subject
 	}
+}
+
+// RequestTarget describes a request that no route named: its method and
+// path, cut to a length a log line can carry and to valid UTF-8.
+func RequestTarget(r *http.Request) string {
+	const max = 256
+	t := r.Method + " " + r.URL.EscapedPath()
+	if len(t) > max {
+		t = t[:max]
+	}
+	return strings.ToValidUTF8(t, "?")
 }
 
 // Outcome names what a response status means.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/action"
+	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/scope"
@@ -49,9 +50,11 @@ func (s *Service) Handler() *httpapi.Router {
 	rt := httpapi.NewRouter()
 	rt.Route("/v1/policies", httpapi.Methods{
 		http.MethodGet: guard(ActionPolicyRead, root, s.listPolicies),
-		// Creating and deleting authorize against the body's scope.
-		http.MethodPost:   s.Guard.Authenticate(http.HandlerFunc(s.createPolicy)),
-		http.MethodDelete: s.Guard.Authenticate(http.HandlerFunc(s.deletePolicy)),
+		// Creating and deleting authorize against the body's scope; the
+		// audit line names the action even for a request refused before
+		// the body is read.
+		http.MethodPost:   audit.Noted(ActionPolicyCreate, "/policies", s.Guard.Authenticate(http.HandlerFunc(s.createPolicy))),
+		http.MethodDelete: audit.Noted(ActionPolicyDelete, "/policies", s.Guard.Authenticate(http.HandlerFunc(s.deletePolicy))),
 	})
 	rt.Route("/v1/actions", httpapi.Methods{http.MethodGet: guard(ActionPolicyRead, root, s.listActions)})
 	rt.Route("/v1/permissions/check", httpapi.Methods{http.MethodPost: guard(ActionPolicyRead, root, s.check)})

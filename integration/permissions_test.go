@@ -111,7 +111,8 @@ func resourceKind(r any) string {
 	switch {
 	case fmt.Sprint(m["Fn::GetAtt"]) == "[Table Arn]":
 		return "table"
-	case fmt.Sprint(m["Fn::GetAtt"]) == "[SigningKey Arn]":
+	case fmt.Sprint(m["Fn::GetAtt"]) == "[SigningKey Arn]",
+		strings.HasSuffix(fmt.Sprint(m["Fn::Sub"]), ":kms:${AWS::Region}:${AWS::AccountId}:key/*"):
 		return "key"
 	case strings.HasPrefix(fmt.Sprint(m["Fn::Sub"]), "${Table.Arn}/index/"):
 		return "index"

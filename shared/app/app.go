@@ -52,6 +52,10 @@ type Config struct {
 	// stalled dependency gives a 503 before the function's own timeout
 	// (10 s in template.yaml) cuts the response off.
 	RequestTimeout time.Duration // REQUEST_TIMEOUT_SECONDS, default 8
+	// KeyRefresh is how often each signing key id (usually an alias) is
+	// resolved again, so a rotation takes effect without recycling
+	// functions (SIGNING_KEY_REFRESH_SECONDS, default 300).
+	KeyRefresh time.Duration
 	// TokenReusePercent, when not 0, hands out a token again while at least
 	// this percentage of its lifetime remains (TOKEN_REUSE_PERCENT, 0–99).
 	TokenReusePercent int
@@ -95,6 +99,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.TokenLifetime = seconds(intVar("TOKEN_LIFETIME_SECONDS", 60, 86400, int(c.TokenLifetime/time.Second)))
 	c.RequestTimeout = seconds(intVar("REQUEST_TIMEOUT_SECONDS", 1, 900, int(c.RequestTimeout/time.Second)))
 	c.TokenReusePercent = intVar("TOKEN_REUSE_PERCENT", 0, 99, 0)
+	c.KeyRefresh = seconds(intVar("SIGNING_KEY_REFRESH_SECONDS", 1, 86400, int(kmssigner.DefaultResolveEvery/time.Second)))
 	c.Lockout.Threshold = intVar("LOCKOUT_THRESHOLD", 1, 10000, c.Lockout.Threshold)
 	// The ceiling bounds what one window's count item holds (an attribute
 	// per address), far below DynamoDB's item size limit.
@@ -144,10 +149,14 @@ type Deps struct {
 // NewDeps builds Deps over the given DynamoDB and KMS clients.
 func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 	hasher := secret.DefaultArgon2id
+	sig := kmssigner.New(kmsAPI, cfg.SigningKeyID, cfg.PreviousSigningKeyIDs...)
+	sig.ResolveEvery = cfg.KeyRefresh
+	// A replaced key stays published while tokens it signed may be alive.
+	sig.Retain = cfg.TokenLifetime + token.DefaultLeeway
 	return &Deps{
 		Config:   cfg,
 		Store:    dynamo.New(ddb, cfg.TableName),
-		Signer:   kmssigner.New(kmsAPI, cfg.SigningKeyID, cfg.PreviousSigningKeyIDs...),
+		Signer:   sig,
 		Hasher:   hasher,
 		Verifier: secret.NewVerifier(hasher, secret.DefaultCacheEntries),
 		Scopes:   oauthscope.Default(),

@@ -68,15 +68,27 @@ func Provision(ctx context.Context, t *samtemplate.Template, ddb *dynamodb.Clien
 	}
 	res.KeyARN = aws.ToString(key.KeyMetadata.Arn)
 
-	aliasID, err := t.FirstOfType("AWS::KMS::Alias")
+	// Every alias of the key (current and previous) starts on it, as in a
+	// new stack; the functions' SIGNING_KEY_ID names the current one.
+	for _, aliasID := range t.OfType("AWS::KMS::Alias") {
+		name, err := t.Resolve(t.Resources[aliasID].Properties["AliasName"])
+		if err != nil {
+			return res, err
+		}
+		if _, err := kmsClient.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: &name, TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+			return res, fmt.Errorf("create alias %s: %w", name, err)
+		}
+	}
+	fns := t.Functions()
+	if len(fns) == 0 {
+		return res, errors.New("the template declares no function")
+	}
+	env, err := t.Environment(fns[0])
 	if err != nil {
 		return res, err
 	}
-	if res.KeyAlias, err = t.Resolve(t.Resources[aliasID].Properties["AliasName"]); err != nil {
-		return res, err
-	}
-	if _, err := kmsClient.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: &res.KeyAlias, TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
-		return res, fmt.Errorf("create alias %s: %w", res.KeyAlias, err)
+	if res.KeyAlias = env["SIGNING_KEY_ID"]; res.KeyAlias == "" {
+		return res, errors.New("the functions have no SIGNING_KEY_ID")
 	}
 	return res, nil
 }

@@ -176,6 +176,18 @@ func (t *Template) Environment(fn string) (map[string]string, error) {
 	return env, nil
 }
 
+// OfType returns the logical ids of the resources of type typ, sorted.
+func (t *Template) OfType(typ string) []string {
+	var found []string
+	for name, r := range t.Resources {
+		if r.Type == typ {
+			found = append(found, name)
+		}
+	}
+	slices.Sort(found)
+	return found
+}
+
 // FirstOfType returns the logical id of the only resource of type typ.
 func (t *Template) FirstOfType(typ string) (string, error) {
 	var found []string
@@ -194,7 +206,7 @@ var subVariable = regexp.MustCompile(`\$\{([^}!]+)\}`)
 
 // Resolve evaluates v to a string: literals, !Ref of a parameter (its
 // default), a pseudo parameter or a resource with a name property, and !Sub
-// over those.
+// and !Join over those.
 func (t *Template) Resolve(v any) (string, error) {
 	switch x := v.(type) {
 	case string:
@@ -204,6 +216,19 @@ func (t *Template) Resolve(v any) (string, error) {
 	case map[string]any:
 		if ref, ok := x["Ref"].(string); ok {
 			return t.ref(ref)
+		}
+		if join, ok := x["Fn::Join"].([]any); ok && len(join) == 2 {
+			sep, _ := join[0].(string)
+			parts, _ := join[1].([]any)
+			out := make([]string, len(parts))
+			for i, p := range parts {
+				s, err := t.Resolve(p)
+				if err != nil {
+					return "", err
+				}
+				out[i] = s
+			}
+			return strings.Join(out, sep), nil
 		}
 		if sub, ok := x["Fn::Sub"].(string); ok {
 			var firstErr error

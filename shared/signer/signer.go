@@ -50,6 +50,13 @@ type KeySet interface {
 	Keys(ctx context.Context) ([]Key, error)
 }
 
+// Refresher is a KeySet whose keys can change (rotation): Refresh reads
+// them again, within limits of its own, when a verifier meets a key id it
+// does not know.
+type Refresher interface {
+	Refresh(ctx context.Context)
+}
+
 // NewKey describes pub, deriving its algorithm and RFC 7638 thumbprint.
 func NewKey(pub crypto.PublicKey) (Key, error) {
 	var alg string

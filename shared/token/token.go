@@ -138,16 +138,9 @@ func (v *Verifier) Verify(ctx context.Context, raw, issuerBase string) (Claims, 
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !isAccessTokenType(typ) {
 		return Claims{}, invalid("typ is not at+jwt")
 	}
-	keys, err := v.Keys.Keys(ctx)
+	key, err := v.key(ctx, h.KeyID)
 	if err != nil {
 		return Claims{}, err
-	}
-	var key *signer.Key
-	for i := range keys {
-		if keys[i].ID == h.KeyID {
-			key = &keys[i]
-			break
-		}
 	}
 	if key == nil {
 		return Claims{}, invalid("unknown kid")
@@ -188,3 +181,25 @@ type invalidError struct{ why string }
 
 func (e *invalidError) Error() string { return "invalid token: " + e.why }
 func (e *invalidError) Unwrap() error { return ErrInvalid }
+
+// key finds the published key kid names; a key set that can change is
+// asked to refresh once when kid is not among its keys (a rotation it has
+// not seen yet).
+func (v *Verifier) key(ctx context.Context, kid string) (*signer.Key, error) {
+	for attempt := 0; ; attempt++ {
+		keys, err := v.Keys.Keys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for i := range keys {
+			if keys[i].ID == kid {
+				return &keys[i], nil
+			}
+		}
+		r, ok := v.Keys.(signer.Refresher)
+		if !ok || attempt == 1 {
+			return nil, nil
+		}
+		r.Refresh(ctx)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -80,5 +81,85 @@ func TestSignerCachesKeysAndSignsJOSE(t *testing.T) {
 	}
 	if _, err := New(f, "missing").Key(ctx); !errors.Is(err, fault.ErrUnavailable) {
 		t.Errorf("an unreadable current key: %v", err)
+	}
+}
+
+// TestSignerFollowsRotation: a configured alias is resolved again after
+// ResolveEvery; the key it replaced stays published for Retain; unreadable
+// keys and forced refreshes are asked of KMS at most once per RetryAfter.
+func TestSignerFollowsRotation(t *testing.T) {
+	first, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	second, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	f := &fakeKMS{keys: map[string]*ecdsa.PrivateKey{"alias/current": first}}
+	now := time.Unix(1_800_000_000, 0)
+	s := New(f, "alias/current", "alias/deleted")
+	s.Now = func() time.Time { return now }
+	s.ResolveEvery, s.RetryAfter, s.Retain = 5*time.Minute, 30*time.Second, time.Hour
+	ctx := context.Background()
+	kid := func() string {
+		k, err := s.Key(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.ID
+	}
+	ids := func() []string {
+		keys, err := s.Keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range keys {
+			out = append(out, k.ID)
+		}
+		return out
+	}
+	old := kid()
+	ids() // the deleted previous key is asked for once here
+	// Many JWKS reads within RetryAfter ask for nothing.
+	calls := f.getPublics.Load()
+	for range 100 {
+		ids()
+	}
+	if n := f.getPublics.Load() - calls; n != 0 {
+		t.Errorf("%d GetPublicKey calls for 100 key-set reads within RetryAfter, want 0", n)
+	}
+	now = now.Add(31 * time.Second)
+	ids()
+	ids()
+	if n := f.getPublics.Load() - calls; n != 1 {
+		t.Errorf("%d GetPublicKey calls after RetryAfter, want 1 (the unreadable key, once)", n)
+	}
+
+	f.keys["alias/current"] = second // the operator points the alias at a new key
+	if kid() != old {
+		t.Error("resolved again before ResolveEvery")
+	}
+	now = now.Add(5 * time.Minute)
+	rotated := kid()
+	if rotated == old {
+		t.Fatal("not resolved again after ResolveEvery")
+	}
+	if got := ids(); len(got) != 2 || got[0] != rotated || got[1] != old {
+		t.Errorf("keys after rotation %v, want the new and the replaced one", got)
+	}
+	now = now.Add(time.Hour)
+	if got := ids(); len(got) != 1 || got[0] != rotated {
+		t.Errorf("keys after Retain %v, want only the current one", got)
+	}
+
+	// A forced refresh (an unknown kid) reads at most once per RetryAfter.
+	calls = f.getPublics.Load()
+	for range 50 {
+		s.Refresh(ctx)
+	}
+	if n := f.getPublics.Load() - calls; n > 2 {
+		t.Errorf("%d GetPublicKey calls for 50 forced refreshes, want at most one per configured key", n)
+	}
+	// KMS failing keeps the keys published.
+	f.keys = map[string]*ecdsa.PrivateKey{}
+	now = now.Add(time.Hour)
+	if got := ids(); len(got) != 1 || got[0] != rotated {
+		t.Errorf("keys while KMS cannot read them %v, want the last ones read", got)
 	}
 }

@@ -8,16 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/machine-iam/machine-iam/shared/bootstrap"
+	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/shared/tenant"
 )
 
 // newTenantAdmin bootstraps tenant name (made unique per run) and returns an
 // admin token for it.
-func newTenantAdmin(t *testing.T, name string) (string, bootstrap.Result) {
+func newTenantAdmin(t *testing.T, name string) (string, operator.Result) {
 	t.Helper()
 	name = name + "-" + strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", ""))
-	res, err := bootstrap.Tenant(context.Background(), env.svc.Deps["ClientsFunction"].Store, testHasher, name, env.base, time.Now())
+	res, err := operator.Bootstrap(context.Background(), env.svc.Deps["ClientsFunction"].Store, testHasher, name, env.base, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/machine-iam/machine-iam/shared/bootstrap"
+	"github.com/machine-iam/machine-iam/operator"
 )
 
 // tenantCaller is a client of tenant ten with one secret and the given
@@ -378,7 +378,7 @@ func TestRecover(t *testing.T) {
 	if err != nil {
 		t.Fatalf("iamctl recover: %v\n%s", err, errOut)
 	}
-	var got bootstrap.Result
+	var got operator.Result
 	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Tenant != res.Tenant || got.ClientID == res.ClientID || got.ClientSecret == "" ||
 		got.Issuer != res.Issuer || got.TokenEndpoint != res.TokenEndpoint {
 		t.Fatalf("recover printed %q (%v)", out, err)

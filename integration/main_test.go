@@ -32,9 +32,9 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/shared/bootstrap"
-	"github.com/machine-iam/machine-iam/shared/gateway"
-	"github.com/machine-iam/machine-iam/shared/localstack"
+	"github.com/machine-iam/machine-iam/operator"
+	"github.com/machine-iam/machine-iam/local/gateway"
+	"github.com/machine-iam/machine-iam/local/stack"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/tenant"
 )
@@ -42,7 +42,7 @@ import (
 var env *harness
 
 type harness struct {
-	svc *localstack.Service
+	svc *stack.Service
 	// proxies sit between the functions and the stand-ins, by service.
 	proxies map[string]*faultProxy
 	iam     *iamRecorder
@@ -51,7 +51,7 @@ type harness struct {
 	calls   *callCounter
 	clock   *clock
 	hashes  *countingHasher
-	admin   bootstrap.Result
+	admin   operator.Result
 	http    *http.Client
 }
 
@@ -73,7 +73,7 @@ func run(m *testing.M) int {
 	h := &harness{base: "http://" + ln.Addr().String(), calls: &callCounter{}, clock: &clock{}, iam: &iamRecorder{}, audit: &lineBuffer{}, proxies: map[string]*faultProxy{},
 		hashes: &countingHasher{Hasher: testHasher}, http: &http.Client{Timeout: 30 * time.Second}}
 	var proxyErr error
-	svc, err := localstack.StartService(ctx, localstack.ServiceOptions{
+	svc, err := stack.StartService(ctx, stack.ServiceOptions{
 		IssuerBase: h.base,
 		AWS: []func(*config.LoadOptions) error{
 			config.WithAPIOptions([]func(*middleware.Stack) error{h.calls.install, h.iam.install}),
@@ -123,7 +123,7 @@ func run(m *testing.M) int {
 	server.Listener = ln
 	server.Start()
 	defer server.Close()
-	if h.admin, err = bootstrap.Tenant(ctx, svc.Deps["ClientsFunction"].Store, testHasher, tenant.Default, h.base, time.Now()); err != nil {
+	if h.admin, err = operator.Bootstrap(ctx, svc.Deps["ClientsFunction"].Store, testHasher, tenant.Default, h.base, time.Now()); err != nil {
 		fmt.Fprintln(os.Stderr, "integration: bootstrap:", err)
 		return 1
 	}

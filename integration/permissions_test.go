@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/machine-iam/machine-iam/shared/gateway"
-	"github.com/machine-iam/machine-iam/shared/samtemplate"
+	"github.com/machine-iam/machine-iam/local/gateway"
+	"github.com/machine-iam/machine-iam/local/samtemplate"
 )
 
 // iamRecorder records, per function, the IAM actions its AWS calls need,

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
 )
 
 // kidOf reads the kid of a compact JWS.
@@ -52,7 +54,7 @@ func TestKeyRotationWithoutRestart(t *testing.T) {
 	ctx := context.Background()
 	const interval = time.Second
 	for _, d := range env.svc.Deps {
-		d.Signer.ResolveEvery = interval
+		d.Signer.(*kmssigner.Signer).ResolveEvery = interval
 	}
 	alias := env.svc.Resources.KeyAlias
 	old := adminToken(t)
@@ -80,7 +82,7 @@ func TestKeyRotationWithoutRestart(t *testing.T) {
 			if _, err := d.Signer.Keys(ctx); err != nil {
 				t.Error(err)
 			}
-			d.Signer.ResolveEvery = 5 * time.Minute
+			d.Signer.(*kmssigner.Signer).ResolveEvery = 5 * time.Minute
 		}
 	})
 	time.Sleep(interval + 100*time.Millisecond)

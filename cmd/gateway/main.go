@@ -21,9 +21,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/machine-iam/machine-iam/shared/bootstrap"
-	"github.com/machine-iam/machine-iam/shared/gateway"
-	"github.com/machine-iam/machine-iam/shared/localstack"
+	"github.com/machine-iam/machine-iam/operator"
+	"github.com/machine-iam/machine-iam/local/gateway"
+	"github.com/machine-iam/machine-iam/local/stack"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/tenant"
 )
@@ -72,8 +72,8 @@ func run(ctx context.Context) error {
 	defer listener.Close()
 
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	svc, err := localstack.StartService(ctx, localstack.ServiceOptions{
-		Options:    localstack.Options{DynamoDBPort: ddbPort, KMSPort: kmsPort},
+	svc, err := stack.StartService(ctx, stack.ServiceOptions{
+		Options:    stack.Options{DynamoDBPort: ddbPort, KMSPort: kmsPort},
 		IssuerBase: base,
 	})
 	if err != nil {
@@ -82,11 +82,11 @@ func run(ctx context.Context) error {
 	defer svc.Stop()
 	svc.Gateway.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	admin, err := bootstrap.Tenant(ctx, svc.Deps["ClientsFunction"].Store, secret.DefaultArgon2id, tenant.Default, base, time.Now())
+	admin, err := operator.Bootstrap(ctx, svc.Deps["ClientsFunction"].Store, secret.DefaultArgon2id, tenant.Default, base, time.Now())
 	if err != nil {
 		return fmt.Errorf("bootstrap default tenant: %w", err)
 	}
-	root, _ := localstack.FindRoot()
+	root, _ := stack.FindRoot()
 	envFile := filepath.Join(root, ".run", "local.env")
 	if err := writeEnvFile(envFile, svc.Env); err != nil {
 		return err

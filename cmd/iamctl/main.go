@@ -32,7 +32,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
-	"github.com/machine-iam/machine-iam/shared/bootstrap"
+	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store/dynamo"
 )
@@ -80,13 +80,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), *table)
 	base := strings.TrimSuffix(*issuer, "/")
 	if command == "bootstrap" {
-		res, err := bootstrap.Tenant(ctx, st, secret.DefaultArgon2id, *name, base, time.Now())
+		res, err := operator.Bootstrap(ctx, st, secret.DefaultArgon2id, *name, base, time.Now())
 		if err != nil {
 			return err
 		}
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	res, err := bootstrap.Recover(ctx, st, secret.DefaultArgon2id, *name, base, time.Now())
+	res, err := operator.Recover(ctx, st, secret.DefaultArgon2id, *name, base, time.Now())
 	if err != nil {
 		return err
 	}

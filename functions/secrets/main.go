@@ -11,6 +11,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/machine-iam/machine-iam/shared/app"
+	"github.com/machine-iam/machine-iam/shared/secretsapi"
 )
 
 func main() {
@@ -20,5 +21,5 @@ func main() {
 		slog.Error("cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(httpadapter.NewV2(app.Secrets(deps)).ProxyWithContext)
+	lambda.Start(httpadapter.NewV2(secretsapi.New(deps)).ProxyWithContext)
 }

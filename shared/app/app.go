@@ -1,7 +1,8 @@
 // Package app wires the functions: it reads the configuration from the
-// environment, builds the AWS clients once per process, and constructs each
-// function's http.Handler. The Lambda mains, the local gateway and the tests
-// all build handlers here, so they run one code path.
+// environment, builds the AWS clients once per process into Deps, and wraps
+// each function's router in the middleware every function shares. The
+// handler packages build their handlers from Deps; the Lambda mains, the
+// local stack and the tests all go through them, so they run one code path.
 package app
 
 import (
@@ -26,17 +27,15 @@ import (
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/authz"
-	"github.com/machine-iam/machine-iam/shared/clientsapi"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
-	"github.com/machine-iam/machine-iam/shared/policiesapi"
 	"github.com/machine-iam/machine-iam/shared/secret"
-	"github.com/machine-iam/machine-iam/shared/secretsapi"
+	"github.com/machine-iam/machine-iam/shared/signer"
 	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
+	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/store/dynamo"
 	"github.com/machine-iam/machine-iam/shared/token"
-	"github.com/machine-iam/machine-iam/shared/tokenapi"
 )
 
 // Config is the deployment configuration, read from the environment that
@@ -130,12 +129,19 @@ func LoadAWS(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.
 	return config.LoadDefaultConfig(ctx, opts...)
 }
 
+// Signer signs tokens and publishes the keys that verify them.
+type Signer interface {
+	signer.Signer
+	signer.KeySet
+}
+
 // Deps are the long-lived parts every handler is built from. Build them
-// once per process.
+// once per process. The handler packages construct their handlers from
+// them (clientsapi.New and the like), so each function links only its own.
 type Deps struct {
 	Config   Config
-	Store    *dynamo.Store
-	Signer   *kmssigner.Signer
+	Store    store.Store
+	Signer   Signer
 	Hasher   secret.Hasher
 	Verifier *secret.Verifier
 	Scopes   *oauthscope.Catalog
@@ -202,43 +208,14 @@ func (d *Deps) IssuerBase(r *http.Request) string {
 	return "https://" + r.Host
 }
 
-func (d *Deps) guard() *authn.Guard {
+// Guard is the management API's guard: bearer tokens of this service, and
+// decisions by IAM policies.
+func (d *Deps) Guard() *authn.Guard {
 	return &authn.Guard{
 		Verifier:   &token.Verifier{Keys: d.Signer, Leeway: token.DefaultLeeway, Now: d.Now},
 		IssuerBase: d.IssuerBase,
 		Authorizer: &authz.Policies{Grants: d.Store, Actions: d.Actions},
 	}
-}
-
-// Token is the handler of the token function.
-func Token(d *Deps) *Handler {
-	s := &tokenapi.Service{
-		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier,
-		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
-		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
-	}
-	if p := d.Config.TokenReusePercent; p > 0 {
-		s.Reuse = &token.Reuse{MinRemaining: float64(p) / 100, Max: 10_000}
-	}
-	return d.instrument(s.Handler())
-}
-
-// Clients is the handler of the clients function.
-func Clients(d *Deps) *Handler {
-	s := &clientsapi.Service{Clients: d.Store, Guard: d.guard(), Scopes: d.Scopes, Now: d.Now}
-	return d.instrument(s.Handler())
-}
-
-// Secrets is the handler of the secrets function.
-func Secrets(d *Deps) *Handler {
-	s := &secretsapi.Service{Secrets: d.Store, Hasher: d.Hasher, Guard: d.guard(), Now: d.Now}
-	return d.instrument(s.Handler())
-}
-
-// Policies is the handler of the policies function.
-func Policies(d *Deps) *Handler {
-	s := &policiesapi.Service{Store: d.Store, Actions: d.Actions, Guard: d.guard(), Now: d.Now}
-	return d.instrument(s.Handler())
 }
 
 // Handler is a function's http.Handler, with the route paths it serves.
@@ -247,10 +224,11 @@ type Handler struct {
 	Paths []string
 }
 
-// instrument carries the gateway's request id into the context, writes the
+// Instrument makes rt a function's handler: it carries the gateway's request
+// id into the context, bounds the request's dependency work, writes the
 // audit line of every change and every token request, and turns a panic
 // into a 500 problem: a caller never sees a stack trace.
-func (d *Deps) instrument(rt *httpapi.Router) *Handler {
+func (d *Deps) Instrument(rt *httpapi.Router) *Handler {
 	return &Handler{Paths: rt.Patterns(), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requestID := ""
 		if gw, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok {

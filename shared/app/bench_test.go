@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"context"
@@ -22,10 +22,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/machine-iam/machine-iam/shared/app"
+	"github.com/machine-iam/machine-iam/shared/clientsapi"
 	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store/dynamo"
 	"github.com/machine-iam/machine-iam/shared/token"
+	"github.com/machine-iam/machine-iam/shared/tokenapi"
 )
 
 // The benchmarks drive the functions' real handlers, store and signer
@@ -108,7 +111,7 @@ func clientItem(id, name string) map[string]ddbtypes.AttributeValue {
 	}
 }
 
-func benchDeps(b *testing.B) (*Deps, *fakeKMS) {
+func benchDeps(b *testing.B) (*app.Deps, *fakeKMS) {
 	b.Helper()
 	hash, err := secret.DefaultArgon2id.Hash(benchSecret)
 	if err != nil {
@@ -127,15 +130,15 @@ func benchDeps(b *testing.B) (*Deps, *fakeKMS) {
 		{"PK": s("T#default#S#client-" + benchClientID), "SK": s("P#owner#/"), "subject": s("client-" + benchClientID), "action": s("owner"), "scope": s("/")},
 	}
 	signer := newFakeKMS()
-	d := NewDeps(Config{TableName: "t", SigningKeyID: "alias/k", IssuerURL: "https://id.example.com",
-		TokenLifetime: time.Hour, RequestTimeout: DefaultRequestTimeout,
+	d := app.NewDeps(app.Config{TableName: "t", SigningKeyID: "alias/k", IssuerURL: "https://id.example.com",
+		TokenLifetime: time.Hour, RequestTimeout: app.DefaultRequestTimeout,
 		Lockout: lockout.Policy{Threshold: lockout.DefaultThreshold, Window: lockout.DefaultWindow}}, ddb, signer)
 	d.Audit = slog.New(slog.DiscardHandler)
 	return d, signer
 }
 
 // mintAdminToken returns a real, verifiable token of the benchmark client.
-func mintAdminToken(b *testing.B, d *Deps, f *fakeKMS) string {
+func mintAdminToken(b *testing.B, d *app.Deps, f *fakeKMS) string {
 	b.Helper()
 	f.fixed = false
 	defer func() { f.fixed = true }()
@@ -159,7 +162,7 @@ func tokenRequest() *http.Request {
 // matched: no argon2 work, one (fake) Query, one (fake) Sign.
 func BenchmarkTokenWarm(b *testing.B) {
 	d, _ := benchDeps(b)
-	h := Token(d)
+	h := tokenapi.New(d)
 	serve := func() {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, tokenRequest())
@@ -180,7 +183,7 @@ func BenchmarkTokenWarm(b *testing.B) {
 // a growth near zero.
 func BenchmarkTokenMemoryFlat(b *testing.B) {
 	d, _ := benchDeps(b)
-	h := Token(d)
+	h := tokenapi.New(d)
 	heap := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
@@ -208,7 +211,7 @@ func BenchmarkTokenMemoryFlat(b *testing.B) {
 func BenchmarkManagementListPage(b *testing.B) {
 	d, f := benchDeps(b)
 	tok := mintAdminToken(b, d, f)
-	h := Clients(d)
+	h := clientsapi.New(d)
 	b.ReportAllocs()
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodGet, "/v1/clients?pageSize=200", nil)
@@ -226,7 +229,7 @@ func BenchmarkManagementListPage(b *testing.B) {
 func BenchmarkTokenWarmReuse(b *testing.B) {
 	d, _ := benchDeps(b)
 	d.Config.TokenReusePercent = 50
-	h := Token(d)
+	h := tokenapi.New(d)
 	b.ReportAllocs()
 	for b.Loop() {
 		w := httptest.NewRecorder()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/client"
@@ -43,6 +44,12 @@ type Service struct {
 	Guard   *authn.Guard
 	Scopes  *oauthscope.Catalog
 	Now     func() time.Time
+}
+
+// New is the handler of the clients function.
+func New(d *app.Deps) *app.Handler {
+	s := &Service{Clients: d.Store, Guard: d.Guard(), Scopes: d.Scopes, Now: d.Now}
+	return d.Instrument(s.Handler())
 }
 
 // Handler returns the function's routes, each behind its permission.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/action"
+	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
@@ -39,6 +40,12 @@ type Service struct {
 	Actions *action.Catalog
 	Guard   *authn.Guard
 	Now     func() time.Time
+}
+
+// New is the handler of the policies function.
+func New(d *app.Deps) *app.Handler {
+	s := &Service{Store: d.Store, Actions: d.Actions, Guard: d.Guard(), Now: d.Now}
+	return d.Instrument(s.Handler())
 }
 
 // Handler returns the function's routes.

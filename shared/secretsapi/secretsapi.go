@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
@@ -32,6 +33,12 @@ type Service struct {
 	Hasher  secret.Hasher
 	Guard   *authn.Guard
 	Now     func() time.Time
+}
+
+// New is the handler of the secrets function.
+func New(d *app.Deps) *app.Handler {
+	s := &Service{Secrets: d.Store, Hasher: d.Hasher, Guard: d.Guard(), Now: d.Now}
+	return d.Instrument(s.Handler())
 }
 
 // Handler returns the function's routes, each behind its permission.

@@ -167,6 +167,18 @@ type Subjects interface {
 	DisplayNames(ctx context.Context, tenant string, subjectIDs []string) (map[string]string, error)
 }
 
+// Store is all of the storage the functions use, as one implementation
+// (store/dynamo) provides it.
+type Store interface {
+	Tenants
+	Clients
+	Secrets
+	Credentials
+	Policies
+	Groups
+	Subjects
+}
+
 // CreateWithNewID calls create with a fresh random id, and again with
 // another one should the id already be taken (ErrConflict), which with
 // 122 random bits only a broken random source would cause. It returns the id

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
@@ -48,6 +49,19 @@ type Service struct {
 	// signing new ones (see token.Reuse).
 	Reuse *token.Reuse
 	Now   func() time.Time
+}
+
+// New is the handler of the token function.
+func New(d *app.Deps) *app.Handler {
+	s := &Service{
+		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier,
+		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
+		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
+	}
+	if p := d.Config.TokenReusePercent; p > 0 {
+		s.Reuse = &token.Reuse{MinRemaining: float64(p) / 100, Max: 10_000}
+	}
+	return d.Instrument(s.Handler())
 }
 
 // Handler returns the function's routes.

@@ -1,4 +1,4 @@
-package localstack
+package stack
 
 import (
 	"net/http"
@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/machine-iam/machine-iam/local/samtemplate"
 	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/shared/samtemplate"
 )
 
 // TestTemplateRoutesMatchHandlers: every route path template.yaml declares

@@ -24,9 +24,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/machine-iam/machine-iam/local/samtemplate"
 	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/route"
-	"github.com/machine-iam/machine-iam/shared/samtemplate"
 )
 
 // MaxPayloadBytes is API Gateway's request payload limit.

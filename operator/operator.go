@@ -1,9 +1,9 @@
-// Package bootstrap creates a tenant with its first administrator (a client
+// Package operator creates a tenant with its first administrator (a client
 // allowed the services.iam scope, holding owner on the tenant root /, with
 // one generated secret), and recovers a tenant with a fresh one. Tenants are
 // never created, nor owners restored, over HTTP; operators run this through
 // iamctl (and `make run` does it for the default tenant).
-package bootstrap
+package operator
 
 import (
 	"context"
@@ -44,11 +44,11 @@ type Result struct {
 // ErrTenantExists is returned when the tenant was bootstrapped before.
 var ErrTenantExists = errors.New("tenant exists already")
 
-// Tenant creates tenant name and its admin client. The tenant record is
+// Bootstrap creates tenant name and its admin client. The tenant record is
 // written last and conditionally, so a crash or a concurrent run never leaves
 // a tenant whose admin credentials nobody received; an admin client left by
 // such a failure has a secret nobody knows.
-func Tenant(ctx context.Context, st Store, hasher secret.Hasher, name, issuerBase string, now time.Time) (Result, error) {
+func Bootstrap(ctx context.Context, st Store, hasher secret.Hasher, name, issuerBase string, now time.Time) (Result, error) {
 	if !tenant.Valid(name) {
 		return Result{}, fmt.Errorf("tenant name %q must be 1-63 characters of a-z, 0-9 and '-'", name)
 	}

@@ -1,4 +1,4 @@
-package localstack
+package stack
 
 import (
 	"context"
@@ -11,19 +11,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/machine-iam/machine-iam/local/gateway"
+	"github.com/machine-iam/machine-iam/local/samtemplate"
 	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/shared/gateway"
-	"github.com/machine-iam/machine-iam/shared/samtemplate"
+	"github.com/machine-iam/machine-iam/shared/clientsapi"
+	"github.com/machine-iam/machine-iam/shared/policiesapi"
+	"github.com/machine-iam/machine-iam/shared/secretsapi"
+	"github.com/machine-iam/machine-iam/shared/tokenapi"
 )
 
 // Functions maps the logical id of each function in template.yaml to the
-// constructor of its handler. It lives here, with the local stack, and not in
-// package app, so that each Lambda binary links only its own handler.
+// constructor of its handler, as the function's main calls it.
 var Functions = map[string]func(*app.Deps) *app.Handler{
-	"TokenFunction":    app.Token,
-	"ClientsFunction":  app.Clients,
-	"SecretsFunction":  app.Secrets,
-	"PoliciesFunction": app.Policies,
+	"TokenFunction":    tokenapi.New,
+	"ClientsFunction":  clientsapi.New,
+	"SecretsFunction":  secretsapi.New,
+	"PoliciesFunction": policiesapi.New,
 }
 
 // ServiceOptions configures StartService.

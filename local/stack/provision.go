@@ -1,4 +1,4 @@
-package localstack
+package stack
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/machine-iam/machine-iam/shared/samtemplate"
+	"github.com/machine-iam/machine-iam/local/samtemplate"
 )
 
 // Resources names what Provision created.

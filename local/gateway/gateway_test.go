@@ -10,7 +10,7 @@ import (
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
-	"github.com/machine-iam/machine-iam/shared/samtemplate"
+	"github.com/machine-iam/machine-iam/local/samtemplate"
 )
 
 const template = `

@@ -76,7 +76,7 @@ lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy ch
 
 FUZZTIME ?= 30s
 FUZZ_TARGETS := shared/tokenapi:FuzzTokenRequest shared/clientsapi:FuzzClientBody shared/secretsapi:FuzzSecretBody \
-	shared/policiesapi:FuzzPolicyBody shared/policiesapi:FuzzMembersBody shared/scope:FuzzNormalize \
+	shared/policiesapi:FuzzPolicyBody shared/policiesapi:FuzzMembersBody shared/resource:FuzzNormalize \
 	shared/action:FuzzActionNames shared/action:FuzzCatalogParse shared/token:FuzzVerify
 
 .PHONY: fuzz

@@ -17,7 +17,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/policy"
-	"github.com/machine-iam/machine-iam/shared/scope"
+	"github.com/machine-iam/machine-iam/shared/resource"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/tenant"
@@ -112,7 +112,7 @@ func newOwner(ctx context.Context, st Store, hasher secret.Hasher, ten, issuerBa
 	if err := st.CreateSecret(ctx, ten, admin.ID, sec, secret.MaxPerClient); err != nil {
 		return Result{}, err
 	}
-	owner := policy.Policy{Subject: admin.SubjectID(), Action: action.Owner, Scope: scope.Root, CreatedAt: now}
+	owner := policy.Policy{Subject: admin.SubjectID(), Action: action.Owner, Scope: resource.Root, CreatedAt: now}
 	if _, _, err := st.PutPolicy(ctx, ten, owner); err != nil {
 		return Result{}, err
 	}

@@ -23,10 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
+	"github.com/machine-iam/machine-iam/shared/access"
 	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/audit"
-	"github.com/machine-iam/machine-iam/shared/authn"
-	"github.com/machine-iam/machine-iam/shared/authz"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
@@ -210,11 +209,11 @@ func (d *Deps) IssuerBase(r *http.Request) string {
 
 // Guard is the management API's guard: bearer tokens of this service, and
 // decisions by IAM policies.
-func (d *Deps) Guard() *authn.Guard {
-	return &authn.Guard{
+func (d *Deps) Guard() *access.Guard {
+	return &access.Guard{
 		Verifier:   &token.Verifier{Keys: d.Signer, Leeway: token.DefaultLeeway, Now: d.Now},
 		IssuerBase: d.IssuerBase,
-		Authorizer: &authz.Policies{Grants: d.Store, Actions: d.Actions},
+		Authorizer: &access.Policies{Grants: d.Store, Actions: d.Actions},
 	}
 }
 

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/access"
 	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
-	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/id"
@@ -41,7 +41,7 @@ const (
 // Service is what the clients function needs.
 type Service struct {
 	Clients store.Clients
-	Guard   *authn.Guard
+	Guard   *access.Guard
 	Scopes  *oauthscope.Catalog
 	Now     func() time.Time
 }
@@ -178,7 +178,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	search := strings.ToLower(q.Get("searchText"))
-	all, err := s.Clients.ListClients(r.Context(), authn.PrincipalFrom(r.Context()).Tenant)
+	all, err := s.Clients.ListClients(r.Context(), access.PrincipalFrom(r.Context()).Tenant)
 	if err != nil {
 		httpapi.WriteProblem(w, r, err)
 		return
@@ -233,7 +233,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.Now().UTC().Truncate(time.Second)
 	c := client.Client{
-		Tenant: authn.PrincipalFrom(r.Context()).Tenant,
+		Tenant: access.PrincipalFrom(r.Context()).Tenant,
 		Name:   spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
 		RedirectURIs: spec.RedirectURIs, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
@@ -257,7 +257,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, notFound())
 		return
 	}
-	c, err := s.Clients.GetClient(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid)
+	c, err := s.Clients.GetClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
 	if err != nil {
 		httpapi.WriteProblem(w, r, storeError(err))
 		return
@@ -282,7 +282,7 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, err)
 		return
 	}
-	ten := authn.PrincipalFrom(r.Context()).Tenant
+	ten := access.PrincipalFrom(r.Context()).Tenant
 	ifVersion, err := s.expectedVersion(r, ten, cid)
 	if err != nil {
 		httpapi.WriteProblem(w, r, storeError(err))
@@ -326,7 +326,7 @@ func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifV
 			return client.Client{}, err
 		}
 		weakened := len(removed) > 0 || len(difference(cur.GrantTypes, replacement.GrantTypes)) > 0
-		if weakened && cur.SubjectID() != authn.PrincipalFrom(ctx).Subject {
+		if weakened && cur.SubjectID() != access.PrincipalFrom(ctx).Subject {
 			if err := s.Guard.RequireHoldsSubject(ctx, "take OAuth scopes or grant types away from "+cur.SubjectID(), cur.SubjectID()); err != nil {
 				return client.Client{}, err
 			}
@@ -405,13 +405,13 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	// Deleting another client takes away everything it holds, so the
 	// caller must hold all of it (the no-escalation rule).
-	if target := subject.ID(subject.Client, cid); target != authn.PrincipalFrom(r.Context()).Subject {
+	if target := subject.ID(subject.Client, cid); target != access.PrincipalFrom(r.Context()).Subject {
 		if err := s.Guard.RequireHoldsSubject(r.Context(), "delete "+target, target); err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
 	}
-	if err := s.Clients.DeleteClient(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid); err != nil {
+	if err := s.Clients.DeleteClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid); err != nil {
 		httpapi.WriteProblem(w, r, storeError(err))
 		return
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
-	"github.com/machine-iam/machine-iam/shared/scope"
+	"github.com/machine-iam/machine-iam/shared/resource"
 	"github.com/machine-iam/machine-iam/shared/subject"
 )
 
@@ -38,7 +38,7 @@ func FuzzPolicyBody(f *testing.F) {
 		if _, _, err := subject.Parse(k.Subject); err != nil || !(s.Actions.Has(k.Action) || inertOK && action.ValidName(k.Action)) {
 			t.Fatalf("accepted %+v", k)
 		}
-		if n, err := scope.Normalize(k.Scope); err != nil || n != k.Scope {
+		if n, err := resource.Normalize(k.Scope); err != nil || n != k.Scope {
 			t.Fatalf("accepted a scope that is not normalized: %q", k.Scope)
 		}
 	})

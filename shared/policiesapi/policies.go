@@ -12,7 +12,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/policy"
-	"github.com/machine-iam/machine-iam/shared/scope"
+	"github.com/machine-iam/machine-iam/shared/resource"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/subject"
 )
@@ -77,7 +77,7 @@ func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (
 	}
 	if req.Scope == nil {
 		errs["scope"] = []string{"is required"}
-	} else if sc, err := scope.Normalize(*req.Scope); err != nil {
+	} else if sc, err := resource.Normalize(*req.Scope); err != nil {
 		errs["scope"] = []string{err.Error()}
 	} else {
 		k.Scope = sc
@@ -181,7 +181,7 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) {
 		errs["action"] = []string{"is not a dot-notation action name"}
 	}
 	if sc != "" {
-		n, err := scope.Normalize(sc)
+		n, err := resource.Normalize(sc)
 		if err != nil {
 			errs["scope"] = []string{err.Error()}
 		}
@@ -219,7 +219,7 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) {
 		if act != "" && !(p.Action == act || derived && s.Actions.Covers(p.Action, act)) {
 			return true
 		}
-		if sc != "" && !(p.Scope == sc || derived && scope.Covers(p.Scope, sc)) {
+		if sc != "" && !(p.Scope == sc || derived && resource.Covers(p.Scope, sc)) {
 			return true
 		}
 		return after != nil && policy.Compare(p.Key(), *after) <= 0

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/access"
 	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
-	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
-	"github.com/machine-iam/machine-iam/shared/scope"
+	"github.com/machine-iam/machine-iam/shared/resource"
 	"github.com/machine-iam/machine-iam/shared/store"
 )
 
@@ -38,7 +38,7 @@ type Store interface {
 type Service struct {
 	Store   Store
 	Actions *action.Catalog
-	Guard   *authn.Guard
+	Guard   *access.Guard
 	Now     func() time.Time
 }
 
@@ -50,7 +50,7 @@ func New(d *app.Deps) *app.Handler {
 
 // Handler returns the function's routes.
 func (s *Service) Handler() *httpapi.Router {
-	root := func(*http.Request) string { return scope.Root }
+	root := func(*http.Request) string { return resource.Root }
 	groups := func(*http.Request) string { return "/groups" }
 	oneGroup := func(r *http.Request) string { return "/groups/" + groupID(r) }
 	guard := s.Guard.Require
@@ -84,4 +84,4 @@ func (s *Service) Handler() *httpapi.Router {
 	return rt
 }
 
-func tenantOf(r *http.Request) string { return authn.PrincipalFrom(r.Context()).Tenant }
+func tenantOf(r *http.Request) string { return access.PrincipalFrom(r.Context()).Tenant }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/action"
-	"github.com/machine-iam/machine-iam/shared/scope"
+	"github.com/machine-iam/machine-iam/shared/resource"
 )
 
 // Policy is one grant. Policies have no id: the triple is the identity.
@@ -62,7 +62,7 @@ func Evaluate(actions *action.Catalog, g Grants, act, sc string) []Policy {
 	var out []Policy
 	check := func(ps []Policy) {
 		for _, p := range ps {
-			if slices.Contains(granting, p.Action) && scope.Covers(p.Scope, sc) {
+			if slices.Contains(granting, p.Action) && resource.Covers(p.Scope, sc) {
 				out = append(out, p)
 			}
 		}
@@ -130,7 +130,7 @@ func Compare(a, b Key) int {
 // are inert (retired actions cannot return, see action.Parse) and confer
 // nothing. The result is empty when holder holds all of conferred.
 func Lacks(actions *action.Catalog, holder, conferred Grants) []string {
-	if len(Evaluate(actions, holder, action.Owner, scope.Root)) > 0 {
+	if len(Evaluate(actions, holder, action.Owner, resource.Root)) > 0 {
 		return nil
 	}
 	var out []string

@@ -10,9 +10,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/access"
 	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
-	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/secret"
@@ -31,7 +31,7 @@ const (
 type Service struct {
 	Secrets store.Secrets
 	Hasher  secret.Hasher
-	Guard   *authn.Guard
+	Guard   *access.Guard
 	Now     func() time.Time
 }
 
@@ -101,7 +101,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteProblem(w, r, clientNotFound())
 		return
 	}
-	secrets, err := s.Secrets.ListSecrets(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid)
+	secrets, err := s.Secrets.ListSecrets(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
 	if errors.Is(err, store.ErrNotFound) {
 		err = clientNotFound()
 	}
@@ -142,7 +142,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 	}
 	sec := secret.Secret{ID: id.New(), Description: spec.Description, Expiration: spec.Expiration,
 		CreatedAt: s.Now().UTC().Truncate(time.Second)}
-	err = s.Secrets.CreateSecret(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid,
+	err = s.Secrets.CreateSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid,
 		secret.Hashed{Secret: sec, Hash: hash}, secret.MaxPerClient)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -165,7 +165,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 // keys) goes through here.
 func (s *Service) mayCreateCredential(r *http.Request, clientID string) error {
 	target := subject.ID(subject.Client, clientID)
-	if target == authn.PrincipalFrom(r.Context()).Subject {
+	if target == access.PrincipalFrom(r.Context()).Subject {
 		return nil
 	}
 	return s.Guard.RequireHoldsSubject(r.Context(), "create a credential for "+target, target)
@@ -207,13 +207,13 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	// Deleting another client's secret can take away its only way to use
 	// what it holds, so the caller must hold all of it.
-	if target := subject.ID(subject.Client, cid); target != authn.PrincipalFrom(r.Context()).Subject {
+	if target := subject.ID(subject.Client, cid); target != access.PrincipalFrom(r.Context()).Subject {
 		if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
 			httpapi.WriteProblem(w, r, err)
 			return
 		}
 	}
-	err := s.Secrets.DeleteSecret(r.Context(), authn.PrincipalFrom(r.Context()).Tenant, cid, sid)
+	err := s.Secrets.DeleteSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, sid)
 	if errors.Is(err, store.ErrNotFound) {
 		err = httpapi.NotFound("No secret with that id exists for that client.")
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/fault"
 	"github.com/machine-iam/machine-iam/shared/policy"
-	"github.com/machine-iam/machine-iam/shared/scope"
+	"github.com/machine-iam/machine-iam/shared/resource"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/subject"
 )
@@ -26,7 +26,7 @@ import (
 // isRootOwner reports whether k is a policy the owner count counts.
 func isRootOwner(k policy.Key) bool {
 	kind, _, err := subject.Parse(k.Subject)
-	return err == nil && kind == subject.Client && k.Action == action.Owner && k.Scope == scope.Root
+	return err == nil && kind == subject.Client && k.Action == action.Owner && k.Scope == resource.Root
 }
 
 func (s *Store) ownersKey(tenant string) item { return key(tenantPK(tenant), skOwners) }
@@ -107,7 +107,7 @@ func (s *Store) ensureOwnerCount(ctx context.Context, tenant string) error {
 // repeated delete finishes the cascade without counting twice.
 func (s *Store) markClientDeleting(ctx context.Context, tenant, clientID string) error {
 	pk := clientPK(tenant, clientID)
-	ownerPolicy := key(pk, policySK(action.Owner, scope.Root))
+	ownerPolicy := key(pk, policySK(action.Owner, resource.Root))
 	tombstone := types.TransactWriteItem{Update: &types.Update{
 		TableName:                           &s.table,
 		Key:                                 key(pk, skClient),

@@ -1,16 +1,10 @@
-// Package authz decides management requests with IAM policies: the caller
-// (a client subject) may perform an action on a scope when one of its own
-// policies, or of a group it belongs to, covers both. Every decision reads
-// the policies afresh, strongly consistent, so a revocation takes effect on
-// the very next request.
-package authz
+package access
 
 import (
 	"context"
 	"errors"
 
 	"github.com/machine-iam/machine-iam/shared/action"
-	"github.com/machine-iam/machine-iam/shared/authn"
 	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/store"
 )
@@ -20,31 +14,31 @@ type GrantsReader interface {
 	Grants(ctx context.Context, tenant, subjectID string) (policy.Grants, error)
 }
 
-// Policies is the policy-based authn.Authorizer.
+// Policies is the policy-based Authorizer.
 type Policies struct {
 	Grants  GrantsReader
 	Actions *action.Catalog
 }
 
-var _ authn.Authorizer = (*Policies)(nil)
+var _ Authorizer = (*Policies)(nil)
 
-// Authorize implements authn.Authorizer. A caller whose client no longer
+// Authorize implements Authorizer. A caller whose client no longer
 // exists is denied, whatever its token says.
-func (a *Policies) Authorize(ctx context.Context, p authn.Principal, act, sc string) error {
+func (a *Policies) Authorize(ctx context.Context, p Principal, act, sc string) error {
 	g, err := a.Grants.Grants(ctx, p.Tenant, p.Subject)
 	if errors.Is(err, store.ErrSubjectNotFound) {
-		return authn.ErrForbidden
+		return ErrForbidden
 	}
 	if err != nil {
 		return err
 	}
 	if len(policy.Evaluate(a.Actions, g, act, sc)) == 0 {
-		return authn.ErrForbidden
+		return ErrForbidden
 	}
 	return nil
 }
 
-// Holdings implements authn.Authorizer: one Query for the subject and one
+// Holdings implements Authorizer: one Query for the subject and one
 // per group it belongs to. A subject that does not exist holds nothing.
 func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error) {
 	g, err := a.Grants.Grants(ctx, tenant, subjectID)
@@ -54,8 +48,8 @@ func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (poli
 	return g, err
 }
 
-// Lacks implements authn.Authorizer, reading the caller's holdings afresh.
-func (a *Policies) Lacks(ctx context.Context, p authn.Principal, conferred policy.Grants) ([]string, error) {
+// Lacks implements Authorizer, reading the caller's holdings afresh.
+func (a *Policies) Lacks(ctx context.Context, p Principal, conferred policy.Grants) ([]string, error) {
 	held, err := a.Holdings(ctx, p.Tenant, p.Subject)
 	if err != nil {
 		return nil, err

@@ -1,9 +1,10 @@
-// Package scope holds resource scopes: the resource URIs policies are
+// Package resource holds resource scopes: the resource URIs policies are
 // granted on ("/" is the tenant root, "/clients/{id}", "/subscriptions/12",
-// ...). A scope covers itself and every descendant, compared segment by
-// segment, so /subscriptions/12 does not cover /subscriptions/123.
-// These are not OAuth scopes; those are in package oauthscope.
-package scope
+// ...), which the API calls a policy's "scope". A scope covers itself and
+// every descendant, compared segment by segment, so /subscriptions/12 does
+// not cover /subscriptions/123. These are not OAuth scopes; those are in
+// package oauthscope.
+package resource
 
 import (
 	"errors"

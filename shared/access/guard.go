@@ -1,8 +1,11 @@
-// Package authn guards the management API: it accepts a request only with a
-// bearer access token of this service, for the tenant it names, holding the
-// services.iam scope, and then asks an Authorizer whether the token's
-// subject may perform the route's action on the route's resource scope.
-package authn
+// Package access decides who may call the management API and what a call
+// may confer. The Guard accepts a request only with a bearer access token of
+// this service, for the tenant it names, holding the services.iam scope
+// (authentication), then asks an Authorizer whether the token's subject may
+// perform the route's action on the route's resource scope, and whether it
+// holds what a change confers (authorization, the no-escalation rule).
+// Policies is the Authorizer that decides with IAM policies.
+package access
 
 import (
 	"context"

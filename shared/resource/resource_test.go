@@ -1,4 +1,4 @@
-package scope
+package resource
 
 import (
 	"strings"

@@ -181,7 +181,11 @@ func TestBearerTokenAttacks(t *testing.T) {
 	sign := func(s signer.Signer, h, c map[string]any) string {
 		in := input(h, c)
 		d := sha256.Sum256([]byte(in))
-		sig, err := s.Sign(ctx, d[:])
+		k, err := s.Key(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := s.Sign(ctx, k, d[:])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -112,7 +112,7 @@ func resourceKind(r any) string {
 	case fmt.Sprint(m["Fn::GetAtt"]) == "[Table Arn]":
 		return "table"
 	case fmt.Sprint(m["Fn::GetAtt"]) == "[SigningKey Arn]",
-		strings.HasSuffix(fmt.Sprint(m["Fn::Sub"]), ":kms:${AWS::Region}:${AWS::AccountId}:key/*"):
+		strings.Contains(fmt.Sprint(m["Fn::If"]), "[SigningKey Arn]"):
 		return "key"
 	case strings.HasPrefix(fmt.Sprint(m["Fn::Sub"]), "${Table.Arn}/index/"):
 		return "index"

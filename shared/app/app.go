@@ -156,8 +156,10 @@ func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 	hasher := secret.DefaultArgon2id
 	sig := kmssigner.New(kmsAPI, cfg.SigningKeyID, cfg.PreviousSigningKeyIDs...)
 	sig.ResolveEvery = cfg.KeyRefresh
-	// A replaced key stays published while tokens it signed may be alive.
-	sig.Retain = cfg.TokenLifetime + token.DefaultLeeway
+	// A replaced key stays published while tokens it signed may be alive:
+	// other instances may sign with it for up to one refresh interval after
+	// this one noticed the change.
+	sig.Retain = cfg.TokenLifetime + token.DefaultLeeway + cfg.KeyRefresh
 	return &Deps{
 		Config:   cfg,
 		Store:    dynamo.New(ddb, cfg.TableName),

@@ -4,10 +4,13 @@
 // addresses. A request is counted before its secret is checked, by one
 // conditional write that refuses past either limit, so concurrent guesses
 // cannot overrun them; a success gives its count back. Past the per-address
-// threshold that address gets 429 for the rest of the window; past the much
-// higher per-client ceiling every address does, which bounds a distributed
-// attacker. Guesses from one address never lock the real client out from
-// another. The throttle only ever refuses: it never lets anything in.
+// threshold that address gets 429 for the rest of the window. Past the much
+// higher per-client ceiling no secret is checked any more, which bounds a
+// distributed attacker; only a secret that a function instance verified
+// before (no hash work) still gets in, and every other attempt still spends
+// its address's budget. Guesses from one address never lock the real client
+// out from another. The throttle only ever refuses: it never lets anything
+// in.
 package lockout
 
 import (
@@ -45,10 +48,9 @@ func (p Policy) WindowAt(now time.Time) (start, end time.Time) {
 	return start, start.Add(p.Window)
 }
 
-// Exceeded reports whether c leaves no attempt for the caller's address.
-func (p Policy) Exceeded(c Counts) bool {
-	return c.FromAddress >= p.Threshold || c.Total >= p.Ceiling
-}
+// AddressExhausted reports whether c leaves the caller's address no
+// attempt: it gets 429 whatever it presents.
+func (p Policy) AddressExhausted(c Counts) bool { return c.FromAddress >= p.Threshold }
 
 // Key is the storage key of a presented client id: the id itself when it is
 // one this service could have issued, otherwise a digest, so arbitrary input

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-func TestWindowAndExceeded(t *testing.T) {
+func TestWindowAndAddressExhausted(t *testing.T) {
 	p := Policy{Threshold: 3, Ceiling: 10, Window: time.Minute}
 	now := time.Unix(1_800_000_030, 0) // 30 s into a window
 	start, end := p.WindowAt(now)
@@ -19,10 +19,10 @@ func TestWindowAndExceeded(t *testing.T) {
 		{Counts{}, false},
 		{Counts{FromAddress: 2, Total: 9}, false},
 		{Counts{FromAddress: 3, Total: 3}, true},
-		{Counts{FromAddress: 0, Total: 10}, true},
+		{Counts{FromAddress: 0, Total: 10}, false}, // the ceiling is the store's to apply
 	} {
-		if got := p.Exceeded(c.counts); got != c.want {
-			t.Errorf("Exceeded(%+v) = %v", c.counts, got)
+		if got := p.AddressExhausted(c.counts); got != c.want {
+			t.Errorf("AddressExhausted(%+v) = %v", c.counts, got)
 		}
 	}
 }

@@ -40,8 +40,9 @@ type Signer interface {
 	// Key returns the key new tokens are signed with.
 	Key(ctx context.Context) (Key, error)
 	// Sign returns the JWS signature (RFC 7518 §3) of a SHA-256 digest of
-	// the signing input, made with Key.
-	Sign(ctx context.Context, digest []byte) ([]byte, error)
+	// the signing input, made with key, which Key returned: the key a
+	// token's header names, even if the current key changed meanwhile.
+	Sign(ctx context.Context, key Key, digest []byte) ([]byte, error)
 }
 
 // KeySet lists every key that may have signed a token still alive: the
@@ -130,9 +131,12 @@ func (l *Local) Key(context.Context) (Key, error) { return l.key, nil }
 func (l *Local) Keys(context.Context) ([]Key, error) { return []Key{l.key}, nil }
 
 // Sign implements Signer.
-func (l *Local) Sign(_ context.Context, digest []byte) ([]byte, error) {
+func (l *Local) Sign(_ context.Context, key Key, digest []byte) ([]byte, error) {
 	if len(digest) != sha256.Size {
 		return nil, errors.New("signer: digest must be SHA-256")
+	}
+	if key.ID != l.key.ID {
+		return nil, errors.New("signer: not this signer's key")
 	}
 	switch l.key.Algorithm {
 	case ES256:

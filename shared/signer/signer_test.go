@@ -42,7 +42,7 @@ func TestLocalSignsVerifiableJOSE(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := sha256.Sum256([]byte("header.payload"))
-	sig, err := s.Sign(context.Background(), digest[:])
+	sig, err := s.Sign(context.Background(), s.key, digest[:])
 	if err != nil || len(sig) != 64 {
 		t.Fatalf("sig %d bytes, %v", len(sig), err)
 	}

@@ -91,14 +91,16 @@ type Credentials interface {
 	// exists or not. No number of counted attempts, in this window or any
 	// other, can push the client or its secrets out of that read.
 	GetCredentials(ctx context.Context, tenant, key, address string, window time.Time) (CredentialRecord, error)
-	// CountAttempt counts one authentication attempt for key from address
-	// in the window starting at window, atomically, unless the address has
-	// p.Threshold attempts there already or the key p.Ceiling in all:
-	// ErrLimitExceeded then, and nothing is counted. The count may be
-	// forgotten after expires.
-	CountAttempt(ctx context.Context, tenant, key, address string, window time.Time, p lockout.Policy, expires time.Time) error
-	// UncountAttempt gives back an attempt CountAttempt counted.
-	UncountAttempt(ctx context.Context, tenant, key, address string, window time.Time) error
+	// CountAttempt counts n authentication attempts for key from address
+	// in the window starting at window, atomically, when the address has
+	// room for them under p.Threshold and the key under p.Ceiling. Else it
+	// returns ErrLimitExceeded: having counted nothing if the address had no
+	// room, and the address's n attempts alone if only the ceiling was
+	// reached (a refused attempt still spends its address's budget). The
+	// counts may be forgotten after expires.
+	CountAttempt(ctx context.Context, tenant, key, address string, n int, window time.Time, p lockout.Policy, expires time.Time) error
+	// UncountAttempt gives back n attempts CountAttempt counted.
+	UncountAttempt(ctx context.Context, tenant, key, address string, n int, window time.Time) error
 }
 
 // CredentialRecord is what GetCredentials read.

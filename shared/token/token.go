@@ -93,7 +93,7 @@ func (m *Minter) Mint(ctx context.Context, g Grant) (string, Claims, error) {
 	enc := base64.RawURLEncoding
 	input := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
 	digest := sha256.Sum256([]byte(input))
-	sig, err := m.Signer.Sign(ctx, digest[:])
+	sig, err := m.Signer.Sign(ctx, key, digest[:])
 	if err != nil {
 		return "", Claims{}, err
 	}

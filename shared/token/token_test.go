@@ -44,7 +44,8 @@ func forge(t *testing.T, s signer.Signer, header, claims map[string]any) string 
 	c, _ := json.Marshal(claims)
 	input := b64.EncodeToString(h) + "." + b64.EncodeToString(c)
 	d := sha256.Sum256([]byte(input))
-	sig, err := s.Sign(context.Background(), d[:])
+	k, _ := s.Key(context.Background())
+	sig, err := s.Sign(context.Background(), k, d[:])
 	if err != nil {
 		t.Fatal(err)
 	}

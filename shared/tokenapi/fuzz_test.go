@@ -50,7 +50,7 @@ func (m *memoryCredentials) GetCredentials(_ context.Context, tenant, key, addre
 	return rec, nil
 }
 
-func (m *memoryCredentials) CountAttempt(_ context.Context, _, key, address string, window time.Time, p lockout.Policy, _ time.Time) error {
+func (m *memoryCredentials) CountAttempt(_ context.Context, _, key, address string, n int, window time.Time, p lockout.Policy, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.attempts == nil {
@@ -58,23 +58,27 @@ func (m *memoryCredentials) CountAttempt(_ context.Context, _, key, address stri
 	}
 	k := key + window.String()
 	c := m.attempts[k]
-	if c.Total >= p.Ceiling || m.byAddr[k+address] >= p.Threshold {
+	switch {
+	case m.byAddr[k+address]+n > p.Threshold:
+		return store.ErrLimitExceeded
+	case c.Total+n > p.Ceiling:
+		m.byAddr[k+address] += n
 		return store.ErrLimitExceeded
 	}
-	c.Total++
+	c.Total += n
 	m.attempts[k] = c
-	m.byAddr[k+address]++
+	m.byAddr[k+address] += n
 	return nil
 }
 
-func (m *memoryCredentials) UncountAttempt(_ context.Context, _, key, address string, window time.Time) error {
+func (m *memoryCredentials) UncountAttempt(_ context.Context, _, key, address string, n int, window time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := key + window.String()
 	c := m.attempts[k]
-	c.Total--
+	c.Total -= n
 	m.attempts[k] = c
-	m.byAddr[k+address]--
+	m.byAddr[k+address] -= n
 	return nil
 }
 

@@ -19,9 +19,9 @@ type countingSigner struct {
 	signs atomic.Int64
 }
 
-func (c *countingSigner) Sign(ctx context.Context, digest []byte) ([]byte, error) {
+func (c *countingSigner) Sign(ctx context.Context, key signer.Key, digest []byte) ([]byte, error) {
 	c.signs.Add(1)
-	return c.Signer.Sign(ctx, digest)
+	return c.Signer.Sign(ctx, key, digest)
 }
 
 // TestTokenReuse: with reuse on, repeated requests get the same token, with

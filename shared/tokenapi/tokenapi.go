@@ -255,15 +255,15 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, error) {
 
 var errAuthFailed = errors.New("client authentication failed")
 
-// authenticate checks the credentials with one storage read. A secret this
-// process verified before is accepted without hash work or any write.
+// authenticate checks the credentials with one storage read. An address
+// that spent its attempts in this window gets 429 for anything. A secret
+// this process verified before is accepted without hash work or any write.
 // Anything else is counted before it is checked (one conditional write per
 // client id and caller address, refused past the lockout's limits, so
-// concurrent guesses cannot overrun them), then checked with the same hash
-// work whether the client exists or not; a success gives its count back.
-// Every refusal is errAuthFailed or a 429, alike for known and unknown
-// client ids, and a throttled address gets its 429 before any hash work,
-// even for the right secret.
+// concurrent guesses cannot overrun them; one attempt per form of the
+// secret tried), then checked with the same hash work whether the client
+// exists or not; a success gives its count back. Every refusal is
+// errAuthFailed or a 429, alike for known and unknown client ids.
 func (s *Service) authenticate(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
 	key := lockout.Key(cr.id)
 	now := s.Now()
@@ -278,7 +278,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 	if err != nil {
 		return client.Client{}, err
 	}
-	if s.Lockout.Exceeded(rec.Attempts) {
+	if s.Lockout.AddressExhausted(rec.Attempts) {
 		return client.Client{}, throttled()
 	}
 	if rec.Client != nil {
@@ -290,7 +290,8 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 	}
 	// Counted before any hash work; kept for 1 h past the window, so a
 	// slow give-back still finds it.
-	err = s.Credentials.CountAttempt(ctx, ten, key, address, window, s.Lockout, end.Add(time.Hour))
+	attempts := min(len(cr.secrets), s.Lockout.Threshold)
+	err = s.Credentials.CountAttempt(ctx, ten, key, address, attempts, window, s.Lockout, end.Add(time.Hour))
 	switch {
 	case errors.Is(err, store.ErrLimitExceeded):
 		return client.Client{}, throttled()
@@ -306,8 +307,8 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 	if !matched || rec.Client == nil {
 		return client.Client{}, errAuthFailed
 	}
-	if err := s.Credentials.UncountAttempt(ctx, ten, key, address, window); err != nil {
-		// The client is in; only its address keeps one attempt fewer.
+	if err := s.Credentials.UncountAttempt(ctx, ten, key, address, attempts, window); err != nil {
+		// The client is in; only its address keeps its attempts spent.
 		slog.WarnContext(ctx, "successful authentication not uncounted", "error", err.Error())
 	}
 	return *rec.Client, nil

@@ -53,6 +53,7 @@ type Signer struct {
 
 	mu     sync.Mutex
 	keys   map[string]*entry // by configured key id or alias
+	arns   map[string]string // key ARN by kid, of every key resolved
 	former []formerKey
 	forced time.Time // last Refresh call that resolved anything
 }
@@ -85,7 +86,7 @@ var (
 // publishes previous, with the default intervals and a retention of one
 // hour (set Retain to the token lifetime plus leeway).
 func New(api API, current string, previous ...string) *Signer {
-	return &Signer{api: api, current: current, previous: previous, keys: map[string]*entry{},
+	return &Signer{api: api, current: current, previous: previous, keys: map[string]*entry{}, arns: map[string]string{},
 		ResolveEvery: DefaultResolveEvery, RetryAfter: DefaultRetryAfter, Retain: time.Hour, Now: time.Now}
 }
 
@@ -148,18 +149,22 @@ func (s *Signer) Refresh(ctx context.Context) {
 	_, _ = s.Keys(ctx)
 }
 
-// Sign implements signer.Signer.
-func (s *Signer) Sign(ctx context.Context, digest []byte) ([]byte, error) {
-	r, err := s.resolve(ctx, s.current)
-	if err != nil {
-		return nil, err
+// Sign implements signer.Signer: it signs with the KMS key whose public key
+// is key, by that key's ARN, so the signature always matches the header's
+// kid, whatever the aliases point at by now.
+func (s *Signer) Sign(ctx context.Context, key signer.Key, digest []byte) ([]byte, error) {
+	s.mu.Lock()
+	arn, ok := s.arns[key.ID]
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("kms: key %s was never resolved here", key.ID)
 	}
 	alg := kmstypes.SigningAlgorithmSpecEcdsaSha256
-	if r.key.Algorithm == signer.RS256 {
+	if key.Algorithm == signer.RS256 {
 		alg = kmstypes.SigningAlgorithmSpecRsassaPkcs1V15Sha256
 	}
 	out, err := s.api.Sign(ctx, &awskms.SignInput{
-		KeyId:            aws.String(r.arn),
+		KeyId:            aws.String(arn),
 		Message:          digest,
 		MessageType:      kmstypes.MessageTypeDigest,
 		SigningAlgorithm: alg,
@@ -167,7 +172,7 @@ func (s *Signer) Sign(ctx context.Context, digest []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fault.Unavailable("kms:Sign", err)
 	}
-	if r.key.Algorithm == signer.ES256 {
+	if key.Algorithm == signer.ES256 {
 		return signer.ECDSAFromDER(out.Signature, 32)
 	}
 	return out.Signature, nil
@@ -176,8 +181,8 @@ func (s *Signer) Sign(ctx context.Context, digest []byte) ([]byte, error) {
 // resolve returns keyID's key, reading it from KMS when its last
 // resolution is older than ResolveEvery (or, for a failure, RetryAfter). A
 // failed read keeps serving the key read before, if any: an outage of KMS
-// must not unpublish keys. When the current id resolves to another key,
-// the one it replaces stays published for Retain.
+// must not unpublish keys. When an id resolves to another key, the one it
+// replaces stays published for Retain.
 func (s *Signer) resolve(ctx context.Context, keyID string) (resolved, error) {
 	now := s.Now()
 	s.mu.Lock()
@@ -206,10 +211,11 @@ func (s *Signer) resolve(ctx context.Context, keyID string) (resolved, error) {
 		s.keys[keyID] = &entry{err: err, at: now}
 		return resolved{}, err
 	}
-	if keyID == s.current && prev != nil && prev.err == nil && prev.r.key.ID != r.key.ID {
+	if prev != nil && prev.err == nil && prev.r.key.ID != r.key.ID {
 		s.former = append(slicesDeleteExpired(s.former, now), formerKey{key: prev.r.key, until: now.Add(s.Retain)})
 	}
 	s.keys[keyID] = &entry{r: r, at: now}
+	s.arns[r.key.ID] = r.arn
 	return r, nil
 }
 

@@ -63,8 +63,9 @@ func TestSignerCachesKeysAndSignsJOSE(t *testing.T) {
 	}
 	calls := f.getPublics.Load()
 	digest := sha256.Sum256([]byte("x"))
+	curKey, _ := s.Key(ctx)
 	for range 3 {
-		sig, err := s.Sign(ctx, digest[:])
+		sig, err := s.Sign(ctx, curKey, digest[:])
 		if err != nil || len(sig) != 64 {
 			t.Fatalf("%x %v", sig, err)
 		}
@@ -76,7 +77,7 @@ func TestSignerCachesKeysAndSignsJOSE(t *testing.T) {
 		t.Errorf("public keys must be fetched once per process: %d more calls", f.getPublics.Load()-calls)
 	}
 	f.fail = errors.New("ThrottlingException")
-	if _, err := s.Sign(ctx, digest[:]); !errors.Is(err, fault.ErrUnavailable) {
+	if _, err := s.Sign(ctx, curKey, digest[:]); !errors.Is(err, fault.ErrUnavailable) {
 		t.Errorf("a KMS failure must read as unavailable: %v", err)
 	}
 	if _, err := New(f, "missing").Key(ctx); !errors.Is(err, fault.ErrUnavailable) {

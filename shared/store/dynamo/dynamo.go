@@ -303,9 +303,9 @@ func (s *Store) GetCredentials(ctx context.Context, tenant, lockoutKey, address 
 	current := throttleSK(window)
 	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
 		TableName:              &s.table,
-		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :credentials AND :window"),
+		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :window AND :credentialsEnd"),
 		ExpressionAttributeValues: item{
-			":pk": str(clientPK(tenant, lockoutKey)), ":credentials": str(skCredentialsPrefix), ":window": str(current),
+			":pk": str(clientPK(tenant, lockoutKey)), ":window": str(current), ":credentialsEnd": str(skCredentialsEnd),
 		},
 		ConsistentRead: aws.Bool(true),
 	})
@@ -351,37 +351,65 @@ func credentialRecord(items []item) store.CredentialRecord {
 // addressAttr names the attribute that counts one address's attempts.
 func addressAttr(address string) string { return "a:" + address }
 
-// CountAttempt implements store.Credentials with one conditional update.
-func (s *Store) CountAttempt(ctx context.Context, tenant, lockoutKey, address string, window time.Time, p lockout.Policy, expires time.Time) error {
+// CountAttempt implements store.Credentials with one conditional update,
+// and a second one, for the address alone, when only the ceiling refused.
+func (s *Store) CountAttempt(ctx context.Context, tenant, lockoutKey, address string, n int, window time.Time, p lockout.Policy, expires time.Time) error {
+	k := key(clientPK(tenant, lockoutKey), throttleSK(window))
+	names := map[string]string{"#total": attrTotal, "#address": addressAttr(address), "#ttl": attrTTL}
+	addressRoom := "(attribute_not_exists(#address) OR #address <= :addressMax)"
+	values := item{":n": num(int64(n)), ":ttl": num(expires.Unix()), ":addressMax": num(int64(p.Threshold - n))}
+	both := copyItem(values)
+	both[":totalMax"] = num(int64(p.Ceiling - n))
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        &s.table,
-		Key:              key(clientPK(tenant, lockoutKey), throttleSK(window)),
-		UpdateExpression: aws.String("ADD #total :one, #address :one SET #ttl = :ttl"),
-		ConditionExpression: aws.String("(attribute_not_exists(#total) OR #total < :ceiling) AND " +
-			"(attribute_not_exists(#address) OR #address < :threshold)"),
-		ExpressionAttributeNames: map[string]string{"#total": attrTotal, "#address": addressAttr(address), "#ttl": attrTTL},
-		ExpressionAttributeValues: item{":one": num(1), ":ttl": num(expires.Unix()),
-			":ceiling": num(int64(p.Ceiling)), ":threshold": num(int64(p.Threshold))},
+		TableName: &s.table, Key: k,
+		UpdateExpression:                    aws.String("ADD #total :n, #address :n SET #ttl = :ttl"),
+		ConditionExpression:                 aws.String(addressRoom + " AND (attribute_not_exists(#total) OR #total <= :totalMax)"),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           both,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	var ccf *types.ConditionalCheckFailedException
 	switch {
-	case isConditionFailed(err):
+	case err == nil:
+		return nil
+	case !errors.As(err, &ccf):
+		return fault.Unavailable("dynamodb:UpdateItem", err)
+	case getN(ccf.Item, addressAttr(address)) > int64(p.Threshold-n):
 		return store.ErrLimitExceeded
-	case err != nil:
+	}
+	// Only the ceiling refused: the address still spends its attempts.
+	delete(names, "#total")
+	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: k,
+		UpdateExpression:          aws.String("ADD #address :n SET #ttl = :ttl"),
+		ConditionExpression:       aws.String(addressRoom),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	if err != nil && !isConditionFailed(err) {
 		return fault.Unavailable("dynamodb:UpdateItem", err)
 	}
-	return nil
+	return store.ErrLimitExceeded
+}
+
+func copyItem(it item) item {
+	out := make(item, len(it)+1)
+	for k, v := range it {
+		out[k] = v
+	}
+	return out
 }
 
 // UncountAttempt implements store.Credentials; a count that is gone (its
 // window expired) is left alone.
-func (s *Store) UncountAttempt(ctx context.Context, tenant, lockoutKey, address string, window time.Time) error {
+func (s *Store) UncountAttempt(ctx context.Context, tenant, lockoutKey, address string, n int, window time.Time) error {
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
 		Key:                       key(clientPK(tenant, lockoutKey), throttleSK(window)),
 		UpdateExpression:          aws.String("ADD #total :minus, #address :minus"),
-		ConditionExpression:       aws.String("#address > :zero AND #total > :zero"),
+		ConditionExpression:       aws.String("#address >= :n AND #total >= :n"),
 		ExpressionAttributeNames:  map[string]string{"#total": attrTotal, "#address": addressAttr(address)},
-		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0)},
+		ExpressionAttributeValues: item{":minus": num(int64(-n)), ":n": num(int64(n))},
 	})
 	if err != nil && !isConditionFailed(err) {
 		return fault.Unavailable("dynamodb:UpdateItem", err)

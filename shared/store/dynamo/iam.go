@@ -178,11 +178,11 @@ func (s *Store) AllPolicies(ctx context.Context, tenant string) ([]policy.Policy
 }
 
 // decisionItems reads the part of a subject's partition decisions use: its
-// own item, memberships and policies (everything below X).
+// own item, memberships and policies (A# to X; attempt counts sort before).
 func (s *Store) decisionItems(ctx context.Context, tenant, subjectID string) ([]item, error) {
 	return s.query(ctx, &dynamodb.QueryInput{
-		KeyConditionExpression:    aws.String("PK = :pk AND SK < :end"),
-		ExpressionAttributeValues: item{":pk": str(subjectPK(tenant, subjectID)), ":end": str(skDecisionEnd)},
+		KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :start AND :end"),
+		ExpressionAttributeValues: item{":pk": str(subjectPK(tenant, subjectID)), ":start": str(skDecisionStart), ":end": str(skDecisionEnd)},
 	})
 }
 

@@ -16,22 +16,23 @@ import (
 //	owner count      T#<t>                       OWNERS                                                                         (count)
 //	client           T#<t>#S#client-<id>         A#CLIENT                  T#<t>#CLIENTS        <id>
 //	client secret    T#<t>#S#client-<id>         A#SECRET#<secretId>
-//	auth attempts    T#<t>#S#client-<key>        B#THROTTLE#<inverted windowStart>                                              (total, a:<address>…, ttl)
+//	auth attempts    T#<t>#S#client-<key>        #THROTTLE#<windowStart>                                                        (total, a:<address>…, ttl)
 //	group            T#<t>#S#group-<id>          A#GROUP                   T#<t>#GROUPS         <id>
 //	policy           T#<t>#S#<subjectId>         P#<action>#<scope>        T#<t>#POLICIES       <subjectId>#<action>#<scope>
 //	membership       T#<t>#S#<subjectId>         M#<groupId>
 //	group member     T#<t>#S#group-<id>          X#MEMBER#<subjectId>
 //
-// The token endpoint reads a client's A# items (the client and its secrets)
-// and the attempt count of the current window with one Query: the range
-// runs from A# to the current window's B#THROTTLE# key, and windows sort
-// newest first, so older windows (kept until their TTL passes) are outside
-// it and the counts can never push the credentials off the Query's page.
-// Attempts with unknown client ids are counted under a partition of the
-// same shape. An authorization decision reads a subject's items below X (its
-// A# item, the B# counts, memberships and policies) with one Query, and
-// the same range of each of its groups with one Query each; member lists
-// (X#) stay out of decisions.
+// The token endpoint reads, with one Query, the current window's attempt
+// count and a client's A# items (the client and its secrets): the range
+// runs from the current window's #THROTTLE# key to the end of A#. Counts
+// sort before everything else of the partition, oldest window first, so
+// older windows (kept until their TTL passes) are outside the range and can
+// never push the credentials off the Query's page. Attempts with unknown
+// client ids are counted under a partition of the same shape. An
+// authorization decision reads a subject's items from A# to X (its A# item,
+// memberships and policies; never the counts) with one Query, and the same
+// range of each of its groups with one Query each; member lists (X#) stay
+// out of decisions.
 const (
 	attrPK     = "PK"
 	attrSK     = "SK"
@@ -44,25 +45,26 @@ const (
 	skOwners           = "OWNERS"
 	skClient           = "A#CLIENT"
 	skSecretPrefix     = "A#SECRET#"
-	skThrottlePrefix   = "B#THROTTLE#"
+	skThrottlePrefix   = "#THROTTLE#"
 	skGroup            = "A#GROUP"
 	skPolicyPrefix     = "P#"
 	skMembershipPrefix = "M#"
 	skMemberPrefix     = "X#MEMBER#"
-	// skDecisionEnd bounds the items an authorization decision reads.
-	skDecisionEnd = "X"
+	// skDecisionStart and skDecisionEnd bound the items an authorization
+	// decision reads.
+	skDecisionStart = "A#"
+	skDecisionEnd   = "X"
+	// skCredentialsEnd is above every A# key.
+	skCredentialsEnd = "A$"
 	// skCredentialsPrefix holds a client and its secrets.
 	skCredentialsPrefix = "A#"
 )
 
-// throttleSK is the key of a window's attempt count. Windows sort newest
-// first: the key holds the start's distance to a far-future instant.
+// throttleSK is the key of a window's attempt count, fixed width so that
+// windows sort by start.
 func throttleSK(window time.Time) string {
-	return fmt.Sprintf("%s%011d", skThrottlePrefix, throttleEpochEnd-window.Unix())
+	return fmt.Sprintf("%s%011d", skThrottlePrefix, window.Unix())
 }
-
-// throttleEpochEnd is later than any window start (year 5138).
-const throttleEpochEnd = 99_999_999_999
 
 func tenantPK(tenant string) string             { return "T#" + tenant }
 func subjectPK(tenant, subjectID string) string { return "T#" + tenant + "#S#" + subjectID }

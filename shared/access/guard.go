@@ -66,13 +66,12 @@ type Guard struct {
 
 // Require wraps next so it runs only for a caller allowed action on the
 // resource scope that scope computes from the request.
-func (g *Guard) Require(action string, scope func(*http.Request) string, next http.HandlerFunc) http.Handler {
-	authenticated := g.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (g *Guard) Require(action string, scope func(*http.Request) string, next httpapi.HandlerFunc) http.Handler {
+	authenticated := g.Authenticate(httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		if err := g.Allow(r.Context(), action, scope(r)); err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
+			return err
 		}
-		next.ServeHTTP(w, r)
+		return next(w, r)
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		audit.Note(r.Context(), action, scope(r))

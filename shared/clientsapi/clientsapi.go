@@ -84,25 +84,19 @@ type clientRequest struct {
 }
 
 func (req clientRequest) spec(scopes *oauthscope.Catalog) (client.Spec, error) {
-	missing := map[string][]string{}
-	for field, present := range map[string]bool{
-		"name": req.Name != nil, "description": req.Description != nil,
-		"allowedGrantTypes": req.AllowedGrantTypes != nil, "allowedScopes": req.AllowedScopes != nil,
-		"redirectUris": req.RedirectURIs != nil,
-	} {
-		if !present {
-			missing[field] = []string{"is required"}
-		}
-	}
-	if len(missing) > 0 {
-		return client.Spec{}, httpapi.Invalid(missing)
+	f := httpapi.Fields{}
+	f.Required("name", req.Name != nil)
+	f.Required("description", req.Description != nil)
+	f.Required("allowedGrantTypes", req.AllowedGrantTypes != nil)
+	f.Required("allowedScopes", req.AllowedScopes != nil)
+	f.Required("redirectUris", req.RedirectURIs != nil)
+	if err := f.Err(); err != nil {
+		return client.Spec{}, err
 	}
 	spec := client.Spec{Name: *req.Name, Description: *req.Description, GrantTypes: *req.AllowedGrantTypes,
 		Scopes: *req.AllowedScopes, RedirectURIs: *req.RedirectURIs}
-	if errs := spec.Validate(scopes); errs != nil {
-		return client.Spec{}, httpapi.Invalid(errs)
-	}
-	return spec, nil
+	f.Merge(spec.Validate(scopes))
+	return spec, f.Err()
 }
 
 // clientResponse is a client on the wire.
@@ -134,20 +128,8 @@ func toResponse(c client.Client) clientResponse {
 
 func etag(c client.Client) string { return `"` + strconv.FormatInt(c.Version, 10) + `"` }
 
-func notFound() error { return httpapi.NotFound("No client with that id exists.") }
-
-// storeError maps store sentinels to problems.
-func storeError(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return notFound()
-	case errors.Is(err, store.ErrVersionMismatch):
-		return httpapi.PreconditionFailed("The client has changed since the version named in If-Match.")
-	case errors.Is(err, store.ErrLastOwner):
-		return httpapi.LastOwner("The client is the tenant's last client holding owner on / by its own policy; give another client owner on / first.")
-	}
-	return err
-}
+// noun names clients in store errors' problem details.
+const noun = "client"
 
 type page struct {
 	Page       int `json:"page"`
@@ -168,20 +150,18 @@ type listResponse struct {
 	Links    links            `json:"links"`
 }
 
-func (s *Service) list(w http.ResponseWriter, r *http.Request) {
+func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	errs := map[string][]string{}
-	pageNo := httpapi.IntParam(q, "page", 1, 1, 1<<31-1, errs)
-	size := httpapi.IntParam(q, "pageSize", DefaultPageSize, 1, MaxPageSize, errs)
-	if len(errs) > 0 {
-		httpapi.WriteProblem(w, r, httpapi.Invalid(errs))
-		return
+	f := httpapi.Fields{}
+	pageNo := httpapi.IntParam(q, "page", 1, 1, 1<<31-1, f)
+	size := httpapi.IntParam(q, "pageSize", DefaultPageSize, 1, MaxPageSize, f)
+	if err := f.Err(); err != nil {
+		return err
 	}
 	search := strings.ToLower(q.Get("searchText"))
 	all, err := s.Clients.ListClients(r.Context(), access.PrincipalFrom(r.Context()).Tenant)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	matched := all[:0]
 	for _, c := range all {
@@ -213,23 +193,21 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		l.Next = link(pageNo + 1)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, size, total}, Links: l})
+	return nil
 }
 
-func (s *Service) create(w http.ResponseWriter, r *http.Request) {
+func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	var req clientRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	spec, err := req.spec(s.Scopes)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	if err := s.Guard.RequireHolds(r.Context(), "create a client with these allowedScopes",
 		policy.Grants{OAuthScopes: spec.Scopes}); err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	now := s.Now().UTC().Truncate(time.Second)
 	c := client.Client{
@@ -242,51 +220,56 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) {
 		return s.Clients.CreateClient(r.Context(), c)
 	})
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	audit.Note(r.Context(), ActionCreate, "/clients/"+c.ID)
 	w.Header().Set("Location", "/v1/clients/"+c.ID)
 	w.Header().Set("ETag", etag(c))
 	httpapi.WriteJSON(w, http.StatusCreated, toResponse(c))
+	return nil
 }
 
-func (s *Service) get(w http.ResponseWriter, r *http.Request) {
+// clientID reads {clientId}: a well-formed id, or ErrNotFound, as for any
+// id that names no client.
+func clientID(r *http.Request) (string, error) {
 	cid := r.PathValue("clientId")
 	if !id.Valid(cid) {
-		httpapi.WriteProblem(w, r, notFound())
-		return
+		return "", httpapi.About(store.ErrNotFound, noun)
+	}
+	return cid, nil
+}
+
+func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
 	}
 	c, err := s.Clients.GetClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
 	if err != nil {
-		httpapi.WriteProblem(w, r, storeError(err))
-		return
+		return httpapi.About(err, noun)
 	}
 	w.Header().Set("ETag", etag(c))
 	httpapi.WriteJSON(w, http.StatusOK, toResponse(c))
+	return nil
 }
 
-func (s *Service) replace(w http.ResponseWriter, r *http.Request) {
-	cid := r.PathValue("clientId")
-	if !id.Valid(cid) {
-		httpapi.WriteProblem(w, r, notFound())
-		return
+func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
 	}
 	var req clientRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	spec, err := req.spec(s.Scopes)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	ten := access.PrincipalFrom(r.Context()).Tenant
 	ifVersion, err := s.expectedVersion(r, ten, cid)
 	if err != nil {
-		httpapi.WriteProblem(w, r, storeError(err))
-		return
+		return httpapi.About(err, noun)
 	}
 	replacement := client.Client{
 		Tenant: ten, ID: cid, Name: spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes,
@@ -294,11 +277,11 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := s.replaceChecked(r, replacement, ifVersion)
 	if err != nil {
-		httpapi.WriteProblem(w, r, storeError(err))
-		return
+		return httpapi.About(err, noun)
 	}
 	w.Header().Set("ETag", etag(c))
 	httpapi.WriteJSON(w, http.StatusOK, toResponse(c))
+	return nil
 }
 
 // replaceChecked writes replacement only over the OAuth scopes it checked
@@ -397,23 +380,21 @@ func (s *Service) expectedVersion(r *http.Request, ten, cid string) (int64, erro
 	return 0, store.ErrVersionMismatch
 }
 
-func (s *Service) delete(w http.ResponseWriter, r *http.Request) {
-	cid := r.PathValue("clientId")
-	if !id.Valid(cid) {
-		httpapi.WriteProblem(w, r, notFound())
-		return
+func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
 	}
 	// Deleting another client takes away everything it holds, so the
 	// caller must hold all of it (the no-escalation rule).
 	if target := subject.ID(subject.Client, cid); target != access.PrincipalFrom(r.Context()).Subject {
 		if err := s.Guard.RequireHoldsSubject(r.Context(), "delete "+target, target); err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
+			return err
 		}
 	}
 	if err := s.Clients.DeleteClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid); err != nil {
-		httpapi.WriteProblem(w, r, storeError(err))
-		return
+		return httpapi.About(err, noun)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

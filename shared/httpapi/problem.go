@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
-
-	"github.com/machine-iam/machine-iam/shared/fault"
 )
 
 // Problem types. Each is documented in docs/errors.md; clients may switch on
@@ -118,19 +115,10 @@ type problemDocument struct {
 	RequestID string              `json:"requestId,omitempty"`
 }
 
-// WriteProblem writes err as application/problem+json. Errors that are not an
-// *Error become 503 when a dependency failed and 500 otherwise; their text is
-// logged, never written.
+// WriteProblem writes err as application/problem+json, as Problem maps it.
+// The text of a 5xx's cause is logged, never written.
 func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
-	var e *Error
-	if !errors.As(err, &e) {
-		if errors.Is(err, fault.ErrUnavailable) {
-			e = Unavailable(err)
-		} else {
-			e = &Error{Status: http.StatusInternalServerError, Type: TypeBlank,
-				Detail: "The server could not complete the request.", cause: err}
-		}
-	}
+	e := Problem(err)
 	if e.Status >= 500 {
 		slog.ErrorContext(r.Context(), "request failed", "status", e.Status,
 			"requestId", RequestID(r.Context()), "error", e.Error())

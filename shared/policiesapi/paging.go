@@ -26,11 +26,11 @@ type pageB[T any] struct {
 // Aritma does. Non-numbers are a 400.
 func pageParams(r *http.Request) (page, size int, err error) {
 	q := r.URL.Query()
-	errs := map[string][]string{}
-	page = httpapi.IntParam(q, "page", 1, -1<<31, 1<<31-1, errs)
-	size = httpapi.IntParam(q, "pageSize", defaultPageSize, -1<<31, 1<<31-1, errs)
-	if len(errs) > 0 {
-		return 0, 0, httpapi.Invalid(errs)
+	f := httpapi.Fields{}
+	page = httpapi.IntParam(q, "page", 1, -1<<31, 1<<31-1, f)
+	size = httpapi.IntParam(q, "pageSize", defaultPageSize, -1<<31, 1<<31-1, f)
+	if err := f.Err(); err != nil {
+		return 0, 0, err
 	}
 	return max(page, 1), min(max(size, minPageSize), maxPageSize), nil
 }

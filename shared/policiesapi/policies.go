@@ -59,31 +59,31 @@ func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return policy.Key{}, err
 	}
-	errs := map[string][]string{}
+	f := httpapi.Fields{}
 	var k policy.Key
-	if req.Subject == nil {
-		errs["subject"] = []string{"is required"}
-	} else if _, _, err := subject.Parse(*req.Subject); err != nil {
-		errs["subject"] = []string{err.Error()}
-	} else {
-		k.Subject = *req.Subject
+	if f.Required("subject", req.Subject != nil) {
+		if _, _, err := subject.Parse(*req.Subject); err != nil {
+			f.Add("subject", err.Error())
+		} else {
+			k.Subject = *req.Subject
+		}
 	}
-	if req.Action == nil {
-		errs["action"] = []string{"is required"}
-	} else if !s.Actions.Has(*req.Action) && !(inertOK && action.ValidName(*req.Action)) {
-		errs["action"] = []string{"is not an action of this deployment (see GET /v1/actions)"}
-	} else {
-		k.Action = *req.Action
+	if f.Required("action", req.Action != nil) {
+		if !s.Actions.Has(*req.Action) && !(inertOK && action.ValidName(*req.Action)) {
+			f.Add("action", "is not an action of this deployment (see GET /v1/actions)")
+		} else {
+			k.Action = *req.Action
+		}
 	}
-	if req.Scope == nil {
-		errs["scope"] = []string{"is required"}
-	} else if sc, err := resource.Normalize(*req.Scope); err != nil {
-		errs["scope"] = []string{err.Error()}
-	} else {
-		k.Scope = sc
+	if f.Required("scope", req.Scope != nil) {
+		if sc, err := resource.Normalize(*req.Scope); err != nil {
+			f.Add("scope", err.Error())
+		} else {
+			k.Scope = sc
+		}
 	}
-	if len(errs) > 0 {
-		return policy.Key{}, httpapi.Invalid(errs)
+	if err := f.Err(); err != nil {
+		return policy.Key{}, err
 	}
 	return k, nil
 }
@@ -114,46 +114,41 @@ func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Key) e
 	return nil
 }
 
-func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) {
+func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) error {
 	k, err := s.triple(w, r, false)
-	if err == nil {
-		err = s.mayChange(r, ActionPolicyCreate, k)
-	}
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
+	}
+	if err := s.mayChange(r, ActionPolicyCreate, k); err != nil {
+		return err
 	}
 	stored, _, err := s.Store.PutPolicy(r.Context(), tenantOf(r), policy.Policy{
 		Subject: k.Subject, Action: k.Action, Scope: k.Scope, CreatedAt: s.Now().UTC().Truncate(time.Second)})
 	if errors.Is(err, store.ErrSubjectNotFound) {
-		err = httpapi.Invalid(map[string][]string{"subject": {"does not exist in this tenant"}})
+		f := httpapi.Fields{}
+		f.Add("subject", "does not exist in this tenant")
+		return f.Err()
 	}
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, toPolicy(tenantOf(r), stored))
+	return nil
 }
 
-func (s *Service) deletePolicy(w http.ResponseWriter, r *http.Request) {
+func (s *Service) deletePolicy(w http.ResponseWriter, r *http.Request) error {
 	k, err := s.triple(w, r, true)
-	if err == nil {
-		err = s.mayChange(r, ActionPolicyDelete, k)
-	}
-	if err == nil {
-		err = s.Store.DeletePolicy(r.Context(), tenantOf(r), k)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			err = httpapi.NotFound("No such policy.")
-		case errors.Is(err, store.ErrLastOwner):
-			err = httpapi.LastOwner(k.Subject + " is the tenant's last client holding owner on / by its own policy; give another client owner on / first.")
-		}
-	}
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
+	}
+	if err := s.mayChange(r, ActionPolicyDelete, k); err != nil {
+		return err
+	}
+	if err := s.Store.DeletePolicy(r.Context(), tenantOf(r), k); err != nil {
+		return httpapi.Detailed(err, store.ErrNotFound, "No such policy.")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type policyList struct {
@@ -165,35 +160,34 @@ type policyList struct {
 // those of its groups) or the tenant's, by exact action and scope, or with
 // includeDerived by everything that grants them: ancestor actions and
 // ancestor scopes.
-func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) {
+func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	errs := map[string][]string{}
-	inherited := httpapi.BoolParam(q, "includeInherited", errs)
-	derived := httpapi.BoolParam(q, "includeDerived", errs)
-	size := httpapi.IntParam(q, "pageSize", defaultPolicyPageSize, 1, maxPolicyPageSize, errs)
+	f := httpapi.Fields{}
+	inherited := httpapi.BoolParam(q, "includeInherited", f)
+	derived := httpapi.BoolParam(q, "includeDerived", f)
+	size := httpapi.IntParam(q, "pageSize", defaultPolicyPageSize, 1, maxPolicyPageSize, f)
 	subj, act, sc := q.Get("subject"), q.Get("action"), q.Get("scope")
 	if subj != "" {
 		if _, _, err := subject.Parse(subj); err != nil {
-			errs["subject"] = []string{err.Error()}
+			f.Add("subject", err.Error())
 		}
 	}
 	if act != "" && !action.ValidName(act) {
-		errs["action"] = []string{"is not a dot-notation action name"}
+		f.Add("action", "is not a dot-notation action name")
 	}
 	if sc != "" {
 		n, err := resource.Normalize(sc)
 		if err != nil {
-			errs["scope"] = []string{err.Error()}
+			f.Add("scope", err.Error())
 		}
 		sc = n
 	}
 	after, ok := decodeCursor(q.Get("cursor"))
 	if !ok {
-		errs["cursor"] = []string{"is not a cursor this API returned"}
+		f.Add("cursor", "is not a cursor this API returned")
 	}
-	if len(errs) > 0 {
-		httpapi.WriteProblem(w, r, httpapi.Invalid(errs))
-		return
+	if err := f.Err(); err != nil {
+		return err
 	}
 	ctx, ten := r.Context(), tenantOf(r)
 	var all []policy.Policy
@@ -212,8 +206,7 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) {
 		all, err = s.Store.SubjectPolicies(ctx, ten, subj)
 	}
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	matched := slices.DeleteFunc(all, func(p policy.Policy) bool {
 		if act != "" && !(p.Action == act || derived && s.Actions.Covers(p.Action, act)) {
@@ -231,6 +224,7 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) {
 		resp.Cursor = encodeCursor(matched[size-1].Key())
 	}
 	httpapi.WriteJSON(w, http.StatusOK, resp)
+	return nil
 }
 
 // A cursor is the last key of the page, opaque to callers.
@@ -257,7 +251,7 @@ type actionResponse struct {
 	Description string  `json:"description"`
 }
 
-func (s *Service) listActions(w http.ResponseWriter, r *http.Request) {
+func (s *Service) listActions(w http.ResponseWriter, r *http.Request) error {
 	all := s.Actions.All()
 	items := make([]actionResponse, len(all))
 	for i, a := range all {
@@ -267,6 +261,7 @@ func (s *Service) listActions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
 }
 
 type checkResponse struct {
@@ -274,19 +269,18 @@ type checkResponse struct {
 	GrantedBy []policyResponse `json:"grantedBy"`
 }
 
-func (s *Service) check(w http.ResponseWriter, r *http.Request) {
+func (s *Service) check(w http.ResponseWriter, r *http.Request) error {
 	k, err := s.triple(w, r, false)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	g, err := s.Store.Grants(r.Context(), tenantOf(r), k.Subject)
 	if err != nil && !errors.Is(err, store.ErrSubjectNotFound) {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	granting := policy.Evaluate(s.Actions, g, k.Action, k.Scope)
 	httpapi.WriteJSON(w, http.StatusOK, checkResponse{Allowed: len(granting) > 0, GrantedBy: toPolicies(tenantOf(r), granting)})
+	return nil
 }
 
 type permissionResponse struct {
@@ -295,24 +289,22 @@ type permissionResponse struct {
 	GrantedBy []policyResponse `json:"grantedBy"`
 }
 
-func (s *Service) permissions(w http.ResponseWriter, r *http.Request) {
+func (s *Service) permissions(w http.ResponseWriter, r *http.Request) error {
 	subj := r.PathValue("subjectId")
 	page, size, err := pageParams(r)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
+	noSubject := httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, "No subject with that id exists.")
 	if _, _, err := subject.Parse(subj); err != nil {
-		httpapi.WriteProblem(w, r, httpapi.NotFound("No subject with that id exists."))
-		return
+		return noSubject
 	}
 	g, err := s.Store.Grants(r.Context(), tenantOf(r), subj)
 	if errors.Is(err, store.ErrSubjectNotFound) {
-		err = httpapi.NotFound("No subject with that id exists.")
+		return noSubject
 	}
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	perms := policy.Effective(g)
 	out := make([]permissionResponse, len(perms))
@@ -320,4 +312,5 @@ func (s *Service) permissions(w http.ResponseWriter, r *http.Request) {
 		out[i] = permissionResponse{Action: p.Action, Scope: p.Scope, GrantedBy: toPolicies(tenantOf(r), p.GrantedBy)}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+	return nil
 }

@@ -60,8 +60,8 @@ func (s *Service) Handler() *httpapi.Router {
 		// Creating and deleting authorize against the body's scope; the
 		// audit line names the action even for a request refused before
 		// the body is read.
-		http.MethodPost:   audit.Noted(ActionPolicyCreate, "/policies", s.Guard.Authenticate(http.HandlerFunc(s.createPolicy))),
-		http.MethodDelete: audit.Noted(ActionPolicyDelete, "/policies", s.Guard.Authenticate(http.HandlerFunc(s.deletePolicy))),
+		http.MethodPost:   audit.Noted(ActionPolicyCreate, "/policies", s.Guard.Authenticate(httpapi.Handle(s.createPolicy))),
+		http.MethodDelete: audit.Noted(ActionPolicyDelete, "/policies", s.Guard.Authenticate(httpapi.Handle(s.deletePolicy))),
 	})
 	rt.Route("/v1/actions", httpapi.Methods{http.MethodGet: guard(ActionPolicyRead, root, s.listActions)})
 	rt.Route("/v1/permissions/check", httpapi.Methods{http.MethodPost: guard(ActionPolicyRead, root, s.check)})

@@ -46,7 +46,8 @@ func groupID(r *http.Request) string {
 	return strings.TrimPrefix(r.PathValue("groupId"), subject.ID(subject.Group, ""))
 }
 
-func groupNotFound() error { return httpapi.NotFound("No group with that id exists.") }
+// groupNotFound is what an id that names no group gets.
+var groupNotFound = httpapi.About(store.ErrNotFound, "group")
 
 // describe turns subject ids into subjects, naming clients and groups from
 // storage; a user's name lives in its identity provider, so its display
@@ -76,16 +77,14 @@ func (s *Service) describe(r *http.Request, ids []string) ([]subjectResponse, er
 
 // writeSearchPage answers a page (envelope B) of what list returns, keeping
 // the entries whose name holds searchQuery, case-insensitively.
-func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func() ([]T, error), name func(T) string, convert func(T) R) {
+func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func() ([]T, error), name func(T) string, convert func(T) R) error {
 	page, size, err := pageParams(r)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	all, err := list()
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	query := strings.ToLower(r.URL.Query().Get("searchQuery"))
 	var out []R
@@ -95,10 +94,11 @@ func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func
 		}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+	return nil
 }
 
-func (s *Service) clientSubjects(w http.ResponseWriter, r *http.Request) {
-	writeSearchPage(w, r,
+func (s *Service) clientSubjects(w http.ResponseWriter, r *http.Request) error {
+	return writeSearchPage(w, r,
 		func() ([]client.Client, error) { return s.Store.ListClients(r.Context(), tenantOf(r)) },
 		func(c client.Client) string { return c.Name },
 		func(c client.Client) subjectResponse {
@@ -111,27 +111,21 @@ type groupRequest struct {
 	Description *string `json:"description"`
 }
 
-func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) error {
 	var req groupRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
-	missing := map[string][]string{}
-	if req.DisplayName == nil {
-		missing["displayName"] = []string{"is required"}
-	}
-	if req.Description == nil {
-		missing["description"] = []string{"is required"}
-	}
-	if len(missing) > 0 {
-		httpapi.WriteProblem(w, r, httpapi.Invalid(missing))
-		return
+	f := httpapi.Fields{}
+	f.Required("displayName", req.DisplayName != nil)
+	f.Required("description", req.Description != nil)
+	if err := f.Err(); err != nil {
+		return err
 	}
 	spec := group.Spec{DisplayName: *req.DisplayName, Description: *req.Description}
-	if errs := spec.Validate(); errs != nil {
-		httpapi.WriteProblem(w, r, httpapi.Invalid(errs))
-		return
+	f.Merge(spec.Validate())
+	if err := f.Err(); err != nil {
+		return err
 	}
 	g := group.Group{Tenant: tenantOf(r), DisplayName: spec.DisplayName, Description: spec.Description,
 		CreatedAt: s.Now().UTC().Truncate(time.Second)}
@@ -141,16 +135,16 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) {
 		return s.Store.CreateGroup(r.Context(), g)
 	})
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	audit.Note(r.Context(), ActionGroupWrite, "/groups/"+g.ID)
 	w.Header().Set("Location", "/v1/subjects/groups/"+g.ID)
 	httpapi.WriteJSON(w, http.StatusCreated, toGroup(g))
+	return nil
 }
 
-func (s *Service) listGroups(w http.ResponseWriter, r *http.Request) {
-	writeSearchPage(w, r,
+func (s *Service) listGroups(w http.ResponseWriter, r *http.Request) error {
+	return writeSearchPage(w, r,
 		func() ([]group.Group, error) { return s.Store.ListGroups(r.Context(), tenantOf(r)) },
 		func(g group.Group) string { return g.DisplayName },
 		toGroup)
@@ -160,22 +154,19 @@ func (s *Service) listGroups(w http.ResponseWriter, r *http.Request) {
 func (s *Service) lookupGroup(r *http.Request) (group.Group, error) {
 	gid := groupID(r)
 	if !id.Valid(gid) {
-		return group.Group{}, groupNotFound()
+		return group.Group{}, groupNotFound
 	}
 	g, err := s.Store.GetGroup(r.Context(), tenantOf(r), gid)
-	if errors.Is(err, store.ErrNotFound) {
-		return group.Group{}, groupNotFound()
-	}
-	return g, err
+	return g, httpapi.About(err, "group")
 }
 
-func (s *Service) getGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Service) getGroup(w http.ResponseWriter, r *http.Request) error {
 	g, err := s.lookupGroup(r)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, toGroup(g))
+	return nil
 }
 
 // mayChangeMembers applies the no-escalation rule to a group's members:
@@ -185,46 +176,41 @@ func (s *Service) mayChangeMembers(r *http.Request, change, groupID string) erro
 	return s.Guard.RequireHoldsSubject(r.Context(), change, subject.ID(subject.Group, groupID))
 }
 
-func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request) {
+func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	gid := groupID(r)
-	err := groupNotFound()
-	if id.Valid(gid) {
-		err = s.mayChangeMembers(r, "delete "+subject.ID(subject.Group, gid), gid)
+	if !id.Valid(gid) {
+		return groupNotFound
 	}
-	if err == nil {
-		err = s.Store.DeleteGroup(r.Context(), tenantOf(r), gid)
-		if errors.Is(err, store.ErrNotFound) {
-			err = groupNotFound()
-		}
+	if err := s.mayChangeMembers(r, "delete "+subject.ID(subject.Group, gid), gid); err != nil {
+		return err
 	}
-	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+	if err := s.Store.DeleteGroup(r.Context(), tenantOf(r), gid); err != nil {
+		return httpapi.About(err, "group")
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Service) listMembers(w http.ResponseWriter, r *http.Request) {
+func (s *Service) listMembers(w http.ResponseWriter, r *http.Request) error {
 	page, size, err := pageParams(r)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	g, err := s.lookupGroup(r)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	ids, err := s.Store.Members(r.Context(), g.Tenant, g.ID)
-	if err == nil {
-		var members []subjectResponse
-		if members, err = s.describe(r, ids); err == nil {
-			slices.SortFunc(members, func(a, b subjectResponse) int { return strings.Compare(a.SubjectID, b.SubjectID) })
-			httpapi.WriteJSON(w, http.StatusOK, paginate(members, page, size))
-			return
-		}
+	if err != nil {
+		return err
 	}
-	httpapi.WriteProblem(w, r, err)
+	members, err := s.describe(r, ids)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(members, func(a, b subjectResponse) int { return strings.Compare(a.SubjectID, b.SubjectID) })
+	httpapi.WriteJSON(w, http.StatusOK, paginate(members, page, size))
+	return nil
 }
 
 type membersRequest struct {
@@ -238,24 +224,25 @@ func memberIDs(w http.ResponseWriter, r *http.Request) ([]string, error) {
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return nil, err
 	}
+	f := httpapi.Fields{}
 	if req.SubjectIDs == nil || len(*req.SubjectIDs) == 0 || len(*req.SubjectIDs) > group.MaxMembersPerRequest {
-		return nil, httpapi.Invalid(map[string][]string{"subjectIds": {fmt.Sprintf("must list 1 to %d subject ids", group.MaxMembersPerRequest)}})
+		f.Add("subjectIds", fmt.Sprintf("must list 1 to %d subject ids", group.MaxMembersPerRequest))
+		return nil, f.Err()
 	}
 	ids := *req.SubjectIDs
-	var problems []string
 	for i, sid := range ids {
 		kind, _, err := subject.Parse(sid)
 		switch {
 		case err != nil:
-			problems = append(problems, fmt.Sprintf("[%d] %s", i, err))
+			f.Add("subjectIds", fmt.Sprintf("[%d] %s", i, err))
 		case kind == subject.Group:
-			problems = append(problems, fmt.Sprintf("[%d] groups cannot be members of groups", i))
+			f.Add("subjectIds", fmt.Sprintf("[%d] groups cannot be members of groups", i))
 		case slices.Index(ids, sid) != i:
-			problems = append(problems, fmt.Sprintf("[%d] is listed twice", i))
+			f.Add("subjectIds", fmt.Sprintf("[%d] is listed twice", i))
 		}
 	}
-	if problems != nil {
-		return nil, httpapi.Invalid(map[string][]string{"subjectIds": problems})
+	if err := f.Err(); err != nil {
+		return nil, err
 	}
 	return ids, nil
 }
@@ -263,40 +250,35 @@ func memberIDs(w http.ResponseWriter, r *http.Request) ([]string, error) {
 // addMembers checks the whole request before writing anything: every
 // client exists and the group has room. Each membership is then one
 // transaction, which checks again.
-func (s *Service) addMembers(w http.ResponseWriter, r *http.Request) {
+func (s *Service) addMembers(w http.ResponseWriter, r *http.Request) error {
 	g, err := s.lookupGroup(r)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	ids, err := memberIDs(w, r)
-	if err == nil {
-		err = s.mayChangeMembers(r, "add members to "+subject.ID(subject.Group, g.ID), g.ID)
-	}
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
+	}
+	if err := s.mayChangeMembers(r, "add members to "+subject.ID(subject.Group, g.ID), g.ID); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	names, err := s.Store.DisplayNames(ctx, g.Tenant, ids)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
-	var missing []string
+	f := httpapi.Fields{}
 	for i, sid := range ids {
 		if kind, _, _ := subject.Parse(sid); kind == subject.Client && names[sid] == "" {
-			missing = append(missing, fmt.Sprintf("[%d] %s does not exist in this tenant", i, sid))
+			f.Add("subjectIds", fmt.Sprintf("[%d] %s does not exist in this tenant", i, sid))
 		}
 	}
-	if missing != nil {
-		httpapi.WriteProblem(w, r, httpapi.Invalid(map[string][]string{"subjectIds": missing}))
-		return
+	if err := f.Err(); err != nil {
+		return err
 	}
 	current, err := s.Store.Members(ctx, g.Tenant, g.ID)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	added := 0
 	for _, sid := range ids {
@@ -304,77 +286,66 @@ func (s *Service) addMembers(w http.ResponseWriter, r *http.Request) {
 			added++
 		}
 	}
+	full := fmt.Sprintf("A group has at most %d members.", group.MaxMembers)
 	if len(current)+added > group.MaxMembers {
-		httpapi.WriteProblem(w, r, httpapi.Conflict(fmt.Sprintf("A group has at most %d members.", group.MaxMembers)))
-		return
+		return httpapi.Conflict(full)
 	}
 	for _, sid := range ids {
 		err := s.Store.AddMember(ctx, g.Tenant, g.ID, sid, group.MaxMembers)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
-			err = groupNotFound()
 		case errors.Is(err, store.ErrSubjectNotFound):
-			err = httpapi.Invalid(map[string][]string{"subjectIds": {sid + " does not exist in this tenant"}})
+			f.Add("subjectIds", sid+" does not exist in this tenant")
+			return f.Err()
 		case errors.Is(err, store.ErrLimitExceeded):
-			err = httpapi.Conflict(fmt.Sprintf("A group has at most %d members.", group.MaxMembers))
-		}
-		if err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
+			return httpapi.Detailed(err, store.ErrLimitExceeded, full)
+		case err != nil:
+			return httpapi.About(err, "group")
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Service) removeMembers(w http.ResponseWriter, r *http.Request) {
+func (s *Service) removeMembers(w http.ResponseWriter, r *http.Request) error {
 	g, err := s.lookupGroup(r)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	ids, err := memberIDs(w, r)
-	if err == nil {
-		err = s.mayChangeMembers(r, "remove members from "+subject.ID(subject.Group, g.ID), g.ID)
-	}
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
+	}
+	if err := s.mayChangeMembers(r, "remove members from "+subject.ID(subject.Group, g.ID), g.ID); err != nil {
+		return err
 	}
 	for _, sid := range ids {
 		if err := s.Store.RemoveMember(r.Context(), g.Tenant, g.ID, sid); err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
+			return err
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Service) memberships(w http.ResponseWriter, r *http.Request) {
+func (s *Service) memberships(w http.ResponseWriter, r *http.Request) error {
 	page, size, err := pageParams(r)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	sid := r.PathValue("subjectId")
 	kind, raw, perr := subject.Parse(sid)
 	if perr != nil || kind == subject.Group {
-		httpapi.WriteProblem(w, r, httpapi.NotFound("No subject with that id can have memberships."))
-		return
+		return httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, "No subject with that id can have memberships.")
 	}
 	ctx := r.Context()
 	if kind == subject.Client {
 		if _, err := s.Store.GetClient(ctx, tenantOf(r), raw); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				err = httpapi.NotFound("No subject with that id exists.")
-			}
-			httpapi.WriteProblem(w, r, err)
-			return
+			return httpapi.Detailed(err, store.ErrNotFound, "No subject with that id exists.")
 		}
 	}
 	gids, err := s.Store.Memberships(ctx, tenantOf(r), sid)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	groups := make([]string, len(gids))
 	for i, gid := range gids {
@@ -382,11 +353,11 @@ func (s *Service) memberships(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.describe(r, groups)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	slices.SortFunc(out, func(a, b subjectResponse) int {
 		return strings.Compare(strings.ToLower(a.DisplayName), strings.ToLower(b.DisplayName))
 	})
 	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+	return nil
 }

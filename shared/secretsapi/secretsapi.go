@@ -44,7 +44,7 @@ func New(d *app.Deps) *app.Handler {
 // Handler returns the function's routes, each behind its permission.
 func (s *Service) Handler() *httpapi.Router {
 	owner := func(r *http.Request) string { return "/clients/" + r.PathValue("clientId") }
-	guard := func(action string, h http.HandlerFunc) http.Handler {
+	guard := func(action string, h httpapi.HandlerFunc) http.Handler {
 		return s.Guard.Require(action, owner, h)
 	}
 	rt := httpapi.NewRouter()
@@ -93,70 +93,67 @@ func (s *Service) toResponse(sec secret.Secret) secretResponse {
 	return out
 }
 
-func clientNotFound() error { return httpapi.NotFound("No client with that id exists.") }
-
-func (s *Service) list(w http.ResponseWriter, r *http.Request) {
+// clientID reads {clientId}: a well-formed id, or ErrNotFound, as for any
+// id that names no client.
+func clientID(r *http.Request) (string, error) {
 	cid := r.PathValue("clientId")
 	if !id.Valid(cid) {
-		httpapi.WriteProblem(w, r, clientNotFound())
-		return
+		return "", httpapi.About(store.ErrNotFound, "client")
+	}
+	return cid, nil
+}
+
+func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
 	}
 	secrets, err := s.Secrets.ListSecrets(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
-	if errors.Is(err, store.ErrNotFound) {
-		err = clientNotFound()
-	}
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return httpapi.About(err, "client")
 	}
 	items := make([]secretResponse, len(secrets))
 	for i, sec := range secrets {
 		items[i] = s.toResponse(sec)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items})
+	return nil
 }
 
-func (s *Service) create(w http.ResponseWriter, r *http.Request) {
-	cid := r.PathValue("clientId")
-	if !id.Valid(cid) {
-		httpapi.WriteProblem(w, r, clientNotFound())
-		return
+func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
 	}
 	var req createRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	spec, err := s.spec(req)
-	if err == nil {
-		err = s.mayCreateCredential(r, cid)
-	}
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
+	}
+	if err := s.mayCreateCredential(r, cid); err != nil {
+		return err
 	}
 	hash, err := s.Hasher.Hash(spec.Value)
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	sec := secret.Secret{ID: id.New(), Description: spec.Description, Expiration: spec.Expiration,
 		CreatedAt: s.Now().UTC().Truncate(time.Second)}
 	err = s.Secrets.CreateSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid,
 		secret.Hashed{Secret: sec, Hash: hash}, secret.MaxPerClient)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		err = clientNotFound()
-	case errors.Is(err, store.ErrLimitExceeded):
-		err = httpapi.Conflict("A client may have at most " + strconv.Itoa(secret.MaxPerClient) + " secrets; delete one first.")
+	if errors.Is(err, store.ErrLimitExceeded) {
+		return httpapi.Detailed(err, store.ErrLimitExceeded, "A client may have at most "+strconv.Itoa(secret.MaxPerClient)+" secrets; delete one first.")
 	}
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return httpapi.About(err, "client")
 	}
 	audit.Note(r.Context(), ActionCreate, "/clients/"+cid+"/secrets/"+sec.ID)
 	w.Header().Set("Location", "/v1/clients/"+cid+"/secrets/"+sec.ID)
 	httpapi.WriteJSON(w, http.StatusCreated, createdResponse{secretResponse: s.toResponse(sec), Value: spec.Value})
+	return nil
 }
 
 // mayCreateCredential applies the no-escalation rule to a new credential:
@@ -172,54 +169,43 @@ func (s *Service) mayCreateCredential(r *http.Request, clientID string) error {
 }
 
 func (s *Service) spec(req createRequest) (secret.Spec, error) {
-	errs := map[string][]string{}
-	if req.Value == nil {
-		errs["value"] = []string{"is required"}
-	}
-	if req.Description == nil {
-		errs["description"] = []string{"is required"}
-	}
+	f := httpapi.Fields{}
+	f.Required("value", req.Value != nil)
+	f.Required("description", req.Description != nil)
 	var exp *time.Time
 	if req.Expiration != nil {
 		t, err := time.Parse(time.RFC3339, *req.Expiration)
 		if err != nil {
-			errs["expiration"] = []string{"must be an RFC 3339 date-time, e.g. 2030-01-31T12:00:00Z"}
+			f.Add("expiration", "must be an RFC 3339 date-time, e.g. 2030-01-31T12:00:00Z")
 		} else {
 			t = t.UTC()
 			exp = &t
 		}
 	}
-	if len(errs) > 0 {
-		return secret.Spec{}, httpapi.Invalid(errs)
+	if err := f.Err(); err != nil {
+		return secret.Spec{}, err
 	}
 	spec := secret.Spec{Value: *req.Value, Description: *req.Description, Expiration: exp}
-	if errs := spec.Validate(s.Now()); errs != nil {
-		return secret.Spec{}, httpapi.Invalid(errs)
-	}
-	return spec, nil
+	f.Merge(spec.Validate(s.Now()))
+	return spec, f.Err()
 }
 
-func (s *Service) delete(w http.ResponseWriter, r *http.Request) {
+func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	cid, sid := r.PathValue("clientId"), r.PathValue("secretId")
+	const notFound = "No secret with that id exists for that client."
 	if !id.Valid(cid) || !id.Valid(sid) {
-		httpapi.WriteProblem(w, r, httpapi.NotFound("No secret with that id exists for that client."))
-		return
+		return httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, notFound)
 	}
 	// Deleting another client's secret can take away its only way to use
 	// what it holds, so the caller must hold all of it.
 	if target := subject.ID(subject.Client, cid); target != access.PrincipalFrom(r.Context()).Subject {
 		if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
+			return err
 		}
 	}
-	err := s.Secrets.DeleteSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, sid)
-	if errors.Is(err, store.ErrNotFound) {
-		err = httpapi.NotFound("No secret with that id exists for that client.")
-	}
-	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+	if err := s.Secrets.DeleteSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, sid); err != nil {
+		return httpapi.Detailed(err, store.ErrNotFound, notFound)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

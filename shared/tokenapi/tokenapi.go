@@ -68,14 +68,17 @@ func New(d *app.Deps) *app.Handler {
 func (s *Service) Handler() *httpapi.Router {
 	rt := httpapi.NewRouter()
 	tok := httpapi.Methods{http.MethodPost: http.HandlerFunc(s.token)}
-	disc := httpapi.Methods{http.MethodGet: http.HandlerFunc(s.discovery)}
+	disc := httpapi.Methods{http.MethodGet: httpapi.Handle(s.discovery)}
 	rt.Route("/connect/token", tok)
 	rt.Route("/{tenant}/connect/token", tok)
 	rt.Route("/.well-known/openid-configuration", disc)
 	rt.Route("/{tenant}/.well-known/openid-configuration", disc)
-	rt.Route("/.well-known/jwks.json", httpapi.Methods{http.MethodGet: http.HandlerFunc(s.jwks)})
+	rt.Route("/.well-known/jwks.json", httpapi.Methods{http.MethodGet: httpapi.Handle(s.jwks)})
 	return rt
 }
+
+// errNoTenant answers a path naming no tenant.
+var errNoTenant = httpapi.NotFound("No tenant of that name.")
 
 // pathTenant returns the tenant a path names, the default one when it names
 // none, and false for a malformed name.
@@ -101,7 +104,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 	audit.Note(r.Context(), "token.issue", "")
 	ten, ok := pathTenant(r)
 	if !ok {
-		httpapi.WriteProblem(w, r, httpapi.NotFound("No tenant of that name."))
+		httpapi.WriteProblem(w, r, errNoTenant)
 		return
 	}
 	audit.NoteCaller(r.Context(), ten, "")
@@ -355,27 +358,23 @@ type discoveryDocument struct {
 	ClaimsSupported                   []string `json:"claims_supported"`
 }
 
-func (s *Service) discovery(w http.ResponseWriter, r *http.Request) {
+func (s *Service) discovery(w http.ResponseWriter, r *http.Request) error {
 	ten, ok := pathTenant(r)
 	if !ok {
-		httpapi.WriteProblem(w, r, httpapi.NotFound("No tenant of that name."))
-		return
+		return errNoTenant
 	}
 	if ten != tenant.Default {
 		exists, err := s.Tenants.TenantExists(r.Context(), ten)
 		if err != nil {
-			httpapi.WriteProblem(w, r, err)
-			return
+			return err
 		}
 		if !exists {
-			httpapi.WriteProblem(w, r, httpapi.NotFound("No tenant of that name."))
-			return
+			return errNoTenant
 		}
 	}
 	keys, err := s.Keys.Keys(r.Context())
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	algs := []string{}
 	for _, k := range keys {
@@ -398,14 +397,15 @@ func (s *Service) discovery(w http.ResponseWriter, r *http.Request) {
 		IDTokenSigningAlgValuesSupported:  algs,
 		ClaimsSupported:                   []string{"iss", "sub", "aud", "client_id", "scope", "tid", "iat", "nbf", "exp", "jti"},
 	})
+	return nil
 }
 
-func (s *Service) jwks(w http.ResponseWriter, r *http.Request) {
+func (s *Service) jwks(w http.ResponseWriter, r *http.Request) error {
 	keys, err := s.Keys.Keys(r.Context())
 	if err != nil {
-		httpapi.WriteProblem(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	httpapi.WriteJSON(w, http.StatusOK, signer.JWKS(keys))
+	return nil
 }

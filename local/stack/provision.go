@@ -25,31 +25,9 @@ type Resources struct {
 // alias, with the names, keys, indexes and key spec the template gives them.
 func Provision(ctx context.Context, t *samtemplate.Template, ddb *dynamodb.Client, kmsClient *kms.Client) (Resources, error) {
 	var res Resources
-	tableID, err := t.FirstOfType("AWS::DynamoDB::Table")
-	if err != nil {
+	var err error
+	if res.TableName, err = CreateTable(ctx, t, ddb); err != nil {
 		return res, err
-	}
-	if res.TableName, err = t.Resolve(t.Resources[tableID].Properties["TableName"]); err != nil {
-		return res, err
-	}
-	in, err := createTableInput(res.TableName, t.Resources[tableID].Properties)
-	if err != nil {
-		return res, err
-	}
-	if _, err := ddb.CreateTable(ctx, in); err != nil {
-		var inUse *ddbtypes.ResourceInUseException
-		if !errors.As(err, &inUse) {
-			return res, fmt.Errorf("create table %s: %w", res.TableName, err)
-		}
-	}
-	if ttl := mapOf(t.Resources[tableID].Properties["TimeToLiveSpecification"]); ttl["AttributeName"] != nil {
-		name, _ := ttl["AttributeName"].(string)
-		if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-			TableName:               &res.TableName,
-			TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: &name, Enabled: aws.Bool(true)},
-		}); err != nil {
-			return res, fmt.Errorf("enable TTL on %s: %w", res.TableName, err)
-		}
 	}
 
 	keyID, err := t.FirstOfType("AWS::KMS::Key")
@@ -91,6 +69,40 @@ func Provision(ctx context.Context, t *samtemplate.Template, ddb *dynamodb.Clien
 		return res, errors.New("the functions have no SIGNING_KEY_ID")
 	}
 	return res, nil
+}
+
+// CreateTable creates the template's DynamoDB table, with its key schema,
+// indexes and TTL, and returns its name; a table that exists is left as it
+// is.
+func CreateTable(ctx context.Context, t *samtemplate.Template, ddb *dynamodb.Client) (string, error) {
+	tableID, err := t.FirstOfType("AWS::DynamoDB::Table")
+	if err != nil {
+		return "", err
+	}
+	name, err := t.Resolve(t.Resources[tableID].Properties["TableName"])
+	if err != nil {
+		return "", err
+	}
+	in, err := createTableInput(name, t.Resources[tableID].Properties)
+	if err != nil {
+		return "", err
+	}
+	if _, err := ddb.CreateTable(ctx, in); err != nil {
+		var inUse *ddbtypes.ResourceInUseException
+		if !errors.As(err, &inUse) {
+			return "", fmt.Errorf("create table %s: %w", name, err)
+		}
+	}
+	if ttl := mapOf(t.Resources[tableID].Properties["TimeToLiveSpecification"]); ttl["AttributeName"] != nil {
+		attr, _ := ttl["AttributeName"].(string)
+		if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+			TableName:               &name,
+			TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: &attr, Enabled: aws.Bool(true)},
+		}); err != nil {
+			return "", fmt.Errorf("enable TTL on %s: %w", name, err)
+		}
+	}
+	return name, nil
 }
 
 func mapOf(v any) map[string]any {

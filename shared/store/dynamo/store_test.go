@@ -1,0 +1,446 @@
+package dynamo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/machine-iam/machine-iam/local/samtemplate"
+	"github.com/machine-iam/machine-iam/local/stack"
+	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/fault"
+	"github.com/machine-iam/machine-iam/shared/group"
+	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/lockout"
+	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/secret"
+	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/store/dynamo"
+)
+
+// The storage contract (package store), run against DynamoDB Local with
+// the table template.yaml defines: every method, every sentinel error and
+// every conditional path.
+
+var (
+	st    *dynamo.Store
+	ddb   *dynamodb.Client
+	table string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctx := context.Background()
+	s, err := stack.Start(ctx, stack.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "store tests: cannot start DynamoDB Local:", err)
+		return 1
+	}
+	defer s.Stop()
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(stack.Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(stack.AccessKeyID, stack.SecretAccessKey, "")))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ddb = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(s.DynamoDBEndpoint)
+		o.DisableValidateResponseChecksum = true
+	})
+	root, err := stack.FindRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	tmpl, err := samtemplate.Read(root + "/template.yaml")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if table, err = stack.CreateTable(ctx, tmpl, ddb); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	st = dynamo.New(ddb, table)
+	return m.Run()
+}
+
+var _ store.Store = (*dynamo.Store)(nil)
+
+var now = time.Now().UTC().Truncate(time.Second)
+
+// tenant returns a tenant name of its own for each test.
+func tenant(t *testing.T) string {
+	return fmt.Sprintf("t%d", time.Now().UnixNano())
+}
+
+func newClient(t *testing.T, ten string, scopes ...string) client.Client {
+	t.Helper()
+	c := client.Client{Tenant: ten, ID: id.New(), Name: "c-" + id.New()[:8], Description: "d", GrantTypes: []string{client.GrantClientCredentials},
+		Scopes: scopes, RedirectURIs: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1}
+	if err := st.CreateClient(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newGroup(t *testing.T, ten string) group.Group {
+	t.Helper()
+	g := group.Group{Tenant: ten, ID: id.New(), DisplayName: "g-" + id.New()[:8], CreatedAt: now}
+	if err := st.CreateGroup(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func hashed(n int) secret.Hashed {
+	return secret.Hashed{Secret: secret.Secret{ID: id.New(), Description: fmt.Sprint("s", n), CreatedAt: now.Add(time.Duration(n) * time.Second)}, Hash: "$argon2id$x"}
+}
+
+func is(t *testing.T, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("error %v, want %v", err, want)
+	}
+}
+
+func TestTenants(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	if ok, err := st.TenantExists(ctx, ten); ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	is(t, st.CreateTenant(ctx, ten), nil)
+	is(t, st.CreateTenant(ctx, ten), store.ErrConflict)
+	if ok, err := st.TenantExists(ctx, ten); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+}
+
+func TestClients(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	c := newClient(t, ten, "api")
+	is(t, st.CreateClient(ctx, c), store.ErrConflict)
+	got, err := st.GetClient(ctx, ten, c.ID)
+	if err != nil || got.Name != c.Name || got.Version != 1 || !slices.Equal(got.Scopes, []string{"api"}) {
+		t.Fatalf("%+v %v", got, err)
+	}
+	_, err = st.GetClient(ctx, ten, id.New())
+	is(t, err, store.ErrNotFound)
+	_, err = st.GetClient(ctx, tenant(t), c.ID) // another tenant
+	is(t, err, store.ErrNotFound)
+
+	c.Name = "renamed"
+	v2, err := st.ReplaceClient(ctx, c, 0, nil)
+	if err != nil || v2.Version != 2 || v2.Name != "renamed" {
+		t.Fatalf("%+v %v", v2, err)
+	}
+	_, err = st.ReplaceClient(ctx, c, 1, nil)
+	is(t, err, store.ErrVersionMismatch)
+	_, err = st.ReplaceClient(ctx, c, 0, []string{"other"})
+	is(t, err, store.ErrVersionMismatch)
+	v3, err := st.ReplaceClient(ctx, c, 2, []string{"api"})
+	if err != nil || v3.Version != 3 {
+		t.Fatalf("%+v %v", v3, err)
+	}
+	missing := c
+	missing.ID = id.New()
+	_, err = st.ReplaceClient(ctx, missing, 0, nil)
+	is(t, err, store.ErrNotFound)
+
+	other := newClient(t, ten)
+	list, err := st.ListClients(ctx, ten)
+	if err != nil || len(list) != 2 || list[0].ID == list[1].ID {
+		t.Fatalf("%v %v", list, err)
+	}
+	is(t, st.DeleteClient(ctx, ten, other.ID), nil)
+	is(t, st.DeleteClient(ctx, ten, other.ID), store.ErrNotFound)
+	_, err = st.GetClient(ctx, ten, other.ID)
+	is(t, err, store.ErrNotFound)
+}
+
+func TestSecretsAndCredentials(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	c := newClient(t, ten)
+	is(t, st.CreateSecret(ctx, ten, id.New(), hashed(0), 3), store.ErrNotFound)
+	first := hashed(1)
+	for i, sec := range []secret.Hashed{first, hashed(2), hashed(3)} {
+		if err := st.CreateSecret(ctx, ten, c.ID, sec, 3); err != nil {
+			t.Fatalf("secret %d: %v", i, err)
+		}
+	}
+	is(t, st.CreateSecret(ctx, ten, c.ID, hashed(4), 3), store.ErrLimitExceeded)
+	list, err := st.ListSecrets(ctx, ten, c.ID)
+	if err != nil || len(list) != 3 || list[0].ID != first.ID {
+		t.Fatalf("%v %v", list, err)
+	}
+	_, err = st.ListSecrets(ctx, ten, id.New())
+	is(t, err, store.ErrNotFound)
+	is(t, st.DeleteSecret(ctx, ten, c.ID, first.ID), nil)
+	is(t, st.DeleteSecret(ctx, ten, c.ID, first.ID), store.ErrNotFound)
+	is(t, st.CreateSecret(ctx, ten, c.ID, hashed(5), 3), nil) // the count went down
+
+	window := now.Truncate(time.Minute)
+	rec, err := st.GetCredentials(ctx, ten, c.ID, "192.0.2.1", window)
+	if err != nil || rec.Client == nil || rec.Client.ID != c.ID || len(rec.Secrets) != 3 || rec.Secrets[0].Hash == "" || rec.Attempts != (lockout.Counts{}) {
+		t.Fatalf("%+v %v", rec, err)
+	}
+	unknown, err := st.GetCredentials(ctx, ten, id.New(), "192.0.2.1", window)
+	if err != nil || unknown.Client != nil || unknown.Secrets != nil {
+		t.Fatalf("%+v %v", unknown, err)
+	}
+
+	p := lockout.Policy{Threshold: 2, Ceiling: 3, Window: time.Minute}
+	count := func(addr string, n int) error {
+		return st.CountAttempt(ctx, ten, c.ID, addr, n, window, p, window.Add(time.Hour))
+	}
+	is(t, count("192.0.2.1", 1), nil)
+	is(t, count("192.0.2.1", 1), nil)
+	is(t, count("192.0.2.1", 1), store.ErrLimitExceeded) // the address's threshold
+	is(t, count("192.0.2.2", 2), store.ErrLimitExceeded) // 2 more would pass the ceiling; the address spends them
+	is(t, count("192.0.2.2", 1), store.ErrLimitExceeded) // and has none left
+	is(t, count("192.0.2.4", 1), nil)                    // the third of the ceiling
+	is(t, count("192.0.2.3", 1), store.ErrLimitExceeded) // the ceiling; counted for the address all the same
+	counts := func(addr string) lockout.Counts {
+		rec, err := st.GetCredentials(ctx, ten, c.ID, addr, window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Attempts
+	}
+	if got := counts("192.0.2.1"); got != (lockout.Counts{FromAddress: 2, Total: 3}) {
+		t.Errorf("counts %+v", got)
+	}
+	if got := counts("192.0.2.3"); got != (lockout.Counts{FromAddress: 1, Total: 3}) {
+		t.Errorf("a refused attempt at the ceiling must spend its address's budget: %+v", got)
+	}
+	if got := counts("192.0.2.2"); got != (lockout.Counts{FromAddress: 2, Total: 3}) {
+		t.Errorf("counts %+v", got)
+	}
+	is(t, st.UncountAttempt(ctx, ten, c.ID, "192.0.2.4", 1, window), nil)
+	if got := counts("192.0.2.4"); got != (lockout.Counts{FromAddress: 0, Total: 2}) {
+		t.Errorf("after a give-back %+v", got)
+	}
+	is(t, st.UncountAttempt(ctx, ten, c.ID, "192.0.2.4", 1, window), nil) // nothing left to give back: no-op
+	if got := counts("192.0.2.4"); got != (lockout.Counts{FromAddress: 0, Total: 2}) {
+		t.Errorf("a give-back below zero: %+v", got)
+	}
+	if next, _ := st.GetCredentials(ctx, ten, c.ID, "192.0.2.1", window.Add(time.Minute)); next.Attempts != (lockout.Counts{}) {
+		t.Errorf("the next window starts empty: %+v", next.Attempts)
+	}
+	// A deleting client has no credentials.
+	is(t, st.DeleteClient(ctx, ten, c.ID), nil)
+	if rec, _ := st.GetCredentials(ctx, ten, c.ID, "192.0.2.1", window); rec.Client != nil || rec.Secrets != nil {
+		t.Errorf("deleted client's credentials %+v", rec)
+	}
+}
+
+func TestPoliciesAndGrants(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	c := newClient(t, ten, "api", "services.iam")
+	g := newGroup(t, ten)
+	p := policy.Policy{Subject: c.SubjectID(), Action: "iam.client.read", Scope: "/clients", CreatedAt: now}
+	stored, created, err := st.PutPolicy(ctx, ten, p)
+	if err != nil || !created || stored.Key() != p.Key() {
+		t.Fatal(stored, created, err)
+	}
+	again := p
+	again.CreatedAt = now.Add(time.Hour)
+	stored, created, err = st.PutPolicy(ctx, ten, again)
+	if err != nil || created || !stored.CreatedAt.Equal(now) {
+		t.Fatalf("a repeated put returns the stored policy: %+v %v %v", stored, created, err)
+	}
+	_, _, err = st.PutPolicy(ctx, ten, policy.Policy{Subject: "client-" + id.New(), Action: "owner", Scope: "/", CreatedAt: now})
+	is(t, err, store.ErrSubjectNotFound)
+	_, _, err = st.PutPolicy(ctx, ten, policy.Policy{Subject: "group-" + id.New(), Action: "owner", Scope: "/", CreatedAt: now})
+	is(t, err, store.ErrSubjectNotFound)
+	user := "user-00000000-0000-4000-8000-000000000001"
+	if _, _, err := st.PutPolicy(ctx, ten, policy.Policy{Subject: user, Action: "banking.ais.read", Scope: "/s/1", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	gp := policy.Policy{Subject: "group-" + g.ID, Action: "banking.pis.read", Scope: "/", CreatedAt: now}
+	if _, _, err := st.PutPolicy(ctx, ten, gp); err != nil {
+		t.Fatal(err)
+	}
+	is(t, st.AddMember(ctx, ten, g.ID, c.SubjectID(), 10), nil)
+
+	own, err := st.SubjectPolicies(ctx, ten, c.SubjectID())
+	if err != nil || len(own) != 1 {
+		t.Fatal(own, err)
+	}
+	all, err := st.AllPolicies(ctx, ten)
+	if err != nil || len(all) != 3 {
+		t.Fatal(all, err)
+	}
+	grants, err := st.Grants(ctx, ten, c.SubjectID())
+	if err != nil || len(grants.Direct) != 1 || len(grants.Groups) != 1 || grants.Groups[0].GroupID != g.ID ||
+		len(grants.Groups[0].Policies) != 1 || !slices.Equal(grants.OAuthScopes, []string{"api", "services.iam"}) {
+		t.Fatalf("%+v %v", grants, err)
+	}
+	_, err = st.Grants(ctx, ten, "client-"+id.New())
+	is(t, err, store.ErrSubjectNotFound)
+	if g, err := st.Grants(ctx, ten, user); err != nil || len(g.Direct) != 1 {
+		t.Fatalf("a user's grants %+v %v", g, err)
+	}
+	is(t, st.DeletePolicy(ctx, ten, p.Key()), nil)
+	is(t, st.DeletePolicy(ctx, ten, p.Key()), store.ErrNotFound)
+}
+
+func TestGroups(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	g := newGroup(t, ten)
+	is(t, st.CreateGroup(ctx, g), store.ErrConflict)
+	if got, err := st.GetGroup(ctx, ten, g.ID); err != nil || got.DisplayName != g.DisplayName {
+		t.Fatal(got, err)
+	}
+	_, err := st.GetGroup(ctx, ten, id.New())
+	is(t, err, store.ErrNotFound)
+	a, b := newClient(t, ten), newClient(t, ten)
+	is(t, st.AddMember(ctx, ten, id.New(), a.SubjectID(), 2), store.ErrNotFound)
+	is(t, st.AddMember(ctx, ten, g.ID, "client-"+id.New(), 2), store.ErrSubjectNotFound)
+	is(t, st.AddMember(ctx, ten, g.ID, a.SubjectID(), 2), nil)
+	is(t, st.AddMember(ctx, ten, g.ID, a.SubjectID(), 2), nil) // again: no-op, not counted
+	is(t, st.AddMember(ctx, ten, g.ID, b.SubjectID(), 2), nil)
+	is(t, st.AddMember(ctx, ten, g.ID, "user-00000000-0000-4000-8000-000000000002", 2), store.ErrLimitExceeded)
+	members, err := st.Members(ctx, ten, g.ID)
+	if err != nil || len(members) != 2 {
+		t.Fatal(members, err)
+	}
+	if ms, err := st.Memberships(ctx, ten, a.SubjectID()); err != nil || !slices.Equal(ms, []string{g.ID}) {
+		t.Fatal(ms, err)
+	}
+	is(t, st.RemoveMember(ctx, ten, g.ID, a.SubjectID()), nil)
+	is(t, st.RemoveMember(ctx, ten, g.ID, a.SubjectID()), nil) // no-op
+	names, err := st.DisplayNames(ctx, ten, []string{b.SubjectID(), "group-" + g.ID, "client-" + id.New(), "user-x"})
+	if err != nil || len(names) != 2 || names[b.SubjectID()] != b.Name || names["group-"+g.ID] != g.DisplayName {
+		t.Fatal(names, err)
+	}
+	list, err := st.ListGroups(ctx, ten)
+	if err != nil || len(list) != 1 {
+		t.Fatal(list, err)
+	}
+	is(t, st.DeleteGroup(ctx, ten, g.ID), nil)
+	is(t, st.DeleteGroup(ctx, ten, g.ID), store.ErrNotFound)
+	if ms, _ := st.Memberships(ctx, ten, b.SubjectID()); len(ms) != 0 {
+		t.Errorf("membership left after the group's deletion: %v", ms)
+	}
+	// Deleting a client ends its memberships on the group's side too.
+	g2 := newGroup(t, ten)
+	is(t, st.AddMember(ctx, ten, g2.ID, b.SubjectID(), 5), nil)
+	is(t, st.DeleteClient(ctx, ten, b.ID), nil)
+	if m, _ := st.Members(ctx, ten, g2.ID); len(m) != 0 {
+		t.Errorf("member left after the client's deletion: %v", m)
+	}
+}
+
+// TestConflictingTransactionsAreRetried: members added at once to one group
+// all land and are all counted, though each transaction updates the same
+// group item.
+func TestConflictingTransactionsAreRetried(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	g := newGroup(t, ten)
+	var wg sync.WaitGroup
+	errs := make([]error, 12)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = st.AddMember(ctx, ten, g.ID, fmt.Sprintf("user-00000000-0000-4000-8000-%012d", i), 12)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	is(t, st.AddMember(ctx, ten, g.ID, "user-00000000-0000-4000-8000-999999999999", 12), store.ErrLimitExceeded)
+}
+
+func TestLastOwner(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	owner := func(c client.Client) policy.Policy {
+		return policy.Policy{Subject: c.SubjectID(), Action: "owner", Scope: "/", CreatedAt: now}
+	}
+	a, b := newClient(t, ten), newClient(t, ten)
+	for _, c := range []client.Client{a, b} {
+		if _, _, err := st.PutPolicy(ctx, ten, owner(c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	is(t, st.DeletePolicy(ctx, ten, owner(a).Key()), nil)
+	is(t, st.DeletePolicy(ctx, ten, owner(b).Key()), store.ErrLastOwner)
+	is(t, st.DeleteClient(ctx, ten, b.ID), store.ErrLastOwner)
+	if _, err := st.GetClient(ctx, ten, b.ID); err != nil {
+		t.Fatal("a refused delete must leave the client:", err)
+	}
+	// A tenant from before the count: recounted from live owners.
+	if _, err := ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table, Key: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "T#" + ten}, "SK": &types.AttributeValueMemberS{Value: "OWNERS"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, ten)
+	if _, _, err := st.PutPolicy(ctx, ten, owner(c)); err != nil {
+		t.Fatal(err)
+	}
+	is(t, st.DeleteClient(ctx, ten, b.ID), nil)
+	is(t, st.DeleteClient(ctx, ten, c.ID), store.ErrLastOwner)
+}
+
+func TestFailuresAreUnavailable(t *testing.T) {
+	broken := dynamo.New(ddb, "no-such-table")
+	_, err := broken.GetClient(context.Background(), "t", id.New())
+	is(t, err, fault.ErrUnavailable)
+	_, err = broken.Grants(context.Background(), "t", "client-"+id.New())
+	is(t, err, fault.ErrUnavailable)
+}
+
+// TestTombstones: a client marked deleting (as a crash in the middle of its
+// deletion leaves it) exists for no reader and takes nothing new, and a
+// repeated delete finishes the cascade.
+func TestTombstones(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	c := newClient(t, ten)
+	g := newGroup(t, ten)
+	is(t, st.CreateSecret(ctx, ten, c.ID, hashed(1), 5), nil)
+	is(t, st.AddMember(ctx, ten, g.ID, c.SubjectID(), 5), nil)
+	if _, err := ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table,
+		Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: "T#" + ten + "#S#" + c.SubjectID()}, "SK": &types.AttributeValueMemberS{Value: "A#CLIENT"}},
+		UpdateExpression:          aws.String("SET deleting = :t"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := st.GetClient(ctx, ten, c.ID)
+	is(t, err, store.ErrNotFound)
+	_, err = st.Grants(ctx, ten, c.SubjectID())
+	is(t, err, store.ErrSubjectNotFound)
+	_, _, err = st.PutPolicy(ctx, ten, policy.Policy{Subject: c.SubjectID(), Action: "owner", Scope: "/", CreatedAt: now})
+	is(t, err, store.ErrSubjectNotFound)
+	is(t, st.CreateSecret(ctx, ten, c.ID, hashed(2), 5), store.ErrNotFound)
+	is(t, st.AddMember(ctx, ten, newGroup(t, ten).ID, c.SubjectID(), 5), store.ErrSubjectNotFound)
+	_, err = st.ReplaceClient(ctx, c, 0, nil)
+	is(t, err, store.ErrNotFound)
+	if rec, _ := st.GetCredentials(ctx, ten, c.ID, "x", now); rec.Client != nil || rec.Secrets != nil {
+		t.Errorf("credentials of a tombstoned client: %+v", rec)
+	}
+	if names, _ := st.DisplayNames(ctx, ten, []string{c.SubjectID()}); len(names) != 0 {
+		t.Errorf("a tombstoned client has a name: %v", names)
+	}
+	is(t, st.DeleteClient(ctx, ten, c.ID), nil)
+	if m, _ := st.Members(ctx, ten, g.ID); len(m) != 0 {
+		t.Errorf("the finished delete left the membership: %v", m)
+	}
+	is(t, st.DeleteClient(ctx, ten, c.ID), store.ErrNotFound)
+}

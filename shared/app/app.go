@@ -16,12 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/machine-iam/machine-iam/shared/access"
 	"github.com/machine-iam/machine-iam/shared/action"
@@ -189,6 +191,19 @@ func FromEnvironment(ctx context.Context) (*Deps, error) {
 	d := NewDeps(cfg, dynamodb.NewFromConfig(awsCfg), kms.NewFromConfig(awsCfg))
 	d.Warm(ctx)
 	return d, nil
+}
+
+// Serve is a function's main: JSON logs, Deps from the environment (exit
+// on a configuration error), then the Lambda loop over the handler build
+// makes, through the API Gateway payload-2.0 adapter.
+func Serve(build func(*Deps) *Handler) {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	deps, err := FromEnvironment(context.Background())
+	if err != nil {
+		slog.Error("cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(httpadapter.NewV2(build(deps)).ProxyWithContext)
 }
 
 // Warm fetches the public keys ahead of the first request.

@@ -196,12 +196,17 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
+// readSpec decodes and validates a create or replace body.
+func (s *Service) readSpec(w http.ResponseWriter, r *http.Request) (client.Spec, error) {
 	var req clientRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return err
+		return client.Spec{}, err
 	}
-	spec, err := req.spec(s.Scopes)
+	return req.spec(s.Scopes)
+}
+
+func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
+	spec, err := s.readSpec(w, r)
 	if err != nil {
 		return err
 	}
@@ -258,11 +263,7 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req clientRequest
-	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	spec, err := req.spec(s.Scopes)
+	spec, err := s.readSpec(w, r)
 	if err != nil {
 		return err
 	}

@@ -247,19 +247,27 @@ func memberIDs(w http.ResponseWriter, r *http.Request) ([]string, error) {
 	return ids, nil
 }
 
+// memberChange reads a members request: the path's group, the body's
+// subject ids, and whether the caller may change the group's members at
+// all (the no-escalation rule); change words what is attempted.
+func (s *Service) memberChange(w http.ResponseWriter, r *http.Request, change string) (group.Group, []string, error) {
+	g, err := s.lookupGroup(r)
+	if err != nil {
+		return group.Group{}, nil, err
+	}
+	ids, err := memberIDs(w, r)
+	if err != nil {
+		return group.Group{}, nil, err
+	}
+	return g, ids, s.mayChangeMembers(r, change+subject.ID(subject.Group, g.ID), g.ID)
+}
+
 // addMembers checks the whole request before writing anything: every
 // client exists and the group has room. Each membership is then one
 // transaction, which checks again.
 func (s *Service) addMembers(w http.ResponseWriter, r *http.Request) error {
-	g, err := s.lookupGroup(r)
+	g, ids, err := s.memberChange(w, r, "add members to ")
 	if err != nil {
-		return err
-	}
-	ids, err := memberIDs(w, r)
-	if err != nil {
-		return err
-	}
-	if err := s.mayChangeMembers(r, "add members to "+subject.ID(subject.Group, g.ID), g.ID); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -307,15 +315,8 @@ func (s *Service) addMembers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) removeMembers(w http.ResponseWriter, r *http.Request) error {
-	g, err := s.lookupGroup(r)
+	g, ids, err := s.memberChange(w, r, "remove members from ")
 	if err != nil {
-		return err
-	}
-	ids, err := memberIDs(w, r)
-	if err != nil {
-		return err
-	}
-	if err := s.mayChangeMembers(r, "remove members from "+subject.ID(subject.Group, g.ID), g.ID); err != nil {
 		return err
 	}
 	for _, sid := range ids {

@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PORT ?= 3000
 DYNAMODB_PORT ?= 8000
 KMS_PORT ?= 8090
+SIGNING_KEY_SPEC ?=
 TENANT ?=
 FUNCTIONS := TokenFunction ClientsFunction SecretsFunction PoliciesFunction
 GO_BUILD_LAMBDA := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
@@ -43,9 +44,9 @@ tools: tools/node_modules/.installed bin/local-kms bin/aws-lambda-rie ## Install
 # --- run -------------------------------------------------------------------
 
 .PHONY: run
-run: tools/node_modules/.installed bin/local-kms ## Run the whole stack on http://127.0.0.1:$(PORT) (DynamoDB Local, local-kms, every function).
+run: tools/node_modules/.installed bin/local-kms ## Run the whole stack on http://127.0.0.1:$(PORT) (DynamoDB Local, local-kms, every function; SIGNING_KEY_SPEC=ECC_NIST_P256 for ES256).
 	go build -o bin/gateway ./cmd/gateway
-	PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) KMS_PORT=$(KMS_PORT) bin/gateway
+	PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) KMS_PORT=$(KMS_PORT) SIGNING_KEY_SPEC=$(SIGNING_KEY_SPEC) bin/gateway
 
 .PHONY: bootstrap
 bootstrap: ## Create tenant TENANT on the running local stack and print its admin credentials.

@@ -162,7 +162,7 @@ func TestBearerTokenAttacks(t *testing.T) {
 		return c
 	}
 	header := func(mod map[string]any) map[string]any {
-		h := map[string]any{"alg": "ES256", "kid": key.ID, "typ": "at+jwt"}
+		h := map[string]any{"alg": key.Algorithm, "kid": key.ID, "typ": "at+jwt"}
 		for k, v := range mod {
 			if v == nil {
 				delete(h, k)

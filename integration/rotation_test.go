@@ -56,10 +56,20 @@ func TestKeyRotationWithoutRestart(t *testing.T) {
 	for _, d := range env.svc.Deps {
 		d.Signer.(*kmssigner.Signer).ResolveEvery = interval
 	}
+	t.Cleanup(func() {
+		for _, d := range env.svc.Deps {
+			d.Signer.(*kmssigner.Signer).ResolveEvery = 5 * time.Minute
+		}
+	})
 	alias := env.svc.Resources.KeyAlias
 	old := adminToken(t)
 	oldKid := kidOf(t, old)
-	created, err := env.svc.KMS.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecEccNistP256, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
+	// local-kms, unlike KMS, moves an alias only between keys of one type.
+	current, err := env.svc.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(env.svc.Resources.KeyARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := env.svc.KMS.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: current.KeyMetadata.KeySpec, KeyUsage: kmstypes.KeyUsageTypeSignVerify})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +92,6 @@ func TestKeyRotationWithoutRestart(t *testing.T) {
 			if _, err := d.Signer.Keys(ctx); err != nil {
 				t.Error(err)
 			}
-			d.Signer.(*kmssigner.Signer).ResolveEvery = 5 * time.Minute
 		}
 	})
 	time.Sleep(interval + 100*time.Millisecond)

@@ -21,9 +21,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/local/gateway"
 	"github.com/machine-iam/machine-iam/local/stack"
+	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/tenant"
 )
@@ -72,9 +72,17 @@ func run(ctx context.Context) error {
 	defer listener.Close()
 
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	params := map[string]string{}
+	if spec := os.Getenv("SIGNING_KEY_SPEC"); spec != "" {
+		if spec != "RSA_2048" && spec != "ECC_NIST_P256" {
+			return errors.New("SIGNING_KEY_SPEC must be RSA_2048 or ECC_NIST_P256")
+		}
+		params["SigningKeySpec"] = spec
+	}
 	svc, err := stack.StartService(ctx, stack.ServiceOptions{
 		Options:    stack.Options{DynamoDBPort: ddbPort, KMSPort: kmsPort},
 		IssuerBase: base,
+		Parameters: params,
 	})
 	if err != nil {
 		return err

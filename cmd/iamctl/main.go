@@ -30,9 +30,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
-	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store/dynamo"
 )

@@ -19,6 +19,9 @@ import (
 // Template is a parsed SAM template.
 type Template struct {
 	Parameters map[string]any
+	// Overrides replace parameters' defaults, as sam deploy's
+	// --parameter-overrides do.
+	Overrides map[string]string
 	Globals    map[string]any
 	Resources  map[string]Resource
 	// Pseudo holds the values of AWS pseudo parameters used to resolve
@@ -250,6 +253,9 @@ func (t *Template) ref(name string) (string, error) {
 		return v, nil
 	}
 	if p, ok := t.Parameters[name]; ok {
+		if v, ok := t.Overrides[name]; ok {
+			return v, nil
+		}
 		return t.Resolve(asMap(p)["Default"])
 	}
 	if r, ok := t.Resources[name]; ok {

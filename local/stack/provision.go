@@ -35,7 +35,10 @@ func Provision(ctx context.Context, t *samtemplate.Template, ddb *dynamodb.Clien
 		return res, err
 	}
 	keyProps := t.Resources[keyID].Properties
-	spec, _ := keyProps["KeySpec"].(string)
+	spec, err := t.Resolve(keyProps["KeySpec"])
+	if err != nil {
+		return res, err
+	}
 	usage, _ := keyProps["KeyUsage"].(string)
 	desc, _ := keyProps["Description"].(string)
 	key, err := kmsClient.CreateKey(ctx, &kms.CreateKeyInput{

@@ -42,6 +42,8 @@ type ServiceOptions struct {
 	// Route, when set, returns the endpoint the SDK should use for a
 	// stand-in's endpoint (the tests put fault-injecting proxies between).
 	Route func(service, endpoint string) string
+	// Parameters override the template's parameter defaults.
+	Parameters map[string]string
 }
 
 // Service is the whole service running locally: the stand-ins, the
@@ -76,6 +78,7 @@ func StartService(ctx context.Context, opts ServiceOptions) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	tmpl.Overrides = opts.Parameters
 	stack, err := Start(ctx, opts.Options)
 	if err != nil {
 		return nil, err

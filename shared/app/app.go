@@ -42,12 +42,15 @@ import (
 // Config is the deployment configuration, read from the environment that
 // template.yaml sets.
 type Config struct {
-	TableName             string         // TABLE_NAME
-	SigningKeyID          string         // SIGNING_KEY_ID: key id, ARN or alias
-	PreviousSigningKeyIDs []string       // PREVIOUS_SIGNING_KEY_IDS, comma-separated
-	IssuerURL             string         // ISSUER_URL; empty: https://<request host>
-	TokenLifetime         time.Duration  // TOKEN_LIFETIME_SECONDS, default 3600
-	Lockout               lockout.Policy // LOCKOUT_THRESHOLD (10), LOCKOUT_CEILING (100), LOCKOUT_WINDOW_SECONDS (300)
+	TableName             string        // TABLE_NAME
+	SigningKeyID          string        // SIGNING_KEY_ID: key id, ARN or alias
+	PreviousSigningKeyIDs []string      // PREVIOUS_SIGNING_KEY_IDS, comma-separated
+	IssuerURL             string        // ISSUER_URL; empty: https://<request host>
+	TokenLifetime         time.Duration // TOKEN_LIFETIME_SECONDS, default 3600
+	// MaxTokenLifetime bounds what a client's accessTokenLifetime may ask
+	// (MAX_TOKEN_LIFETIME_SECONDS, default 86400, at least TokenLifetime).
+	MaxTokenLifetime time.Duration
+	Lockout          lockout.Policy // LOCKOUT_THRESHOLD (10), LOCKOUT_CEILING (100), LOCKOUT_WINDOW_SECONDS (300)
 	// RequestTimeout bounds all the dependency work of one request, so a
 	// stalled dependency gives a 503 before the function's own timeout
 	// (10 s in template.yaml) cuts the response off.
@@ -97,6 +100,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	seconds := func(n int) time.Duration { return time.Duration(n) * time.Second }
 	c.TokenLifetime = seconds(intVar("TOKEN_LIFETIME_SECONDS", 60, 86400, int(c.TokenLifetime/time.Second)))
+	c.MaxTokenLifetime = seconds(intVar("MAX_TOKEN_LIFETIME_SECONDS", 60, 86400, 86400))
+	if c.MaxTokenLifetime < c.TokenLifetime {
+		errs = append(errs, errors.New("MAX_TOKEN_LIFETIME_SECONDS must be at least TOKEN_LIFETIME_SECONDS"))
+	}
 	c.RequestTimeout = seconds(intVar("REQUEST_TIMEOUT_SECONDS", 1, 900, int(c.RequestTimeout/time.Second)))
 	c.TokenReusePercent = intVar("TOKEN_REUSE_PERCENT", 0, 99, 0)
 	c.KeyRefresh = seconds(intVar("SIGNING_KEY_REFRESH_SECONDS", 1, 86400, int(kmssigner.DefaultResolveEvery/time.Second)))
@@ -161,7 +168,7 @@ func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 	// A replaced key stays published while tokens it signed may be alive:
 	// other instances may sign with it for up to one refresh interval after
 	// this one noticed the change.
-	sig.Retain = cfg.TokenLifetime + token.DefaultLeeway + cfg.KeyRefresh
+	sig.Retain = max(cfg.TokenLifetime, cfg.MaxTokenLifetime) + token.DefaultLeeway + cfg.KeyRefresh
 	return &Deps{
 		Config:   cfg,
 		Store:    dynamo.New(ddb, cfg.TableName),

@@ -6,13 +6,17 @@ package client
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/token"
 )
 
 // Grant types a client may be allowed.
@@ -30,6 +34,10 @@ const (
 	MaxDescriptionLength = 1000
 	MaxRedirectURIs      = 20
 	MaxRedirectURILength = 2000
+	MaxAudiences         = 20
+	MaxTokenClaims       = 10
+	MaxClaimValueLength  = 256
+	MinTokenLifetime     = time.Minute
 )
 
 // Client is a registered machine identity of one tenant.
@@ -41,8 +49,15 @@ type Client struct {
 	GrantTypes   []string
 	Scopes       []string
 	RedirectURIs []string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Audiences are the resource servers (RFC 8707 resource URIs) the
+	// client may ask tokens for; none means the deployment's default.
+	Audiences []string
+	// TokenLifetime, when not 0, replaces the deployment's.
+	TokenLifetime time.Duration
+	// TokenClaims are string claims added to its tokens.
+	TokenClaims map[string]string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 	// Version counts writes; it is the client's ETag and the guard of
 	// conditional updates.
 	Version int64
@@ -54,18 +69,25 @@ func (c Client) SubjectID() string { return SubjectPrefix + c.ID }
 // AllowsGrant reports whether the client may use grant type g.
 func (c Client) AllowsGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
 
-// Spec is what a caller sets on create and replace; every field is required.
+// Spec is what a caller sets on create and replace: the Aritma fields,
+// all required, and the optional token settings.
 type Spec struct {
-	Name         string
-	Description  string
-	GrantTypes   []string
-	Scopes       []string
-	RedirectURIs []string
+	Name          string
+	Description   string
+	GrantTypes    []string
+	Scopes        []string
+	RedirectURIs  []string
+	Audiences     []string
+	TokenLifetime time.Duration
+	TokenClaims   map[string]string
 }
 
+var claimName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.:-]{0,63}$`)
+
 // Validate checks s against the rules of api.md and returns, per JSON field
-// name, what is wrong; nil means valid.
-func (s Spec) Validate(scopes *oauthscope.Catalog) map[string][]string {
+// name, what is wrong; nil means valid. maxLifetime is the deployment's
+// longest token lifetime.
+func (s Spec) Validate(scopes *oauthscope.Catalog, maxLifetime time.Duration) map[string][]string {
 	errs := map[string][]string{}
 	add := func(field, msg string) { errs[field] = append(errs[field], msg) }
 
@@ -105,6 +127,33 @@ func (s Spec) Validate(scopes *oauthscope.Catalog) map[string][]string {
 		add("redirectUris", "must not be empty when authorization_code is allowed")
 	}
 
+	if len(s.Audiences) > MaxAudiences {
+		add("allowedAudiences", fmt.Sprintf("must hold at most %d URIs", MaxAudiences))
+	}
+	for i, a := range s.Audiences {
+		if msg := CheckResource(a); msg != "" {
+			add("allowedAudiences", fmt.Sprintf("[%d] %s", i, msg))
+		} else if slices.Index(s.Audiences, a) != i {
+			add("allowedAudiences", fmt.Sprintf("[%d] is listed twice", i))
+		}
+	}
+	if s.TokenLifetime != 0 && (s.TokenLifetime < MinTokenLifetime || s.TokenLifetime > maxLifetime) {
+		add("accessTokenLifetime", fmt.Sprintf("must be from %d to %d seconds", int(MinTokenLifetime.Seconds()), int(maxLifetime.Seconds())))
+	}
+	if len(s.TokenClaims) > MaxTokenClaims {
+		add("tokenClaims", fmt.Sprintf("must hold at most %d claims", MaxTokenClaims))
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.TokenClaims)) {
+		switch v := s.TokenClaims[name]; {
+		case !claimName.MatchString(name):
+			add("tokenClaims", fmt.Sprintf("%q is not a claim name (a letter, then up to 63 letters, digits, _ . : -)", name))
+		case token.Reserved(name):
+			add("tokenClaims", fmt.Sprintf("%q is a registered or protocol claim, which the service sets itself", name))
+		case utf8.RuneCountInString(v) > MaxClaimValueLength || strings.ContainsFunc(v, unicode.IsControl):
+			add("tokenClaims", fmt.Sprintf("%q must be at most %d characters, without control characters", name, MaxClaimValueLength))
+		}
+	}
+
 	if len(errs) == 0 {
 		return nil
 	}
@@ -121,6 +170,25 @@ func checkText(add func(string, string), field, v string, max int) {
 	if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f }) {
 		add(field, "must not contain control characters")
 	}
+}
+
+// CheckResource applies RFC 8707 §2 to a resource (audience) URI: absolute,
+// without a fragment, and, as the RFC advises, without a query. It returns
+// what is wrong, or "".
+func CheckResource(raw string) string {
+	if len(raw) > MaxRedirectURILength {
+		return fmt.Sprintf("must be at most %d characters", MaxRedirectURILength)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" && u.Opaque == "":
+		return "must be an absolute URI"
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return "must not have a fragment"
+	case u.RawQuery != "" || strings.Contains(raw, "?"):
+		return "must not have a query"
+	}
+	return ""
 }
 
 // checkRedirectURI applies RFC 6749 §3.1.2 (absolute, no fragment) and the

@@ -3,6 +3,7 @@ package client
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
 )
@@ -50,7 +51,7 @@ func TestSpecValidate(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s := valid()
 			c.modify(&s)
-			errs := s.Validate(scopes)
+			errs := s.Validate(scopes, 24*time.Hour)
 			if c.field == "" {
 				if errs != nil {
 					t.Fatalf("unexpected errors %v", errs)

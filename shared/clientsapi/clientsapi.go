@@ -43,12 +43,14 @@ type Service struct {
 	Clients store.Clients
 	Guard   *access.Guard
 	Scopes  *oauthscope.Catalog
-	Now     func() time.Time
+	// MaxTokenLifetime bounds a client's accessTokenLifetime.
+	MaxTokenLifetime time.Duration
+	Now              func() time.Time
 }
 
 // New is the handler of the clients function.
 func New(d *app.Deps) *app.Handler {
-	s := &Service{Clients: d.Store, Guard: d.Guard(), Scopes: d.Scopes, Now: d.Now}
+	s := &Service{Clients: d.Store, Guard: d.Guard(), Scopes: d.Scopes, MaxTokenLifetime: d.Config.MaxTokenLifetime, Now: d.Now}
 	return d.Instrument(s.Handler())
 }
 
@@ -81,9 +83,14 @@ type clientRequest struct {
 	AllowedGrantTypes *[]string `json:"allowedGrantTypes"`
 	AllowedScopes     *[]string `json:"allowedScopes"`
 	RedirectURIs      *[]string `json:"redirectUris"`
+	// Optional, beyond Aritma's shape (api.md "Tokens for resource
+	// servers"); absent on a replace means none.
+	AllowedAudiences    []string          `json:"allowedAudiences"`
+	AccessTokenLifetime *int              `json:"accessTokenLifetime"`
+	TokenClaims         map[string]string `json:"tokenClaims"`
 }
 
-func (req clientRequest) spec(scopes *oauthscope.Catalog) (client.Spec, error) {
+func (req clientRequest) spec(scopes *oauthscope.Catalog, maxLifetime time.Duration) (client.Spec, error) {
 	f := httpapi.Fields{}
 	f.Required("name", req.Name != nil)
 	f.Required("description", req.Description != nil)
@@ -94,8 +101,16 @@ func (req clientRequest) spec(scopes *oauthscope.Catalog) (client.Spec, error) {
 		return client.Spec{}, err
 	}
 	spec := client.Spec{Name: *req.Name, Description: *req.Description, GrantTypes: *req.AllowedGrantTypes,
-		Scopes: *req.AllowedScopes, RedirectURIs: *req.RedirectURIs}
-	f.Merge(spec.Validate(scopes))
+		Scopes: *req.AllowedScopes, RedirectURIs: *req.RedirectURIs, Audiences: req.AllowedAudiences, TokenClaims: req.TokenClaims}
+	if req.AccessTokenLifetime != nil {
+		// Checked in seconds, before the conversion could overflow.
+		if n := *req.AccessTokenLifetime; n < 1 || n > int(maxLifetime/time.Second) {
+			spec.TokenLifetime = -1
+		} else {
+			spec.TokenLifetime = time.Duration(n) * time.Second
+		}
+	}
+	f.Merge(spec.Validate(scopes, maxLifetime))
 	return spec, f.Err()
 }
 
@@ -108,8 +123,12 @@ type clientResponse struct {
 	AllowedGrantTypes []string `json:"allowedGrantTypes"`
 	AllowedScopes     []string `json:"allowedScopes"`
 	RedirectURIs      []string `json:"redirectUris"`
-	CreatedAt         string   `json:"createdAt"`
-	UpdatedAt         string   `json:"updatedAt"`
+	// Present only when set, so Aritma-shaped clients read as before.
+	AllowedAudiences    []string          `json:"allowedAudiences,omitempty"`
+	AccessTokenLifetime int64             `json:"accessTokenLifetime,omitempty"`
+	TokenClaims         map[string]string `json:"tokenClaims,omitempty"`
+	CreatedAt           string            `json:"createdAt"`
+	UpdatedAt           string            `json:"updatedAt"`
 }
 
 func toResponse(c client.Client) clientResponse {
@@ -122,6 +141,7 @@ func toResponse(c client.Client) clientResponse {
 	return clientResponse{
 		ClientID: c.ID, SubjectID: c.SubjectID(), Name: c.Name, Description: c.Description,
 		AllowedGrantTypes: nonNil(c.GrantTypes), AllowedScopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs),
+		AllowedAudiences: c.Audiences, AccessTokenLifetime: int64(c.TokenLifetime / time.Second), TokenClaims: c.TokenClaims,
 		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }
@@ -202,7 +222,7 @@ func (s *Service) readSpec(w http.ResponseWriter, r *http.Request) (client.Spec,
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return client.Spec{}, err
 	}
-	return req.spec(s.Scopes)
+	return req.spec(s.Scopes, s.MaxTokenLifetime)
 }
 
 func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
@@ -210,15 +230,16 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Guard.RequireHolds(r.Context(), "create a client with these allowedScopes",
-		policy.Grants{OAuthScopes: spec.Scopes}); err != nil {
+	if err := s.Guard.RequireHolds(r.Context(), "create a client with these allowedScopes, allowedAudiences and tokenClaims",
+		policy.Grants{OAuthScopes: spec.Scopes, Audiences: spec.Audiences, Claims: spec.TokenClaims}); err != nil {
 		return err
 	}
 	now := s.Now().UTC().Truncate(time.Second)
 	c := client.Client{
 		Tenant: access.PrincipalFrom(r.Context()).Tenant,
 		Name:   spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
-		RedirectURIs: spec.RedirectURIs, CreatedAt: now, UpdatedAt: now, Version: 1,
+		RedirectURIs: spec.RedirectURIs, Audiences: spec.Audiences, TokenLifetime: spec.TokenLifetime,
+		TokenClaims: spec.TokenClaims, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	c.ID, err = store.CreateWithNewID(func(newID string) error {
 		c.ID = newID
@@ -274,7 +295,8 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
 	}
 	replacement := client.Client{
 		Tenant: ten, ID: cid, Name: spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes,
-		Scopes: spec.Scopes, RedirectURIs: spec.RedirectURIs, UpdatedAt: s.Now().UTC().Truncate(time.Second),
+		Scopes: spec.Scopes, RedirectURIs: spec.RedirectURIs, Audiences: spec.Audiences, TokenLifetime: spec.TokenLifetime,
+		TokenClaims: spec.TokenClaims, UpdatedAt: s.Now().UTC().Truncate(time.Second),
 	}
 	c, err := s.replaceChecked(r, replacement, ifVersion)
 	if err != nil {
@@ -304,9 +326,12 @@ func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifV
 			return client.Client{}, store.ErrVersionMismatch
 		}
 		removed := difference(cur.Scopes, replacement.Scopes)
-		changed := append(difference(replacement.Scopes, cur.Scopes), removed...)
-		if err := s.Guard.RequireHolds(ctx, "change the allowedScopes of "+cur.SubjectID(),
-			policy.Grants{OAuthScopes: changed}); err != nil {
+		changed := policy.Grants{
+			OAuthScopes: append(difference(replacement.Scopes, cur.Scopes), removed...),
+			Audiences:   append(difference(replacement.Audiences, cur.Audiences), difference(cur.Audiences, replacement.Audiences)...),
+			Claims:      changedClaims(cur.TokenClaims, replacement.TokenClaims),
+		}
+		if err := s.Guard.RequireHolds(ctx, "change what "+cur.SubjectID()+" may put in its tokens", changed); err != nil {
 			return client.Client{}, err
 		}
 		weakened := len(removed) > 0 || len(difference(cur.GrantTypes, replacement.GrantTypes)) > 0
@@ -321,6 +346,24 @@ func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifV
 		}
 		return c, err
 	}
+}
+
+// changedClaims returns the claims a change adds, alters or removes, each
+// with the value the caller must hold it with (the new one, or the old one
+// of a removed claim).
+func changedClaims(cur, next map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range next {
+		if old, ok := cur[k]; !ok || old != v {
+			out[k] = v
+		}
+	}
+	for k, v := range cur {
+		if _, ok := next[k]; !ok {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // difference returns the elements of a that b lacks.

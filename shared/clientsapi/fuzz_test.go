@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
@@ -24,7 +25,7 @@ func FuzzClientBody(f *testing.F) {
 		var req clientRequest
 		err := httpapi.DecodeJSON(httptest.NewRecorder(), r, &req)
 		if err == nil {
-			_, err = req.spec(scopes)
+			_, err = req.spec(scopes, 24*time.Hour)
 		}
 		var e *httpapi.Error
 		if err != nil && (!errors.As(err, &e) || e.Status < 400 || e.Status >= 500) {

@@ -17,6 +17,7 @@ const (
 	CodeUnauthorizedClient     = "unauthorized_client"
 	CodeUnsupportedGrantType   = "unsupported_grant_type"
 	CodeInvalidScope           = "invalid_scope"
+	CodeInvalidTarget          = "invalid_target"
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
 	CodeServerError            = "server_error"
 )

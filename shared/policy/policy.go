@@ -6,6 +6,7 @@
 package policy
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,10 @@ type Grants struct {
 	Direct      []Policy
 	Groups      []GroupGrants
 	OAuthScopes []string
+	// Audiences and Claims are what else a client may put in its tokens:
+	// the resource servers it may reach, and its own claims.
+	Audiences []string
+	Claims    map[string]string
 }
 
 // GroupGrants are the policies of one group.
@@ -124,8 +129,9 @@ func Compare(a, b Key) int {
 
 // Lacks returns what holder does not hold of conferred, as readable items:
 // "<action> on <scope>" for each policy of conferred that no policy of
-// holder covers, and "OAuth scope <s>" for each OAuth scope of conferred
-// that holder may not put in its own tokens. A holder allowed owner on the
+// holder covers, and "OAuth scope <s>", "audience <uri>" and "token claim
+// <name>=<value>" for what conferred may put in a token and holder may not
+// put in its own. A holder allowed owner on the
 // tenant root holds everything. Policies whose action is not in the catalog
 // are inert (retired actions cannot return, see action.Parse) and confer
 // nothing. The result is empty when holder holds all of conferred.
@@ -145,6 +151,16 @@ func Lacks(actions *action.Catalog, holder, conferred Grants) []string {
 	for _, sc := range conferred.OAuthScopes {
 		if item := "OAuth scope " + sc; !slices.Contains(holder.OAuthScopes, sc) && !slices.Contains(out, item) {
 			out = append(out, item)
+		}
+	}
+	for _, a := range conferred.Audiences {
+		if item := "audience " + a; !slices.Contains(holder.Audiences, a) && !slices.Contains(out, item) {
+			out = append(out, item)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(conferred.Claims)) {
+		if v, ok := holder.Claims[k]; !ok || v != conferred.Claims[k] {
+			out = append(out, "token claim "+k+"="+conferred.Claims[k])
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +30,13 @@ type reusable struct {
 }
 
 func reuseKey(g Grant) string {
-	return g.Issuer + "\x00" + g.Tenant + "\x00" + g.ClientID + "\x00" + g.Subject + "\x00" + strings.Join(g.Scopes, " ")
+	claims := make([]string, 0, len(g.Claims))
+	for k, v := range g.Claims {
+		claims = append(claims, k+"="+v)
+	}
+	slices.Sort(claims)
+	return strings.Join([]string{g.Issuer, g.Tenant, g.ClientID, g.Subject, strings.Join(g.Scopes, " "),
+		strings.Join(g.Audiences, " "), g.Lifetime.String(), strings.Join(claims, "\x01")}, "\x00")
 }
 
 // Get returns a remembered token for g that is fresh enough at now.

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,18 +29,76 @@ const Type = "at+jwt"
 // DefaultLifetime is how long a token lives unless configured otherwise.
 const DefaultLifetime = time.Hour
 
-// Claims are the claims of an access token (RFC 9068 §2.2 plus tid).
+// Claims are the claims of an access token (RFC 9068 §2.2 plus tid), and
+// a client's own string claims (Extra), which never replace these.
 type Claims struct {
-	Issuer    string `json:"iss"`
-	Subject   string `json:"sub"`
-	Audience  string `json:"aud"`
-	ClientID  string `json:"client_id"`
-	Scope     string `json:"scope"`
-	Tenant    string `json:"tid"`
-	IssuedAt  int64  `json:"iat"`
-	NotBefore int64  `json:"nbf"`
-	Expiry    int64  `json:"exp"`
-	ID        string `json:"jti"`
+	Issuer    string            `json:"iss"`
+	Subject   string            `json:"sub"`
+	Audience  Audiences         `json:"aud"`
+	ClientID  string            `json:"client_id"`
+	Scope     string            `json:"scope"`
+	Tenant    string            `json:"tid"`
+	IssuedAt  int64             `json:"iat"`
+	NotBefore int64             `json:"nbf"`
+	Expiry    int64             `json:"exp"`
+	ID        string            `json:"jti"`
+	Extra     map[string]string `json:"-"`
+}
+
+// Audiences is the aud claim: one string for one audience, as most
+// resource servers expect (RFC 7519 §4.1.3 allows both), an array for more.
+type Audiences []string
+
+// MarshalJSON implements json.Marshaler.
+func (a Audiences) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (a *Audiences) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*a = Audiences{one}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(a))
+}
+
+// reserved are the claims a client's own claims may not name: JWT's
+// registered claims (RFC 7519 §4.1), RFC 9068's, the protocol claims of
+// RFC 7800 and RFC 8693, and this service's tid.
+var reserved = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "tid",
+	"auth_time", "acr", "amr", "groups", "roles", "entitlements", "cnf", "act", "may_act", "azp", "nonce",
+	"typ", "at_hash", "c_hash", "sid"}
+
+// Reserved reports whether name is a claim this service sets or a protocol
+// defines, which a client's own claims may not name.
+func Reserved(name string) bool { return slices.Contains(reserved, strings.ToLower(name)) }
+
+// payload is the JSON of c: the registered claims, then Extra's (any
+// reserved name among them left out).
+func (c Claims) payload() ([]byte, error) {
+	base, err := json.Marshal(c)
+	if err != nil || len(c.Extra) == 0 {
+		return base, err
+	}
+	own := make(map[string]string, len(c.Extra))
+	for k, v := range c.Extra {
+		if !Reserved(k) {
+			own[k] = v
+		}
+	}
+	if len(own) == 0 {
+		return base, nil
+	}
+	extra, err := json.Marshal(own)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(base[:len(base)-1], ','), extra[1:]...), nil
 }
 
 // Scopes splits the scope claim.
@@ -56,13 +115,19 @@ type Minter struct {
 	Now      func() time.Time
 }
 
-// Grant says who a token is for.
+// Grant says who a token is for and what it may reach.
 type Grant struct {
 	Issuer   string
 	Tenant   string
 	Subject  string
 	ClientID string
 	Scopes   []string
+	// Audiences are the aud values; none means Audience(Issuer).
+	Audiences []string
+	// Lifetime, when not 0, replaces the Minter's.
+	Lifetime time.Duration
+	// Claims are the client's own claims, added to the token.
+	Claims map[string]string
 }
 
 // Mint returns a signed token for g and its claims. The only remote call is
@@ -73,10 +138,18 @@ func (m *Minter) Mint(ctx context.Context, g Grant) (string, Claims, error) {
 		return "", Claims{}, err
 	}
 	now := m.Now().Truncate(time.Second)
+	aud, lifetime := Audiences(g.Audiences), m.Lifetime
+	if len(aud) == 0 {
+		aud = Audiences{Audience(g.Issuer)}
+	}
+	if g.Lifetime != 0 {
+		lifetime = g.Lifetime
+	}
 	c := Claims{
-		Issuer: g.Issuer, Subject: g.Subject, Audience: Audience(g.Issuer), ClientID: g.ClientID,
+		Issuer: g.Issuer, Subject: g.Subject, Audience: aud, ClientID: g.ClientID,
 		Scope: strings.Join(g.Scopes, " "), Tenant: g.Tenant,
-		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(m.Lifetime).Unix(), ID: newJTI(),
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(lifetime).Unix(), ID: newJTI(),
+		Extra: g.Claims,
 	}
 	header, err := json.Marshal(struct {
 		Alg string `json:"alg"`
@@ -86,7 +159,7 @@ func (m *Minter) Mint(ctx context.Context, g Grant) (string, Claims, error) {
 	if err != nil {
 		return "", Claims{}, err
 	}
-	payload, err := json.Marshal(c)
+	payload, err := c.payload()
 	if err != nil {
 		return "", Claims{}, err
 	}
@@ -124,7 +197,8 @@ var algorithms = []jose.SignatureAlgorithm{jose.ES256, jose.RS256}
 
 // Verify returns the claims of raw if it is an access token of this service:
 // signed by a published key with that key's algorithm, typ at+jwt, a valid
-// tid whose issuer under issuerBase equals iss, and within its lifetime.
+// tid whose issuer under issuerBase equals iss, this service's own audience
+// among aud, and within its lifetime.
 // Scope checks are the caller's.
 func (v *Verifier) Verify(ctx context.Context, raw, issuerBase string) (Claims, error) {
 	tok, err := jwt.ParseSigned(raw, algorithms)
@@ -154,6 +228,11 @@ func (v *Verifier) Verify(ctx context.Context, raw, issuerBase string) (Claims, 
 	}
 	if !tenant.Valid(c.Tenant) || c.Issuer != tenant.Issuer(issuerBase, c.Tenant) {
 		return Claims{}, invalid("issuer does not match the tenant")
+	}
+	// A token minted for other resource servers (RFC 8707) is not one for
+	// this service's own API.
+	if !slices.Contains(c.Audience, Audience(c.Issuer)) {
+		return Claims{}, invalid("audience is not this service")
 	}
 	now := v.Now()
 	if c.Expiry == 0 || !now.Before(time.Unix(c.Expiry, 0).Add(v.Leeway)) {

@@ -11,6 +11,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +69,7 @@ func TestMintVerifyAndAttacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != claims || got.Scope != "services.iam api" || got.Audience != base+"/acme/resources" || got.Expiry-got.IssuedAt != 3600 {
+	if !reflect.DeepEqual(got, claims) || got.Scope != "services.iam api" || !slices.Equal(got.Audience, []string{base + "/acme/resources"}) || got.Expiry-got.IssuedAt != 3600 {
 		t.Fatalf("claims = %+v", got)
 	}
 	key, _ := s.Key(ctx)
@@ -111,25 +113,27 @@ func TestMintVerifyAndAttacks(t *testing.T) {
 	otherKey, _ := other.Key(ctx)
 
 	attacks := map[string]string{
-		"alg none":                none,
-		"HS256 with public key":   hs256,
-		"unknown kid":             forge(t, s, with(header, "kid", "nope"), good),
-		"key not in JWKS":         forge(t, other, with(header, "kid", otherKey.ID), good),
-		"other key, our kid":      forge(t, other, header, good),
-		"expired":                 forge(t, s, header, with(good, "exp", now.Add(-61*time.Second).Unix())),
-		"no exp":                  forge(t, s, header, with(good, "exp", nil)),
-		"nbf in the future":       forge(t, s, header, with(good, "nbf", now.Add(2*time.Minute).Unix())),
-		"wrong iss":               forge(t, s, header, with(good, "iss", "https://evil.example.com/acme")),
-		"another tenant's iss":    forge(t, s, header, with(good, "tid", "other")),
-		"tid not a tenant":        forge(t, s, header, with(with(good, "tid", "../x"), "iss", base+"/../x")),
-		"typ JWT":                 forge(t, s, with(header, "typ", "JWT"), good),
-		"no typ":                  forge(t, s, with(header, "typ", nil), good),
-		"tampered payload":        tampered,
-		"no sub":                  forge(t, s, header, with(good, "sub", nil)),
-		"not a JWT":               "abc.def",
-		"JSON serialization":      `{"payload":"e30","signatures":[]}`,
-		"alg mismatch with key":   forge(t, s, with(header, "alg", "RS256"), good),
-		"aud array breaks schema": forge(t, s, header, with(good, "aud", []string{"a"})),
+		"alg none":               none,
+		"HS256 with public key":  hs256,
+		"unknown kid":            forge(t, s, with(header, "kid", "nope"), good),
+		"key not in JWKS":        forge(t, other, with(header, "kid", otherKey.ID), good),
+		"other key, our kid":     forge(t, other, header, good),
+		"expired":                forge(t, s, header, with(good, "exp", now.Add(-61*time.Second).Unix())),
+		"no exp":                 forge(t, s, header, with(good, "exp", nil)),
+		"nbf in the future":      forge(t, s, header, with(good, "nbf", now.Add(2*time.Minute).Unix())),
+		"wrong iss":              forge(t, s, header, with(good, "iss", "https://evil.example.com/acme")),
+		"another tenant's iss":   forge(t, s, header, with(good, "tid", "other")),
+		"tid not a tenant":       forge(t, s, header, with(with(good, "tid", "../x"), "iss", base+"/../x")),
+		"typ JWT":                forge(t, s, with(header, "typ", "JWT"), good),
+		"no typ":                 forge(t, s, with(header, "typ", nil), good),
+		"tampered payload":       tampered,
+		"no sub":                 forge(t, s, header, with(good, "sub", nil)),
+		"not a JWT":              "abc.def",
+		"JSON serialization":     `{"payload":"e30","signatures":[]}`,
+		"alg mismatch with key":  forge(t, s, with(header, "alg", "RS256"), good),
+		"aud of another API":     forge(t, s, header, with(good, "aud", "https://api.example.test")),
+		"aud array without ours": forge(t, s, header, with(good, "aud", []string{"a", "b"})),
+		"no aud":                 forge(t, s, header, with(good, "aud", nil)),
 	}
 	for name, tok := range attacks {
 		t.Run(name, func(t *testing.T) {

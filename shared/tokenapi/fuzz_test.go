@@ -111,7 +111,7 @@ func newTestService(t testing.TB) *Service {
 
 // documented is every (status, error) pair the token endpoint may answer.
 var documented = map[int][]string{
-	400: {"invalid_request", "unsupported_grant_type", "unauthorized_client", "invalid_scope"},
+	400: {"invalid_request", "unsupported_grant_type", "unauthorized_client", "invalid_scope", "invalid_target"},
 	401: {"invalid_client"},
 	413: {"invalid_request"},
 	429: {"temporarily_unavailable"},

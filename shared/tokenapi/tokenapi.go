@@ -152,7 +152,12 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	grant := token.Grant{Issuer: realm, Tenant: ten, Subject: c.SubjectID(), ClientID: c.ID, Scopes: scopes}
+	audiences, err := grantedAudiences(c, form)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	grant := token.Grant{Issuer: realm, Tenant: ten, Subject: c.SubjectID(), ClientID: c.ID, Scopes: scopes,
+		Audiences: audiences, Lifetime: c.TokenLifetime, Claims: c.TokenClaims}
 	now := s.Now()
 	if s.Reuse != nil {
 		if raw, claims, ok := s.Reuse.Get(grant, now); ok {
@@ -190,7 +195,8 @@ func readForm(r *http.Request) (url.Values, error) {
 		return nil, httpapi.InvalidRequest("The body is not a valid form encoding.")
 	}
 	for name, vs := range form {
-		if len(vs) > 1 {
+		// RFC 8707 §2: resource may be repeated, one target each.
+		if len(vs) > 1 && name != "resource" {
 			return nil, httpapi.InvalidRequest("Parameter " + strings.ToValidUTF8(name, "?") + " is repeated.")
 		}
 	}
@@ -315,6 +321,29 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 		slog.WarnContext(ctx, "successful authentication not uncounted", "error", err.Error())
 	}
 	return *rec.Client, nil
+}
+
+// grantedAudiences applies RFC 8707: the requested resources, each of
+// which must be an absolute URI the client may ask for; or, when none is
+// requested, the client's allowed audiences; or none, for the deployment's
+// default (the service's own API).
+func grantedAudiences(c client.Client, form url.Values) ([]string, error) {
+	requested := form["resource"]
+	if len(requested) == 0 {
+		return c.Audiences, nil
+	}
+	invalid := func(msg string) error {
+		return &httpapi.OAuthError{Code: httpapi.CodeInvalidTarget, Description: msg, Status: http.StatusBadRequest}
+	}
+	for i, res := range requested {
+		if msg := client.CheckResource(res); msg != "" {
+			return nil, invalid("resource " + strconv.Itoa(i+1) + " " + msg + ".")
+		}
+		if !slices.Contains(c.Audiences, res) {
+			return nil, invalid("Resource " + strconv.Itoa(i+1) + " is not one the client may ask for.")
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(requested))), nil
 }
 
 // grantedScopes applies RFC 6749 §3.3: the requested scopes, each of which the

@@ -115,6 +115,7 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion in
 	values := item{
 		":name": str(c.Name), ":description": str(c.Description),
 		":grantTypes": list(c.GrantTypes), ":scopes": list(c.Scopes), ":redirectUris": list(c.RedirectURIs),
+		":audiences": list(c.Audiences), ":tokenLifetime": num(int64(c.TokenLifetime / time.Second)), ":tokenClaims": strMap(c.TokenClaims),
 		":updatedAt": timestamp(c.UpdatedAt), ":one": num(1),
 	}
 	if ifVersion != 0 {
@@ -129,7 +130,8 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion in
 		TableName: &s.table,
 		Key:       key(clientPK(c.Tenant, c.ID), skClient),
 		UpdateExpression: aws.String("SET #name = :name, description = :description, grantTypes = :grantTypes, " +
-			"scopes = :scopes, redirectUris = :redirectUris, updatedAt = :updatedAt, version = version + :one"),
+			"scopes = :scopes, redirectUris = :redirectUris, audiences = :audiences, tokenLifetime = :tokenLifetime, " +
+			"tokenClaims = :tokenClaims, updatedAt = :updatedAt, version = version + :one"),
 		ConditionExpression:                 aws.String(cond),
 		ExpressionAttributeNames:            map[string]string{"#name": attrName},
 		ExpressionAttributeValues:           values,

@@ -227,7 +227,8 @@ func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Gr
 		case strings.HasPrefix(sk, skMembershipPrefix):
 			groupIDs = append(groupIDs, strings.TrimPrefix(sk, skMembershipPrefix))
 		case sk == skClient:
-			g.OAuthScopes = getList(it, attrScopes)
+			c := clientFromItem(it)
+			g.OAuthScopes, g.Audiences, g.Claims = c.Scopes, c.Audiences, c.TokenClaims
 		}
 	}
 	results := make([]policy.GroupGrants, len(groupIDs))

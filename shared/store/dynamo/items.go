@@ -22,6 +22,9 @@ const (
 	attrGrantTypes   = "grantTypes"
 	attrScopes       = "scopes"
 	attrRedirectURIs = "redirectUris"
+	attrAudiences    = "audiences"
+	attrTokenLife    = "tokenLifetime"
+	attrTokenClaims  = "tokenClaims"
 	attrCreatedAt    = "createdAt"
 	attrUpdatedAt    = "updatedAt"
 	attrVersion      = "version"
@@ -94,6 +97,29 @@ func getList(it item, name string) []string {
 	return out
 }
 
+// strMap stores a string map as a map attribute (possibly empty).
+func strMap(m map[string]string) types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(m))
+	for k, v := range m {
+		out[k] = str(v)
+	}
+	return &types.AttributeValueMemberM{Value: out}
+}
+
+func getStrMap(it item, name string) map[string]string {
+	v, ok := it[name].(*types.AttributeValueMemberM)
+	if !ok || len(v.Value) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(v.Value))
+	for k, e := range v.Value {
+		if s, ok := e.(*types.AttributeValueMemberS); ok {
+			out[k] = s.Value
+		}
+	}
+	return out
+}
+
 func getTime(it item, name string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, getS(it, name))
 	return t
@@ -105,6 +131,7 @@ func clientItem(c client.Client) item {
 		attrGSI1PK: str(clientsGSI1PK(c.Tenant)), attrGSI1SK: str(c.ID),
 		attrName: str(c.Name), attrDescription: str(c.Description),
 		attrGrantTypes: list(c.GrantTypes), attrScopes: list(c.Scopes), attrRedirectURIs: list(c.RedirectURIs),
+		attrAudiences: list(c.Audiences), attrTokenLife: num(int64(c.TokenLifetime / time.Second)), attrTokenClaims: strMap(c.TokenClaims),
 		attrCreatedAt: timestamp(c.CreatedAt), attrUpdatedAt: timestamp(c.UpdatedAt),
 		attrVersion: num(c.Version), attrSecretCount: num(0),
 	}
@@ -123,7 +150,9 @@ func clientFromItem(it item) client.Client {
 		Tenant: tenant, ID: getS(it, attrGSI1SK),
 		Name: getS(it, attrName), Description: getS(it, attrDescription),
 		GrantTypes: getList(it, attrGrantTypes), Scopes: getList(it, attrScopes), RedirectURIs: getList(it, attrRedirectURIs),
-		CreatedAt: getTime(it, attrCreatedAt), UpdatedAt: getTime(it, attrUpdatedAt),
+		Audiences: getList(it, attrAudiences), TokenLifetime: time.Duration(getN(it, attrTokenLife)) * time.Second,
+		TokenClaims: getStrMap(it, attrTokenClaims),
+		CreatedAt:   getTime(it, attrCreatedAt), UpdatedAt: getTime(it, attrUpdatedAt),
 		Version: getN(it, attrVersion),
 	}
 }

@@ -1,0 +1,149 @@
+package integration
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/machine-iam/machine-iam/shared/tenant"
+)
+
+// claimsOf decodes a JWT's payload without verifying it.
+func claimsOf(t *testing.T, raw string) map[string]any {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(strings.Split(raw, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestTokensForResourceServers: RFC 8707 resources become aud, each must be
+// one of the client's allowedAudiences (else invalid_target); a client's
+// lifetime and claims go into its tokens; such a token is not one for the
+// management API; a client without the new fields gets what it got before.
+func TestTokensForResourceServers(t *testing.T) {
+	admin := adminToken(t)
+	body := clientBody("resource-client", "api", "services.iam")
+	body["allowedAudiences"] = []string{"https://api.example.test", "https://b.example.test/v1"}
+	body["accessTokenLifetime"] = 600
+	body["tokenClaims"] = map[string]string{"team": "erp", "tier": "gold"}
+	r := send(t, http.MethodPost, "/v1/clients", admin, body)
+	if r.Status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	created := r.json(t)
+	cid := created["clientId"].(string)
+	if created["accessTokenLifetime"] != 600.0 || len(created["allowedAudiences"].([]any)) != 2 || created["tokenClaims"].(map[string]any)["team"] != "erp" {
+		t.Fatalf("created %v", created)
+	}
+	secret := "resource-secret-1"
+	send(t, http.MethodPost, "/v1/clients/"+cid+"/secrets", admin, map[string]string{"value": secret, "description": "x"})
+	token := func(resources ...string) response {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {cid}, "client_secret": {secret}}
+		if len(resources) > 0 {
+			form["resource"] = resources
+		}
+		return send(t, http.MethodPost, "/connect/token", "", form)
+	}
+
+	one := token("https://api.example.test")
+	if one.Status != http.StatusOK || one.json(t)["expires_in"] != 600.0 {
+		t.Fatal(one)
+	}
+	c := claimsOf(t, one.json(t)["access_token"].(string))
+	if c["aud"] != "https://api.example.test" || c["exp"].(float64)-c["iat"].(float64) != 600 || c["team"] != "erp" || c["tier"] != "gold" || c["sub"] != "client-"+cid {
+		t.Errorf("claims %v", c)
+	}
+	both := claimsOf(t, token("https://b.example.test/v1", "https://api.example.test").json(t)["access_token"].(string))
+	if aud, ok := both["aud"].([]any); !ok || len(aud) != 2 {
+		t.Errorf("two resources: aud %v", both["aud"])
+	}
+	all := claimsOf(t, token().json(t)["access_token"].(string))
+	if aud, ok := all["aud"].([]any); !ok || len(aud) != 2 {
+		t.Errorf("no resource: aud %v, want the allowed audiences", all["aud"])
+	}
+	for _, bad := range [][]string{{"https://other.example.test"}, {"/relative"}, {"https://api.example.test#f"}, {"https://api.example.test", "https://other.example.test"}} {
+		r := token(bad...)
+		if r.Status != http.StatusBadRequest || r.json(t)["error"] != "invalid_target" {
+			t.Errorf("resource %v: %s", bad, r)
+		}
+	}
+	// A token for another API is not a token for this one.
+	assertProblem(t, send(t, http.MethodGet, "/v1/clients/"+cid, one.json(t)["access_token"].(string), nil), http.StatusUnauthorized)
+
+	// Aritma-shaped clients: no new fields on the wire, the default aud.
+	plain, plainSecret := newClient(t, admin, "plain-client", "api")
+	got := send(t, http.MethodGet, "/v1/clients/"+plain, admin, nil).json(t)
+	for _, f := range []string{"allowedAudiences", "accessTokenLifetime", "tokenClaims"} {
+		if _, ok := got[f]; ok {
+			t.Errorf("a client without %s shows it: %v", f, got)
+		}
+	}
+	pc := claimsOf(t, tokenFor(t, tenant.Default, plain, plainSecret, ""))
+	if pc["aud"] != env.base+"/resources" || pc["exp"].(float64)-pc["iat"].(float64) != 3600 {
+		t.Errorf("plain client's claims %v", pc)
+	}
+	if r := send(t, http.MethodPost, "/connect/token", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {plain},
+		"client_secret": {plainSecret}, "resource": {"https://api.example.test"}}); r.Status != http.StatusBadRequest || r.json(t)["error"] != "invalid_target" {
+		t.Errorf("a client with no audiences asking for one: %s", r)
+	}
+}
+
+func TestResourceFieldsValidation(t *testing.T) {
+	admin := adminToken(t)
+	for name, mod := range map[string]map[string]any{
+		"reserved claim":      {"tokenClaims": map[string]string{"sub": "x"}},
+		"scope claim":         {"tokenClaims": map[string]string{"Scope": "owner"}},
+		"bad claim name":      {"tokenClaims": map[string]string{"1x": "y"}},
+		"lifetime too short":  {"accessTokenLifetime": 30},
+		"lifetime too long":   {"accessTokenLifetime": 86401},
+		"audience fragment":   {"allowedAudiences": []string{"https://a.example.test#x"}},
+		"audience relative":   {"allowedAudiences": []string{"api"}},
+		"audience twice":      {"allowedAudiences": []string{"https://a.example.test", "https://a.example.test"}},
+		"audience with query": {"allowedAudiences": []string{"https://a.example.test/?x=1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			body := clientBody("invalid-resource-client")
+			for k, v := range mod {
+				body[k] = v
+			}
+			assertProblem(t, send(t, http.MethodPost, "/v1/clients", admin, body), http.StatusBadRequest)
+		})
+	}
+}
+
+// TestAudiencesAndClaimsAreHeld: a delegated client manager can give a
+// client only audiences and claims it has itself.
+func TestAudiencesAndClaimsAreHeld(t *testing.T) {
+	admin := adminToken(t)
+	c := newCaller(t, admin, "audience-manager")
+	grant(t, admin, c.subject, "iam.client.manage", "/clients")
+	body := clientBody("given-audiences", "api")
+	body["allowedAudiences"] = []string{"https://payments.example.test"}
+	assertLacks(t, send(t, http.MethodPost, "/v1/clients", c.token(t), body), "audience https://payments.example.test")
+	body = clientBody("given-claims", "api")
+	body["tokenClaims"] = map[string]string{"role": "admin"}
+	assertLacks(t, send(t, http.MethodPost, "/v1/clients", c.token(t), body), "token claim role=admin")
+	// Its own record: widening is the same.
+	// A client that calls the management API and other APIs lists the
+	// service's own audience among its allowed ones.
+	self := clientBody("audience-manager", "services.iam", "api")
+	self["allowedAudiences"] = []string{"https://payments.example.test", env.base + "/resources"}
+	assertLacks(t, send(t, http.MethodPut, "/v1/clients/"+c.id, c.token(t), self), "audience https://payments.example.test")
+	if r := send(t, http.MethodPut, "/v1/clients/"+c.id, admin, self); r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	body = clientBody("given-audiences", "api")
+	body["allowedAudiences"] = []string{"https://payments.example.test"}
+	if r := send(t, http.MethodPost, "/v1/clients", c.token(t), body); r.Status != http.StatusCreated {
+		t.Fatalf("an audience it holds: %s", r)
+	}
+}

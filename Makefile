@@ -48,6 +48,12 @@ run: tools/node_modules/.installed bin/local-kms ## Run the whole stack on http:
 	go build -o bin/gateway ./cmd/gateway
 	PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) KMS_PORT=$(KMS_PORT) SIGNING_KEY_SPEC=$(SIGNING_KEY_SPEC) bin/gateway
 
+EXAMPLE_PORT ?= 3001
+
+.PHONY: example
+example: ## Serve the example protected API (examples/protected-api) on 127.0.0.1:$(EXAMPLE_PORT), trusting the running stack (EXAMPLE_ISSUER overrides).
+	EXAMPLE_PORT=$(EXAMPLE_PORT) go run ./cmd/example
+
 .PHONY: bootstrap
 bootstrap: ## Create tenant TENANT on the running local stack and print its admin credentials.
 	@test -n "$(TENANT)" || { echo "usage: make bootstrap TENANT=name" >&2; exit 2; }
@@ -65,7 +71,7 @@ recover: ## Give tenant TENANT on the running local stack a new owner client and
 .PHONY: test
 test: tools ## Run every test: unit, integration (DynamoDB Local, local-kms, gateway), cfn-lint.
 	go test -count=1 ./...
-	cfn-lint template.yaml
+	cfn-lint template.yaml examples/protected-api/template.yaml
 
 .PHONY: lint
 lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy check, cfn-lint, OpenAPI lint.
@@ -73,7 +79,7 @@ lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy ch
 	go vet ./...
 	bin/staticcheck ./...
 	go mod tidy -diff
-	cfn-lint template.yaml
+	cfn-lint template.yaml examples/protected-api/template.yaml
 
 FUZZTIME ?= 30s
 FUZZ_TARGETS := shared/tokenapi:FuzzTokenRequest shared/clientsapi:FuzzClientBody shared/secretsapi:FuzzSecretBody \
@@ -89,11 +95,16 @@ fuzz: ## Run every fuzz target for FUZZTIME (30s) each; seeds in testdata/fuzz a
 bench: tools ## Go benchmarks, cold starts under the Lambda emulator, and end-to-end load with wrk (DURATION=10s).
 	go test -run '^$$' -bench . -benchmem ./shared/...
 	go test -run '^$$' -bench ColdStart -benchtime 20x ./integration
+	go test -run '^$$' -bench KeySpec -benchtime 200x ./integration
 	scripts/bench-e2e.sh
 
 # --- build (SAM's makefile builder calls build-<LogicalId>) -----------------
 
 ARTIFACTS_DIR ?= build/$*
+
+# The example resource server (examples/protected-api/template.yaml).
+build-HelloFunction:
+	$(GO_BUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./examples/protected-api
 
 build-%:
 	$(GO_BUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo $* | sed 's/Function$$//' | tr 'A-Z' 'a-z')

@@ -31,10 +31,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/local/gateway"
 	"github.com/machine-iam/machine-iam/local/stack"
+	"github.com/machine-iam/machine-iam/operator"
+	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/tenant"
 )

@@ -3,13 +3,15 @@
 // request into the payload-2.0 event API Gateway would send, hands the
 // event's JSON to the function's Lambda handler exactly as the Lambda
 // runtime does, and turns the returned JSON back into an HTTP response.
-// Requests no route matches get API Gateway's own bare 404.
+// Requests no route matches get API Gateway's own bare 404. Routes with a
+// JWT authorizer are authorized as API Gateway does (jwt.go).
 package gateway
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,6 +53,7 @@ type Gateway struct {
 func New(t *samtemplate.Template, handlers map[string]http.Handler) (*Gateway, error) {
 	g := &Gateway{}
 	byPath := map[string]map[string]*lambdaRoute{}
+	keys := map[string]*issuerKeys{}
 	for _, fn := range t.Functions() {
 		h, ok := handlers[fn]
 		if !ok {
@@ -58,6 +61,13 @@ func New(t *samtemplate.Template, handlers map[string]http.Handler) (*Gateway, e
 		}
 		invoke := lambda.NewHandler(httpadapter.NewV2(h).ProxyWithContext)
 		for _, rt := range t.Routes(fn) {
+			var authz *jwtAuthorizer
+			if rt.JWT != nil {
+				if keys[rt.JWT.Issuer] == nil {
+					keys[rt.JWT.Issuer] = &issuerKeys{issuer: rt.JWT.Issuer, client: &http.Client{Timeout: 5 * time.Second}}
+				}
+				authz = &jwtAuthorizer{cfg: *rt.JWT, keys: keys[rt.JWT.Issuer], now: time.Now}
+			}
 			if byPath[rt.Path] == nil {
 				byPath[rt.Path] = map[string]*lambdaRoute{}
 				if err := g.routes.Add(rt.Path, byPath[rt.Path]); err != nil {
@@ -67,7 +77,7 @@ func New(t *samtemplate.Template, handlers map[string]http.Handler) (*Gateway, e
 			if _, dup := byPath[rt.Path][rt.Method]; dup {
 				return nil, fmt.Errorf("gateway: route %s %s is declared twice", rt.Method, rt.Path)
 			}
-			byPath[rt.Path][rt.Method] = &lambdaRoute{gw: g, function: fn, route: rt, invoke: invoke}
+			byPath[rt.Path][rt.Method] = &lambdaRoute{gw: g, function: fn, route: rt, invoke: invoke, jwt: authz}
 		}
 	}
 	return g, nil
@@ -107,6 +117,7 @@ type lambdaRoute struct {
 	function string
 	route    samtemplate.Route
 	invoke   lambda.Handler
+	jwt      *jwtAuthorizer // nil: no authorizer
 }
 
 func (rt *lambdaRoute) serve(w http.ResponseWriter, r *http.Request, params map[string]string) {
@@ -121,6 +132,17 @@ func (rt *lambdaRoute) serve(w http.ResponseWriter, r *http.Request, params map[
 		return
 	}
 	event := rt.event(r, body, params)
+	if rt.jwt != nil {
+		claims, err := rt.jwt.authorize(r)
+		var refused *authError
+		if errors.As(err, &refused) {
+			w.Header().Set("WWW-Authenticate", refused.challenge)
+			writeGatewayError(w, refused.status, http.StatusText(refused.status))
+			return
+		}
+		event.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims}}
+	}
 	payload, err := json.Marshal(event)
 	if err != nil {
 		writeGatewayError(w, http.StatusInternalServerError, "Internal Server Error")

@@ -22,8 +22,8 @@ type Template struct {
 	// Overrides replace parameters' defaults, as sam deploy's
 	// --parameter-overrides do.
 	Overrides map[string]string
-	Globals    map[string]any
-	Resources  map[string]Resource
+	Globals   map[string]any
+	Resources map[string]Resource
 	// Pseudo holds the values of AWS pseudo parameters used to resolve
 	// names (AWS::StackName, AWS::Region, ...).
 	Pseudo map[string]string
@@ -40,6 +40,18 @@ type Resource struct {
 type Route struct {
 	Method string // upper case; ANY matches every method
 	Path   string // API Gateway syntax: /v1/clients/{clientId}
+	// JWT is the route's JWT authorizer, nil for none.
+	JWT *JWTAuthorizer
+}
+
+// JWTAuthorizer is an HTTP API JWT authorizer as a route uses it: the
+// issuer and audiences it trusts (JwtConfiguration) and the route's
+// AuthorizationScopes.
+type JWTAuthorizer struct {
+	Name      string
+	Issuer    string
+	Audiences []string
+	Scopes    []string
 }
 
 // Read parses the template at path.
@@ -153,7 +165,7 @@ func (t *Template) Routes(fn string) []Route {
 		p := asMap(e["Properties"])
 		method, _ := p["Method"].(string)
 		path, _ := p["Path"].(string)
-		routes = append(routes, Route{Method: strings.ToUpper(method), Path: path})
+		routes = append(routes, Route{Method: strings.ToUpper(method), Path: path, JWT: t.jwtAuthorizer(p)})
 	}
 	slices.SortFunc(routes, func(a, b Route) int { return strings.Compare(a.Path+" "+a.Method, b.Path+" "+b.Method) })
 	return routes
@@ -268,4 +280,47 @@ func (t *Template) ref(name string) (string, error) {
 		return "", fmt.Errorf("!Ref %s (%s) has no local value", name, r.Type)
 	}
 	return "", fmt.Errorf("!Ref %s: no such parameter or resource", name)
+}
+
+// jwtAuthorizer finds the JWT authorizer of an HttpApi event: the event's
+// Auth.Authorizer, or its API's Auth.DefaultAuthorizer, looked up in the
+// API's Auth.Authorizers. An authorizer whose values cannot be resolved
+// locally is left out, and NONE means none.
+func (t *Template) jwtAuthorizer(event map[string]any) *JWTAuthorizer {
+	ref, _ := asMap(event["ApiId"])["Ref"].(string)
+	apiAuth := asMap(t.Resources[ref].Properties["Auth"])
+	auth := asMap(event["Auth"])
+	name, _ := auth["Authorizer"].(string)
+	if name == "" {
+		name, _ = apiAuth["DefaultAuthorizer"].(string)
+	}
+	cfg := asMap(asMap(asMap(apiAuth["Authorizers"])[name])["JwtConfiguration"])
+	if name == "" || name == "NONE" || len(cfg) == 0 {
+		return nil
+	}
+	issuer, err := t.Resolve(cfg["issuer"])
+	if err != nil {
+		return nil
+	}
+	a := &JWTAuthorizer{Name: name, Issuer: issuer}
+	auds, ok := cfg["audience"].([]any)
+	if !ok {
+		auds = []any{cfg["audience"]}
+	}
+	for _, v := range auds {
+		if aud, err := t.Resolve(v); err == nil {
+			a.Audiences = append(a.Audiences, aud)
+		}
+	}
+	for _, v := range asList(auth["AuthorizationScopes"]) {
+		if sc, ok := v.(string); ok {
+			a.Scopes = append(a.Scopes, sc)
+		}
+	}
+	return a
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }

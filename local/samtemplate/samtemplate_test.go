@@ -16,16 +16,16 @@ func TestProjectTemplate(t *testing.T) {
 	}
 	want := map[string][]Route{
 		"TokenFunction": {
-			{"ANY", "/.well-known/jwks.json"}, {"ANY", "/.well-known/openid-configuration"}, {"ANY", "/connect/token"},
-			{"ANY", "/{tenant}/.well-known/openid-configuration"}, {"ANY", "/{tenant}/connect/token"},
+			{Method: "ANY", Path: "/.well-known/jwks.json"}, {Method: "ANY", Path: "/.well-known/openid-configuration"}, {Method: "ANY", Path: "/connect/token"},
+			{Method: "ANY", Path: "/{tenant}/.well-known/openid-configuration"}, {Method: "ANY", Path: "/{tenant}/connect/token"},
 		},
-		"ClientsFunction": {{"ANY", "/v1/clients"}, {"ANY", "/v1/clients/{clientId}"}, {"ANY", "/{proxy+}"}},
-		"SecretsFunction": {{"ANY", "/v1/clients/{clientId}/secrets"}, {"ANY", "/v1/clients/{clientId}/secrets/{secretId}"}},
+		"ClientsFunction": {{Method: "ANY", Path: "/v1/clients"}, {Method: "ANY", Path: "/v1/clients/{clientId}"}, {Method: "ANY", Path: "/{proxy+}"}},
+		"SecretsFunction": {{Method: "ANY", Path: "/v1/clients/{clientId}/secrets"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/{secretId}"}},
 		"PoliciesFunction": {
-			{"ANY", "/v1/actions"}, {"ANY", "/v1/permissions/check"}, {"ANY", "/v1/policies"},
-			{"ANY", "/v1/subjects/clients"}, {"ANY", "/v1/subjects/groups"}, {"ANY", "/v1/subjects/groups/{groupId}"},
-			{"ANY", "/v1/subjects/groups/{groupId}/members"}, {"ANY", "/v1/subjects/{subjectId}/memberships"},
-			{"ANY", "/v1/subjects/{subjectId}/permissions"},
+			{Method: "ANY", Path: "/v1/actions"}, {Method: "ANY", Path: "/v1/permissions/check"}, {Method: "ANY", Path: "/v1/policies"},
+			{Method: "ANY", Path: "/v1/subjects/clients"}, {Method: "ANY", Path: "/v1/subjects/groups"}, {Method: "ANY", Path: "/v1/subjects/groups/{groupId}"},
+			{Method: "ANY", Path: "/v1/subjects/groups/{groupId}/members"}, {Method: "ANY", Path: "/v1/subjects/{subjectId}/memberships"},
+			{Method: "ANY", Path: "/v1/subjects/{subjectId}/permissions"},
 		},
 	}
 	for fn, routes := range want {
@@ -79,7 +79,7 @@ Resources:
 	if env["A"] != "svc" || env["B"] != "machine-iam-svc" || env["C"] != "plain" || env["D"] != "svc-table" {
 		t.Errorf("env = %v", env)
 	}
-	if r := tmpl.Routes("Fn"); len(r) != 1 || r[0] != (Route{"GET", "/x/{proxy+}"}) {
+	if r := tmpl.Routes("Fn"); len(r) != 1 || r[0] != (Route{Method: "GET", Path: "/x/{proxy+}"}) {
 		t.Errorf("routes = %v", r)
 	}
 	if _, err := tmpl.Environment("Arn"); err == nil {

@@ -84,7 +84,7 @@ lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy ch
 FUZZTIME ?= 30s
 FUZZ_TARGETS := shared/tokenapi:FuzzTokenRequest shared/clientsapi:FuzzClientBody shared/secretsapi:FuzzSecretBody \
 	shared/policiesapi:FuzzPolicyBody shared/policiesapi:FuzzMembersBody shared/resource:FuzzNormalize \
-	shared/action:FuzzActionNames shared/action:FuzzCatalogParse shared/token:FuzzVerify
+	shared/action:FuzzActionNames shared/action:FuzzCatalogParse shared/token:FuzzVerify shared/clientkey:FuzzAssertion
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (30s) each; seeds in testdata/fuzz also run in make test.

@@ -20,7 +20,8 @@ func TestProjectTemplate(t *testing.T) {
 			{Method: "ANY", Path: "/{tenant}/.well-known/openid-configuration"}, {Method: "ANY", Path: "/{tenant}/connect/token"},
 		},
 		"ClientsFunction": {{Method: "ANY", Path: "/v1/clients"}, {Method: "ANY", Path: "/v1/clients/{clientId}"}, {Method: "ANY", Path: "/{proxy+}"}},
-		"SecretsFunction": {{Method: "ANY", Path: "/v1/clients/{clientId}/secrets"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/{secretId}"}},
+		"SecretsFunction": {{Method: "ANY", Path: "/v1/clients/{clientId}/keys"}, {Method: "ANY", Path: "/v1/clients/{clientId}/keys/{keyId}"},
+			{Method: "ANY", Path: "/v1/clients/{clientId}/secrets"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/{secretId}"}},
 		"PoliciesFunction": {
 			{Method: "ANY", Path: "/v1/actions"}, {Method: "ANY", Path: "/v1/permissions/check"}, {Method: "ANY", Path: "/v1/policies"},
 			{Method: "ANY", Path: "/v1/subjects/clients"}, {Method: "ANY", Path: "/v1/subjects/groups"}, {Method: "ANY", Path: "/v1/subjects/groups/{groupId}"},

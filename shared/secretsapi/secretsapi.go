@@ -27,9 +27,16 @@ const (
 	ActionDelete = "iam.secret.delete"
 )
 
-// Service is what the secrets function needs.
+// Store is the storage the function uses.
+type Store interface {
+	store.Secrets
+	store.Keys
+}
+
+// Service is what the secrets function needs: client secrets and client
+// keys, the two kinds of client credential.
 type Service struct {
-	Secrets store.Secrets
+	Secrets Store
 	Hasher  secret.Hasher
 	Guard   *access.Guard
 	Now     func() time.Time
@@ -54,6 +61,14 @@ func (s *Service) Handler() *httpapi.Router {
 	})
 	rt.Route("/v1/clients/{clientId}/secrets/{secretId}", httpapi.Methods{
 		http.MethodDelete: guard(ActionDelete, s.delete),
+	})
+	// A key is a credential: the same actions as secrets.
+	rt.Route("/v1/clients/{clientId}/keys", httpapi.Methods{
+		http.MethodGet:  guard(ActionRead, s.listKeys),
+		http.MethodPost: guard(ActionCreate, s.createKey),
+	})
+	rt.Route("/v1/clients/{clientId}/keys/{keyId}", httpapi.Methods{
+		http.MethodDelete: guard(ActionDelete, s.deleteKey),
 	})
 	return rt
 }

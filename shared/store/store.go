@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/clientkey"
 	"github.com/machine-iam/machine-iam/shared/fault"
 	"github.com/machine-iam/machine-iam/shared/group"
 	"github.com/machine-iam/machine-iam/shared/id"
@@ -106,10 +107,30 @@ type Credentials interface {
 // CredentialRecord is what GetCredentials read.
 type CredentialRecord struct {
 	// Client is nil when no client exists under the key (or it is being
-	// deleted); Secrets is then empty.
+	// deleted); Secrets and Keys are then empty.
 	Client   *client.Client
 	Secrets  []secret.Hashed
+	Keys     []clientkey.Key
 	Attempts lockout.Counts
+}
+
+// Keys stores clients' public keys (private_key_jwt).
+type Keys interface {
+	// ListKeys returns a client's keys, oldest first; ErrNotFound if the
+	// client does not exist.
+	ListKeys(ctx context.Context, tenant, clientID string) ([]clientkey.Key, error)
+	// CreateKey adds k to a client that has fewer than max keys and none
+	// with k's kid; ErrNotFound, ErrLimitExceeded, ErrConflict.
+	CreateKey(ctx context.Context, tenant, clientID string, k clientkey.Key, max int) error
+	// DeleteKey removes the key with id keyID; ErrNotFound.
+	DeleteKey(ctx context.Context, tenant, clientID, keyID string) error
+}
+
+// Assertions remembers client assertions that were used.
+type Assertions interface {
+	// UseAssertion records jti of clientID's assertion as used until
+	// until; ErrConflict when it was used before (a replay).
+	UseAssertion(ctx context.Context, tenant, clientID, jti string, until time.Time) error
 }
 
 // Policies stores policies, in their subject's partition. Every
@@ -175,6 +196,8 @@ type Store interface {
 	Tenants
 	Clients
 	Secrets
+	Keys
+	Assertions
 	Credentials
 	Policies
 	Groups

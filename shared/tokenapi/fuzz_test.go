@@ -36,6 +36,7 @@ type memoryCredentials struct {
 	mu       sync.Mutex
 	attempts map[string]lockout.Counts // by key and window
 	byAddr   map[string]int            // by key, window and address
+	used     map[string]bool           // client assertions
 }
 
 func (m *memoryCredentials) GetCredentials(_ context.Context, tenant, key, address string, window time.Time) (store.CredentialRecord, error) {
@@ -79,6 +80,19 @@ func (m *memoryCredentials) UncountAttempt(_ context.Context, _, key, address st
 	c.Total -= n
 	m.attempts[k] = c
 	m.byAddr[k+address] -= n
+	return nil
+}
+
+func (m *memoryCredentials) UseAssertion(_ context.Context, _, clientID, jti string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.used == nil {
+		m.used = map[string]bool{}
+	}
+	if m.used[clientID+" "+jti] {
+		return store.ErrConflict
+	}
+	m.used[clientID+" "+jti] = true
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/clientkey"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
@@ -35,9 +36,15 @@ import (
 // MaxBodyBytes bounds a token request body; real ones are a few hundred bytes.
 const MaxBodyBytes = 16 << 10
 
+// Credentials is the storage client authentication reads and writes.
+type Credentials interface {
+	store.Credentials
+	store.Assertions
+}
+
 // Service is what the token function needs.
 type Service struct {
-	Credentials store.Credentials
+	Credentials Credentials
 	Tenants     store.Tenants
 	Secrets     *secret.Verifier
 	Minter      *token.Minter
@@ -136,7 +143,13 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 	// even a secret pasted into the wrong field.
 	audit.Note(r.Context(), "token.issue", lockout.Key(creds.id))
 	realm := tenant.Issuer(s.IssuerBase(r), ten)
-	c, err := s.authenticate(r.Context(), ten, lockout.Address(r.RemoteAddr), creds)
+	authenticate := s.authenticate
+	if creds.jwt {
+		authenticate = func(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
+			return s.authenticateAssertion(ctx, ten, address, cr, []string{realm, realm + "/connect/token"})
+		}
+	}
+	c, err := authenticate(r.Context(), ten, lockout.Address(r.RemoteAddr), creds)
 	if err != nil {
 		if errors.Is(err, errAuthFailed) {
 			return tokenResponse{}, httpapi.InvalidClient(creds.basic, realm)
@@ -209,14 +222,41 @@ type credentials struct {
 	// when that differs (see clientCredentials).
 	secrets []string
 	basic   bool
+	// jwt is set for private_key_jwt; assertion is nil when it could not
+	// even be parsed.
+	jwt       bool
+	assertion *clientkey.Assertion
 }
 
 // clientCredentials extracts exactly one client authentication: HTTP Basic
-// (RFC 6749 §2.3.1: id and secret are form-url-encoded before base64) or
-// client_id and client_secret in the body.
+// (RFC 6749 §2.3.1: id and secret are form-url-encoded before base64),
+// client_id and client_secret in the body, or a client assertion (RFC 7523,
+// private_key_jwt).
 func clientCredentials(r *http.Request, form url.Values) (credentials, error) {
 	_, inBody := form["client_secret"]
 	auth := r.Header.Get("Authorization")
+	_, assertionType := form["client_assertion_type"]
+	_, assertion := form["client_assertion"]
+	if assertionType || assertion {
+		switch {
+		case inBody || auth != "":
+			return credentials{}, httpapi.InvalidRequest("Use one client authentication method, not both.")
+		case form.Get("client_assertion_type") != clientkey.AssertionType:
+			return credentials{}, httpapi.InvalidRequest("client_assertion_type must be " + clientkey.AssertionType + ".")
+		case form.Get("client_assertion") == "":
+			return credentials{}, httpapi.InvalidRequest("client_assertion is required with client_assertion_type.")
+		}
+		cr := credentials{id: form.Get("client_id"), jwt: true}
+		if a, err := clientkey.ParseAssertion(form.Get("client_assertion")); err == nil {
+			if cr.id == "" {
+				cr.id = a.ClientID()
+			}
+			if cr.id == a.ClientID() {
+				cr.assertion = a
+			}
+		}
+		return cr, nil
+	}
 	if auth == "" {
 		if !inBody {
 			return credentials{}, httpapi.InvalidRequest("Client authentication is required (client_secret_basic or client_secret_post).")
@@ -277,18 +317,12 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 	key := lockout.Key(cr.id)
 	now := s.Now()
 	window, end := s.Lockout.WindowAt(now)
-	throttled := func() error {
-		seconds := int(math.Ceil(end.Sub(now).Seconds()))
-		return &httpapi.OAuthError{Code: httpapi.CodeTemporarilyUnavailable, Status: http.StatusTooManyRequests,
-			Description: "Too many failed authentications for this client; retry later.",
-			Header:      http.Header{"Retry-After": {strconv.Itoa(max(1, seconds))}}}
-	}
 	rec, err := s.Credentials.GetCredentials(ctx, ten, key, address, window)
 	if err != nil {
 		return client.Client{}, err
 	}
 	if s.Lockout.AddressExhausted(rec.Attempts) {
-		return client.Client{}, throttled()
+		return client.Client{}, throttled(now, end)
 	}
 	if rec.Client != nil {
 		for _, presented := range cr.secrets {
@@ -303,7 +337,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 	err = s.Credentials.CountAttempt(ctx, ten, key, address, attempts, window, s.Lockout, end.Add(time.Hour))
 	switch {
 	case errors.Is(err, store.ErrLimitExceeded):
-		return client.Client{}, throttled()
+		return client.Client{}, throttled(now, end)
 	case err != nil:
 		return client.Client{}, err
 	}
@@ -321,6 +355,58 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 		slog.WarnContext(ctx, "successful authentication not uncounted", "error", err.Error())
 	}
 	return *rec.Client, nil
+}
+
+// authenticateAssertion checks a private_key_jwt client assertion with one
+// storage read (the client, its keys, the attempt count) and, on success,
+// one conditional write that makes its jti single-use. A signature check
+// is cheap and not a guess of anything, so a failure is counted after it
+// (one write), not before; an address past its threshold gets 429 first.
+// Every failure is errAuthFailed after the same work, known client or not.
+func (s *Service) authenticateAssertion(ctx context.Context, ten, address string, cr credentials, audiences []string) (client.Client, error) {
+	key := lockout.Key(cr.id)
+	now := s.Now()
+	window, end := s.Lockout.WindowAt(now)
+	rec, err := s.Credentials.GetCredentials(ctx, ten, key, address, window)
+	if err != nil {
+		return client.Client{}, err
+	}
+	if s.Lockout.AddressExhausted(rec.Attempts) {
+		return client.Client{}, throttled(now, end)
+	}
+	fail := func(why error) (client.Client, error) {
+		slog.InfoContext(ctx, "client assertion refused", "reason", why.Error())
+		err := s.Credentials.CountAttempt(ctx, ten, key, address, 1, window, s.Lockout, end.Add(time.Hour))
+		if errors.Is(err, store.ErrLimitExceeded) {
+			return client.Client{}, throttled(now, end)
+		}
+		return client.Client{}, errAuthFailed
+	}
+	if cr.assertion == nil {
+		return fail(errors.New("unparsable, or client_id differs from iss"))
+	}
+	v, err := cr.assertion.Verify(rec.Keys, audiences, now)
+	if err == nil && rec.Client == nil {
+		err = errors.New("no such client")
+	}
+	if err != nil {
+		return fail(err)
+	}
+	switch err := s.Credentials.UseAssertion(ctx, ten, cr.id, v.JTI, v.Expiry); {
+	case errors.Is(err, store.ErrConflict):
+		return fail(errors.New("jti used before"))
+	case err != nil:
+		return client.Client{}, err
+	}
+	return *rec.Client, nil
+}
+
+// throttled is the 429 of a client id and address past the lockout.
+func throttled(now, end time.Time) error {
+	seconds := int(math.Ceil(end.Sub(now).Seconds()))
+	return &httpapi.OAuthError{Code: httpapi.CodeTemporarilyUnavailable, Status: http.StatusTooManyRequests,
+		Description: "Too many failed authentications for this client; retry later.",
+		Header:      http.Header{"Retry-After": {strconv.Itoa(max(1, seconds))}}}
 }
 
 // grantedAudiences applies RFC 8707: the requested resources, each of
@@ -382,6 +468,7 @@ type discoveryDocument struct {
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
@@ -421,7 +508,8 @@ func (s *Service) discovery(w http.ResponseWriter, r *http.Request) error {
 		ScopesSupported:                   s.Scopes.Names(),
 		GrantTypesSupported:               []string{client.GrantClientCredentials},
 		ResponseTypesSupported:            []string{},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		TokenEndpointAuthSigningAlgs:      []string{"RS256", "PS256", "ES256"},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  algs,
 		ClaimsSupported:                   []string{"iss", "sub", "aud", "client_id", "scope", "tid", "iat", "nbf", "exp", "jti"},

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/clientkey"
 	"github.com/machine-iam/machine-iam/shared/fault"
 	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/secret"
@@ -336,11 +337,19 @@ func credentialRecord(items []item) store.CredentialRecord {
 			}
 		case strings.HasPrefix(sk, skSecretPrefix):
 			rec.Secrets = append(rec.Secrets, secretFromItem(it))
+		case strings.HasPrefix(sk, skKeyPrefix):
+			rec.Keys = append(rec.Keys, keyFromItem(it))
 		}
 	}
 	if rec.Client == nil {
-		rec.Secrets = nil
+		rec.Secrets, rec.Keys = nil, nil
 	}
+	slices.SortFunc(rec.Keys, func(a, b clientkey.Key) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	slices.SortFunc(rec.Secrets, func(a, b secret.Hashed) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
@@ -512,4 +521,99 @@ func (s *Store) DeleteSecret(ctx context.Context, tenant, clientID, secretID str
 		}
 	}
 	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+}
+
+// ListKeys implements store.Keys.
+func (s *Store) ListKeys(ctx context.Context, tenant, clientID string) ([]clientkey.Key, error) {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :credentials)"),
+		ExpressionAttributeValues: item{":pk": str(clientPK(tenant, clientID)), ":credentials": str(skCredentialsPrefix)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec := credentialRecord(items)
+	if rec.Client == nil {
+		return nil, store.ErrNotFound
+	}
+	return rec.Keys, nil
+}
+
+// CreateKey implements store.Keys: one transaction counts the key on the
+// client item (which must exist, not be deleting, and be under max) and
+// puts the key item, keyed by its kid so a kid is unique per client.
+func (s *Store) CreateKey(ctx context.Context, tenant, clientID string, k clientkey.Key, max int) error {
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                           &s.table,
+			Key:                                 key(clientPK(tenant, clientID), skClient),
+			UpdateExpression:                    aws.String("ADD keyCount :one"),
+			ConditionExpression:                 aws.String("attribute_exists(PK) AND attribute_not_exists(deleting) AND (attribute_not_exists(keyCount) OR keyCount < :max)"),
+			ExpressionAttributeValues:           item{":one": num(1), ":max": num(int64(max))},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+		{Put: &types.Put{TableName: &s.table, Item: keyItem(tenant, clientID, k), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}})
+	reasons := cancellation(err)
+	switch {
+	case err == nil:
+		return nil
+	case failedCondition(reasons, 0):
+		if reasons[0].Item == nil || getBool(reasons[0].Item, attrDeleting) {
+			return store.ErrNotFound
+		}
+		return store.ErrLimitExceeded
+	case failedCondition(reasons, 1):
+		return store.ErrConflict
+	}
+	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+}
+
+// DeleteKey implements store.Keys: the key is found by its id among the
+// client's, then deleted and uncounted in one transaction.
+func (s *Store) DeleteKey(ctx context.Context, tenant, clientID, keyID string) error {
+	keys, err := s.ListKeys(ctx, tenant, clientID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(keys, func(k clientkey.Key) bool { return k.ID == keyID })
+	if i < 0 {
+		return store.ErrNotFound
+	}
+	pk := clientPK(tenant, clientID)
+	_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: key(pk, keySK(keys[i].Kid)),
+			ConditionExpression: aws.String("#id = :id"), ExpressionAttributeNames: map[string]string{"#id": attrID},
+			ExpressionAttributeValues: item{":id": str(keyID)}}},
+		{Update: &types.Update{TableName: &s.table, Key: key(pk, skClient),
+			UpdateExpression:          aws.String("ADD keyCount :minus"),
+			ConditionExpression:       aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
+			ExpressionAttributeValues: item{":minus": num(-1)}}},
+	}})
+	if reasons := cancellation(err); failedCondition(reasons, 0) || failedCondition(reasons, 1) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return fault.Unavailable("dynamodb:TransactWriteItems", err)
+	}
+	return nil
+}
+
+// UseAssertion implements store.Assertions with one conditional put in a
+// partition of the client's own, which no other read touches; the item
+// expires with the assertion.
+func (s *Store) UseAssertion(ctx context.Context, tenant, clientID, jti string, until time.Time) error {
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table,
+		Item: item{attrPK: str(assertionPK(tenant, clientID)), attrSK: str(digest(jti)),
+			attrTTL: num(until.Add(time.Minute).Unix())},
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	switch {
+	case isConditionFailed(err):
+		return store.ErrConflict
+	case err != nil:
+		return fault.Unavailable("dynamodb:PutItem", err)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/clientkey"
 	"github.com/machine-iam/machine-iam/shared/group"
 	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/secret"
@@ -25,6 +26,11 @@ const (
 	attrAudiences    = "audiences"
 	attrTokenLife    = "tokenLifetime"
 	attrTokenClaims  = "tokenClaims"
+	attrID           = "id"
+	attrKid          = "kid"
+	attrAlg          = "alg"
+	attrJWK          = "jwk"
+	attrKeyCount     = "keyCount"
 	attrCreatedAt    = "createdAt"
 	attrUpdatedAt    = "updatedAt"
 	attrVersion      = "version"
@@ -182,6 +188,31 @@ func secretFromItem(it item) secret.Hashed {
 		s.Expiration = &t
 	}
 	return s
+}
+
+func keyItem(tenant, clientID string, k clientkey.Key) item {
+	it := item{
+		attrPK: str(clientPK(tenant, clientID)), attrSK: str(keySK(k.Kid)),
+		attrID: str(k.ID), attrKid: str(k.Kid), attrJWK: str(string(k.JWK)),
+		attrDescription: str(k.Description), attrCreatedAt: timestamp(k.CreatedAt),
+	}
+	if k.Alg != "" {
+		it[attrAlg] = str(k.Alg)
+	}
+	if k.Expiration != nil {
+		it[attrExpiration] = timestamp(*k.Expiration)
+	}
+	return it
+}
+
+func keyFromItem(it item) clientkey.Key {
+	k := clientkey.Key{ID: getS(it, attrID), Kid: getS(it, attrKid), Alg: getS(it, attrAlg),
+		JWK: []byte(getS(it, attrJWK)), Description: getS(it, attrDescription), CreatedAt: getTime(it, attrCreatedAt)}
+	if _, ok := it[attrExpiration]; ok {
+		t := getTime(it, attrExpiration)
+		k.Expiration = &t
+	}
+	return k
 }
 
 func groupItem(g group.Group) item {

@@ -1,6 +1,8 @@
 package dynamo
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 //	owner count      T#<t>                       OWNERS                                                                         (count)
 //	client           T#<t>#S#client-<id>         A#CLIENT                  T#<t>#CLIENTS        <id>
 //	client secret    T#<t>#S#client-<id>         A#SECRET#<secretId>
+//	client key       T#<t>#S#client-<id>         A#KEY#<sha256(kid)>                                                           (id, kid, jwk)
+//	used assertion   T#<t>#ASSERTION#<clientId>  <sha256(jti)>                                                                 (ttl)
 //	auth attempts    T#<t>#S#client-<key>        #THROTTLE#<windowStart>                                                        (total, a:<address>…, ttl)
 //	group            T#<t>#S#group-<id>          A#GROUP                   T#<t>#GROUPS         <id>
 //	policy           T#<t>#S#<subjectId>         P#<action>#<scope>        T#<t>#POLICIES       <subjectId>#<action>#<scope>
@@ -45,6 +49,7 @@ const (
 	skOwners           = "OWNERS"
 	skClient           = "A#CLIENT"
 	skSecretPrefix     = "A#SECRET#"
+	skKeyPrefix        = "A#KEY#"
 	skThrottlePrefix   = "#THROTTLE#"
 	skGroup            = "A#GROUP"
 	skPolicyPrefix     = "P#"
@@ -74,10 +79,20 @@ func clientPK(tenant, clientID string) string {
 func groupPK(tenant, groupID string) string {
 	return subjectPK(tenant, subject.ID(subject.Group, groupID))
 }
-func clientsGSI1PK(tenant string) string   { return "T#" + tenant + "#CLIENTS" }
-func groupsGSI1PK(tenant string) string    { return "T#" + tenant + "#GROUPS" }
-func policiesGSI1PK(tenant string) string  { return "T#" + tenant + "#POLICIES" }
-func secretSK(secretID string) string      { return skSecretPrefix + secretID }
+func clientsGSI1PK(tenant string) string  { return "T#" + tenant + "#CLIENTS" }
+func groupsGSI1PK(tenant string) string   { return "T#" + tenant + "#GROUPS" }
+func policiesGSI1PK(tenant string) string { return "T#" + tenant + "#POLICIES" }
+func secretSK(secretID string) string     { return skSecretPrefix + secretID }
+func keySK(kid string) string             { return skKeyPrefix + digest(kid) }
+func assertionPK(tenant, clientID string) string {
+	return "T#" + tenant + "#ASSERTION#" + clientID
+}
+
+// digest keys items by values of any length and alphabet.
+func digest(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:])
+}
 func policySK(action, scope string) string { return skPolicyPrefix + action + "#" + scope }
 func membershipSK(groupID string) string   { return skMembershipPrefix + groupID }
 func memberSK(subjectID string) string     { return skMemberPrefix + subjectID }

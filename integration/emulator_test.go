@@ -32,9 +32,10 @@ var emulatorRuns = map[string][]struct {
 	event  string
 	status int
 }{
-	"TokenFunction": {{"token-basic", 200}, {"token-post-tenant", 200}, {"discovery", 200}, {"discovery-tenant", 200}, {"jwks", 200}},
+	"TokenFunction": {{"token-basic", 200}, {"token-post-tenant", 200}, {"discovery", 200}, {"discovery-tenant", 200}, {"jwks", 200},
+		{"introspect", 200}, {"revocation-tenant", 200}},
 	"ClientsFunction": {{"list-clients", 200}, {"create-client", 201}, {"get-client", 200}, {"replace-client", 200},
-		{"delete-client", 204}, {"get-client", 404}, {"unknown-path", 404}},
+		{"delete-client", 204}, {"get-client", 404}, {"revoke-tokens", 404}, {"unknown-path", 404}},
 	"SecretsFunction": {{"list-secrets", 200}, {"create-secret", 201}, {"delete-secret", 204}, {"delete-secret", 404}, {"list-keys", 200}, {"delete-key", 404}},
 	"PoliciesFunction": {{"list-actions", 200}, {"create-policy", 200}, {"list-policies", 200}, {"check-permission", 200},
 		{"subject-permissions", 200}, {"client-subjects", 200}, {"create-group", 201}, {"list-groups", 200}, {"get-group", 200},

@@ -16,10 +16,13 @@ func TestProjectTemplate(t *testing.T) {
 	}
 	want := map[string][]Route{
 		"TokenFunction": {
-			{Method: "ANY", Path: "/.well-known/jwks.json"}, {Method: "ANY", Path: "/.well-known/openid-configuration"}, {Method: "ANY", Path: "/connect/token"},
-			{Method: "ANY", Path: "/{tenant}/.well-known/openid-configuration"}, {Method: "ANY", Path: "/{tenant}/connect/token"},
+			{Method: "ANY", Path: "/.well-known/jwks.json"}, {Method: "ANY", Path: "/.well-known/openid-configuration"},
+			{Method: "ANY", Path: "/connect/introspect"}, {Method: "ANY", Path: "/connect/revocation"}, {Method: "ANY", Path: "/connect/token"},
+			{Method: "ANY", Path: "/{tenant}/.well-known/openid-configuration"}, {Method: "ANY", Path: "/{tenant}/connect/introspect"},
+			{Method: "ANY", Path: "/{tenant}/connect/revocation"}, {Method: "ANY", Path: "/{tenant}/connect/token"},
 		},
-		"ClientsFunction": {{Method: "ANY", Path: "/v1/clients"}, {Method: "ANY", Path: "/v1/clients/{clientId}"}, {Method: "ANY", Path: "/{proxy+}"}},
+		"ClientsFunction": {{Method: "ANY", Path: "/v1/clients"}, {Method: "ANY", Path: "/v1/clients/{clientId}"},
+			{Method: "ANY", Path: "/v1/clients/{clientId}/revoke-tokens"}, {Method: "ANY", Path: "/{proxy+}"}},
 		"SecretsFunction": {{Method: "ANY", Path: "/v1/clients/{clientId}/keys"}, {Method: "ANY", Path: "/v1/clients/{clientId}/keys/{keyId}"},
 			{Method: "ANY", Path: "/v1/clients/{clientId}/secrets"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/{secretId}"}},
 		"PoliciesFunction": {

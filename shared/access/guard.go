@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
@@ -28,6 +29,9 @@ type Principal struct {
 	Subject  string
 	ClientID string
 	Scopes   []string
+	// TokenID and IssuedAt identify the token, for revocation.
+	TokenID  string
+	IssuedAt time.Time
 }
 
 type principalKey struct{}
@@ -45,6 +49,10 @@ func WithPrincipal(ctx context.Context, p Principal) context.Context {
 
 // ErrForbidden is what an Authorizer returns to deny.
 var ErrForbidden = errors.New("forbidden")
+
+// ErrRevoked is what an Authorizer returns for a token that was revoked
+// (RFC 7009) or whose client's tokens were all revoked (the kill switch).
+var ErrRevoked = errors.New("token revoked")
 
 // Authorizer decides what callers may do. Authorize decides whether p may
 // perform action on the resource scope: nil to allow, ErrForbidden to deny,
@@ -99,6 +107,9 @@ func (g *Guard) Authenticate(next http.Handler) http.Handler {
 // Authorizer from deciding.
 func (g *Guard) Allow(ctx context.Context, action, scope string) error {
 	err := g.Authorizer.Authorize(ctx, PrincipalFrom(ctx), action, scope)
+	if errors.Is(err, ErrRevoked) {
+		return httpapi.Unauthorized("The access token was revoked.")
+	}
 	if errors.Is(err, ErrForbidden) {
 		return httpapi.Forbidden("The caller is not allowed " + action + " on " + scope + ".")
 	}
@@ -155,5 +166,6 @@ func (g *Guard) authenticate(r *http.Request) (Principal, error) {
 	if !slices.Contains(scopes, oauthscope.IAM) {
 		return Principal{}, httpapi.Unauthorized("The access token lacks the " + oauthscope.IAM + " scope.")
 	}
-	return Principal{Tenant: claims.Tenant, Subject: claims.Subject, ClientID: claims.ClientID, Scopes: scopes}, nil
+	return Principal{Tenant: claims.Tenant, Subject: claims.Subject, ClientID: claims.ClientID, Scopes: scopes,
+		TokenID: claims.ID, IssuedAt: time.Unix(claims.IssuedAt, 0)}, nil
 }

@@ -30,7 +30,15 @@ const (
 	ActionCreate = "iam.client.create"
 	ActionUpdate = "iam.client.update"
 	ActionDelete = "iam.client.delete"
+	// ActionRevokeTokens is the kill switch's.
+	ActionRevokeTokens = "iam.token.revoke"
 )
+
+// Store is the storage the function uses.
+type Store interface {
+	store.Clients
+	store.Revocations
+}
 
 // Paging of the list (envelope A).
 const (
@@ -40,7 +48,7 @@ const (
 
 // Service is what the clients function needs.
 type Service struct {
-	Clients store.Clients
+	Clients Store
 	Guard   *access.Guard
 	Scopes  *oauthscope.Catalog
 	// MaxTokenLifetime bounds a client's accessTokenLifetime.
@@ -68,6 +76,9 @@ func (s *Service) Handler() *httpapi.Router {
 		http.MethodGet:    guard(ActionRead, one, s.get),
 		http.MethodPut:    guard(ActionUpdate, one, s.replace),
 		http.MethodDelete: guard(ActionDelete, one, s.delete),
+	})
+	rt.Route("/v1/clients/{clientId}/revoke-tokens", httpapi.Methods{
+		http.MethodPost: guard(ActionRevokeTokens, one, s.revokeTokens),
 	})
 	// Every path no function declares lands here (template.yaml), to get a
 	// problem document rather than API Gateway's bare 404.
@@ -437,6 +448,27 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if err := s.Clients.DeleteClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid); err != nil {
+		return httpapi.About(err, noun)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// revokeTokens is the kill switch: every token the client holds now stops
+// working on the management API at once and introspects as inactive; new
+// tokens work. Taking another client's tokens away takes away what it
+// holds, so the caller must hold all of it.
+func (s *Service) revokeTokens(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	if target := subject.ID(subject.Client, cid); target != access.PrincipalFrom(r.Context()).Subject {
+		if err := s.Guard.RequireHoldsSubject(r.Context(), "revoke the tokens of "+target, target); err != nil {
+			return err
+		}
+	}
+	if err := s.Clients.RevokeTokens(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, s.Now()); err != nil {
 		return httpapi.About(err, noun)
 	}
 	w.WriteHeader(http.StatusNoContent)

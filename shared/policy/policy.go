@@ -39,6 +39,22 @@ type Grants struct {
 	// the resource servers it may reach, and its own claims.
 	Audiences []string
 	Claims    map[string]string
+	// Revocation says which of the subject's tokens no longer count.
+	Revocation Revocation
+}
+
+// Revocation is what was revoked of a client's access tokens: every token
+// issued up to KilledAt (the kill switch), and single tokens by jti.
+type Revocation struct {
+	KilledAt time.Time
+	JTIs     []string
+}
+
+// Revoked reports whether a token with jti issued at iat is revoked. A
+// token issued in the very second of the kill switch counts as revoked:
+// token times have whole seconds.
+func (r Revocation) Revoked(jti string, iat time.Time) bool {
+	return !r.KilledAt.IsZero() && !iat.After(r.KilledAt) || slices.Contains(r.JTIs, jti)
 }
 
 // GroupGrants are the policies of one group.

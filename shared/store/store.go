@@ -126,6 +126,17 @@ type Keys interface {
 	DeleteKey(ctx context.Context, tenant, clientID, keyID string) error
 }
 
+// Revocations records revoked access tokens, where authorization decisions
+// (Policies.Grants, policy.Grants.Revocation) read them.
+type Revocations interface {
+	// RevokeToken revokes one token of clientID by its jti until it
+	// expires.
+	RevokeToken(ctx context.Context, tenant, clientID, jti string, until time.Time) error
+	// RevokeTokens revokes every token of clientID issued up to at;
+	// ErrNotFound.
+	RevokeTokens(ctx context.Context, tenant, clientID string, at time.Time) error
+}
+
 // Assertions remembers client assertions that were used.
 type Assertions interface {
 	// UseAssertion records jti of clientID's assertion as used until
@@ -198,6 +209,7 @@ type Store interface {
 	Secrets
 	Keys
 	Assertions
+	Revocations
 	Credentials
 	Policies
 	Groups

@@ -201,6 +201,21 @@ var algorithms = []jose.SignatureAlgorithm{jose.ES256, jose.RS256}
 // among aud, and within its lifetime.
 // Scope checks are the caller's.
 func (v *Verifier) Verify(ctx context.Context, raw, issuerBase string) (Claims, error) {
+	c, err := v.Check(ctx, raw, issuerBase)
+	if err != nil {
+		return Claims{}, err
+	}
+	// A token minted for other resource servers (RFC 8707) is not one for
+	// this service's own API.
+	if !slices.Contains(c.Audience, Audience(c.Issuer)) {
+		return Claims{}, invalid("audience is not this service")
+	}
+	return c, nil
+}
+
+// Check is Verify for a token of any audience: what introspection and
+// revocation accept.
+func (v *Verifier) Check(ctx context.Context, raw, issuerBase string) (Claims, error) {
 	tok, err := jwt.ParseSigned(raw, algorithms)
 	if err != nil {
 		return Claims{}, invalid("not a compact JWS with an accepted algorithm")
@@ -228,11 +243,6 @@ func (v *Verifier) Verify(ctx context.Context, raw, issuerBase string) (Claims, 
 	}
 	if !tenant.Valid(c.Tenant) || c.Issuer != tenant.Issuer(issuerBase, c.Tenant) {
 		return Claims{}, invalid("issuer does not match the tenant")
-	}
-	// A token minted for other resource servers (RFC 8707) is not one for
-	// this service's own API.
-	if !slices.Contains(c.Audience, Audience(c.Issuer)) {
-		return Claims{}, invalid("audience is not this service")
 	}
 	now := v.Now()
 	if c.Expiry == 0 || !now.Before(time.Unix(c.Expiry, 0).Add(v.Leeway)) {

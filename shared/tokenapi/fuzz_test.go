@@ -16,6 +16,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/signer"
 	"github.com/machine-iam/machine-iam/shared/store"
@@ -94,6 +95,16 @@ func (m *memoryCredentials) UseAssertion(_ context.Context, _, clientID, jti str
 	}
 	m.used[clientID+" "+jti] = true
 	return nil
+}
+
+func (m *memoryCredentials) RevokeToken(context.Context, string, string, string, time.Time) error {
+	return nil
+}
+func (m *memoryCredentials) RevokeTokens(context.Context, string, string, time.Time) error {
+	return nil
+}
+func (m *memoryCredentials) Grants(context.Context, string, string) (policy.Grants, error) {
+	return policy.Grants{}, nil
 }
 
 func (m *memoryCredentials) CreateTenant(context.Context, string) error { return nil }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/app"
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/client"
@@ -26,6 +27,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/signer"
 	"github.com/machine-iam/machine-iam/shared/store"
@@ -36,10 +38,13 @@ import (
 // MaxBodyBytes bounds a token request body; real ones are a few hundred bytes.
 const MaxBodyBytes = 16 << 10
 
-// Credentials is the storage client authentication reads and writes.
+// Credentials is the storage client authentication reads and writes, and
+// introspection and revocation use.
 type Credentials interface {
 	store.Credentials
 	store.Assertions
+	store.Revocations
+	Grants(ctx context.Context, tenant, subjectID string) (policy.Grants, error)
 }
 
 // Service is what the token function needs.
@@ -55,7 +60,11 @@ type Service struct {
 	// Reuse, when set, hands out still-fresh tokens again instead of
 	// signing new ones (see token.Reuse).
 	Reuse *token.Reuse
-	Now   func() time.Time
+	// Verifier checks the tokens presented for introspection and
+	// revocation; Actions decides who may introspect.
+	Verifier *token.Verifier
+	Actions  *action.Catalog
+	Now      func() time.Time
 }
 
 // New is the handler of the token function.
@@ -64,6 +73,7 @@ func New(d *app.Deps) *app.Handler {
 		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier,
 		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
 		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
+		Verifier: &token.Verifier{Keys: d.Signer, Leeway: token.DefaultLeeway, Now: d.Now}, Actions: d.Actions,
 	}
 	if p := d.Config.TokenReusePercent; p > 0 {
 		s.Reuse = &token.Reuse{MinRemaining: float64(p) / 100, Max: 10_000}
@@ -81,6 +91,12 @@ func (s *Service) Handler() *httpapi.Router {
 	rt.Route("/.well-known/openid-configuration", disc)
 	rt.Route("/{tenant}/.well-known/openid-configuration", disc)
 	rt.Route("/.well-known/jwks.json", httpapi.Methods{http.MethodGet: httpapi.Handle(s.jwks)})
+	introspect := httpapi.Methods{http.MethodPost: http.HandlerFunc(s.introspect)}
+	rt.Route("/connect/introspect", introspect)
+	rt.Route("/{tenant}/connect/introspect", introspect)
+	revoke := httpapi.Methods{http.MethodPost: http.HandlerFunc(s.revoke)}
+	rt.Route("/connect/revocation", revoke)
+	rt.Route("/{tenant}/connect/revocation", revoke)
 	return rt
 }
 
@@ -135,28 +151,11 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 		return tokenResponse{}, &httpapi.OAuthError{Code: httpapi.CodeUnsupportedGrantType,
 			Description: "Only client_credentials is supported.", Status: http.StatusBadRequest}
 	}
-	creds, err := clientCredentials(r, form)
+	c, err := s.authenticateClient(r, ten, form, "token.issue")
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	// Only a well-formed id is logged: a malformed one may be anything,
-	// even a secret pasted into the wrong field.
-	audit.Note(r.Context(), "token.issue", lockout.Key(creds.id))
 	realm := tenant.Issuer(s.IssuerBase(r), ten)
-	authenticate := s.authenticate
-	if creds.jwt {
-		authenticate = func(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
-			return s.authenticateAssertion(ctx, ten, address, cr, []string{realm, realm + "/connect/token"})
-		}
-	}
-	c, err := authenticate(r.Context(), ten, lockout.Address(r.RemoteAddr), creds)
-	if err != nil {
-		if errors.Is(err, errAuthFailed) {
-			return tokenResponse{}, httpapi.InvalidClient(creds.basic, realm)
-		}
-		return tokenResponse{}, err
-	}
-	audit.NoteCaller(r.Context(), ten, c.SubjectID())
 	if !c.AllowsGrant(client.GrantClientCredentials) {
 		return tokenResponse{}, &httpapi.OAuthError{Code: httpapi.CodeUnauthorizedClient,
 			Description: "The client may not use client_credentials.", Status: http.StatusBadRequest}
@@ -185,6 +184,35 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 		s.Reuse.Put(grant, raw, claims, now)
 	}
 	return tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt, Scope: claims.Scope}, nil
+}
+
+// authenticateClient authenticates the request's client in tenant ten, by
+// whichever one method it uses, for the audited action; every failure is
+// invalid_client (or a 429 of the throttle).
+func (s *Service) authenticateClient(r *http.Request, ten string, form url.Values, action string) (client.Client, error) {
+	creds, err := clientCredentials(r, form)
+	if err != nil {
+		return client.Client{}, err
+	}
+	// Only a well-formed id is logged: a malformed one may be anything,
+	// even a secret pasted into the wrong field.
+	audit.Note(r.Context(), action, lockout.Key(creds.id))
+	realm := tenant.Issuer(s.IssuerBase(r), ten)
+	authenticate := s.authenticate
+	if creds.jwt {
+		authenticate = func(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
+			return s.authenticateAssertion(ctx, ten, address, cr, []string{realm, realm + "/connect/token"})
+		}
+	}
+	c, err := authenticate(r.Context(), ten, lockout.Address(r.RemoteAddr), creds)
+	if errors.Is(err, errAuthFailed) {
+		return client.Client{}, httpapi.InvalidClient(creds.basic, realm)
+	}
+	if err != nil {
+		return client.Client{}, err
+	}
+	audit.NoteCaller(r.Context(), ten, c.SubjectID())
+	return c, nil
 }
 
 // readForm reads the form body. RFC 6749 §3.2 forbids repeated parameters;
@@ -457,6 +485,9 @@ func (s *Service) grantedScopes(c client.Client, form url.Values) ([]string, err
 	return requested, nil
 }
 
+// authMethods are the client authentication methods of every endpoint.
+var authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+
 // discoveryDocument is the RFC 8414 / OIDC Discovery metadata. The OIDC
 // members about ID tokens are present because common OIDC libraries require
 // them; this service issues access tokens only.
@@ -469,6 +500,10 @@ type discoveryDocument struct {
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	IntrospectionAuthMethods          []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	RevocationAuthMethods             []string `json:"revocation_endpoint_auth_methods_supported"`
 	SubjectTypesSupported             []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
@@ -508,8 +543,12 @@ func (s *Service) discovery(w http.ResponseWriter, r *http.Request) error {
 		ScopesSupported:                   s.Scopes.Names(),
 		GrantTypesSupported:               []string{client.GrantClientCredentials},
 		ResponseTypesSupported:            []string{},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		TokenEndpointAuthMethodsSupported: authMethods,
 		TokenEndpointAuthSigningAlgs:      []string{"RS256", "PS256", "ES256"},
+		IntrospectionEndpoint:             iss + "/connect/introspect",
+		IntrospectionAuthMethods:          authMethods,
+		RevocationEndpoint:                iss + "/connect/revocation",
+		RevocationAuthMethods:             authMethods,
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  algs,
 		ClaimsSupported:                   []string{"iss", "sub", "aud", "client_id", "scope", "tid", "iat", "nbf", "exp", "jti"},

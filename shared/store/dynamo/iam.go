@@ -229,6 +229,11 @@ func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Gr
 		case sk == skClient:
 			c := clientFromItem(it)
 			g.OAuthScopes, g.Audiences, g.Claims = c.Scopes, c.Audiences, c.TokenClaims
+			if at := getN(it, attrKilledAt); at != 0 {
+				g.Revocation.KilledAt = time.Unix(at, 0)
+			}
+		case strings.HasPrefix(sk, skRevokedPrefix):
+			g.Revocation.JTIs = append(g.Revocation.JTIs, strings.TrimPrefix(sk, skRevokedPrefix))
 		}
 	}
 	results := make([]policy.GroupGrants, len(groupIDs))
@@ -463,4 +468,38 @@ func onlyConflicts(reasons []types.CancellationReason) bool {
 		}
 	}
 	return conflict
+}
+
+// RevokeToken implements store.Revocations: one put in the client's
+// partition, which its authorization decisions read anyway, kept until the
+// token expires.
+func (s *Store) RevokeToken(ctx context.Context, tenant, clientID, jti string, until time.Time) error {
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table,
+		Item: item{attrPK: str(clientPK(tenant, clientID)), attrSK: str(skRevokedPrefix + jti),
+			attrTTL: num(until.Add(time.Minute).Unix())},
+	})
+	if err != nil {
+		return fault.Unavailable("dynamodb:PutItem", err)
+	}
+	return nil
+}
+
+// RevokeTokens implements store.Revocations on the client item.
+func (s *Store) RevokeTokens(ctx context.Context, tenant, clientID string, at time.Time) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       key(clientPK(tenant, clientID), skClient),
+		UpdateExpression:          aws.String("SET #killed = :at"),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
+		ExpressionAttributeNames:  map[string]string{"#killed": attrKilledAt},
+		ExpressionAttributeValues: item{":at": num(at.Unix())},
+	})
+	switch {
+	case isConditionFailed(err):
+		return store.ErrNotFound
+	case err != nil:
+		return fault.Unavailable("dynamodb:UpdateItem", err)
+	}
+	return nil
 }

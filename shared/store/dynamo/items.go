@@ -31,6 +31,7 @@ const (
 	attrAlg          = "alg"
 	attrJWK          = "jwk"
 	attrKeyCount     = "keyCount"
+	attrKilledAt     = "tokensRevokedAt"
 	attrCreatedAt    = "createdAt"
 	attrUpdatedAt    = "updatedAt"
 	attrVersion      = "version"

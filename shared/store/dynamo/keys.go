@@ -24,6 +24,7 @@ import (
 //	group            T#<t>#S#group-<id>          A#GROUP                   T#<t>#GROUPS         <id>
 //	policy           T#<t>#S#<subjectId>         P#<action>#<scope>        T#<t>#POLICIES       <subjectId>#<action>#<scope>
 //	membership       T#<t>#S#<subjectId>         M#<groupId>
+//	revoked token    T#<t>#S#client-<id>         R#<jti>                                                                       (ttl)
 //	group member     T#<t>#S#group-<id>          X#MEMBER#<subjectId>
 //
 // The token endpoint reads, with one Query, the current window's attempt
@@ -54,6 +55,7 @@ const (
 	skGroup            = "A#GROUP"
 	skPolicyPrefix     = "P#"
 	skMembershipPrefix = "M#"
+	skRevokedPrefix    = "R#"
 	skMemberPrefix     = "X#MEMBER#"
 	// skDecisionStart and skDecisionEnd bound the items an authorization
 	// decision reads.

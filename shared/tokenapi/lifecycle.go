@@ -1,0 +1,138 @@
+package tokenapi
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/audit"
+	"github.com/machine-iam/machine-iam/shared/httpapi"
+	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/resource"
+	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/token"
+)
+
+// ActionIntrospect is what a client must hold on / of a tenant to
+// introspect its tokens.
+const ActionIntrospect = "iam.token.introspect"
+
+// introspection is the RFC 7662 §2.2 response; only active is present for
+// an inactive token.
+type introspection struct {
+	Active    bool            `json:"active"`
+	Scope     string          `json:"scope,omitempty"`
+	ClientID  string          `json:"client_id,omitempty"`
+	TokenType string          `json:"token_type,omitempty"`
+	Exp       int64           `json:"exp,omitempty"`
+	Iat       int64           `json:"iat,omitempty"`
+	Nbf       int64           `json:"nbf,omitempty"`
+	Sub       string          `json:"sub,omitempty"`
+	Aud       token.Audiences `json:"aud,omitempty"`
+	Iss       string          `json:"iss,omitempty"`
+	Jti       string          `json:"jti,omitempty"`
+	Tid       string          `json:"tid,omitempty"`
+}
+
+// introspect is RFC 7662's endpoint: a client of the tenant that holds
+// iam.token.introspect on / learns whether a token is active.
+func (s *Service) introspect(w http.ResponseWriter, r *http.Request) {
+	audit.Note(r.Context(), "token.introspect", "")
+	ten, ok := pathTenant(r)
+	if !ok {
+		httpapi.WriteProblem(w, r, errNoTenant)
+		return
+	}
+	audit.NoteCaller(r.Context(), ten, "")
+	resp, err := s.introspection(r, ten)
+	if err != nil {
+		httpapi.WriteOAuthError(w, r, err)
+		return
+	}
+	httpapi.WriteTokenJSON(w, resp)
+}
+
+func (s *Service) introspection(r *http.Request, ten string) (introspection, error) {
+	form, err := readForm(r)
+	if err != nil {
+		return introspection{}, err
+	}
+	caller, err := s.authenticateClient(r, ten, form, "token.introspect")
+	if err != nil {
+		return introspection{}, err
+	}
+	g, err := s.Credentials.Grants(r.Context(), ten, caller.SubjectID())
+	if err != nil && !errors.Is(err, store.ErrSubjectNotFound) {
+		return introspection{}, err
+	}
+	if len(policy.Evaluate(s.Actions, g, ActionIntrospect, resource.Root)) == 0 {
+		return introspection{}, &httpapi.OAuthError{Code: "access_denied", Status: http.StatusForbidden,
+			Description: "The client may not introspect tokens: it needs " + ActionIntrospect + " on /."}
+	}
+	c, live, err := s.liveToken(r, ten, form.Get("token"))
+	if err != nil || !live {
+		return introspection{}, err
+	}
+	return introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
+		Iat: c.IssuedAt, Nbf: c.NotBefore, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID, Tid: c.Tenant}, nil
+}
+
+// liveToken reports whether raw is an access token of tenant ten that is
+// valid now: signed by a published key, within its lifetime, of a client
+// that exists, and not revoked.
+func (s *Service) liveToken(r *http.Request, ten, raw string) (token.Claims, bool, error) {
+	if raw == "" {
+		return token.Claims{}, false, httpapi.InvalidRequest("token is required.")
+	}
+	c, err := s.Verifier.Check(r.Context(), raw, s.IssuerBase(r))
+	if errors.Is(err, token.ErrInvalid) || err == nil && c.Tenant != ten {
+		return token.Claims{}, false, nil
+	}
+	if err != nil {
+		return token.Claims{}, false, err
+	}
+	g, err := s.Credentials.Grants(r.Context(), ten, c.Subject)
+	if errors.Is(err, store.ErrSubjectNotFound) {
+		return token.Claims{}, false, nil
+	}
+	if err != nil {
+		return token.Claims{}, false, err
+	}
+	return c, !g.Revocation.Revoked(c.ID, time.Unix(c.IssuedAt, 0)), nil
+}
+
+// revoke is RFC 7009's endpoint: a client revokes one of its own tokens.
+// A token that is unknown, expired, of another client or another tenant is
+// answered 200 as well, and nothing changes.
+func (s *Service) revoke(w http.ResponseWriter, r *http.Request) {
+	audit.Note(r.Context(), "token.revoke", "")
+	ten, ok := pathTenant(r)
+	if !ok {
+		httpapi.WriteProblem(w, r, errNoTenant)
+		return
+	}
+	audit.NoteCaller(r.Context(), ten, "")
+	if err := s.revocation(r, ten); err != nil {
+		httpapi.WriteOAuthError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Service) revocation(r *http.Request, ten string) error {
+	form, err := readForm(r)
+	if err != nil {
+		return err
+	}
+	caller, err := s.authenticateClient(r, ten, form, "token.revoke")
+	if err != nil {
+		return err
+	}
+	c, live, err := s.liveToken(r, ten, form.Get("token"))
+	if err != nil || !live || c.ClientID != caller.ID {
+		return err
+	}
+	audit.Note(r.Context(), "token.revoke", c.ID)
+	return s.Credentials.RevokeToken(r.Context(), ten, caller.ID, c.ID, time.Unix(c.Expiry, 0))
+}

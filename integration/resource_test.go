@@ -102,6 +102,7 @@ func TestResourceFieldsValidation(t *testing.T) {
 	for name, mod := range map[string]map[string]any{
 		"reserved claim":      {"tokenClaims": map[string]string{"sub": "x"}},
 		"scope claim":         {"tokenClaims": map[string]string{"Scope": "owner"}},
+		"scp claim":           {"tokenClaims": map[string]string{"scp": "api"}},
 		"bad claim name":      {"tokenClaims": map[string]string{"1x": "y"}},
 		"lifetime too short":  {"accessTokenLifetime": 30},
 		"lifetime too long":   {"accessTokenLifetime": 86401},

@@ -28,7 +28,7 @@ import (
 //   - iss must equal the configured issuer exactly;
 //   - aud must hold one of the configured audiences, or, only when there is
 //     no aud, client_id must be one of them;
-//   - exp must be after and nbf before the current time;
+//   - exp must be after, and nbf and iat before, the current time;
 //   - with route scopes, scope (or scp) must hold at least one of them.
 //
 // A failure is 401 {"message":"Unauthorized"} with a WWW-Authenticate
@@ -93,8 +93,14 @@ func (a *jwtAuthorizer) authorize(r *http.Request) (map[string]string, error) {
 	if nbf, ok := number(claims["nbf"]); ok && nbf > now {
 		return nil, unauthorized("the token is not valid yet")
 	}
+	if iat, ok := number(claims["iat"]); ok && iat > now {
+		return nil, unauthorized("the token was issued in the future")
+	}
 	if len(a.cfg.Scopes) > 0 {
-		scopes := strings.Fields(fmt.Sprint(claims["scope"]))
+		var scopes []string
+		for _, sc := range stringsOf(claims["scope"]) {
+			scopes = append(scopes, strings.Fields(sc)...)
+		}
 		scopes = append(scopes, stringsOf(claims["scp"])...)
 		if !slices.ContainsFunc(a.cfg.Scopes, func(s string) bool { return slices.Contains(scopes, s) }) {
 			return nil, &authError{http.StatusForbidden,

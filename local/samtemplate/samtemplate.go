@@ -284,8 +284,8 @@ func (t *Template) ref(name string) (string, error) {
 
 // jwtAuthorizer finds the JWT authorizer of an HttpApi event: the event's
 // Auth.Authorizer, or its API's Auth.DefaultAuthorizer, looked up in the
-// API's Auth.Authorizers. An authorizer whose values cannot be resolved
-// locally is left out, and NONE means none.
+// API's Auth.Authorizers; NONE means none. An authorizer that cannot be
+// resolved locally fails closed: an issuer no token can have.
 func (t *Template) jwtAuthorizer(event map[string]any) *JWTAuthorizer {
 	ref, _ := asMap(event["ApiId"])["Ref"].(string)
 	apiAuth := asMap(t.Resources[ref].Properties["Auth"])
@@ -294,13 +294,13 @@ func (t *Template) jwtAuthorizer(event map[string]any) *JWTAuthorizer {
 	if name == "" {
 		name, _ = apiAuth["DefaultAuthorizer"].(string)
 	}
-	cfg := asMap(asMap(asMap(apiAuth["Authorizers"])[name])["JwtConfiguration"])
-	if name == "" || name == "NONE" || len(cfg) == 0 {
+	if name == "" || name == "NONE" {
 		return nil
 	}
+	cfg := asMap(asMap(asMap(apiAuth["Authorizers"])[name])["JwtConfiguration"])
 	issuer, err := t.Resolve(cfg["issuer"])
-	if err != nil {
-		return nil
+	if err != nil || issuer == "" {
+		return &JWTAuthorizer{Name: name, Issuer: "unresolvable:" + name}
 	}
 	a := &JWTAuthorizer{Name: name, Issuer: issuer}
 	auds, ok := cfg["audience"].([]any)

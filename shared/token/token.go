@@ -69,8 +69,10 @@ func (a *Audiences) UnmarshalJSON(b []byte) error {
 
 // reserved are the claims a client's own claims may not name: JWT's
 // registered claims (RFC 7519 §4.1), RFC 9068's, the protocol claims of
-// RFC 7800 and RFC 8693, and this service's tid.
-var reserved = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "tid",
+// RFC 7800 and RFC 8693, the scope claims resource servers read besides
+// scope (scp, which API Gateway's JWT authorizers honour, scopes,
+// permissions), and this service's tid.
+var reserved = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "scopes", "permissions", "tid",
 	"auth_time", "acr", "amr", "groups", "roles", "entitlements", "cnf", "act", "may_act", "azp", "nonce",
 	"typ", "at_hash", "c_hash", "sid"}
 

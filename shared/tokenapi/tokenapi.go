@@ -64,7 +64,9 @@ type Service struct {
 	// revocation; Actions decides who may introspect.
 	Verifier *token.Verifier
 	Actions  *action.Catalog
-	Now      func() time.Time
+	// MaxLifetime caps a client's own token lifetime.
+	MaxLifetime time.Duration
+	Now         func() time.Time
 }
 
 // New is the handler of the token function.
@@ -74,6 +76,7 @@ func New(d *app.Deps) *app.Handler {
 		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
 		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
 		Verifier: &token.Verifier{Keys: d.Signer, Leeway: token.DefaultLeeway, Now: d.Now}, Actions: d.Actions,
+		MaxLifetime: d.Config.MaxTokenLifetime,
 	}
 	if p := d.Config.TokenReusePercent; p > 0 {
 		s.Reuse = &token.Reuse{MinRemaining: float64(p) / 100, Max: 10_000}
@@ -168,8 +171,13 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 	if err != nil {
 		return tokenResponse{}, err
 	}
+	lifetime := c.TokenLifetime
+	if s.MaxLifetime != 0 && lifetime > s.MaxLifetime {
+		// The deployment's maximum was lowered after the client was set.
+		lifetime = s.MaxLifetime
+	}
 	grant := token.Grant{Issuer: realm, Tenant: ten, Subject: c.SubjectID(), ClientID: c.ID, Scopes: scopes,
-		Audiences: audiences, Lifetime: c.TokenLifetime, Claims: c.TokenClaims}
+		Audiences: audiences, Lifetime: lifetime, Claims: c.TokenClaims}
 	now := s.Now()
 	if s.Reuse != nil {
 		if raw, claims, ok := s.Reuse.Get(grant, now); ok {

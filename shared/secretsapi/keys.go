@@ -76,16 +76,7 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 	f := httpapi.Fields{}
 	f.Required("jwk", len(req.JWK) > 0 && string(req.JWK) != "null")
 	f.Required("description", req.Description != nil)
-	var exp *time.Time
-	if req.Expiration != nil {
-		t, err := time.Parse(time.RFC3339, *req.Expiration)
-		if err != nil {
-			f.Add("expiration", "must be an RFC 3339 date-time, e.g. 2030-01-31T12:00:00Z")
-		} else {
-			t = t.UTC()
-			exp = &t
-		}
-	}
+	exp := expiration(f, req.Expiration)
 	if err := f.Err(); err != nil {
 		return err
 	}

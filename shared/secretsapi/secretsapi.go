@@ -187,16 +187,7 @@ func (s *Service) spec(req createRequest) (secret.Spec, error) {
 	f := httpapi.Fields{}
 	f.Required("value", req.Value != nil)
 	f.Required("description", req.Description != nil)
-	var exp *time.Time
-	if req.Expiration != nil {
-		t, err := time.Parse(time.RFC3339, *req.Expiration)
-		if err != nil {
-			f.Add("expiration", "must be an RFC 3339 date-time, e.g. 2030-01-31T12:00:00Z")
-		} else {
-			t = t.UTC()
-			exp = &t
-		}
-	}
+	exp := expiration(f, req.Expiration)
 	if err := f.Err(); err != nil {
 		return secret.Spec{}, err
 	}
@@ -223,4 +214,19 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// expiration reads a credential's optional expiration, recording in f what
+// is wrong with it.
+func expiration(f httpapi.Fields, raw *string) *time.Time {
+	if raw == nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, *raw)
+	if err != nil {
+		f.Add("expiration", "must be an RFC 3339 date-time, e.g. 2030-01-31T12:00:00Z")
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }

@@ -34,46 +34,33 @@ type introspection struct {
 	Tid       string          `json:"tid,omitempty"`
 }
 
-// introspect is RFC 7662's endpoint: a client of the tenant that holds
+// introspection is RFC 7662's endpoint: a client of the tenant that holds
 // iam.token.introspect on / learns whether a token is active.
-func (s *Service) introspect(w http.ResponseWriter, r *http.Request) {
-	audit.Note(r.Context(), "token.introspect", "")
-	ten, ok := pathTenant(r)
-	if !ok {
-		httpapi.WriteProblem(w, r, errNoTenant)
-		return
-	}
-	audit.NoteCaller(r.Context(), ten, "")
-	resp, err := s.introspection(r, ten)
-	if err != nil {
-		httpapi.WriteOAuthError(w, r, err)
-		return
-	}
-	httpapi.WriteTokenJSON(w, resp)
-}
-
-func (s *Service) introspection(r *http.Request, ten string) (introspection, error) {
+func (s *Service) introspection(r *http.Request, ten string) (*introspection, error) {
 	form, err := readForm(r)
 	if err != nil {
-		return introspection{}, err
+		return nil, err
 	}
 	caller, err := s.authenticateClient(r, ten, form, "token.introspect")
 	if err != nil {
-		return introspection{}, err
+		return nil, err
 	}
 	g, err := s.Credentials.Grants(r.Context(), ten, caller.SubjectID())
 	if err != nil && !errors.Is(err, store.ErrSubjectNotFound) {
-		return introspection{}, err
+		return nil, err
 	}
 	if len(policy.Evaluate(s.Actions, g, ActionIntrospect, resource.Root)) == 0 {
-		return introspection{}, &httpapi.OAuthError{Code: "access_denied", Status: http.StatusForbidden,
+		return nil, &httpapi.OAuthError{Code: "access_denied", Status: http.StatusForbidden,
 			Description: "The client may not introspect tokens: it needs " + ActionIntrospect + " on /."}
 	}
 	c, live, err := s.liveToken(r, ten, form.Get("token"))
-	if err != nil || !live {
-		return introspection{}, err
+	if err != nil {
+		return nil, err
 	}
-	return introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
+	if !live {
+		return &introspection{}, nil // {"active": false}
+	}
+	return &introspection{Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry,
 		Iat: c.IssuedAt, Nbf: c.NotBefore, Sub: c.Subject, Aud: c.Audience, Iss: c.Issuer, Jti: c.ID, Tid: c.Tenant}, nil
 }
 
@@ -101,38 +88,22 @@ func (s *Service) liveToken(r *http.Request, ten, raw string) (token.Claims, boo
 	return c, !g.Revocation.Revoked(c.ID, time.Unix(c.IssuedAt, 0)), nil
 }
 
-// revoke is RFC 7009's endpoint: a client revokes one of its own tokens.
-// A token that is unknown, expired, of another client or another tenant is
-// answered 200 as well, and nothing changes.
-func (s *Service) revoke(w http.ResponseWriter, r *http.Request) {
-	audit.Note(r.Context(), "token.revoke", "")
-	ten, ok := pathTenant(r)
-	if !ok {
-		httpapi.WriteProblem(w, r, errNoTenant)
-		return
-	}
-	audit.NoteCaller(r.Context(), ten, "")
-	if err := s.revocation(r, ten); err != nil {
-		httpapi.WriteOAuthError(w, r, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-}
-
-func (s *Service) revocation(r *http.Request, ten string) error {
+// revocation is RFC 7009's endpoint: a client revokes one of its own
+// tokens. A token that is unknown, expired, of another client or another
+// tenant is answered 200 as well, and nothing changes.
+func (s *Service) revocation(r *http.Request, ten string) (*struct{}, error) {
 	form, err := readForm(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	caller, err := s.authenticateClient(r, ten, form, "token.revoke")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c, live, err := s.liveToken(r, ten, form.Get("token"))
 	if err != nil || !live || c.ClientID != caller.ID {
-		return err
+		return nil, err
 	}
 	audit.Note(r.Context(), "token.revoke", c.ID)
-	return s.Credentials.RevokeToken(r.Context(), ten, caller.ID, c.ID, time.Unix(c.Expiry, 0))
+	return nil, s.Credentials.RevokeToken(r.Context(), ten, caller.ID, c.ID, time.Unix(c.Expiry, 0))
 }

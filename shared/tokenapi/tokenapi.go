@@ -87,17 +87,17 @@ func New(d *app.Deps) *app.Handler {
 // Handler returns the function's routes.
 func (s *Service) Handler() *httpapi.Router {
 	rt := httpapi.NewRouter()
-	tok := httpapi.Methods{http.MethodPost: http.HandlerFunc(s.token)}
+	tok := httpapi.Methods{http.MethodPost: endpoint("token.issue", s.issue)}
 	disc := httpapi.Methods{http.MethodGet: httpapi.Handle(s.discovery)}
 	rt.Route("/connect/token", tok)
 	rt.Route("/{tenant}/connect/token", tok)
 	rt.Route("/.well-known/openid-configuration", disc)
 	rt.Route("/{tenant}/.well-known/openid-configuration", disc)
 	rt.Route("/.well-known/jwks.json", httpapi.Methods{http.MethodGet: httpapi.Handle(s.jwks)})
-	introspect := httpapi.Methods{http.MethodPost: http.HandlerFunc(s.introspect)}
+	introspect := httpapi.Methods{http.MethodPost: endpoint("token.introspect", s.introspection)}
 	rt.Route("/connect/introspect", introspect)
 	rt.Route("/{tenant}/connect/introspect", introspect)
-	revoke := httpapi.Methods{http.MethodPost: http.HandlerFunc(s.revoke)}
+	revoke := httpapi.Methods{http.MethodPost: endpoint("token.revoke", s.revocation)}
 	rt.Route("/connect/revocation", revoke)
 	rt.Route("/{tenant}/connect/revocation", revoke)
 	return rt
@@ -124,52 +124,61 @@ type tokenResponse struct {
 	Scope       string `json:"scope"`
 }
 
-func (s *Service) token(w http.ResponseWriter, r *http.Request) {
-	// Every token request is audited, refused ones included; the client id
-	// is added once it is known.
-	audit.Note(r.Context(), "token.issue", "")
-	ten, ok := pathTenant(r)
-	if !ok {
-		httpapi.WriteProblem(w, r, errNoTenant)
-		return
+// endpoint serves one OAuth endpoint of a tenant (token, introspection,
+// revocation): every request is audited as action, refused ones included
+// (the client id is added once it is known); a malformed tenant is a 404
+// problem; an error is written in the RFC 6749 form, a response as
+// no-store JSON, and no response as an empty 200.
+func endpoint[R any](action string, serve func(r *http.Request, ten string) (*R, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		audit.Note(r.Context(), action, "")
+		ten, ok := pathTenant(r)
+		if !ok {
+			httpapi.WriteProblem(w, r, errNoTenant)
+			return
+		}
+		audit.NoteCaller(r.Context(), ten, "")
+		resp, err := serve(r, ten)
+		switch {
+		case err != nil:
+			httpapi.WriteOAuthError(w, r, err)
+		case resp == nil:
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusOK)
+		default:
+			httpapi.WriteTokenJSON(w, resp)
+		}
 	}
-	audit.NoteCaller(r.Context(), ten, "")
-	resp, err := s.issue(r, ten)
-	if err != nil {
-		httpapi.WriteOAuthError(w, r, err)
-		return
-	}
-	httpapi.WriteTokenJSON(w, resp)
 }
 
-func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
+func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 	form, err := readForm(r)
 	if err != nil {
-		return tokenResponse{}, err
+		return nil, err
 	}
 	switch gt := form.Get("grant_type"); {
 	case gt == "":
-		return tokenResponse{}, httpapi.InvalidRequest("grant_type is required.")
+		return nil, httpapi.InvalidRequest("grant_type is required.")
 	case gt != client.GrantClientCredentials:
-		return tokenResponse{}, &httpapi.OAuthError{Code: httpapi.CodeUnsupportedGrantType,
+		return nil, &httpapi.OAuthError{Code: httpapi.CodeUnsupportedGrantType,
 			Description: "Only client_credentials is supported.", Status: http.StatusBadRequest}
 	}
 	c, err := s.authenticateClient(r, ten, form, "token.issue")
 	if err != nil {
-		return tokenResponse{}, err
+		return nil, err
 	}
 	realm := tenant.Issuer(s.IssuerBase(r), ten)
 	if !c.AllowsGrant(client.GrantClientCredentials) {
-		return tokenResponse{}, &httpapi.OAuthError{Code: httpapi.CodeUnauthorizedClient,
+		return nil, &httpapi.OAuthError{Code: httpapi.CodeUnauthorizedClient,
 			Description: "The client may not use client_credentials.", Status: http.StatusBadRequest}
 	}
 	scopes, err := s.grantedScopes(c, form)
 	if err != nil {
-		return tokenResponse{}, err
+		return nil, err
 	}
 	audiences, err := grantedAudiences(c, form)
 	if err != nil {
-		return tokenResponse{}, err
+		return nil, err
 	}
 	lifetime := c.TokenLifetime
 	if s.MaxLifetime != 0 && lifetime > s.MaxLifetime {
@@ -181,17 +190,17 @@ func (s *Service) issue(r *http.Request, ten string) (tokenResponse, error) {
 	now := s.Now()
 	if s.Reuse != nil {
 		if raw, claims, ok := s.Reuse.Get(grant, now); ok {
-			return tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - now.Unix(), Scope: claims.Scope}, nil
+			return &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - now.Unix(), Scope: claims.Scope}, nil
 		}
 	}
 	raw, claims, err := s.Minter.Mint(r.Context(), grant)
 	if err != nil {
-		return tokenResponse{}, err
+		return nil, err
 	}
 	if s.Reuse != nil {
 		s.Reuse.Put(grant, raw, claims, now)
 	}
-	return tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt, Scope: claims.Scope}, nil
+	return &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt, Scope: claims.Scope}, nil
 }
 
 // authenticateClient authenticates the request's client in tenant ten, by
@@ -350,16 +359,11 @@ var errAuthFailed = errors.New("client authentication failed")
 // exists or not; a success gives its count back. Every refusal is
 // errAuthFailed or a 429, alike for known and unknown client ids.
 func (s *Service) authenticate(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
-	key := lockout.Key(cr.id)
-	now := s.Now()
-	window, end := s.Lockout.WindowAt(now)
-	rec, err := s.Credentials.GetCredentials(ctx, ten, key, address, window)
+	a, rec, err := s.attempt(ctx, ten, address, cr.id)
 	if err != nil {
 		return client.Client{}, err
 	}
-	if s.Lockout.AddressExhausted(rec.Attempts) {
-		return client.Client{}, throttled(now, end)
-	}
+	key, now, window, end := a.key, a.now, a.window, a.end
 	if rec.Client != nil {
 		for _, presented := range cr.secrets {
 			if _, ok := s.Secrets.MatchWarm(rec.Secrets, presented, now); ok {
@@ -400,16 +404,11 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 // (one write), not before; an address past its threshold gets 429 first.
 // Every failure is errAuthFailed after the same work, known client or not.
 func (s *Service) authenticateAssertion(ctx context.Context, ten, address string, cr credentials, audiences []string) (client.Client, error) {
-	key := lockout.Key(cr.id)
-	now := s.Now()
-	window, end := s.Lockout.WindowAt(now)
-	rec, err := s.Credentials.GetCredentials(ctx, ten, key, address, window)
+	a, rec, err := s.attempt(ctx, ten, address, cr.id)
 	if err != nil {
 		return client.Client{}, err
 	}
-	if s.Lockout.AddressExhausted(rec.Attempts) {
-		return client.Client{}, throttled(now, end)
-	}
+	key, now, window, end := a.key, a.now, a.window, a.end
 	fail := func(why error) (client.Client, error) {
 		slog.InfoContext(ctx, "client assertion refused", "reason", why.Error())
 		err := s.Credentials.CountAttempt(ctx, ten, key, address, 1, window, s.Lockout, end.Add(time.Hour))
@@ -435,6 +434,28 @@ func (s *Service) authenticateAssertion(ctx context.Context, ten, address string
 		return client.Client{}, err
 	}
 	return *rec.Client, nil
+}
+
+// attemptWindow is where an authentication attempt is counted.
+type attemptWindow struct {
+	key              string // the lockout key of the presented client id
+	now, window, end time.Time
+}
+
+// attempt reads, in the one storage read of an authentication, the
+// credentials of the presented client id and the attempts counted in the
+// current window; an address that spent its attempts gets its 429 here.
+func (s *Service) attempt(ctx context.Context, ten, address, clientID string) (attemptWindow, store.CredentialRecord, error) {
+	a := attemptWindow{key: lockout.Key(clientID), now: s.Now()}
+	a.window, a.end = s.Lockout.WindowAt(a.now)
+	rec, err := s.Credentials.GetCredentials(ctx, ten, a.key, address, a.window)
+	if err != nil {
+		return a, rec, err
+	}
+	if s.Lockout.AddressExhausted(rec.Attempts) {
+		return a, rec, throttled(a.now, a.end)
+	}
+	return a, rec, nil
 }
 
 // throttled is the 429 of a client id and address past the lockout.

@@ -430,16 +430,9 @@ func (s *Store) UncountAttempt(ctx context.Context, tenant, lockoutKey, address 
 
 // ListSecrets implements store.Secrets.
 func (s *Store) ListSecrets(ctx context.Context, tenant, clientID string) ([]secret.Secret, error) {
-	items, err := s.query(ctx, &dynamodb.QueryInput{
-		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :credentials)"),
-		ExpressionAttributeValues: item{":pk": str(clientPK(tenant, clientID)), ":credentials": str(skCredentialsPrefix)},
-	})
+	rec, err := s.liveCredentials(ctx, tenant, clientID)
 	if err != nil {
 		return nil, err
-	}
-	rec := credentialRecord(items)
-	if rec.Client == nil {
-		return nil, store.ErrNotFound
 	}
 	out := make([]secret.Secret, len(rec.Secrets))
 	for i, h := range rec.Secrets {
@@ -525,18 +518,25 @@ func (s *Store) DeleteSecret(ctx context.Context, tenant, clientID, secretID str
 
 // ListKeys implements store.Keys.
 func (s *Store) ListKeys(ctx context.Context, tenant, clientID string) ([]clientkey.Key, error) {
+	rec, err := s.liveCredentials(ctx, tenant, clientID)
+	return rec.Keys, err
+}
+
+// liveCredentials reads a client's A# items, all pages; ErrNotFound when
+// the client does not exist or is being deleted.
+func (s *Store) liveCredentials(ctx context.Context, tenant, clientID string) (store.CredentialRecord, error) {
 	items, err := s.query(ctx, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :credentials)"),
 		ExpressionAttributeValues: item{":pk": str(clientPK(tenant, clientID)), ":credentials": str(skCredentialsPrefix)},
 	})
 	if err != nil {
-		return nil, err
+		return store.CredentialRecord{}, err
 	}
 	rec := credentialRecord(items)
 	if rec.Client == nil {
-		return nil, store.ErrNotFound
+		return store.CredentialRecord{}, store.ErrNotFound
 	}
-	return rec.Keys, nil
+	return rec, nil
 }
 
 // CreateKey implements store.Keys: one transaction counts the key on the

@@ -441,43 +441,39 @@ func (s *Store) ListSecrets(ctx context.Context, tenant, clientID string) ([]sec
 	return out, nil
 }
 
-// CreateSecret implements store.Secrets: one transaction counts the secret
-// on the client item (which must exist, not be deleting, and be under max)
-// and puts the secret item.
+// CreateSecret implements store.Secrets with addCounted.
 func (s *Store) CreateSecret(ctx context.Context, tenant, clientID string, sec secret.Hashed, max int) error {
-	pk := clientPK(tenant, clientID)
-	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Update: &types.Update{
-				TableName:                           &s.table,
-				Key:                                 key(pk, skClient),
-				UpdateExpression:                    aws.String("SET secretCount = secretCount + :one"),
-				ConditionExpression:                 aws.String("attribute_exists(PK) AND attribute_not_exists(deleting) AND secretCount < :max"),
-				ExpressionAttributeValues:           item{":one": num(1), ":max": num(int64(max))},
-				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-			}},
-			{Put: &types.Put{
-				TableName:           &s.table,
-				Item:                secretItem(tenant, clientID, sec),
-				ConditionExpression: aws.String("attribute_not_exists(PK)"),
-			}},
-		},
-	})
-	if err == nil {
+	return s.addCounted(ctx, clientPK(tenant, clientID), attrSecretCount, max, secretItem(tenant, clientID, sec))
+}
+
+// addCounted puts a client's new credential item with one transaction
+// that also counts it on the client item, which must exist, not be
+// deleting, and hold fewer than max: ErrNotFound, ErrLimitExceeded, and
+// ErrConflict when the item exists already.
+func (s *Store) addCounted(ctx context.Context, pk, counter string, max int, child item) error {
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                           &s.table,
+			Key:                                 key(pk, skClient),
+			UpdateExpression:                    aws.String("ADD #count :one"),
+			ConditionExpression:                 aws.String("attribute_exists(PK) AND attribute_not_exists(deleting) AND (attribute_not_exists(#count) OR #count < :max)"),
+			ExpressionAttributeNames:            map[string]string{"#count": counter},
+			ExpressionAttributeValues:           item{":one": num(1), ":max": num(int64(max))},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+		{Put: &types.Put{TableName: &s.table, Item: child, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}})
+	reasons := cancellation(err)
+	switch {
+	case err == nil:
 		return nil
-	}
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) && len(tce.CancellationReasons) == 2 {
-		r := tce.CancellationReasons
-		switch {
-		case aws.ToString(r[0].Code) == "ConditionalCheckFailed":
-			if r[0].Item == nil || getBool(r[0].Item, attrDeleting) {
-				return store.ErrNotFound
-			}
-			return store.ErrLimitExceeded
-		case aws.ToString(r[1].Code) == "ConditionalCheckFailed":
-			return store.ErrConflict
+	case failedCondition(reasons, 0):
+		if reasons[0].Item == nil || getBool(reasons[0].Item, attrDeleting) {
+			return store.ErrNotFound
 		}
+		return store.ErrLimitExceeded
+	case failedCondition(reasons, 1):
+		return store.ErrConflict
 	}
 	return fault.Unavailable("dynamodb:TransactWriteItems", err)
 }
@@ -539,34 +535,10 @@ func (s *Store) liveCredentials(ctx context.Context, tenant, clientID string) (s
 	return rec, nil
 }
 
-// CreateKey implements store.Keys: one transaction counts the key on the
-// client item (which must exist, not be deleting, and be under max) and
-// puts the key item, keyed by its kid so a kid is unique per client.
+// CreateKey implements store.Keys with addCounted; the key item is keyed
+// by its kid, so a kid is unique per client.
 func (s *Store) CreateKey(ctx context.Context, tenant, clientID string, k clientkey.Key, max int) error {
-	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName:                           &s.table,
-			Key:                                 key(clientPK(tenant, clientID), skClient),
-			UpdateExpression:                    aws.String("ADD keyCount :one"),
-			ConditionExpression:                 aws.String("attribute_exists(PK) AND attribute_not_exists(deleting) AND (attribute_not_exists(keyCount) OR keyCount < :max)"),
-			ExpressionAttributeValues:           item{":one": num(1), ":max": num(int64(max))},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}},
-		{Put: &types.Put{TableName: &s.table, Item: keyItem(tenant, clientID, k), ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-	}})
-	reasons := cancellation(err)
-	switch {
-	case err == nil:
-		return nil
-	case failedCondition(reasons, 0):
-		if reasons[0].Item == nil || getBool(reasons[0].Item, attrDeleting) {
-			return store.ErrNotFound
-		}
-		return store.ErrLimitExceeded
-	case failedCondition(reasons, 1):
-		return store.ErrConflict
-	}
-	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+	return s.addCounted(ctx, clientPK(tenant, clientID), attrKeyCount, max, keyItem(tenant, clientID, k))
 }
 
 // DeleteKey implements store.Keys: the key is found by its id among the
@@ -603,17 +575,6 @@ func (s *Store) DeleteKey(ctx context.Context, tenant, clientID, keyID string) e
 // partition of the client's own, which no other read touches; the item
 // expires with the assertion.
 func (s *Store) UseAssertion(ctx context.Context, tenant, clientID, jti string, until time.Time) error {
-	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table,
-		Item: item{attrPK: str(assertionPK(tenant, clientID)), attrSK: str(digest(jti)),
-			attrTTL: num(until.Add(time.Minute).Unix())},
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	switch {
-	case isConditionFailed(err):
-		return store.ErrConflict
-	case err != nil:
-		return fault.Unavailable("dynamodb:PutItem", err)
-	}
-	return nil
+	return s.putNew(ctx, item{attrPK: str(assertionPK(tenant, clientID)), attrSK: str(digest(jti)),
+		attrTTL: num(until.Add(time.Minute).Unix())})
 }

@@ -148,3 +148,27 @@ func TestAudiencesAndClaimsAreHeld(t *testing.T) {
 		t.Fatalf("an audience it holds: %s", r)
 	}
 }
+
+// TestClearingAudiencesIsHeld: clearing another client's audiences hands
+// its tokens the management API's audience back, so its policies work
+// there again; only a caller holding them may.
+func TestClearingAudiencesIsHeld(t *testing.T) {
+	admin := adminToken(t)
+	c := newCaller(t, admin, "audience-clearer")
+	grant(t, admin, c.subject, "iam.client.update", "/clients")
+	body := clientBody("fenced", "services.iam")
+	body["allowedAudiences"] = []string{"https://api.example.test"}
+	fenced := send(t, http.MethodPost, "/v1/clients", admin, body).json(t)["clientId"].(string)
+	grant(t, admin, "client-"+fenced, "iam.policy.manage", "/")
+	// The caller holds the audience it removes (and keeps its own API
+	// access), so only the reopened management API is in question.
+	own := clientBody("audience-clearer", "services.iam", "api")
+	own["allowedAudiences"] = []string{"https://api.example.test", env.base + "/resources"}
+	if r := send(t, http.MethodPut, "/v1/clients/"+c.id, admin, own); r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	assertLacks(t, send(t, http.MethodPut, "/v1/clients/"+fenced, c.token(t), clientBody("fenced", "services.iam")), "iam.policy.manage on /")
+	if r := send(t, http.MethodPut, "/v1/clients/"+fenced, admin, clientBody("fenced", "services.iam")); r.Status != http.StatusOK {
+		t.Fatalf("the owner clears them: %s", r)
+	}
+}

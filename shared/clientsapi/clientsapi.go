@@ -346,8 +346,12 @@ func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifV
 			return client.Client{}, err
 		}
 		weakened := len(removed) > 0 || len(difference(cur.GrantTypes, replacement.GrantTypes)) > 0
-		if weakened && cur.SubjectID() != access.PrincipalFrom(ctx).Subject {
-			if err := s.Guard.RequireHoldsSubject(ctx, "take OAuth scopes or grant types away from "+cur.SubjectID(), cur.SubjectID()); err != nil {
+		// Clearing a client's audiences gives its tokens this service's own
+		// audience again: it may then use, at the management API, all the
+		// policies it holds.
+		reopened := len(cur.Audiences) > 0 && len(replacement.Audiences) == 0
+		if (weakened || reopened) && cur.SubjectID() != access.PrincipalFrom(ctx).Subject {
+			if err := s.Guard.RequireHoldsSubject(ctx, "take OAuth scopes or grant types away from, or clear the audiences of, "+cur.SubjectID(), cur.SubjectID()); err != nil {
 				return client.Client{}, err
 			}
 		}

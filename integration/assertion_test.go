@@ -179,25 +179,31 @@ func TestPrivateKeyJWT(t *testing.T) {
 	}()
 	stranger, _ := rsa.GenerateKey(rand.Reader, 2048)
 	refused := map[string]string{
-		"wrong aud":                 rs.sign(t, claims(map[string]any{"aud": "https://evil.example.test"})),
-		"aud of another path":       rs.sign(t, claims(map[string]any{"aud": env.base + "/v1/clients"})),
-		"expired":                   rs.sign(t, claims(map[string]any{"exp": now().Add(-2 * time.Minute).Unix()})),
-		"no exp":                    rs.sign(t, claims(map[string]any{"exp": nil})),
-		"exp far ahead":             rs.sign(t, claims(map[string]any{"exp": now().Add(time.Hour).Unix()})),
-		"no jti":                    rs.sign(t, claims(map[string]any{"jti": nil})),
-		"replayed jti":              replayed,
-		"unknown kid":               assertionSigner{key: rsaKey, alg: jose.RS256, kid: "nope"}.sign(t, claims(nil)),
-		"deleted key":               assertionSigner{key: deleted, alg: jose.ES256, kid: "gone"}.sign(t, claims(nil)),
-		"not a registered key":      assertionSigner{key: stranger, alg: jose.RS256, kid: rsaKid}.sign(t, claims(nil)),
-		"alg none":                  none,
-		"HS256 with the public key": hs,
-		"wrong iss":                 rs.sign(t, claims(map[string]any{"iss": "00000000-0000-4000-8000-000000000000"})),
-		"wrong sub":                 rs.sign(t, claims(map[string]any{"sub": "someone"})),
-		"not a JWT":                 "abc.def.ghi",
+		"wrong aud":                      rs.sign(t, claims(map[string]any{"aud": "https://evil.example.test"})),
+		"aud of another path":            rs.sign(t, claims(map[string]any{"aud": env.base + "/v1/clients"})),
+		"aud shared with another server": rs.sign(t, claims(map[string]any{"aud": []string{env.base, "https://other.example.test"}})),
+		"expired":                        rs.sign(t, claims(map[string]any{"exp": now().Add(-2 * time.Minute).Unix()})),
+		"no exp":                         rs.sign(t, claims(map[string]any{"exp": nil})),
+		"exp far ahead":                  rs.sign(t, claims(map[string]any{"exp": now().Add(time.Hour).Unix()})),
+		"no jti":                         rs.sign(t, claims(map[string]any{"jti": nil})),
+		"replayed jti":                   replayed,
+		"unknown kid":                    assertionSigner{key: rsaKey, alg: jose.RS256, kid: "nope"}.sign(t, claims(nil)),
+		"deleted key":                    assertionSigner{key: deleted, alg: jose.ES256, kid: "gone"}.sign(t, claims(nil)),
+		"not a registered key":           assertionSigner{key: stranger, alg: jose.RS256, kid: rsaKid}.sign(t, claims(nil)),
+		"alg none":                       none,
+		"HS256 with the public key":      hs,
+		"wrong iss":                      rs.sign(t, claims(map[string]any{"iss": "00000000-0000-4000-8000-000000000000"})),
+		"wrong sub":                      rs.sign(t, claims(map[string]any{"sub": "someone"})),
+		"not a JWT":                      "abc.def.ghi",
 	}
+	// Each from an address of its own: more refusals than one address's
+	// threshold, and each must be a refusal, not the throttle.
+	address := 0
 	for name, a := range refused {
+		address++
 		t.Run(name, func(t *testing.T) {
-			r := exchange(a, nil)
+			form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {jwtBearer}, "client_assertion": {a}}
+			r := sendVia(t, fromAddress("127.0.4."+strconv.Itoa(address)), http.MethodPost, "/connect/token", "", form)
 			if r.Status != http.StatusUnauthorized || r.json(t)["error"] != "invalid_client" {
 				t.Errorf("%s", r)
 			}

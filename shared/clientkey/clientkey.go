@@ -196,7 +196,7 @@ type Verified struct {
 // Verify checks a against the client's keys at now, as RFC 7523 §3 and the
 // current best practice ask: signed by one of keys that is live (the one
 // its kid names, or any when it names none), with an algorithm that key
-// allows; aud identifies this server (one of audiences, exactly); exp is
+// allows; aud is this server alone (one of audiences, exactly); exp is
 // present, not past, and at most MaxAssertionLifetime ahead; nbf and iat,
 // if present, are not in the future; jti is present. Replay is the
 // caller's to refuse (jti until Expiry). With no keys (an unknown client)
@@ -230,8 +230,10 @@ func (a *Assertion) Verify(keys []Key, audiences []string, now time.Time) (Verif
 	}
 	c := a.claims
 	switch {
-	case !slices.ContainsFunc(c.Audience, func(aud string) bool { return slices.Contains(audiences, aud) }):
-		return Verified{}, invalid("aud does not identify this server")
+	// One audience, this server, and nothing else: an assertion meant for
+	// several servers could be replayed by any of them.
+	case len(c.Audience) != 1 || !slices.Contains(audiences, c.Audience[0]):
+		return Verified{}, invalid("aud must be this server's issuer or token endpoint, alone")
 	case c.Expiry == nil:
 		return Verified{}, invalid("exp is required")
 	case !now.Before(c.Expiry.Time().Add(Leeway)):

@@ -56,8 +56,11 @@ type Client struct {
 	TokenLifetime time.Duration
 	// TokenClaims are string claims added to its tokens.
 	TokenClaims map[string]string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// TokensRevokedAt is when the kill switch last revoked every token
+	// it held; zero for never.
+	TokensRevokedAt time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 	// Version counts writes; it is the client's ETag and the guard of
 	// conditional updates.
 	Version int64

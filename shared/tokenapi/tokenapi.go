@@ -75,7 +75,8 @@ func New(d *app.Deps) *app.Handler {
 		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier,
 		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
 		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
-		Verifier: &token.Verifier{Keys: d.Signer, Leeway: token.DefaultLeeway, Now: d.Now}, Actions: d.Actions,
+		// The authority on its own tokens allows no leeway (RFC 7662 §2.2).
+		Verifier: &token.Verifier{Keys: d.Signer, Now: d.Now}, Actions: d.Actions,
 		MaxLifetime: d.Config.MaxTokenLifetime,
 	}
 	if p := d.Config.TokenReusePercent; p > 0 {
@@ -189,7 +190,8 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 		Audiences: audiences, Lifetime: lifetime, Claims: c.TokenClaims}
 	now := s.Now()
 	if s.Reuse != nil {
-		if raw, claims, ok := s.Reuse.Get(grant, now); ok {
+		// A remembered token the kill switch revoked is not handed out.
+		if raw, claims, ok := s.Reuse.Get(grant, now); ok && time.Unix(claims.IssuedAt, 0).After(c.TokensRevokedAt) {
 			return &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - now.Unix(), Scope: claims.Scope}, nil
 		}
 	}

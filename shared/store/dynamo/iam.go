@@ -229,9 +229,7 @@ func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Gr
 		case sk == skClient:
 			c := clientFromItem(it)
 			g.OAuthScopes, g.Audiences, g.Claims = c.Scopes, c.Audiences, c.TokenClaims
-			if at := getN(it, attrKilledAt); at != 0 {
-				g.Revocation.KilledAt = time.Unix(at, 0)
-			}
+			g.Revocation.KilledAt = c.TokensRevokedAt
 		case strings.HasPrefix(sk, skRevokedPrefix):
 			g.Revocation.JTIs = append(g.Revocation.JTIs, strings.TrimPrefix(sk, skRevokedPrefix))
 		}
@@ -476,8 +474,10 @@ func onlyConflicts(reasons []types.CancellationReason) bool {
 func (s *Store) RevokeToken(ctx context.Context, tenant, clientID, jti string, until time.Time) error {
 	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table,
+		// Kept well past the last moment a verifier's leeway accepts the
+		// token, whatever the clocks.
 		Item: item{attrPK: str(clientPK(tenant, clientID)), attrSK: str(skRevokedPrefix + jti),
-			attrTTL: num(until.Add(time.Minute).Unix())},
+			attrTTL: num(until.Add(10 * time.Minute).Unix())},
 	})
 	if err != nil {
 		return fault.Unavailable("dynamodb:PutItem", err)
@@ -488,16 +488,22 @@ func (s *Store) RevokeToken(ctx context.Context, tenant, clientID, jti string, u
 // RevokeTokens implements store.Revocations on the client item.
 func (s *Store) RevokeTokens(ctx context.Context, tenant, clientID string, at time.Time) error {
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       key(clientPK(tenant, clientID), skClient),
-		UpdateExpression:          aws.String("SET #killed = :at"),
-		ConditionExpression:       aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
-		ExpressionAttributeNames:  map[string]string{"#killed": attrKilledAt},
-		ExpressionAttributeValues: item{":at": num(at.Unix())},
+		TableName:        &s.table,
+		Key:              key(clientPK(tenant, clientID), skClient),
+		UpdateExpression: aws.String("SET #killed = :at"),
+		// Never backwards: a later call from a slower clock keeps the cutoff.
+		ConditionExpression:                 aws.String("attribute_exists(PK) AND attribute_not_exists(deleting) AND (attribute_not_exists(#killed) OR #killed < :at)"),
+		ExpressionAttributeNames:            map[string]string{"#killed": attrKilledAt},
+		ExpressionAttributeValues:           item{":at": num(at.Unix())},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	var ccf *types.ConditionalCheckFailedException
 	switch {
-	case isConditionFailed(err):
-		return store.ErrNotFound
+	case errors.As(err, &ccf):
+		if ccf.Item == nil || getBool(ccf.Item, attrDeleting) {
+			return store.ErrNotFound
+		}
+		return nil // revoked at this time or later already
 	case err != nil:
 		return fault.Unavailable("dynamodb:UpdateItem", err)
 	}

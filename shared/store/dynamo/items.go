@@ -127,6 +127,13 @@ func getStrMap(it item, name string) map[string]string {
 	return out
 }
 
+func unixOrZero(sec int64) time.Time {
+	if sec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0)
+}
+
 func getTime(it item, name string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, getS(it, name))
 	return t
@@ -158,8 +165,9 @@ func clientFromItem(it item) client.Client {
 		Name: getS(it, attrName), Description: getS(it, attrDescription),
 		GrantTypes: getList(it, attrGrantTypes), Scopes: getList(it, attrScopes), RedirectURIs: getList(it, attrRedirectURIs),
 		Audiences: getList(it, attrAudiences), TokenLifetime: time.Duration(getN(it, attrTokenLife)) * time.Second,
-		TokenClaims: getStrMap(it, attrTokenClaims),
-		CreatedAt:   getTime(it, attrCreatedAt), UpdatedAt: getTime(it, attrUpdatedAt),
+		TokenClaims:     getStrMap(it, attrTokenClaims),
+		TokensRevokedAt: unixOrZero(getN(it, attrKilledAt)),
+		CreatedAt:       getTime(it, attrCreatedAt), UpdatedAt: getTime(it, attrUpdatedAt),
 		Version: getN(it, attrVersion),
 	}
 }

@@ -205,12 +205,7 @@ func (t *Template) OfType(typ string) []string {
 
 // FirstOfType returns the logical id of the only resource of type typ.
 func (t *Template) FirstOfType(typ string) (string, error) {
-	var found []string
-	for name, r := range t.Resources {
-		if r.Type == typ {
-			found = append(found, name)
-		}
-	}
+	found := t.OfType(typ)
 	if len(found) != 1 {
 		return "", fmt.Errorf("samtemplate: want exactly one %s, found %d", typ, len(found))
 	}

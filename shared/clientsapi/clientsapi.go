@@ -358,7 +358,7 @@ func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifV
 		// Written only over the version whose rights were checked; a lost
 		// race without If-Match is checked again, within the request's
 		// budget.
-		c, err := s.Clients.ReplaceClient(ctx, replacement, cur.Version, nil)
+		c, err := s.Clients.ReplaceClient(ctx, replacement, cur.Version)
 		if errors.Is(err, store.ErrVersionMismatch) && ifVersion == 0 && ctx.Err() == nil {
 			continue
 		}

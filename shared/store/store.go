@@ -54,10 +54,9 @@ type Clients interface {
 	GetClient(ctx context.Context, tenant, id string) (client.Client, error)
 	// ReplaceClient overwrites the fields of an existing client and returns
 	// it with its new version. When ifVersion is not 0 the write happens
-	// only if the stored version is ifVersion, and when ifScopes is not nil
-	// only if the stored OAuth scopes are ifScopes (those a change was
-	// checked against), else ErrVersionMismatch. ErrNotFound.
-	ReplaceClient(ctx context.Context, c client.Client, ifVersion int64, ifScopes []string) (client.Client, error)
+	// only if the stored version is ifVersion, else ErrVersionMismatch.
+	// ErrNotFound.
+	ReplaceClient(ctx context.Context, c client.Client, ifVersion int64) (client.Client, error)
 	// DeleteClient deletes a client with its secrets, policies and group
 	// memberships; ErrLastOwner when it is the tenant's last owner. It is crash-safe and idempotent: the client stops
 	// existing for every reader, every token request and every

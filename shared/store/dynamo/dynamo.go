@@ -111,7 +111,7 @@ func (s *Store) GetClient(ctx context.Context, tenant, id string) (client.Client
 }
 
 // ReplaceClient implements store.Clients.
-func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion int64, ifScopes []string) (client.Client, error) {
+func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion int64) (client.Client, error) {
 	cond := "attribute_exists(PK) AND attribute_not_exists(deleting)"
 	values := item{
 		":name": str(c.Name), ":description": str(c.Description),
@@ -122,10 +122,6 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion in
 	if ifVersion != 0 {
 		cond += " AND version = :expected"
 		values[":expected"] = num(ifVersion)
-	}
-	if ifScopes != nil {
-		cond += " AND scopes = :expectedScopes"
-		values[":expectedScopes"] = list(ifScopes)
 	}
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table,

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/action"
@@ -34,6 +35,9 @@ type Store interface {
 // Result is what an operator needs to start using the tenant. It is the one
 // place, besides a secret's creation response, that shows a secret value.
 type Result struct {
+	// BaseURL, Tenant, ClientID and ClientSecret make Result an iamctl
+	// profile.
+	BaseURL       string `json:"baseUrl"`
 	Tenant        string `json:"tenant"`
 	ClientID      string `json:"clientId"`
 	ClientSecret  string `json:"clientSecret"`
@@ -117,5 +121,5 @@ func newOwner(ctx context.Context, st Store, hasher secret.Hasher, ten, issuerBa
 		return Result{}, err
 	}
 	iss := tenant.Issuer(issuerBase, ten)
-	return Result{Tenant: ten, ClientID: admin.ID, ClientSecret: value, Issuer: iss, TokenEndpoint: iss + "/connect/token"}, nil
+	return Result{BaseURL: strings.TrimSuffix(issuerBase, "/"), Tenant: ten, ClientID: admin.ID, ClientSecret: value, Issuer: iss, TokenEndpoint: iss + "/connect/token"}, nil
 }

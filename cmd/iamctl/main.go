@@ -1,98 +1,131 @@
-// Command iamctl is the operator's tool, for what the HTTP API deliberately
-// does not offer. Tenants are never created over HTTP; an operator creates
-// one, with its first admin client, by
+// Command iamctl manages machine-iam: clients, secrets, keys, policies,
+// groups and permission checks over the HTTP API, a tenant's desired state
+// from a file (plan, apply), and, with AWS credentials, what the API
+// deliberately does not offer (bootstrap, recover).
 //
-//	iamctl bootstrap --tenant NAME
-//
-// and gives a tenant that lost every usable owner a fresh one by
-//
-//	iamctl recover --tenant NAME
-//
-// Both print {"tenant","clientId","clientSecret","issuer","tokenEndpoint"} on
-// stdout; recover also writes an audit line on stderr. They use the ordinary
-// AWS configuration (profile, region, role) and read TABLE_NAME and
-// ISSUER_URL from the environment or flags; against the local stack,
-// `make bootstrap TENANT=NAME` and `make recover TENANT=NAME` set them.
+// API commands act as a client of one tenant: IAM_BASE_URL, IAM_TENANT,
+// IAM_CLIENT_ID and IAM_CLIENT_SECRET, or a profile file (--profile or
+// IAMCTL_PROFILE) holding {"baseUrl","tenant","clientId","clientSecret"},
+// which iamctl refuses to read unless only its owner can (mode 0600). The
+// variables override the profile's fields. Run `iamctl help` for the
+// commands and exit codes.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
 	"os"
+	"os/signal"
+	"slices"
 	"strings"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/machine-iam/machine-iam/operator"
-	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/shared/audit"
-	"github.com/machine-iam/machine-iam/shared/secret"
-	"github.com/machine-iam/machine-iam/shared/store/dynamo"
 )
 
-const usage = `usage: iamctl bootstrap|recover --tenant NAME [--table TABLE] [--issuer URL]
+// Exit codes, for scripts.
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitChanges  = 2 // plan: the tenant differs from the document
+	exitDenied   = 3 // check: not allowed
+	exitNotFound = 4 // the API answered 404
+	exitRefused  = 5 // the API refused the credentials or the caller (401, 403)
+	exitUsage    = 64
+)
 
-  bootstrap   create tenant NAME and its admin client; print its credentials as JSON
-  recover     give existing tenant NAME a new client holding owner on /; print its
-              credentials as JSON and an audit line on stderr
+const usage = `iamctl manages machine-iam.
+
+usage: iamctl COMMAND [SUBCOMMAND] [ARGS] [FLAGS]
+
+Clients and credentials
+  clients list [--search TEXT]          clients get ID
+  clients create --name N --description D [--scope S]... [--grant-type G]...
+                 [--redirect-uri U]... [--audience A]... [--lifetime SECONDS] [--claim K=V]...
+  clients update ID [the create flags; those given replace the stored values]
+  clients delete ID                     clients revoke-tokens ID
+  secrets list CLIENT                   secrets delete CLIENT SECRET
+  secrets create CLIENT --description D [--expires RFC3339] [--value-file F] [--out F]
+  keys list CLIENT                      keys delete CLIENT KEY
+  keys add CLIENT --jwk FILE --description D [--expires RFC3339]
+Policies and groups
+  policies list [--subject S] [--action A] [--scope S] [--inherited] [--derived]
+  policies grant SUBJECT ACTION SCOPE   policies revoke SUBJECT ACTION SCOPE
+  actions list
+  groups list                           groups get GROUP
+  groups create --name N [--description D]
+  groups delete GROUP                   groups members GROUP
+  groups add GROUP SUBJECT...           groups remove GROUP SUBJECT...
+  subjects memberships SUBJECT          subjects permissions SUBJECT
+  check SUBJECT ACTION SCOPE            exit 0 when allowed, 3 when not
+Desired state
+  plan -f FILE [--prune]                exit 0 without changes, 2 with
+  apply -f FILE [--prune] [--secrets-out FILE|-]
+  schema                                print the document's JSON Schema
+Operator (AWS credentials, TABLE_NAME, ISSUER_URL)
+  bootstrap --tenant NAME [--out FILE]  recover --tenant NAME [--out FILE]
+
+Flags of every API command: -o table|json, --profile FILE. "iamctl COMMAND --help"
+shows a command's flags.
+
+Exit codes: 0 done; 1 failed; 2 plan found changes; 3 check denied; 4 not found;
+5 credentials or caller refused (401, 403); 64 bad usage.
 `
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "iamctl:", err)
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "bootstrap" && args[0] != "recover" {
-		fmt.Fprint(stderr, usage)
-		return errors.New("unknown or missing command")
-	}
-	command := args[0]
-	fs := flag.NewFlagSet(command, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	name := fs.String("tenant", "", "tenant (1-63 of a-z, 0-9, -)")
-	table := fs.String("table", os.Getenv("TABLE_NAME"), "DynamoDB table (default $TABLE_NAME)")
-	issuer := fs.String("issuer", os.Getenv("ISSUER_URL"), "issuer base URL, e.g. https://id.example.com (default $ISSUER_URL)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	switch {
-	case *name == "":
-		return errors.New("--tenant is required")
-	case *table == "":
-		return errors.New("--table or TABLE_NAME is required")
-	case !strings.HasPrefix(*issuer, "https://") && !strings.HasPrefix(*issuer, "http://"):
-		return errors.New("--issuer or ISSUER_URL must be the service's base URL")
-	}
-	awsCfg, err := app.LoadAWS(ctx)
-	if err != nil {
-		return err
-	}
-	st := dynamo.New(dynamodb.NewFromConfig(awsCfg), *table)
-	base := strings.TrimSuffix(*issuer, "/")
-	if command == "bootstrap" {
-		res, err := operator.Bootstrap(ctx, st, secret.DefaultArgon2id, *name, base, time.Now())
-		if err != nil {
-			return err
-		}
-		return json.NewEncoder(stdout).Encode(res)
-	}
-	res, err := operator.Recover(ctx, st, secret.DefaultArgon2id, *name, base, time.Now())
-	if err != nil {
-		return err
-	}
-	// The same audit line the functions write for a change over HTTP.
-	audit.Write(ctx, slog.New(slog.NewJSONHandler(stderr, nil)), "",
-		&audit.Record{Tenant: res.Tenant, Caller: "operator (iamctl recover)", Action: "iam.recover",
-			Target: "/clients/" + res.ClientID}, http.StatusCreated)
-	return json.NewEncoder(stdout).Encode(res)
+// io bundles a command's streams and environment.
+type cmdIO struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
 }
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// commands maps "noun verb" (or a single word) to its implementation.
+var commands = map[string]func(ctx context.Context, io cmdIO, args []string) error{}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	cio := cmdIO{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
+	if len(args) == 0 || slices.Contains([]string{"help", "-h", "--help", "-help"}, args[0]) {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	name, rest := args[0], args[1:]
+	if _, ok := commands[name]; !ok && len(rest) > 0 {
+		name, rest = args[0]+" "+args[1], args[2:]
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "iamctl: unknown command %q; iamctl help lists them\n", strings.Join(args[:min(2, len(args))], " "))
+		return exitUsage
+	}
+	err := cmd(ctx, cio, rest)
+	if err == nil {
+		return exitOK
+	}
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
+	}
+	fmt.Fprintln(stderr, "iamctl:", err)
+	return exitCodeOf(err)
+}
+
+// exitCode ends a command with a code and no message.
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit %d", int(c)) }

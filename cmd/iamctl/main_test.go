@@ -3,31 +3,84 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
+
+func noEnv(string) string { return "" }
 
 func TestRunRefusesIncompleteCommands(t *testing.T) {
 	for _, c := range []struct {
 		args []string
 		want string
+		code int
 	}{
-		{nil, "unknown or missing command"},
-		{[]string{"rotate"}, "unknown or missing command"},
-		{[]string{"bootstrap"}, "--tenant is required"},
-		{[]string{"bootstrap", "--tenant", "acme", "--table", ""}, "--table or TABLE_NAME is required"},
-		{[]string{"bootstrap", "--tenant", "acme", "--table", "t", "--issuer", "id.example.com"}, "--issuer or ISSUER_URL"},
-		{[]string{"bootstrap", "--nope"}, "flag provided but not defined"},
-		{[]string{"recover"}, "--tenant is required"},
-		{[]string{"recover", "--tenant", "acme", "--table", ""}, "--table or TABLE_NAME is required"},
+		{nil, "", exitUsage},
+		{[]string{"rotate"}, "unknown command", exitUsage},
+		{[]string{"clients", "frobnicate"}, "unknown command", exitUsage},
+		{[]string{"bootstrap"}, "--tenant is required", exitUsage},
+		{[]string{"bootstrap", "--tenant", "acme", "--table", ""}, "--table or TABLE_NAME is required", exitUsage},
+		{[]string{"bootstrap", "--tenant", "acme", "--table", "t", "--issuer", "id.example.com"}, "--issuer or ISSUER_URL", exitUsage},
+		{[]string{"bootstrap", "--nope"}, "flag provided but not defined", exitUsage},
+		{[]string{"recover"}, "--tenant is required", exitUsage},
+		{[]string{"clients", "get"}, "usage: iamctl clients get CLIENT_ID", exitUsage},
+		{[]string{"clients", "get", "a", "b"}, "usage: iamctl clients get CLIENT_ID", exitUsage},
+		{[]string{"clients", "list", "-o", "yaml"}, "-o must be table or json", exitUsage},
+		{[]string{"clients", "list"}, "no base URL: set IAM_BASE_URL", exitUsage},
+		{[]string{"plan"}, "-f FILE is required", exitUsage},
+		{[]string{"policies", "grant", "client-x", "owner"}, "usage: iamctl policies grant SUBJECT ACTION SCOPE", exitUsage},
+		{[]string{"keys", "add", "x"}, "--jwk is required", exitUsage},
 	} {
 		var out, errOut bytes.Buffer
-		err := run(context.Background(), c.args, &out, &errOut)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
+		code := run(context.Background(), c.args, strings.NewReader(""), &out, &errOut, noEnv)
+		if code != c.code || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, errOut.String(), c.code, c.want)
 		}
-		if out.Len() != 0 {
+		if out.Len() != 0 && c.args != nil {
 			t.Errorf("%v: wrote to stdout: %q", c.args, out.String())
 		}
+	}
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for name := range commands {
+		var out, errOut bytes.Buffer
+		args := append(strings.Fields(name), "--help")
+		if code := run(context.Background(), args, strings.NewReader(""), &out, &errOut, noEnv); code != exitOK {
+			t.Errorf("%s --help: exit %d", name, code)
+		}
+		if !strings.Contains(errOut.String(), "usage: iamctl "+name) && !strings.Contains(errOut.String(), "Usage of "+name) {
+			t.Errorf("%s --help printed %q", name, errOut.String())
+		}
+		if !strings.Contains(usage, name) {
+			t.Errorf("iamctl help does not mention %q", name)
+		}
+	}
+}
+
+func TestProfileMustBeTheOwnersAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "profile.json")
+	body := `{"baseUrl":"http://127.0.0.1:1","tenant":"default","clientId":"c","clientSecret":"s"}`
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"clients", "list", "--profile", path}, strings.NewReader(""), &out, &errOut, noEnv)
+	if code != exitError || !strings.Contains(errOut.String(), "mode 0644") || strings.Contains(errOut.String(), `"s"`) {
+		t.Fatalf("a 0644 profile: exit %d, stderr %q", code, errOut.String())
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := credentials(cmdIO{getenv: func(k string) string {
+		if k == "IAM_TENANT" {
+			return "acme"
+		}
+		return ""
+	}}, path)
+	if err != nil || creds.Tenant != "acme" || creds.ClientID != "c" || creds.BaseURL != "http://127.0.0.1:1" {
+		t.Fatalf("a 0600 profile with IAM_TENANT set: %+v, %v", creds, err)
 	}
 }

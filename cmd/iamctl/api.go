@@ -1,0 +1,578 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/apiclient"
+)
+
+func init() {
+	commands["clients list"] = clientsList
+	commands["clients get"] = clientsGet
+	commands["clients create"] = clientsCreate
+	commands["clients update"] = clientsUpdate
+	commands["clients delete"] = clientsDelete
+	commands["clients revoke-tokens"] = clientsRevokeTokens
+	commands["secrets list"] = secretsList
+	commands["secrets create"] = secretsCreate
+	commands["secrets delete"] = secretsDelete
+	commands["keys list"] = keysList
+	commands["keys add"] = keysAdd
+	commands["keys delete"] = keysDelete
+	commands["policies list"] = policiesList
+	commands["policies grant"] = policiesGrant
+	commands["policies revoke"] = policiesRevoke
+	commands["actions list"] = actionsList
+	commands["groups list"] = groupsList
+	commands["groups get"] = groupsGet
+	commands["groups create"] = groupsCreate
+	commands["groups delete"] = groupsDelete
+	commands["groups members"] = groupsMembers
+	commands["groups add"] = groupsAdd
+	commands["groups remove"] = groupsRemove
+	commands["subjects memberships"] = subjectsMemberships
+	commands["subjects permissions"] = subjectsPermissions
+	commands["check"] = check
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// clientFlags are the create and update flags; set records which were given.
+type clientFlags struct {
+	name, description                        string
+	scopes, grantTypes, redirects, audiences stringList
+	claims                                   stringList
+	lifetime                                 int
+	set                                      map[string]bool
+}
+
+func addClientFlags(f *flags) *clientFlags {
+	c := &clientFlags{}
+	f.StringVar(&c.name, "name", "", "name (1-200 characters)")
+	f.StringVar(&c.description, "description", "", "description (1-1000 characters)")
+	f.Var(&c.scopes, "scope", "allowed OAuth scope (repeatable)")
+	f.Var(&c.grantTypes, "grant-type", "allowed grant type (repeatable; default client_credentials on create)")
+	f.Var(&c.redirects, "redirect-uri", "redirect URI (repeatable)")
+	f.Var(&c.audiences, "audience", "allowed token audience (repeatable)")
+	f.IntVar(&c.lifetime, "lifetime", 0, "access token lifetime in seconds (0: the deployment's default)")
+	f.Var(&c.claims, "claim", "token claim NAME=VALUE (repeatable)")
+	return c
+}
+
+// apply writes the given flags over spec.
+func (c *clientFlags) apply(f *flags, spec *apiclient.ClientSpec) error {
+	c.set = map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { c.set[fl.Name] = true })
+	if c.set["name"] {
+		spec.Name = c.name
+	}
+	if c.set["description"] {
+		spec.Description = c.description
+	}
+	if c.set["scope"] {
+		spec.AllowedScopes = c.scopes
+	}
+	if c.set["grant-type"] {
+		spec.AllowedGrantTypes = c.grantTypes
+	}
+	if c.set["redirect-uri"] {
+		spec.RedirectURIs = c.redirects
+	}
+	if c.set["audience"] {
+		spec.AllowedAudiences = c.audiences
+	}
+	if c.set["lifetime"] {
+		spec.AccessTokenLifetime = c.lifetime
+	}
+	if c.set["claim"] {
+		spec.TokenClaims = map[string]string{}
+		for _, kv := range c.claims {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return usagef("--claim %q is not NAME=VALUE", kv)
+			}
+			spec.TokenClaims[k] = v
+		}
+	}
+	return nil
+}
+
+func printClients(f *flags, w io.Writer, v any, cs ...apiclient.ClientRecord) error {
+	rows := make([][]string, len(cs))
+	for i, c := range cs {
+		rows[i] = []string{c.ClientID, c.Name, list(c.AllowedScopes), list(c.AllowedGrantTypes), c.UpdatedAt}
+	}
+	return f.print(w, v, []string{"CLIENT ID", "NAME", "SCOPES", "GRANT TYPES", "UPDATED"}, rows)
+}
+
+func clientsList(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "clients list", "", 0)
+	search := f.String("search", "", "only clients whose name contains this (case-insensitive)")
+	_, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	cs, err := api.ListClients(ctx, *search)
+	if err != nil {
+		return err
+	}
+	return printClients(f, cio.stdout, cs, cs...)
+}
+
+func clientsGet(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "clients get", "CLIENT_ID", 1)
+	pos, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	c, err := api.GetClient(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return printClients(f, cio.stdout, c, c)
+}
+
+func clientsCreate(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "clients create", "", 0)
+	cf := addClientFlags(f)
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	spec := apiclient.ClientSpec{AllowedGrantTypes: []string{"client_credentials"}}
+	if err := cf.apply(f, &spec); err != nil {
+		return err
+	}
+	api, err := f.api(ctx, cio)
+	if err != nil {
+		return err
+	}
+	c, err := api.CreateClient(ctx, spec)
+	if err != nil {
+		return err
+	}
+	return printClients(f, cio.stdout, c, c)
+}
+
+func clientsUpdate(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "clients update", "CLIENT_ID", 1)
+	cf := addClientFlags(f)
+	pos, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	cur, err := api.GetClient(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	spec := cur.ClientSpec
+	if err := cf.apply(f, &spec); err != nil {
+		return err
+	}
+	// Conditional on the version read, so a concurrent change is not lost.
+	c, err := api.ReplaceClient(ctx, pos[0], spec, cur.ETag)
+	if err != nil {
+		return err
+	}
+	return printClients(f, cio.stdout, c, c)
+}
+
+// idCommand is a command that takes ids and prints nothing on success.
+func idCommand(name, argsUsage string, nargs int, do func(ctx context.Context, api *apiclient.Client, pos []string) error) func(context.Context, cmdIO, []string) error {
+	return func(ctx context.Context, cio cmdIO, args []string) error {
+		f := newFlags(cio, name, argsUsage, nargs)
+		pos, api, err := f.start(ctx, cio, args)
+		if err != nil {
+			return err
+		}
+		return do(ctx, api, pos)
+	}
+}
+
+var (
+	clientsDelete = idCommand("clients delete", "CLIENT_ID", 1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+		return api.DeleteClient(ctx, pos[0])
+	})
+	clientsRevokeTokens = idCommand("clients revoke-tokens", "CLIENT_ID", 1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+		return api.RevokeTokens(ctx, pos[0])
+	})
+	secretsDelete = idCommand("secrets delete", "CLIENT_ID SECRET_ID", 2, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+		return api.DeleteSecret(ctx, pos[0], pos[1])
+	})
+	keysDelete = idCommand("keys delete", "CLIENT_ID KEY_ID", 2, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+		return api.DeleteKey(ctx, pos[0], pos[1])
+	})
+	policiesRevoke = idCommand("policies revoke", "SUBJECT ACTION SCOPE", 3, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+		return api.Revoke(ctx, apiclient.Policy{Subject: pos[0], Action: pos[1], Scope: pos[2]})
+	})
+	groupsDelete = idCommand("groups delete", "GROUP_ID", 1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+		return api.DeleteGroup(ctx, pos[0])
+	})
+	groupsAdd = idCommand("groups add", "GROUP_ID SUBJECT...", -1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+		if len(pos) < 2 {
+			return usagef("usage: iamctl groups add GROUP_ID SUBJECT...")
+		}
+		return api.AddMembers(ctx, pos[0], pos[1:]...)
+	})
+	groupsRemove = idCommand("groups remove", "GROUP_ID SUBJECT...", -1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+		if len(pos) < 2 {
+			return usagef("usage: iamctl groups remove GROUP_ID SUBJECT...")
+		}
+		return api.RemoveMembers(ctx, pos[0], pos[1:]...)
+	})
+)
+
+func secretsList(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "secrets list", "CLIENT_ID", 1)
+	pos, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	ss, err := api.ListSecrets(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	rows := make([][]string, len(ss))
+	for i, s := range ss {
+		rows[i] = []string{s.ID, s.Description, orDash(deref(s.Expiration)), strconv.FormatBool(s.Expired), s.CreatedAt}
+	}
+	return f.print(cio.stdout, ss, []string{"SECRET ID", "DESCRIPTION", "EXPIRES", "EXPIRED", "CREATED"}, rows)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func expiration(s string) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil, usagef("--expires %q is not an RFC 3339 time", s)
+	}
+	return &t, nil
+}
+
+// secretsCreate generates a value (or reads one) and shows it this once:
+// on standard output, or in a new file only its owner can read.
+func secretsCreate(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "secrets create", "CLIENT_ID", 1)
+	desc := f.String("description", "", "description (1-200 characters)")
+	expires := f.String("expires", "", "expiration, RFC 3339 (default: never)")
+	valueFile := f.String("value-file", "", "read the value from this file (- for standard input) instead of generating one")
+	out := f.String("out", "-", "write the created secret, with its value, to this new file (mode 0600); - is standard output")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	exp, err := expiration(*expires)
+	if err != nil {
+		return err
+	}
+	// 26 characters of base32 (130 bits), inside the API's 8-32 limit.
+	value := rand.Text()
+	if *valueFile != "" {
+		var b []byte
+		if *valueFile == "-" {
+			b, err = io.ReadAll(io.LimitReader(cio.stdin, 1024))
+		} else {
+			b, err = os.ReadFile(*valueFile)
+		}
+		if err != nil {
+			return err
+		}
+		value = strings.TrimRight(string(b), "\r\n")
+	}
+	api, err := f.api(ctx, cio)
+	if err != nil {
+		return err
+	}
+	// The file is made first, so a secret is never created with nowhere to
+	// show it.
+	var file *os.File
+	if *out != "-" {
+		if file, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return usagef("--out: %v (it must not exist yet)", err)
+		}
+		defer file.Close()
+	}
+	s, err := api.CreateSecret(ctx, pos[0], value, *desc, exp)
+	if err != nil {
+		if file != nil {
+			os.Remove(*out)
+		}
+		return err
+	}
+	s.Value = value
+	b, _ := json.MarshalIndent(s, "", "  ")
+	b = append(b, '\n')
+	if file == nil {
+		_, err = cio.stdout.Write(b)
+		return err
+	}
+	if _, err := file.Write(b); err != nil {
+		return fmt.Errorf("secret %s was created, but writing it failed (delete it and try again): %w", s.ID, err)
+	}
+	fmt.Fprintf(cio.stderr, "secret %s written to %s\n", s.ID, *out)
+	return file.Close()
+}
+
+func keysList(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "keys list", "CLIENT_ID", 1)
+	pos, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	ks, err := api.ListKeys(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	rows := make([][]string, len(ks))
+	for i, k := range ks {
+		rows[i] = []string{k.ID, k.Kid, orDash(k.Alg), k.Description, orDash(deref(k.Expiration)), k.CreatedAt}
+	}
+	return f.print(cio.stdout, ks, []string{"KEY ID", "KID", "ALG", "DESCRIPTION", "EXPIRES", "CREATED"}, rows)
+}
+
+func keysAdd(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "keys add", "CLIENT_ID", 1)
+	jwkFile := f.String("jwk", "", "file holding the public JWK (- for standard input)")
+	desc := f.String("description", "", "description (1-200 characters)")
+	expires := f.String("expires", "", "expiration, RFC 3339 (default: never)")
+	pos, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	if *jwkFile == "" {
+		return usagef("--jwk is required")
+	}
+	exp, err := expiration(*expires)
+	if err != nil {
+		return err
+	}
+	var jwk []byte
+	if *jwkFile == "-" {
+		jwk, err = io.ReadAll(io.LimitReader(cio.stdin, 64<<10))
+	} else {
+		jwk, err = os.ReadFile(*jwkFile)
+	}
+	if err != nil {
+		return err
+	}
+	if !json.Valid(jwk) {
+		return usagef("--jwk %s does not hold JSON", *jwkFile)
+	}
+	api, err := f.api(ctx, cio)
+	if err != nil {
+		return err
+	}
+	k, err := api.CreateKey(ctx, pos[0], jwk, *desc, exp)
+	if err != nil {
+		return err
+	}
+	return f.print(cio.stdout, k, []string{"KEY ID", "KID", "ALG", "DESCRIPTION"}, [][]string{{k.ID, k.Kid, orDash(k.Alg), k.Description}})
+}
+
+func printPolicies(f *flags, w io.Writer, v any, ps []apiclient.Policy) error {
+	rows := make([][]string, len(ps))
+	for i, p := range ps {
+		rows[i] = []string{p.Subject, p.Action, p.Scope, p.CreatedAt}
+	}
+	return f.print(w, v, []string{"SUBJECT", "ACTION", "SCOPE", "CREATED"}, rows)
+}
+
+func policiesList(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "policies list", "", 0)
+	var filter apiclient.PolicyFilter
+	f.StringVar(&filter.Subject, "subject", "", "only this subject's policies")
+	f.StringVar(&filter.Action, "action", "", "only policies on this action")
+	f.StringVar(&filter.Scope, "scope", "", "only policies on this scope")
+	f.BoolVar(&filter.Inherited, "inherited", false, "with --subject, also its groups' policies")
+	f.BoolVar(&filter.Derived, "derived", false, "also policies on ancestor actions and scopes")
+	_, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	ps, err := api.ListPolicies(ctx, filter)
+	if err != nil {
+		return err
+	}
+	return printPolicies(f, cio.stdout, ps, ps)
+}
+
+func policiesGrant(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "policies grant", "SUBJECT ACTION SCOPE", 3)
+	pos, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	p, err := api.Grant(ctx, apiclient.Policy{Subject: pos[0], Action: pos[1], Scope: pos[2]})
+	if err != nil {
+		return err
+	}
+	return printPolicies(f, cio.stdout, p, []apiclient.Policy{p})
+}
+
+func actionsList(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "actions list", "", 0)
+	_, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	as, err := api.ListActions(ctx)
+	if err != nil {
+		return err
+	}
+	rows := make([][]string, len(as))
+	for i, a := range as {
+		rows[i] = []string{a.Action, orDash(deref(a.Parent)), a.Description}
+	}
+	return f.print(cio.stdout, as, []string{"ACTION", "PARENT", "DESCRIPTION"}, rows)
+}
+
+func printGroups(f *flags, w io.Writer, v any, gs []apiclient.Group) error {
+	rows := make([][]string, len(gs))
+	for i, g := range gs {
+		rows[i] = []string{g.ID, g.DisplayName, g.Description, g.CreatedAt}
+	}
+	return f.print(w, v, []string{"GROUP ID", "NAME", "DESCRIPTION", "CREATED"}, rows)
+}
+
+func groupsList(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "groups list", "", 0)
+	_, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	gs, err := api.ListGroups(ctx)
+	if err != nil {
+		return err
+	}
+	return printGroups(f, cio.stdout, gs, gs)
+}
+
+func groupsGet(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "groups get", "GROUP_ID", 1)
+	pos, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	g, err := api.GetGroup(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return printGroups(f, cio.stdout, g, []apiclient.Group{g})
+}
+
+func groupsCreate(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "groups create", "", 0)
+	name := f.String("name", "", "display name (1-200 characters)")
+	desc := f.String("description", "", "description (up to 1000 characters)")
+	_, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	g, err := api.CreateGroup(ctx, *name, *desc)
+	if err != nil {
+		return err
+	}
+	return printGroups(f, cio.stdout, g, []apiclient.Group{g})
+}
+
+func printSubjects(f *flags, w io.Writer, ss []apiclient.Subject) error {
+	rows := make([][]string, len(ss))
+	for i, s := range ss {
+		rows[i] = []string{s.SubjectID, s.Type, s.DisplayName}
+	}
+	return f.print(w, ss, []string{"SUBJECT", "TYPE", "NAME"}, rows)
+}
+
+func groupsMembers(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "groups members", "GROUP_ID", 1)
+	pos, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	ms, err := api.Members(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return printSubjects(f, cio.stdout, ms)
+}
+
+func subjectsMemberships(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "subjects memberships", "SUBJECT", 1)
+	pos, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	gs, err := api.Memberships(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return printGroups(f, cio.stdout, gs, gs)
+}
+
+func subjectsPermissions(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "subjects permissions", "SUBJECT", 1)
+	pos, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	ps, err := api.Permissions(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	rows := make([][]string, len(ps))
+	for i, p := range ps {
+		var by []string
+		for _, g := range p.GrantedBy {
+			by = append(by, g.Subject)
+		}
+		rows[i] = []string{p.Action, p.Scope, list(by)}
+	}
+	return f.print(cio.stdout, ps, []string{"ACTION", "SCOPE", "GRANTED BY"}, rows)
+}
+
+// check prints the decision and exits 0 when allowed, 3 when not.
+func check(ctx context.Context, cio cmdIO, args []string) error {
+	f := newFlags(cio, "check", "SUBJECT ACTION SCOPE", 3)
+	pos, api, err := f.start(ctx, cio, args)
+	if err != nil {
+		return err
+	}
+	d, err := api.Check(ctx, pos[0], pos[1], pos[2])
+	if err != nil {
+		return err
+	}
+	rows := [][]string{}
+	for _, g := range d.GrantedBy {
+		rows = append(rows, []string{"allowed", g.Subject, g.Action, g.Scope})
+	}
+	if !d.Allowed {
+		rows = append(rows, []string{"denied", "-", "-", "-"})
+	}
+	if err := f.print(cio.stdout, d, []string{"DECISION", "GRANTED BY", "ACTION", "SCOPE"}, rows); err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return exitCode(exitDenied)
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/machine-iam/machine-iam/shared/apiclient"
+	"github.com/machine-iam/machine-iam/shared/provision"
+)
+
+func init() {
+	commands["plan"] = func(ctx context.Context, cio cmdIO, args []string) error { return desired(ctx, cio, "plan", args) }
+	commands["apply"] = func(ctx context.Context, cio cmdIO, args []string) error { return desired(ctx, cio, "apply", args) }
+	commands["schema"] = func(_ context.Context, cio cmdIO, args []string) error {
+		f := newFlags(cio, "schema", "", 0)
+		if _, err := f.parse(args); err != nil {
+			return err
+		}
+		_, err := cio.stdout.Write(provision.Schema)
+		return err
+	}
+}
+
+// desired plans, or applies, the document named by -f.
+func desired(ctx context.Context, cio cmdIO, command string, args []string) error {
+	f := newFlags(cio, command, "-f FILE", 0)
+	file := f.String("f", "", "desired-state document, YAML or JSON (- for standard input)")
+	prune := f.Bool("prune", false, "delete the clients and groups the document does not list")
+	var secretsOut *string
+	if command == "apply" {
+		secretsOut = f.String("secrets-out", "", "where new clients' generated secrets go, as JSON lines: a new file (mode 0600), or - for standard output")
+	}
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	if *file == "" {
+		return usagef("-f FILE is required")
+	}
+	var in io.Reader = cio.stdin
+	if *file != "-" {
+		fh, err := os.Open(*file)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		in = fh
+	}
+	doc, err := provision.Parse(in)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	creds, err := credentials(cio, *f.profile)
+	if err != nil {
+		return err
+	}
+	api, err := apiclient.New(ctx, creds, nil)
+	if err != nil {
+		return err
+	}
+	plan, err := provision.MakePlan(ctx, api, doc, provision.Options{Prune: *prune, Caller: creds.ClientID})
+	if err != nil {
+		return err
+	}
+	// The plan goes to stderr when stdout carries secrets.
+	report := cio.stdout
+	if secretsOut != nil && *secretsOut == "-" {
+		report = cio.stderr
+	}
+	if *f.output == "json" {
+		if err := json.NewEncoder(report).Encode(plan); err != nil {
+			return err
+		}
+	} else {
+		plan.Write(report)
+	}
+	if command == "plan" {
+		if plan.HasChanges() {
+			return exitCode(exitChanges)
+		}
+		return nil
+	}
+	if !plan.HasChanges() {
+		return nil
+	}
+	sink, closeSink, err := secretSink(cio, plan, *secretsOut)
+	if err != nil {
+		return err
+	}
+	err = plan.Apply(ctx, api, sink)
+	if cerr := closeSink(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("apply stopped: %w (iamctl plan shows what is left)", err)
+	}
+	if *f.output != "json" {
+		fmt.Fprintln(report, "\nApply complete.")
+	}
+	return nil
+}
+
+// secretSink opens where generated secrets go, only when the plan makes
+// some, so a plan without new clients needs no --secrets-out.
+func secretSink(cio cmdIO, plan *provision.Plan, out string) (provision.SecretSink, func() error, error) {
+	noop := func() error { return nil }
+	if !plan.NeedsSecretOutput() {
+		return nil, noop, nil
+	}
+	if out == "" {
+		return nil, noop, usagef("the plan creates clients with generated secrets: name where they go with --secrets-out FILE (a new file, mode 0600) or --secrets-out -")
+	}
+	var w io.Writer = cio.stdout
+	closer := noop
+	if out != "-" {
+		fh, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, noop, fmt.Errorf("--secrets-out: %w (it must not exist yet)", err)
+		}
+		w, closer = fh, fh.Close
+	}
+	enc := json.NewEncoder(w)
+	return func(s provision.NewSecret) error {
+		if err := enc.Encode(s); err != nil {
+			return fmt.Errorf("client %s was created, but writing its secret failed: %w", s.ClientID, err)
+		}
+		if fh, ok := w.(*os.File); ok {
+			return fh.Sync()
+		}
+		return nil
+	}, closer, nil
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/machine-iam/machine-iam/shared/apiclient"
+)
+
+// credentials reads the profile file, when one is named, and lets the
+// IAM_* variables override its fields.
+func credentials(cio cmdIO, profile string) (apiclient.Credentials, error) {
+	var creds apiclient.Credentials
+	if profile == "" {
+		profile = cio.getenv("IAMCTL_PROFILE")
+	}
+	if profile != "" {
+		if err := readProfile(profile, &creds); err != nil {
+			return creds, err
+		}
+	}
+	for _, f := range []struct {
+		env   string
+		field *string
+	}{
+		{"IAM_BASE_URL", &creds.BaseURL}, {"IAM_TENANT", &creds.Tenant},
+		{"IAM_CLIENT_ID", &creds.ClientID}, {"IAM_CLIENT_SECRET", &creds.ClientSecret},
+	} {
+		if v := cio.getenv(f.env); v != "" {
+			*f.field = v
+		}
+	}
+	if err := creds.Check(); err != nil {
+		return creds, usagef("%v: set IAM_BASE_URL, IAM_TENANT, IAM_CLIENT_ID and IAM_CLIENT_SECRET, or name a profile with --profile or IAMCTL_PROFILE", err)
+	}
+	return creds, nil
+}
+
+// readProfile refuses a file that anyone but its owner may read or write:
+// it holds a client secret.
+func readProfile(path string, creds *apiclient.Credentials) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("profile %s has mode %04o: it holds a client secret, so only its owner may read it (chmod 600 %s)", path, perm, path)
+	}
+	dec := json.NewDecoder(f)
+	if err := dec.Decode(creds); err != nil {
+		return fmt.Errorf("profile %s is not a JSON object with baseUrl, tenant, clientId, clientSecret: %w", path, err)
+	}
+	return nil
+}
+
+// writeSecretFile creates path for the owner alone and writes b; it never
+// overwrites a file, so no earlier secret is lost.
+func writeSecretFile(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,213 @@
+package integration
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/machine-iam/machine-iam/local/stack"
+	"github.com/machine-iam/machine-iam/operator"
+)
+
+var iamctlBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// iamctlBinary builds cmd/iamctl once per test run: the tests run it as a
+// user does, exit codes included.
+func iamctlBinary(t *testing.T) string {
+	t.Helper()
+	iamctlBuild.once.Do(func() {
+		root, err := stack.FindRoot()
+		if err != nil {
+			iamctlBuild.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "iamctl")
+		if err != nil {
+			iamctlBuild.err = err
+			return
+		}
+		iamctlBuild.path = filepath.Join(dir, "iamctl")
+		cmd := exec.Command("go", "build", "-o", iamctlBuild.path, "./cmd/iamctl")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			iamctlBuild.err = errors.New(string(out))
+		}
+	})
+	if iamctlBuild.err != nil {
+		t.Fatal(iamctlBuild.err)
+	}
+	return iamctlBuild.path
+}
+
+// cli runs iamctl as the client a profile names.
+type cli struct {
+	t       *testing.T
+	profile string
+	dir     string
+}
+
+func newCLI(t *testing.T, res operator.Result) cli {
+	t.Helper()
+	dir := t.TempDir()
+	b, _ := json.Marshal(res)
+	profile := filepath.Join(dir, "profile.json")
+	if err := os.WriteFile(profile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cli{t: t, profile: profile, dir: dir}
+}
+
+// run returns stdout, stderr and the exit code.
+func (c cli) run(stdin string, args ...string) (string, string, int) {
+	c.t.Helper()
+	cmd := exec.Command(iamctlBinary(c.t), args...)
+	cmd.Env = append(os.Environ(), "IAMCTL_PROFILE="+c.profile, "IAM_BASE_URL=", "IAM_CLIENT_ID=", "IAM_CLIENT_SECRET=", "IAM_TENANT=")
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		c.t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// ok runs a command that must succeed and returns its stdout.
+func (c cli) ok(args ...string) string {
+	c.t.Helper()
+	out, errOut, code := c.run("", args...)
+	if code != 0 {
+		c.t.Fatalf("iamctl %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// expect runs a command that must exit with code and returns its output.
+func (c cli) expect(code int, args ...string) string {
+	c.t.Helper()
+	out, errOut, got := c.run("", args...)
+	if got != code {
+		c.t.Fatalf("iamctl %s: exit %d, want %d\n%s%s", strings.Join(args, " "), got, code, out, errOut)
+	}
+	return out + errOut
+}
+
+func (c cli) json(v any, args ...string) {
+	c.t.Helper()
+	out := c.ok(append(args, "-o", "json")...)
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		c.t.Fatalf("iamctl %s -o json: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// TestIamctlManagesATenant manages a tenant end to end with iamctl alone,
+// as its admin, over HTTP.
+func TestIamctlManagesATenant(t *testing.T) {
+	t.Parallel()
+	_, res := newTenantAdmin(t, "cli")
+	c := newCLI(t, res)
+
+	var created struct{ ClientID, SubjectID string }
+	c.json(&created, "clients", "create", "--name", "erp-export", "--description", "Nightly export", "--scope", "api", "--claim", "team=finance")
+	if created.ClientID == "" || created.SubjectID != "client-"+created.ClientID {
+		t.Fatalf("created %+v", created)
+	}
+	id, subject := created.ClientID, created.SubjectID
+
+	secretFile := filepath.Join(c.dir, "secret.json")
+	c.ok("secrets", "create", id, "--description", "first", "--out", secretFile)
+	info, err := os.Stat(secretFile)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v %v", info, err)
+	}
+	var sec struct{ ID, Value string }
+	b, _ := os.ReadFile(secretFile)
+	_ = json.Unmarshal(b, &sec)
+	tokenFor(t, res.Tenant, id, sec.Value, "api")
+	if list := c.ok("secrets", "list", id); !strings.Contains(list, sec.ID) || strings.Contains(list, sec.Value) {
+		t.Fatalf("secrets list shows %q", list)
+	}
+	c.expect(64, "secrets", "create", id, "--description", "again", "--out", secretFile) // never overwrites
+
+	if out := c.ok("clients", "list", "--search", "ERP"); !strings.Contains(out, id) || !strings.Contains(out, "CLIENT ID") {
+		t.Fatalf("clients list: %s", out)
+	}
+	var updated struct {
+		Description   string
+		AllowedScopes []string
+		TokenClaims   map[string]string
+	}
+	c.json(&updated, "clients", "update", id, "--description", "Hourly export")
+	if updated.Description != "Hourly export" || len(updated.AllowedScopes) != 1 || updated.TokenClaims["team"] != "finance" {
+		t.Fatalf("update changed more than the description: %+v", updated)
+	}
+
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwk, _ := json.Marshal(publicJWK(t, &key.PublicKey, "cli-key-1", "ES256"))
+	jwkFile := filepath.Join(c.dir, "key.json")
+	_ = os.WriteFile(jwkFile, jwk, 0o600)
+	var k struct{ ID, Kid string }
+	c.json(&k, "keys", "add", id, "--jwk", jwkFile, "--description", "signing key")
+	if k.Kid != "cli-key-1" || !strings.Contains(c.ok("keys", "list", id), "cli-key-1") {
+		t.Fatalf("key %+v", k)
+	}
+
+	var g struct{ ID, SubjectID string }
+	c.json(&g, "groups", "create", "--name", "exporters", "--description", "Export jobs")
+	c.ok("groups", "add", g.ID, subject)
+	if out := c.ok("groups", "members", g.ID); !strings.Contains(out, subject) {
+		t.Fatalf("members: %s", out)
+	}
+	if out := c.ok("subjects", "memberships", subject); !strings.Contains(out, "exporters") {
+		t.Fatalf("memberships: %s", out)
+	}
+	c.ok("policies", "grant", g.SubjectID, "iam.client.read", "/clients/"+id)
+	c.ok("policies", "grant", subject, "iam.secret.read", "/clients/"+id)
+	if out := c.ok("policies", "list", "--subject", subject, "--inherited"); !strings.Contains(out, "iam.client.read") || !strings.Contains(out, "iam.secret.read") {
+		t.Fatalf("policies list: %s", out)
+	}
+	if out := c.ok("check", subject, "iam.client.read", "/clients/"+id); !strings.Contains(out, g.SubjectID) {
+		t.Fatalf("check through the group: %s", out)
+	}
+	c.expect(3, "check", subject, "iam.client.delete", "/clients/"+id)
+	if out := c.ok("subjects", "permissions", subject); !strings.Contains(out, "iam.secret.read") {
+		t.Fatalf("permissions: %s", out)
+	}
+	if out := c.ok("actions", "list"); !strings.Contains(out, "iam.client.read") {
+		t.Fatalf("actions: %s", out)
+	}
+	c.ok("clients", "revoke-tokens", id)
+	c.ok("policies", "revoke", subject, "iam.secret.read", "/clients/"+id)
+	c.expect(4, "policies", "revoke", subject, "iam.secret.read", "/clients/"+id)
+	c.ok("groups", "remove", g.ID, subject)
+	c.ok("groups", "delete", g.ID)
+	c.ok("keys", "delete", id, k.ID)
+	c.ok("secrets", "delete", id, sec.ID)
+	c.ok("clients", "delete", id)
+	c.expect(4, "clients", "get", id)
+
+	// The profile's tenant and another tenant's client: refused.
+	wrong := res
+	wrong.ClientSecret = "not-the-secret-0000"
+	bad := newCLI(t, wrong)
+	if out := bad.expect(5, "clients", "list"); strings.Contains(out, wrong.ClientSecret) {
+		t.Fatalf("the error shows the secret: %s", out)
+	}
+}

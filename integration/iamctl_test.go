@@ -211,3 +211,98 @@ func TestIamctlManagesATenant(t *testing.T) {
 		t.Fatalf("the error shows the secret: %s", out)
 	}
 }
+
+// TestIamctlPlanAndApply applies examples/provisioning/tenant.yaml to a new
+// tenant twice, changes the tenant by hand, and checks that plan shows the
+// drift and apply (with --prune) removes it.
+func TestIamctlPlanAndApply(t *testing.T) {
+	t.Parallel()
+	_, res := newTenantAdmin(t, "plan")
+	c := newCLI(t, res)
+	root, _ := stack.FindRoot()
+	doc := filepath.Join(root, "examples", "provisioning", "tenant.yaml")
+
+	out := c.expect(2, "plan", "-f", doc)
+	for _, want := range []string{`+ group "payment-jobs"`, `+ client "invoice-exporter"`, `+ client "payment-runner"`,
+		"+ policy       banking.pis.read on /companies/42/payments", "+ public key   kid payment-runner-2026-11",
+		"+ secret       generated", "Plan: 3 to create, 0 to change, 0 to delete."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first plan lacks %q:\n%s", want, out)
+		}
+	}
+	if out := c.expect(64, "apply", "-f", doc); !strings.Contains(out, "--secrets-out") {
+		t.Fatalf("apply without --secrets-out: %s", out)
+	}
+	c.expect(2, "plan", "-f", doc) // nothing was written
+
+	secrets := filepath.Join(c.dir, "secrets.jsonl")
+	c.ok("apply", "-f", doc, "--secrets-out", secrets)
+	var generated struct{ Name, ClientID, ClientSecret string }
+	b, _ := os.ReadFile(secrets)
+	if err := json.Unmarshal(b, &generated); err != nil || generated.Name != "invoice-exporter" || bytes.Count(b, []byte("\n")) != 1 {
+		t.Fatalf("secrets output %q: %v", b, err)
+	}
+	tokenFor(t, res.Tenant, generated.ClientID, generated.ClientSecret, "api")
+	exporter := "client-" + generated.ClientID
+
+	if out := c.ok("plan", "-f", doc); !strings.Contains(out, "No changes") {
+		t.Fatalf("plan after apply: %s", out)
+	}
+	if out := c.ok("apply", "-f", doc); !strings.Contains(out, "No changes") {
+		t.Fatalf("second apply: %s", out)
+	}
+	c.ok("check", exporter, "banking.ais.read", "/companies/42/accounts/7") // through payment-jobs
+
+	// Drift, made by hand.
+	var groups []struct{ ID, SubjectID, DisplayName string }
+	c.json(&groups, "groups", "list")
+	c.ok("policies", "revoke", exporter, "banking.pis.read", "/companies/42/payments")
+	c.ok("clients", "update", generated.ClientID, "--scope", "api", "--scope", "services.erphub")
+	c.ok("policies", "grant", groups[0].SubjectID, "banking.pis.cancel", "/companies/42")
+	c.ok("groups", "remove", groups[0].ID, exporter)
+	var stray struct{ ClientID string }
+	c.json(&stray, "clients", "create", "--name", "stray", "--description", "made by hand")
+
+	out = c.expect(2, "plan", "-f", doc)
+	for _, want := range []string{`~ client "invoice-exporter" (` + generated.ClientID + ")",
+		"+ policy       banking.pis.read on /companies/42/payments", "~ scopes       [api services.erphub] → [api]",
+		"+ member of    payment-jobs", `~ group "payment-jobs"`, "- policy       banking.pis.cancel on /companies/42",
+		`client "stray" (` + stray.ClientID + ") is not in the document; --prune would delete it",
+		"Plan: 0 to create, 2 to change, 0 to delete."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("drift plan lacks %q:\n%s", want, out)
+		}
+	}
+	c.ok("apply", "-f", doc)
+	c.ok("plan", "-f", doc)
+	c.expect(3, "check", exporter, "banking.pis.cancel", "/companies/42")
+
+	out = c.expect(2, "plan", "-f", doc, "--prune")
+	if !strings.Contains(out, `- client "stray"`) || !strings.Contains(out, "is the one applying; it is never pruned") ||
+		!strings.Contains(out, "0 to change, 1 to delete") {
+		t.Fatalf("prune plan:\n%s", out)
+	}
+	c.ok("apply", "-f", doc, "--prune")
+	c.expect(4, "clients", "get", stray.ClientID)
+	c.ok("plan", "-f", doc, "--prune")
+}
+
+func TestIamctlRefusesAnInvalidDocument(t *testing.T) {
+	t.Parallel()
+	_, res := newTenantAdmin(t, "badplan")
+	c := newCLI(t, res)
+	for _, tc := range []struct{ doc, want string }{
+		{"version: 1\nclients:\n  - name: x\n", "at /clients/0: missing property 'description'"},
+		{"version: 1\nclients:\n  - name: x\n    description: d\n    secret: hunter2\n", "at /clients/0: additional properties 'secret' not allowed"},
+		{"version: 2\n", "at /version"},
+		{"version: 1\ngroups: [{name: g}, {name: g}]\n", `group "g" is declared twice`},
+		{"version: 1\nclients: [{name: x, description: d, groups: [nowhere]}]\n", `joins group "nowhere", which neither the document nor the tenant has`},
+		{"version: 1\ntenant: someone-else\n", `the document is for tenant "someone-else"`},
+		{"version: 1\nclients: [{name: x, description: d, policies: [{action: owner, scope: /a/../b}]}]\n", "client x: policy owner on /a/../b"},
+	} {
+		out, errOut, code := c.run(tc.doc, "plan", "-f", "-")
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("plan of %q: exit %d, want 1 and %q\n%s%s", tc.doc, code, tc.want, out, errOut)
+		}
+	}
+}

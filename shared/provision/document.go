@@ -18,6 +18,8 @@ import (
 
 	"github.com/pb33f/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/machine-iam/machine-iam/shared/resource"
 )
@@ -133,6 +135,8 @@ func Parse(r io.Reader) (Document, error) {
 	return doc, doc.normalize()
 }
 
+var english = message.NewPrinter(language.English)
+
 // schemaError lists the leaves of a validation error, one per line, each with
 // its location in the document.
 func schemaError(ve *jsonschema.ValidationError) error {
@@ -140,7 +144,7 @@ func schemaError(ve *jsonschema.ValidationError) error {
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) == 0 {
-			lines = append(lines, fmt.Sprintf("  at /%s: %s", strings.Join(e.InstanceLocation, "/"), e.ErrorKind))
+			lines = append(lines, fmt.Sprintf("  at /%s: %s", strings.Join(e.InstanceLocation, "/"), e.ErrorKind.LocalizedString(english)))
 			return
 		}
 		for _, c := range e.Causes {

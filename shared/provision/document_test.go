@@ -39,9 +39,9 @@ func TestTheExampleMatchesTheSchema(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	for doc, want := range map[string]string{
-		"":                        "at /: got null, want object",
-		"version: 1\nextra: 1\n":  "additional properties 'extra' not allowed",
-		"[1, 2":                   "not YAML",
+		"":                       "at /: got null, want object",
+		"version: 1\nextra: 1\n": "additional properties 'extra' not allowed",
+		"[1, 2":                  "not YAML",
 		"version: 1\nclients: [{name: a, description: d, publicKeys: [{jwk: {kty: EC, kid: k}}, {jwk: {kty: EC, kid: k}}]}]\n": `kid "k" is declared twice`,
 		strings.Repeat(" ", maxDocument+1): "larger than",
 	} {

@@ -7,7 +7,7 @@ DYNAMODB_PORT ?= 8000
 KMS_PORT ?= 8090
 SIGNING_KEY_SPEC ?=
 TENANT ?=
-FUNCTIONS := TokenFunction ClientsFunction SecretsFunction PoliciesFunction
+FUNCTIONS := TokenFunction ClientsFunction SecretsFunction PoliciesFunction ProvisioningFunction
 GO_BUILD_LAMBDA := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
 
 .PHONY: help

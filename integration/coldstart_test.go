@@ -20,7 +20,7 @@ func BenchmarkColdStart(b *testing.B) {
 	root, _ := filepath.Abs("..")
 	bins := buildBootstraps(b, root)
 	rie := filepath.Join(root, "bin", "aws-lambda-rie")
-	for _, fn := range env.svc.Template.Functions() {
+	for _, fn := range env.svc.Template.APIFunctions() {
 		b.Run(fn, func(b *testing.B) {
 			event := []byte(fmt.Sprintf(`{"version":"2.0","routeKey":"ANY /x","rawPath":"%s","headers":{"host":"id.example.com"},
 				"requestContext":{"http":{"method":"GET","path":"%[1]s"},"requestId":"r","stage":"$default","domainName":"id.example.com"},"isBase64Encoded":false}`,

@@ -92,7 +92,7 @@ func TestFunctionsUnderRuntimeEmulator(t *testing.T) {
 		"CLIENT_BASIC": base64.StdEncoding.EncodeToString([]byte(env.admin.ClientID + ":" + env.admin.ClientSecret)),
 	}
 	bins := buildBootstraps(t, root)
-	for _, fn := range env.svc.Template.Functions() {
+	for _, fn := range env.svc.Template.APIFunctions() {
 		t.Run(fn, func(t *testing.T) {
 			target, _ := newClient(t, admin, "emulator-"+functionDirs[fn])
 			vars["TARGET_CLIENT_ID"] = target

@@ -54,7 +54,7 @@ func New(t *samtemplate.Template, handlers map[string]http.Handler) (*Gateway, e
 	g := &Gateway{}
 	byPath := map[string]map[string]*lambdaRoute{}
 	keys := map[string]*issuerKeys{}
-	for _, fn := range t.Functions() {
+	for _, fn := range t.APIFunctions() {
 		h, ok := handlers[fn]
 		if !ok {
 			return nil, fmt.Errorf("gateway: template function %s has no handler", fn)

@@ -141,12 +141,13 @@ func asMap(v any) map[string]any {
 	return m
 }
 
-// Functions returns the logical ids of the AWS::Serverless::Function
-// resources, sorted.
-func (t *Template) Functions() []string {
+// APIFunctions returns the logical ids of the AWS::Serverless::Function
+// resources that serve HTTP API routes, sorted. (The provisioning function
+// answers CloudFormation instead.)
+func (t *Template) APIFunctions() []string {
 	var names []string
 	for name, r := range t.Resources {
-		if r.Type == "AWS::Serverless::Function" {
+		if r.Type == "AWS::Serverless::Function" && len(t.Routes(name)) > 0 {
 			names = append(names, name)
 		}
 	}

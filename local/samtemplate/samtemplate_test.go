@@ -11,7 +11,7 @@ func TestProjectTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tmpl.Functions(); !slices.Equal(got, []string{"ClientsFunction", "PoliciesFunction", "SecretsFunction", "TokenFunction"}) {
+	if got := tmpl.APIFunctions(); !slices.Equal(got, []string{"ClientsFunction", "PoliciesFunction", "SecretsFunction", "TokenFunction"}) {
 		t.Fatalf("functions = %v", got)
 	}
 	want := map[string][]Route{

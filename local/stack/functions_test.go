@@ -22,10 +22,10 @@ func TestTemplateRoutesMatchHandlers(t *testing.T) {
 		t.Fatal(err)
 	}
 	deps := app.NewDeps(app.Config{TableName: "t", SigningKeyID: "k", TokenLifetime: time.Hour}, nil, nil)
-	if got := tmpl.Functions(); len(got) != len(Functions) {
+	if got := tmpl.APIFunctions(); len(got) != len(Functions) {
 		t.Fatalf("template functions %v, constructors for %d", got, len(Functions))
 	}
-	for _, fn := range tmpl.Functions() {
+	for _, fn := range tmpl.APIFunctions() {
 		build, ok := Functions[fn]
 		if !ok {
 			t.Errorf("%s has no constructor", fn)

@@ -27,7 +27,8 @@ func TestFunctionsLinkOnlyWhatTheyShare(t *testing.T) {
 		}
 		return strings.Fields(string(out))
 	}
-	handlers := map[string]string{"token": "tokenapi", "clients": "clientsapi", "secrets": "secretsapi", "policies": "policiesapi"}
+	handlers := map[string]string{"token": "tokenapi", "clients": "clientsapi", "secrets": "secretsapi", "policies": "policiesapi",
+		"provisioning": "customresource"}
 	linked := map[string]bool{}
 	for fn, own := range handlers {
 		for _, dep := range list("-deps", "./functions/"+fn) {
@@ -38,6 +39,10 @@ func TestFunctionsLinkOnlyWhatTheyShare(t *testing.T) {
 			linked[rel] = true
 			if !strings.HasPrefix(rel, "shared/") && rel != "functions/"+fn {
 				t.Errorf("function %s links %s, outside shared/", fn, rel)
+			}
+			// The provisioning function works through the HTTP API alone.
+			if fn == "provisioning" && (strings.HasPrefix(rel, "shared/store") || strings.HasPrefix(rel, "shared/signer") || rel == "shared/app") {
+				t.Errorf("function provisioning links %s", rel)
 			}
 			for other, pkg := range handlers {
 				if other != fn && rel == "shared/"+pkg {

@@ -60,7 +60,7 @@ func Provision(ctx context.Context, t *samtemplate.Template, ddb *dynamodb.Clien
 			return res, fmt.Errorf("create alias %s: %w", name, err)
 		}
 	}
-	fns := t.Functions()
+	fns := t.APIFunctions()
 	if len(fns) == 0 {
 		return res, errors.New("the template declares no function")
 	}

@@ -128,7 +128,7 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 	svc.Env["TABLE_NAME"], svc.Env["SIGNING_KEY_ID"] = svc.Resources.TableName, svc.Resources.KeyAlias
 
 	handlers := map[string]http.Handler{}
-	for _, fn := range svc.Template.Functions() {
+	for _, fn := range svc.Template.APIFunctions() {
 		build, ok := Functions[fn]
 		if !ok {
 			return fmt.Errorf("template function %s has no constructor", fn)

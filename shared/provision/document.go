@@ -175,21 +175,29 @@ func (d *Document) normalize() error {
 			errs = append(errs, fmt.Errorf("client %q is declared twice", c.Name))
 		}
 		clientNames[c.Name] = true
-		if len(c.GrantTypes) == 0 {
-			c.GrantTypes = []string{"client_credentials"}
-		}
-		for _, l := range [][]string{c.GrantTypes, c.Scopes, c.RedirectURIs, c.Audiences, c.Groups} {
-			slices.Sort(l)
-		}
-		kids := map[string]bool{}
-		for _, k := range c.PublicKeys {
-			if kids[k.Kid()] {
-				errs = append(errs, fmt.Errorf("client %q: kid %q is declared twice", c.Name, k.Kid()))
-			}
-			kids[k.Kid()] = true
-		}
-		errs = append(errs, normalizeGrants(&c.Policies, "client "+c.Name)...)
+		errs = append(errs, c.Normalize())
 	}
+	return errors.Join(errs...)
+}
+
+// Normalize fills c's defaults, sorts its lists and normalises its
+// policies' scopes, as Parse does for every client of a document.
+func (c *Client) Normalize() error {
+	var errs []error
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{"client_credentials"}
+	}
+	for _, l := range [][]string{c.GrantTypes, c.Scopes, c.RedirectURIs, c.Audiences, c.Groups} {
+		slices.Sort(l)
+	}
+	kids := map[string]bool{}
+	for _, k := range c.PublicKeys {
+		if kids[k.Kid()] {
+			errs = append(errs, fmt.Errorf("client %q: kid %q is declared twice", c.Name, k.Kid()))
+		}
+		kids[k.Kid()] = true
+	}
+	errs = append(errs, normalizeGrants(&c.Policies, "client "+c.Name)...)
 	return errors.Join(errs...)
 }
 

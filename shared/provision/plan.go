@@ -23,7 +23,9 @@ type API interface {
 	CreateClient(ctx context.Context, spec apiclient.ClientSpec) (apiclient.ClientRecord, error)
 	ReplaceClient(ctx context.Context, id string, spec apiclient.ClientSpec, etag string) (apiclient.ClientRecord, error)
 	DeleteClient(ctx context.Context, id string) error
+	ListSecrets(ctx context.Context, clientID string) ([]apiclient.Secret, error)
 	CreateSecret(ctx context.Context, clientID, value, description string, expiration *time.Time) (apiclient.Secret, error)
+	DeleteSecret(ctx context.Context, clientID, secretID string) error
 	ListKeys(ctx context.Context, clientID string) ([]apiclient.Key, error)
 	CreateKey(ctx context.Context, clientID string, jwk json.RawMessage, description string, expiration *time.Time) (apiclient.Key, error)
 	DeleteKey(ctx context.Context, clientID, keyID string) error
@@ -174,7 +176,7 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 		}
 	}
 	for _, c := range doc.Clients {
-		if err := p.planClient(ctx, api, c, clientByName[c.Name], groupByName); err != nil {
+		if err := p.planClient(ctx, api, c, clientByName[c.Name], true); err != nil {
 			return nil, err
 		}
 	}
@@ -329,16 +331,50 @@ func (c Client) Spec() apiclient.ClientSpec {
 	}
 }
 
-func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apiclient.ClientRecord, groupByName map[string]*apiclient.Group) error {
+// PlanClient plans one client alone, whatever else the tenant holds: have
+// is its current record, nil to create it (without a secret). The groups it
+// joins must exist.
+func PlanClient(ctx context.Context, api API, want Client, have *apiclient.ClientRecord) (*Plan, error) {
+	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}, clientIDs: map[string]string{}, groupIDs: map[string]string{}}
+	if len(want.Groups) > 0 {
+		groups, err := api.ListGroups(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing groups: %w", err)
+		}
+		groupByName, err := unique(groups, func(g apiclient.Group) string { return g.DisplayName }, "groups", want.Groups)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range want.Groups {
+			if groupByName[g] == nil {
+				return nil, fmt.Errorf("client %q joins group %q, which the tenant does not have", want.Name, g)
+			}
+			p.groupIDs[g] = groupByName[g].ID
+		}
+	}
+	if have != nil {
+		p.clientIDs[want.Name] = have.ClientID
+	}
+	return p, p.planClient(ctx, api, want, have, false)
+}
+
+// ClientID is the id of the client named name, after Apply for one it
+// created.
+func (p *Plan) ClientID(name string) string { return p.clientIDs[name] }
+
+// planClient plans want; a new client without public keys gets a generated
+// secret when generateSecret.
+func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apiclient.ClientRecord, generateSecret bool) error {
 	ch := Change{Kind: "client", Name: want.Name}
 	var steps []step
 	var havePolicies []Grant
 	var haveGroups []string
+	memberOf := map[string]string{} // group name → id
 	var haveKeys []apiclient.Key
 	if have == nil {
 		ch.Op = Create
 		ch.Details = append(ch.Details, fieldLines(apiclient.ClientSpec{}, want.Spec(), true)...)
-		secret := len(want.PublicKeys) == 0
+		secret := generateSecret && len(want.PublicKeys) == 0
 		if secret {
 			p.newSecrets++
 			ch.Details = append(ch.Details, "+ secret       generated, written once to the secrets output")
@@ -386,6 +422,7 @@ func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apicl
 		}
 		for _, g := range groups {
 			haveGroups = append(haveGroups, g.DisplayName)
+			memberOf[g.DisplayName] = g.ID
 		}
 		slices.Sort(haveGroups)
 		if haveKeys, err = api.ListKeys(ctx, have.ClientID); err != nil {
@@ -407,8 +444,7 @@ func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apicl
 	}
 	for _, g := range leave {
 		ch.Details = append(ch.Details, "- member of    "+g)
-		if gr := groupByName[g]; gr != nil {
-			gid := gr.ID
+		if gid := memberOf[g]; gid != "" {
 			steps = append(steps, step{phaseLeave, func(ctx context.Context, r *run) error {
 				if err := r.api.RemoveMembers(ctx, gid, subject(r)); err != nil {
 					return fmt.Errorf("client %q: leaving group %q: %w", want.Name, g, err)
@@ -586,6 +622,7 @@ func (p *Plan) Apply(ctx context.Context, api API, sink SecretSink) error {
 		return fmt.Errorf("%d new client(s) get a generated secret: name where it goes", p.newSecrets)
 	}
 	r := &run{api: api, clients: maps.Clone(p.clientIDs), groups: maps.Clone(p.groupIDs), secrets: sink, tenant: p.Tenant}
+	defer func() { p.clientIDs = r.clients }()
 	steps := slices.Clone(p.steps)
 	slices.SortStableFunc(steps, func(a, b step) int { return a.phase - b.phase })
 	for _, s := range steps {

@@ -1,0 +1,350 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/cfn"
+
+	"github.com/machine-iam/machine-iam/local/stack"
+	"github.com/machine-iam/machine-iam/operator"
+	"github.com/machine-iam/machine-iam/shared/customresource"
+	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/provision"
+)
+
+// fakeSecrets stands in for Secrets Manager, which has no local stand-in.
+type fakeSecrets struct {
+	mu     sync.Mutex
+	values map[string]string
+}
+
+func (f *fakeSecrets) SecretValue(_ context.Context, arn string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.values[arn]
+	if !ok {
+		return "", fmt.Errorf("ResourceNotFoundException: %s", arn)
+	}
+	return v, nil
+}
+
+func (f *fakeSecrets) set(arn, value string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.values[arn] = value
+}
+
+// responseRecorder serves CloudFormation's pre-signed response URLs.
+type responseRecorder struct {
+	*httptest.Server
+	mu        sync.Mutex
+	responses map[string]cfn.Response
+	raw       map[string]string
+}
+
+func newResponseRecorder(t *testing.T) *responseRecorder {
+	rec := &responseRecorder{responses: map[string]cfn.Response{}, raw: map[string]string{}}
+	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var resp cfn.Response
+		if r.Method != http.MethodPut || r.Header.Get("Content-Type") != "" || json.Unmarshal(b, &resp) != nil {
+			t.Errorf("answer: %s with content type %q: %s", r.Method, r.Header.Get("Content-Type"), b)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		rec.mu.Lock()
+		rec.responses[strings.TrimPrefix(r.URL.Path, "/")] = resp
+		rec.raw[strings.TrimPrefix(r.URL.Path, "/")] = string(b)
+		rec.mu.Unlock()
+	}))
+	t.Cleanup(rec.Close)
+	return rec
+}
+
+// provisioning drives the handler with CloudFormation events.
+type provisioning struct {
+	t       *testing.T
+	h       *customresource.Handler
+	rec     *responseRecorder
+	secrets *fakeSecrets
+	stackID string
+}
+
+func newProvisioning(t *testing.T, provisioner operator.Result) *provisioning {
+	rec := newResponseRecorder(t)
+	profile, _ := json.Marshal(provisioner)
+	const provisionerArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:machine-iam-provisioner-AbCdEf"
+	secrets := &fakeSecrets{values: map[string]string{provisionerArn: string(profile)}}
+	return &provisioning{t: t, rec: rec, secrets: secrets,
+		stackID: "arn:aws:cloudformation:eu-west-1:123456789012:stack/consumer/" + id.New(),
+		h: &customresource.Handler{
+			Connect: customresource.Provisioners(secrets, provisionerArn, env.base, nil),
+			Secrets: secrets, ProvisionerSecretArn: provisionerArn, BaseURL: env.base, HTTP: rec.Client(),
+		}}
+}
+
+func (p *provisioning) event(requestType cfn.RequestType, physical string, props, old map[string]any) cfn.Event {
+	requestID := id.New()
+	return cfn.Event{RequestType: requestType, RequestID: requestID, ResponseURL: p.rec.URL + "/" + requestID,
+		ResourceType: customresource.ResourceType, PhysicalResourceID: physical, LogicalResourceID: "InvoiceExporter",
+		StackID: p.stackID, ResourceProperties: props, OldResourceProperties: old}
+}
+
+// send invokes the handler with ev as Lambda would and returns the answer
+// CloudFormation received.
+func (p *provisioning) send(ev cfn.Event) cfn.Response {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := p.h.Handle(ctx, ev); err != nil {
+		p.t.Fatalf("%s: %v", ev.RequestType, err)
+	}
+	p.rec.mu.Lock()
+	defer p.rec.mu.Unlock()
+	resp, ok := p.rec.responses[ev.RequestID]
+	if !ok {
+		p.t.Fatalf("%s: no answer reached the response URL", ev.RequestType)
+	}
+	for _, v := range p.secrets.values {
+		if strings.Contains(p.rec.raw[ev.RequestID], v) {
+			p.t.Fatalf("%s: the answer holds a secret: %s", ev.RequestType, p.rec.raw[ev.RequestID])
+		}
+	}
+	return resp
+}
+
+func (p *provisioning) succeed(ev cfn.Event) cfn.Response {
+	p.t.Helper()
+	resp := p.send(ev)
+	if resp.Status != cfn.StatusSuccess {
+		p.t.Fatalf("%s: %s %s", ev.RequestType, resp.Status, resp.Reason)
+	}
+	return resp
+}
+
+func (p *provisioning) fail(ev cfn.Event, reason string) cfn.Response {
+	p.t.Helper()
+	resp := p.send(ev)
+	if resp.Status != cfn.StatusFailed || !strings.Contains(resp.Reason, reason) {
+		p.t.Fatalf("%s: %s %q, want FAILED with %q", ev.RequestType, resp.Status, resp.Reason, reason)
+	}
+	return resp
+}
+
+// TestCustomResourceLifecycle sends the events of a stack's life to the
+// provisioning handler: create (and its retry), update, a failed update and
+// its rollback, delete (twice), with the client checked over HTTP after each.
+func TestCustomResourceLifecycle(t *testing.T) {
+	t.Parallel()
+	adminTok, res := newTenantAdmin(t, "cfn")
+	p := newProvisioning(t, res)
+	group := send(t, http.MethodPost, "/v1/subjects/groups", adminTok, map[string]any{"displayName": "payment-jobs", "description": "jobs"})
+	if group.Status != http.StatusCreated && group.Status != http.StatusOK {
+		t.Fatal(group)
+	}
+	groupSubject := group.json(t)["subjectId"].(string)
+	grant(t, adminTok, groupSubject, "banking.ais.read", "/companies/42")
+	p.secrets.set("arn:secret-1", "first-secret-value-123")
+	p.secrets.set("arn:secret-2", "second-secret-value-456")
+
+	props := map[string]any{
+		"ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:provisioning",
+		"Tenant":       res.Tenant, "Name": "invoice-exporter", "Description": "Nightly export",
+		"Scopes": []any{"api"}, "AccessTokenLifetime": "900", "TokenClaims": map[string]any{"team": "payments"},
+		"Policies":  []any{map[string]any{"Action": "banking.pis.read", "Scope": "/companies/42/payments/"}},
+		"Groups":    []any{"payment-jobs"},
+		"SecretArn": "arn:secret-1",
+	}
+	create := p.event(cfn.RequestCreate, "", props, nil)
+	resp := p.succeed(create)
+	clientID := resp.PhysicalResourceID
+	if resp.Data["ClientId"] != clientID || resp.Data["SubjectId"] != "client-"+clientID ||
+		resp.Data["TokenEndpoint"] != env.base+tokenPath(res.Tenant) {
+		t.Fatalf("create answered %+v", resp)
+	}
+	subject := "client-" + clientID
+	tok := tokenFor(t, res.Tenant, clientID, "first-secret-value-123", "api")
+	if claims := claimsOf(t, tok); claims["team"] != "payments" || claims["exp"].(float64)-claims["iat"].(float64) != 900 {
+		t.Errorf("token claims %v", claims)
+	}
+	assertAllowed(t, adminTok, subject, "banking.pis.read", "/companies/42/payments/7", true)
+	assertAllowed(t, adminTok, subject, "banking.ais.read", "/companies/42", true) // through the group
+
+	// Lambda retries a create after a crash: the same client, not another.
+	if again := p.succeed(create); again.PhysicalResourceID != clientID {
+		t.Fatalf("a retried create made client %s, not %s", again.PhysicalResourceID, clientID)
+	}
+	if r := send(t, http.MethodGet, "/v1/clients?searchText=invoice-exporter", adminTok, nil); r.json(t)["metadata"].(map[string]any)["totalCount"].(float64) != 1 {
+		t.Fatalf("clients named invoice-exporter: %s", r)
+	}
+
+	// Update: another secret, a policy moved, the group left.
+	updated := clone(props)
+	updated["SecretArn"] = "arn:secret-2"
+	updated["Policies"] = []any{map[string]any{"Action": "banking.pis.create", "Scope": "/companies/42/payments"}}
+	updated["Groups"] = []any{}
+	if r := p.succeed(p.event(cfn.RequestUpdate, clientID, updated, props)); r.PhysicalResourceID != clientID {
+		t.Fatalf("update replaced the client: %+v", r)
+	}
+	tokenFor(t, res.Tenant, clientID, "second-secret-value-456", "api")
+	if r := send(t, http.MethodPost, tokenPath(res.Tenant), "", tokenForm(clientID, "first-secret-value-123")); r.Status != http.StatusUnauthorized {
+		t.Fatalf("the replaced secret still works: %s", r)
+	}
+	assertAllowed(t, adminTok, subject, "banking.pis.read", "/companies/42/payments/7", false)
+	assertAllowed(t, adminTok, subject, "banking.pis.create", "/companies/42/payments/7", true)
+	assertAllowed(t, adminTok, subject, "banking.ais.read", "/companies/42", false)
+
+	// A failing update (an action the catalog lacks), then CloudFormation's
+	// rollback: an update back to the old properties.
+	bad := clone(updated)
+	bad["Policies"] = []any{map[string]any{"Action": "banking.nonsense", "Scope": "/"}}
+	p.fail(p.event(cfn.RequestUpdate, clientID, bad, updated), "banking.nonsense")
+	p.succeed(p.event(cfn.RequestUpdate, clientID, updated, bad))
+	assertAllowed(t, adminTok, subject, "banking.pis.create", "/companies/42/payments/7", true)
+
+	del := p.event(cfn.RequestDelete, clientID, updated, nil)
+	p.succeed(del)
+	if r := send(t, http.MethodGet, "/v1/clients/"+clientID, adminTok, nil); r.Status != http.StatusNotFound {
+		t.Fatalf("deleted client: %s", r)
+	}
+	p.succeed(del) // a repeated delete
+}
+
+// TestCustomResourceRefusals: what the provisioner may not confer, bad
+// properties, a client the resource did not make, and the deadline.
+func TestCustomResourceRefusals(t *testing.T) {
+	t.Parallel()
+	adminTok, res := newTenantAdmin(t, "cfnbad")
+	// The provisioner may manage clients under /clients, and grant only
+	// banking.ais.read on /companies/42.
+	prov := newTenantCaller(t, res.Tenant, adminTok, "provisioner", "services.iam")
+	grant(t, adminTok, prov.subject, "iam.client.manage", "/clients")
+	grant(t, adminTok, prov.subject, "iam.secret.manage", "/clients")
+	grant(t, adminTok, prov.subject, "iam.policy.create", "/companies/42")
+	grant(t, adminTok, prov.subject, "banking.ais.read", "/companies/42")
+	p := newProvisioning(t, operator.Result{Tenant: res.Tenant, ClientID: prov.id, ClientSecret: prov.secret})
+	p.secrets.set("arn:s", "a-secret-value-0123")
+	props := map[string]any{"Tenant": res.Tenant, "Name": "reader", "SecretArn": "arn:s", "Scopes": []any{},
+		"Policies": []any{map[string]any{"Action": "banking.ais.read", "Scope": "/companies/42"}}}
+	ok := p.succeed(p.event(cfn.RequestCreate, "", props, nil))
+
+	// Escalation: owner on / is more than the provisioner holds. Nothing is
+	// left behind, and the rollback's delete succeeds.
+	owner := clone(props)
+	owner["Name"] = "would-be-owner"
+	owner["Policies"] = []any{map[string]any{"Action": "owner", "Scope": "/"}}
+	failed := p.fail(p.event(cfn.RequestCreate, "", owner, nil), "403")
+	r := send(t, http.MethodGet, "/v1/clients?searchText=would-be-owner", adminTok, nil)
+	if n := r.json(t)["metadata"].(map[string]any)["totalCount"].(float64); n != 0 {
+		t.Fatalf("a refused create left %v clients", n)
+	}
+	p.succeed(p.event(cfn.RequestDelete, failed.PhysicalResourceID, owner, nil))
+
+	for reason, change := range map[string]func(map[string]any){
+		`unknown property "Secret"`:            func(m map[string]any) { m["Secret"] = "x" },
+		"Name is required":                     func(m map[string]any) { delete(m, "Name") },
+		"Tenant must be a tenant name":         func(m map[string]any) { m["Tenant"] = "Not A Tenant" },
+		"AccessTokenLifetime must be a number": func(m map[string]any) { m["AccessTokenLifetime"] = "soon" },
+		"give PublicKeys or SecretArn":         func(m map[string]any) { delete(m, "SecretArn") },
+		"reading SecretArn":                    func(m map[string]any) { m["SecretArn"] = "arn:missing" },
+		"SecretArn must be the ARN":            func(m map[string]any) { m["SecretArn"] = "machine-iam/x" },
+		"names the provisioner's own secret": func(m map[string]any) {
+			m["SecretArn"] = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:machine-iam-provisioner"
+		},
+		`no provisioner for tenant "nobody-here"`: func(m map[string]any) { m["Tenant"] = "nobody-here" },
+	} {
+		m := clone(props)
+		m["Name"] = "refused"
+		change(m)
+		resp := p.fail(p.event(cfn.RequestCreate, "", m, nil), reason)
+		if !strings.HasPrefix(resp.PhysicalResourceID, "none-") {
+			t.Errorf("%s: a failed create answered id %q", reason, resp.PhysicalResourceID)
+		}
+	}
+
+	// Another stack's resource, or a client made by hand, is never touched.
+	stranger, _ := newClient(t, adminTok, "by-hand", "api")
+	p.fail(p.event(cfn.RequestUpdate, stranger, props, props), "not created by this resource")
+	p.succeed(p.event(cfn.RequestDelete, stranger, props, nil))
+	if r := send(t, http.MethodGet, "/v1/clients/"+stranger, adminTok, nil); r.Status != http.StatusOK {
+		t.Fatalf("a delete removed a client it did not make: %s", r)
+	}
+	other := newProvisioning(t, operator.Result{Tenant: res.Tenant, ClientID: prov.id, ClientSecret: prov.secret})
+	other.secrets.set("arn:s", "a-secret-value-0123")
+	other.succeed(other.event(cfn.RequestDelete, ok.PhysicalResourceID, props, nil))
+	if r := send(t, http.MethodGet, "/v1/clients/"+ok.PhysicalResourceID, adminTok, nil); r.Status != http.StatusOK {
+		t.Fatalf("another stack's delete removed the client: %s", r)
+	}
+
+	// The deadline: a provisioner that never answers still gets a FAILED
+	// answer out before the function would time out.
+	hang := newProvisioning(t, res)
+	hang.h.Connect = func(ctx context.Context, _ string) (provision.API, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	hang.h.Margin = 500 * time.Millisecond
+	ev := hang.event(cfn.RequestCreate, "", props, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	started := time.Now()
+	if err := hang.h.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if resp := hang.rec.responses[ev.RequestID]; resp.Status != cfn.StatusFailed || !strings.Contains(resp.Reason, "timeout") ||
+		time.Since(started) > 2*time.Second {
+		t.Fatalf("a hanging create answered %+v after %s", resp, time.Since(started))
+	}
+}
+
+// TestShippedCreateEvent runs events/provisioning/create.json, the event
+// `sam local invoke ProvisioningFunction` takes, through the handler.
+func TestShippedCreateEvent(t *testing.T) {
+	t.Parallel()
+	_, res := newTenantAdmin(t, "cfnevent")
+	p := newProvisioning(t, res)
+	root, _ := stack.FindRoot()
+	raw, err := os.ReadFile(filepath.Join(root, "events", "provisioning", "create.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev cfn.Event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.ResourceProperties["Tenant"] = res.Tenant
+	ev.ResponseURL = p.rec.URL + "/" + ev.RequestID
+	resp := p.succeed(ev)
+	if resp.Data["ClientId"] != resp.PhysicalResourceID {
+		t.Fatalf("answer %+v", resp)
+	}
+}
+
+func clone(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// assertAllowed asks the permission check whether subject may do action on
+// scope.
+func assertAllowed(t *testing.T, admin, subject, action, scope string, want bool) {
+	t.Helper()
+	r := send(t, http.MethodPost, "/v1/permissions/check", admin, map[string]string{"subject": subject, "action": action, "scope": scope})
+	if r.Status != http.StatusOK || r.json(t)["allowed"] != want {
+		t.Errorf("%s %s on %s: %s, want allowed=%v", subject, action, scope, r, want)
+	}
+}

@@ -1,0 +1,52 @@
+package customresource
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParsePropertiesTakesCloudFormationsStrings(t *testing.T) {
+	p, err := parseProperties(map[string]any{
+		"ServiceToken": "arn:aws:lambda:eu-west-1:1:function:f", "Tenant": "acme", "Name": "job",
+		"AccessTokenLifetime": "900", "Scopes": []any{"api"},
+		"Policies":   []any{map[string]any{"Action": "owner", "Scope": "/x"}},
+		"PublicKeys": []any{map[string]any{"Jwk": `{"kty":"EC","kid":"k1"}`}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.AccessTokenLifetime != 900 || p.Policies[0].Action != "owner" || p.PublicKeys[0].Kid() != "k1" || p.Description == "" {
+		t.Fatalf("%+v", p)
+	}
+}
+
+func TestParsePropertiesRefuses(t *testing.T) {
+	for want, raw := range map[string]map[string]any{
+		"Jwk needs a kid": {"Tenant": "a", "Name": "n", "PublicKeys": []any{map[string]any{"Jwk": map[string]any{"kty": "EC"}}}},
+		`unknown field "Extra"`: {"Tenant": "a", "Name": "n", "SecretArn": "arn:x",
+			"Policies": []any{map[string]any{"Action": "a", "Scope": "/", "Extra": "1"}}},
+		"Description is longer": {"Tenant": "a", "Name": "n", "SecretArn": "arn:x", "Description": strings.Repeat("d", 701)},
+	} {
+		if _, err := parseProperties(raw); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: %v, want %q", raw, err, want)
+		}
+	}
+}
+
+func TestSameSecretIgnoresTheRandomSuffix(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:"
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{arn + "team/my-secret-AbCdEf", arn + "team/my-secret", true},
+		{arn + "team/my-secret", arn + "team/my-secret-AbCdEf", true},
+		{arn + "team/prov-AbCdEf", arn + "team/prov-AbCdEf", true},
+		{arn + "team/prov-AbCdEf", arn + "team/other-AbCdEf", false},
+		{arn + "team/prov", arn + "team/prov2", false},
+	} {
+		if got := sameSecret(c.a, c.b); got != c.same {
+			t.Errorf("sameSecret(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}

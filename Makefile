@@ -71,7 +71,7 @@ recover: ## Give tenant TENANT on the running local stack a new owner client and
 .PHONY: test
 test: tools ## Run every test: unit, integration (DynamoDB Local, local-kms, gateway), cfn-lint.
 	go test -count=1 ./...
-	cfn-lint template.yaml examples/protected-api/template.yaml
+	cfn-lint template.yaml examples/protected-api/template.yaml examples/provisioning/stack.yaml
 
 .PHONY: lint
 lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy check, cfn-lint, OpenAPI lint.
@@ -79,7 +79,7 @@ lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy ch
 	go vet ./...
 	bin/staticcheck ./...
 	go mod tidy -diff
-	cfn-lint template.yaml examples/protected-api/template.yaml
+	cfn-lint template.yaml examples/protected-api/template.yaml examples/provisioning/stack.yaml
 
 FUZZTIME ?= 30s
 FUZZ_TARGETS := shared/tokenapi:FuzzTokenRequest shared/clientsapi:FuzzClientBody shared/secretsapi:FuzzSecretBody \

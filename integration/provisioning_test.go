@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/cfn"
 
+	"github.com/machine-iam/machine-iam/local/samtemplate"
 	"github.com/machine-iam/machine-iam/local/stack"
 	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/shared/customresource"
@@ -347,4 +349,80 @@ func assertAllowed(t *testing.T, admin, subject, action, scope string, want bool
 	if r.Status != http.StatusOK || r.json(t)["allowed"] != want {
 		t.Errorf("%s %s on %s: %s, want allowed=%v", subject, action, scope, r, want)
 	}
+}
+
+// TestExampleStackDeclaresWhatTheFileDoes provisions examples/provisioning's
+// stack.yaml (its custom resources, as CloudFormation would send them) in
+// one tenant and applies tenant.yaml to another: the clients end up with the
+// same scopes, lifetimes, claims, keys and effective permissions.
+func TestExampleStackDeclaresWhatTheFileDoes(t *testing.T) {
+	t.Parallel()
+	root, _ := stack.FindRoot()
+	dir := filepath.Join(root, "examples", "provisioning")
+
+	fileAdmin, fileTenant := newTenantAdmin(t, "byfile")
+	c := newCLI(t, fileTenant)
+	c.ok("apply", "-f", filepath.Join(dir, "tenant.yaml"), "--secrets-out", filepath.Join(c.dir, "secrets.jsonl"))
+
+	stackAdmin, stackTenant := newTenantAdmin(t, "bystack")
+	p := newProvisioning(t, stackTenant)
+	raw, err := os.ReadFile(filepath.Join(dir, "stack.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := samtemplate.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:machine-iam/consumer/invoice-exporter-AbCdEf"
+	p.secrets.set(secretArn, "generated-by-secrets-manager-001")
+	tmpl.Overrides = map[string]string{"Tenant": stackTenant.Tenant}
+	tmpl.Physical = map[string]string{"InvoiceExporterSecret": secretArn}
+	tmpl.Imports = map[string]string{"machine-iam-ProvisioningFunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:provisioning"}
+	resources := tmpl.OfType(customresource.ResourceType)
+	if len(resources) != 2 {
+		t.Fatalf("stack.yaml declares %v", resources)
+	}
+	for _, name := range resources {
+		props, err := tmpl.ResolveProperties(tmpl.Resources[name].Properties)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ev := p.event(cfn.RequestCreate, "", props.(map[string]any), nil)
+		ev.LogicalResourceID = name
+		p.succeed(ev)
+	}
+
+	for _, name := range []string{"invoice-exporter", "payment-runner"} {
+		byFile, byStack := describeClient(t, fileAdmin, name), describeClient(t, stackAdmin, name)
+		t.Logf("%s: %s", name, byFile)
+		if byFile != byStack {
+			t.Errorf("%s differs:\n by file:  %s\n by stack: %s", name, byFile, byStack)
+		}
+	}
+}
+
+// describeClient summarises what a client may do: its scopes, lifetime,
+// claims, key ids and effective permissions.
+func describeClient(t *testing.T, admin, name string) string {
+	t.Helper()
+	r := send(t, http.MethodGet, "/v1/clients?searchText="+name, admin, nil)
+	items := r.json(t)["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("clients named %s: %s", name, r)
+	}
+	cl := items[0].(map[string]any)
+	id := cl["clientId"].(string)
+	var kids []string
+	for _, k := range send(t, http.MethodGet, "/v1/clients/"+id+"/keys", admin, nil).json(t)["items"].([]any) {
+		kids = append(kids, k.(map[string]any)["kid"].(string))
+	}
+	var perms []string
+	for _, p := range send(t, http.MethodGet, "/v1/subjects/client-"+id+"/permissions", admin, nil).json(t)["data"].([]any) {
+		m := p.(map[string]any)
+		perms = append(perms, m["action"].(string)+" on "+m["scope"].(string))
+	}
+	slices.Sort(perms)
+	return fmt.Sprintf("scopes=%v lifetime=%v claims=%v kids=%v permissions=%v",
+		cl["allowedScopes"], cl["accessTokenLifetime"], cl["tokenClaims"], kids, perms)
 }

@@ -27,6 +27,11 @@ type Template struct {
 	// Pseudo holds the values of AWS pseudo parameters used to resolve
 	// names (AWS::StackName, AWS::Region, ...).
 	Pseudo map[string]string
+	// Physical holds what !Ref of a resource gives, for resources with no
+	// local stand-in (a Secrets Manager secret's ARN, say).
+	Physical map[string]string
+	// Imports holds the values of other stacks' exports, by name.
+	Imports map[string]string
 }
 
 // Resource is one entry of Resources.
@@ -241,6 +246,16 @@ func (t *Template) Resolve(v any) (string, error) {
 			}
 			return strings.Join(out, sep), nil
 		}
+		if name, ok := x["Fn::ImportValue"]; ok {
+			n, err := t.Resolve(name)
+			if err != nil {
+				return "", err
+			}
+			if v, ok := t.Imports[n]; ok {
+				return v, nil
+			}
+			return "", fmt.Errorf("no export named %q", n)
+		}
 		if sub, ok := x["Fn::Sub"].(string); ok {
 			var firstErr error
 			out := subVariable.ReplaceAllStringFunc(sub, func(m string) string {
@@ -256,6 +271,40 @@ func (t *Template) Resolve(v any) (string, error) {
 	return "", fmt.Errorf("cannot resolve %v locally", v)
 }
 
+// ResolveProperties evaluates a resource's properties as CloudFormation
+// sends them to a custom resource: intrinsic functions resolved, and every
+// scalar a string.
+func (t *Template) ResolveProperties(v any) (any, error) {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := t.ResolveProperties(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		for k := range x {
+			if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+				return t.Resolve(x)
+			}
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			r, err := t.ResolveProperties(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = r
+		}
+		return out, nil
+	}
+	return t.Resolve(v)
+}
+
 func (t *Template) ref(name string) (string, error) {
 	if v, ok := t.Pseudo[name]; ok {
 		return v, nil
@@ -265,6 +314,9 @@ func (t *Template) ref(name string) (string, error) {
 			return v, nil
 		}
 		return t.Resolve(asMap(p)["Default"])
+	}
+	if v, ok := t.Physical[name]; ok {
+		return v, nil
 	}
 	if r, ok := t.Resources[name]; ok {
 		switch r.Type {

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,12 +94,17 @@ type Error struct {
 	Type   string
 	Title  string
 	Detail string
+	// Fields holds the messages of a validation problem, by field.
+	Fields map[string][]string
 }
 
 func (e *Error) Error() string {
 	msg := e.Title
 	if e.Detail != "" {
 		msg += ": " + e.Detail
+	}
+	for _, f := range slices.Sorted(maps.Keys(e.Fields)) {
+		msg += fmt.Sprintf("; %s: %s", f, strings.Join(e.Fields[f], ", "))
 	}
 	if msg == "" {
 		msg = http.StatusText(e.Status)
@@ -172,11 +179,12 @@ func problemOf(resp *http.Response, raw []byte) error {
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); strings.HasSuffix(mt, "json") {
 		var p struct {
 			Type, Title, Detail string
+			Errors              map[string][]string
 			Error               string `json:"error"`
 			Description         string `json:"error_description"`
 		}
 		if json.Unmarshal(raw, &p) == nil {
-			e.Type, e.Title, e.Detail = p.Type, p.Title, p.Detail
+			e.Type, e.Title, e.Detail, e.Fields = p.Type, p.Title, p.Detail, p.Errors
 			if p.Error != "" {
 				e.Title, e.Detail = p.Error, p.Description
 			}

@@ -100,11 +100,19 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer os.Remove(envFile)
+	// The admin's credentials as an iamctl profile, readable by its owner
+	// alone: IAMCTL_PROFILE=.run/admin.json iamctl clients list.
+	profile := filepath.Join(root, ".run", "admin.json")
+	if err := writeProfile(profile, admin); err != nil {
+		return err
+	}
+	defer os.Remove(profile)
 
 	out, _ := json.Marshal(admin)
 	fmt.Println(string(out))
 	fmt.Fprintf(os.Stderr, "\nmachine-iam is serving on %s (ready in %s)\n", base, time.Since(started).Round(time.Millisecond))
 	fmt.Fprintf(os.Stderr, "  tenant default admin: client_id=%s client_secret=%s\n", admin.ClientID, admin.ClientSecret)
+	fmt.Fprintf(os.Stderr, "  iamctl profile: IAMCTL_PROFILE=%s go run ./cmd/iamctl clients list\n", profile)
 	fmt.Fprintf(os.Stderr, "  DynamoDB Local %s, local-kms %s. Ctrl-C stops everything.\n\n", svc.DynamoDBEndpoint, svc.KMSEndpoint)
 
 	// The API description is served beside the API, for clients to generate
@@ -134,6 +142,17 @@ func run(ctx context.Context) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// writeProfile writes the admin's credentials for iamctl, replacing those of
+// an earlier run.
+func writeProfile(path string, admin operator.Result) error {
+	b, err := json.MarshalIndent(admin, "", "  ")
+	if err != nil {
+		return err
+	}
+	_ = os.Remove(path)
+	return os.WriteFile(path, append(b, '\n'), 0o600)
 }
 
 // writeEnvFile records where the running stack is, for `make bootstrap`.

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/local/stack"
 	"github.com/machine-iam/machine-iam/operator"
+	"github.com/machine-iam/machine-iam/shared/id"
 )
 
 var iamctlBuild struct {
@@ -304,5 +306,50 @@ func TestIamctlRefusesAnInvalidDocument(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("plan of %q: exit %d, want 1 and %q\n%s%s", tc.doc, code, tc.want, out, errOut)
 		}
+	}
+}
+
+// TestIamctlApplyWritesSecretsToStdout: with --secrets-out - (a pipe, as in
+// CI) stdout carries the secrets alone, and the plan goes to stderr.
+func TestIamctlApplyWritesSecretsToStdout(t *testing.T) {
+	t.Parallel()
+	_, res := newTenantAdmin(t, "stdout")
+	c := newCLI(t, res)
+	doc := "version: 1\nclients:\n  - {name: a, description: first, scopes: [api]}\n  - {name: b, description: second, scopes: [api]}\n"
+	out, errOut, code := c.run(doc, "apply", "-f", "-", "--secrets-out", "-")
+	if code != 0 || !strings.Contains(errOut, `+ client "a"`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("stdout %q: want two secrets", out)
+	}
+	for _, l := range lines {
+		var s struct{ ClientID, ClientSecret string }
+		if err := json.Unmarshal([]byte(l), &s); err != nil {
+			t.Fatal(err)
+		}
+		tokenFor(t, res.Tenant, s.ClientID, s.ClientSecret, "api")
+	}
+}
+
+// TestIamctlLeavesStackClientsToTheirStack: a document naming a client a
+// CloudFormation resource owns is refused, not merged.
+func TestIamctlLeavesStackClientsToTheirStack(t *testing.T) {
+	t.Parallel()
+	admin, res := newTenantAdmin(t, "stackowned")
+	c := newCLI(t, res)
+	desc := "Owned [cloudformation arn:aws:cloudformation:eu-west-1:123456789012:stack/s/" + id.New() + " Job " + id.New() + "]"
+	if r := send(t, http.MethodPost, "/v1/clients", admin, map[string]any{"name": "job", "description": desc,
+		"allowedGrantTypes": []string{"client_credentials"}, "allowedScopes": []string{}, "redirectUris": []string{}}); r.Status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	out, errOut, code := c.run("version: 1\nclients: [{name: job, description: mine}]\n", "plan", "-f", "-")
+	if code != 1 || !strings.Contains(errOut, "belongs to a CloudFormation stack") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	// Pruning leaves it alone too.
+	if out, errOut, code := c.run("version: 1\n", "plan", "-f", "-", "--prune"); code != 0 || !strings.Contains(out, "belongs to a CloudFormation stack; it is never pruned") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }

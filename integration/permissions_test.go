@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -148,16 +149,18 @@ func checkLeastPrivilege(rec *iamRecorder, t *samtemplate.Template) []string {
 }
 
 // TestProvisioningFunctionReadsSecretsOnly: the custom-resource function
-// works through the HTTP API, so its role grants no table or key access;
-// Secrets Manager has no local stand-in, so this reads the template alone.
+// works through the HTTP API, so its role grants no table or key access:
+// exactly the provisioner secret, the client secrets under the prefix, and
+// confirming events with CloudFormation. (Neither service has a local
+// stand-in, so this reads the template alone.)
 func TestProvisioningFunctionReadsSecretsOnly(t *testing.T) {
-	got := granted(env.svc.Template, "ProvisioningFunction")
-	for g := range got {
-		if !strings.HasPrefix(g, "secretsmanager:GetSecretValue@") {
-			t.Errorf("ProvisioningFunction is granted %s", g)
-		}
+	got := slices.Sorted(maps.Keys(granted(env.svc.Template, "ProvisioningFunction")))
+	want := []string{
+		"cloudformation:DescribeStackResource@map[Fn::Sub:arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/*]",
+		"secretsmanager:GetSecretValue@map[Fn::Sub:arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ClientSecretNamePrefix}*]",
+		"secretsmanager:GetSecretValue@map[Ref:ProvisionerSecretArn]",
 	}
-	if len(got) != 2 {
-		t.Errorf("ProvisioningFunction is granted %v, want the provisioner secret and the client secrets", got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("ProvisioningFunction is granted\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

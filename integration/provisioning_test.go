@@ -47,6 +47,31 @@ func (f *fakeSecrets) set(arn, value string) {
 	f.values[arn] = value
 }
 
+// fakeStacks stands in for CloudFormation's record of stack resources;
+// provisioning.event records what CloudFormation would while it waits on an
+// event.
+type fakeStacks struct {
+	mu        sync.Mutex
+	resources map[string]customresource.StackResource
+}
+
+func (f *fakeStacks) StackResource(_ context.Context, stackID, logicalID string) (customresource.StackResource, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.resources[stackID+"/"+logicalID]
+	if !ok {
+		return r, fmt.Errorf("ValidationError: Resource %s does not exist for stack %s", logicalID, stackID)
+	}
+	return r, nil
+}
+
+func (f *fakeStacks) set(ev cfn.Event, status string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resources[ev.StackID+"/"+ev.LogicalResourceID] = customresource.StackResource{
+		Type: ev.ResourceType, Status: status, PhysicalID: ev.PhysicalResourceID}
+}
+
 // responseRecorder serves CloudFormation's pre-signed response URLs.
 type responseRecorder struct {
 	*httptest.Server
@@ -80,7 +105,11 @@ type provisioning struct {
 	h       *customresource.Handler
 	rec     *responseRecorder
 	secrets *fakeSecrets
+	stacks  *fakeStacks
 	stackID string
+	// provisioner is the provisioner's client secret, which no answer may
+	// hold either.
+	provisioner string
 }
 
 func newProvisioning(t *testing.T, provisioner operator.Result) *provisioning {
@@ -88,15 +117,26 @@ func newProvisioning(t *testing.T, provisioner operator.Result) *provisioning {
 	profile, _ := json.Marshal(provisioner)
 	const provisionerArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:machine-iam-provisioner-AbCdEf"
 	secrets := &fakeSecrets{values: map[string]string{provisionerArn: string(profile)}}
-	return &provisioning{t: t, rec: rec, secrets: secrets,
+	stacks := &fakeStacks{resources: map[string]customresource.StackResource{}}
+	return &provisioning{t: t, rec: rec, secrets: secrets, stacks: stacks, provisioner: provisioner.ClientSecret,
 		stackID: "arn:aws:cloudformation:eu-west-1:123456789012:stack/consumer/" + id.New(),
 		h: &customresource.Handler{
 			Connect: customresource.Provisioners(secrets, provisionerArn, env.base, nil),
 			Secrets: secrets, ProvisionerSecretArn: provisionerArn, BaseURL: env.base, HTTP: rec.Client(),
+			Stacks: stacks, ResponseURLAllowed: func(u string) bool { return strings.HasPrefix(u, rec.URL+"/") },
 		}}
 }
 
+// event is an event as CloudFormation sends it, recorded as in progress.
 func (p *provisioning) event(requestType cfn.RequestType, physical string, props, old map[string]any) cfn.Event {
+	ev := p.forged(requestType, physical, props, old)
+	p.stacks.set(ev, map[cfn.RequestType]string{cfn.RequestCreate: "CREATE_IN_PROGRESS",
+		cfn.RequestUpdate: "UPDATE_IN_PROGRESS", cfn.RequestDelete: "DELETE_IN_PROGRESS"}[requestType])
+	return ev
+}
+
+// forged is an event CloudFormation knows nothing of.
+func (p *provisioning) forged(requestType cfn.RequestType, physical string, props, old map[string]any) cfn.Event {
 	requestID := id.New()
 	return cfn.Event{RequestType: requestType, RequestID: requestID, ResponseURL: p.rec.URL + "/" + requestID,
 		ResourceType: customresource.ResourceType, PhysicalResourceID: physical, LogicalResourceID: "InvoiceExporter",
@@ -113,14 +153,21 @@ func (p *provisioning) send(ev cfn.Event) cfn.Response {
 		p.t.Fatalf("%s: %v", ev.RequestType, err)
 	}
 	p.rec.mu.Lock()
-	defer p.rec.mu.Unlock()
 	resp, ok := p.rec.responses[ev.RequestID]
+	raw := p.rec.raw[ev.RequestID]
+	p.rec.mu.Unlock()
 	if !ok {
 		p.t.Fatalf("%s: no answer reached the response URL", ev.RequestType)
 	}
+	p.secrets.mu.Lock()
+	values := []string{p.provisioner}
 	for _, v := range p.secrets.values {
-		if strings.Contains(p.rec.raw[ev.RequestID], v) {
-			p.t.Fatalf("%s: the answer holds a secret: %s", ev.RequestType, p.rec.raw[ev.RequestID])
+		values = append(values, v)
+	}
+	p.secrets.mu.Unlock()
+	for _, v := range values {
+		if v != "" && strings.Contains(raw, v) {
+			p.t.Fatalf("%s: the answer holds a secret: %s", ev.RequestType, raw)
 		}
 	}
 	return resp
@@ -327,6 +374,7 @@ func TestShippedCreateEvent(t *testing.T) {
 	}
 	ev.ResourceProperties["Tenant"] = res.Tenant
 	ev.ResponseURL = p.rec.URL + "/" + ev.RequestID
+	p.stacks.set(ev, "CREATE_IN_PROGRESS")
 	resp := p.succeed(ev)
 	if resp.Data["ClientId"] != resp.PhysicalResourceID {
 		t.Fatalf("answer %+v", resp)
@@ -390,6 +438,7 @@ func TestExampleStackDeclaresWhatTheFileDoes(t *testing.T) {
 		}
 		ev := p.event(cfn.RequestCreate, "", props.(map[string]any), nil)
 		ev.LogicalResourceID = name
+		p.stacks.set(ev, "CREATE_IN_PROGRESS")
 		p.succeed(ev)
 	}
 
@@ -425,4 +474,78 @@ func describeClient(t *testing.T, admin, name string) string {
 	slices.Sort(perms)
 	return fmt.Sprintf("scopes=%v lifetime=%v claims=%v kids=%v permissions=%v",
 		cl["allowedScopes"], cl["accessTokenLifetime"], cl["tokenClaims"], kids, perms)
+}
+
+// TestCustomResourceForgedEvents: whoever may invoke the function could send
+// it events of their own. Only events CloudFormation confirms are acted on,
+// only CloudFormation's response URLs are answered, no planted client is
+// adopted, and the resource owns its client's credentials.
+func TestCustomResourceForgedEvents(t *testing.T) {
+	t.Parallel()
+	adminTok, res := newTenantAdmin(t, "cfnforge")
+	p := newProvisioning(t, res)
+	const victimArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:machine-iam/victim-AbCdEf"
+	const attackerArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:machine-iam/attacker-AbCdEf"
+	p.secrets.set(victimArn, "victim-secret-value-0001")
+	p.secrets.set(attackerArn, "attacker-secret-value-01")
+	props := map[string]any{"Tenant": res.Tenant, "Name": "victim", "SecretArn": victimArn, "Scopes": []any{"api"},
+		"Policies": []any{map[string]any{"Action": "banking.ais.read", "Scope": "/companies/42"}}}
+	create := p.event(cfn.RequestCreate, "", props, nil)
+	victim := p.succeed(create).PhysicalResourceID
+	created := create
+	created.PhysicalResourceID = victim
+	p.stacks.set(created, "CREATE_COMPLETE")
+
+	stolen := clone(props)
+	stolen["SecretArn"] = attackerArn
+	p.fail(p.forged(cfn.RequestUpdate, victim, stolen, props), "is CREATE_COMPLETE, not UPDATE_IN_PROGRESS")
+	p.fail(p.forged(cfn.RequestDelete, victim, props, nil), "is CREATE_COMPLETE, not DELETE_IN_PROGRESS")
+	tokenFor(t, res.Tenant, victim, "victim-secret-value-0001", "api")
+	if r := send(t, http.MethodPost, tokenPath(res.Tenant), "", tokenForm(victim, "attacker-secret-value-01")); r.Status != http.StatusUnauthorized {
+		t.Fatalf("a forged update took effect: %s", r)
+	}
+
+	// An event whose response URL is not CloudFormation's is not acted on,
+	// and nothing is sent there.
+	foreign := p.event(cfn.RequestUpdate, victim, stolen, props)
+	foreign.ResponseURL = "https://attacker.example/collect"
+	if err := p.h.Handle(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	tokenFor(t, res.Tenant, victim, "victim-secret-value-0001", "api")
+
+	// A client planted with a guessed marker is not adopted by a create.
+	guess := "Planted [cloudformation " + p.stackID + " Next " + id.New() + "]"
+	planted := send(t, http.MethodPost, "/v1/clients", adminTok, map[string]any{"name": "next", "description": guess,
+		"allowedGrantTypes": []string{"client_credentials"}, "allowedScopes": []string{}, "redirectUris": []string{}})
+	next := clone(props)
+	next["Name"] = "next"
+	ev := p.event(cfn.RequestCreate, "", next, nil)
+	ev.LogicalResourceID = "Next"
+	p.stacks.set(ev, "CREATE_IN_PROGRESS")
+	if got := p.succeed(ev).PhysicalResourceID; got == planted.json(t)["clientId"] {
+		t.Fatal("a create adopted a planted client")
+	}
+
+	// The resource owns the client's credentials: an update removes a
+	// secret added by hand, and an empty secret value is refused.
+	r := send(t, http.MethodPost, "/v1/clients/"+victim+"/secrets", adminTok, map[string]any{"value": "by-hand-secret-000001", "description": "by hand"})
+	if r.Status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	p.succeed(p.event(cfn.RequestUpdate, victim, props, props))
+	if r := send(t, http.MethodPost, tokenPath(res.Tenant), "", tokenForm(victim, "by-hand-secret-000001")); r.Status != http.StatusUnauthorized {
+		t.Fatalf("a secret added by hand survived the update: %s", r)
+	}
+	tokenFor(t, res.Tenant, victim, "victim-secret-value-0001", "api")
+	p.secrets.set(victimArn, "")
+	p.fail(p.event(cfn.RequestUpdate, victim, props, props), "SecretArn holds no string value")
+	tokenFor(t, res.Tenant, victim, "victim-secret-value-0001", "api")
+
+	// Deletes of what is not ours succeed without touching anything, so
+	// stacks roll back.
+	other := p.event(cfn.RequestDelete, victim, props, nil)
+	other.ResourceType = "AWS::CloudFormation::CustomResource"
+	p.succeed(other)
+	tokenFor(t, res.Tenant, victim, "victim-secret-value-0001", "api")
 }

@@ -113,21 +113,23 @@ func secretSink(cio cmdIO, plan *provision.Plan, out string) (provision.SecretSi
 		return nil, noop, usagef("the plan creates clients with generated secrets: name where they go with --secrets-out FILE (a new file, mode 0600) or --secrets-out -")
 	}
 	var w io.Writer = cio.stdout
+	var file *os.File
 	closer := noop
 	if out != "-" {
 		fh, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return nil, noop, fmt.Errorf("--secrets-out: %w (it must not exist yet)", err)
 		}
-		w, closer = fh, fh.Close
+		w, file, closer = fh, fh, fh.Close
 	}
 	enc := json.NewEncoder(w)
 	return func(s provision.NewSecret) error {
 		if err := enc.Encode(s); err != nil {
 			return fmt.Errorf("client %s was created, but writing its secret failed: %w", s.ClientID, err)
 		}
-		if fh, ok := w.(*os.File); ok {
-			return fh.Sync()
+		if file != nil {
+			// On disk before the next client is made.
+			return file.Sync()
 		}
 		return nil
 	}, closer, nil

@@ -2,7 +2,8 @@
 // Custom::MachineIamClient (shared/customresource). It calls the service's
 // HTTP API as the provisioner client of each tenant, whose credentials the
 // Secrets Manager secret PROVISIONER_SECRET_ARN holds; it has no access to
-// the table or the signing key.
+// the table or the signing key. Secrets Manager and CloudFormation (which
+// confirms each event) are its only AWS calls.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/machine-iam/machine-iam/shared/customresource"
@@ -31,6 +33,20 @@ func (s secretValues) SecretValue(ctx context.Context, arn string) (string, erro
 	return aws.ToString(out.SecretString), nil
 }
 
+// stacks asks CloudFormation about the resource an event names.
+type stacks struct{ cf *cloudformation.Client }
+
+func (s stacks) StackResource(ctx context.Context, stackID, logicalID string) (customresource.StackResource, error) {
+	out, err := s.cf.DescribeStackResource(ctx, &cloudformation.DescribeStackResourceInput{
+		StackName: aws.String(stackID), LogicalResourceId: aws.String(logicalID)})
+	if err != nil {
+		return customresource.StackResource{}, err
+	}
+	d := out.StackResourceDetail
+	return customresource.StackResource{Type: aws.ToString(d.ResourceType), Status: string(d.ResourceStatus),
+		PhysicalID: aws.ToString(d.PhysicalResourceId)}, nil
+}
+
 func main() {
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
@@ -42,6 +58,7 @@ func main() {
 	h := &customresource.Handler{
 		Connect: customresource.Provisioners(secrets, provisioner, base, hc),
 		Secrets: secrets, ProvisionerSecretArn: provisioner, BaseURL: base, HTTP: hc,
+		Stacks: stacks{cloudformation.NewFromConfig(cfg)},
 	}
 	lambda.Start(h.Handle)
 }

@@ -193,7 +193,9 @@ func problemOf(resp *http.Response, raw []byte) error {
 	return e
 }
 
-func esc(s string) string { return url.PathEscape(s) }
+// esc escapes one path segment; dots too, so that no id can be "." or ".."
+// and step out of the path it belongs to.
+func esc(s string) string { return strings.ReplaceAll(url.PathEscape(s), ".", "%2E") }
 
 // ClientSpec is a client's create and replace body.
 type ClientSpec struct {

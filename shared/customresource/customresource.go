@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -51,6 +53,11 @@ type Handler struct {
 	// ProvisionerSecretArn is the secret Connect reads; no resource may
 	// name it as its SecretArn.
 	ProvisionerSecretArn string
+	// Stacks confirms each event with CloudFormation before acting on it.
+	Stacks Stacks
+	// ResponseURLAllowed reports whether an event's ResponseURL is one
+	// CloudFormation gives; nil means CloudFormation's response buckets.
+	ResponseURLAllowed func(string) bool
 	// BaseURL is the service's base URL, for the token endpoint in the
 	// resource's attributes.
 	BaseURL string
@@ -62,6 +69,58 @@ type Handler struct {
 	Margin time.Duration
 }
 
+// Stacks reads what CloudFormation records of a stack's resource. Anyone
+// allowed to invoke the function could send it events of their own making;
+// an event is acted on only when the stack it names is working on that
+// resource right now, as the event says.
+type Stacks interface {
+	StackResource(ctx context.Context, stackID, logicalID string) (StackResource, error)
+}
+
+// StackResource is a resource as CloudFormation describes it.
+type StackResource struct {
+	Type, Status, PhysicalID string
+}
+
+// responseBucket matches the host of CloudFormation's pre-signed response
+// URLs (cloudformation-custom-resource-response-<region>.s3[.<region>].amazonaws.com).
+var responseBucket = regexp.MustCompile(`^cloudformation-custom-resource-response-[a-z0-9-]+\.s3([.-][a-z0-9-]+)?\.amazonaws\.com(\.cn)?$`)
+
+// CloudFormationResponseURL reports whether u is a CloudFormation response
+// URL: https, to a response bucket.
+func CloudFormationResponseURL(u string) bool {
+	parsed, err := url.Parse(u)
+	return err == nil && parsed.Scheme == "https" && responseBucket.MatchString(parsed.Host)
+}
+
+// confirm checks ev against what CloudFormation records: the resource
+// exists in the stack with this type, is being created, updated or deleted
+// as the event says, and (for an update) has the event's physical id.
+func (h *Handler) confirm(ctx context.Context, ev cfn.Event) error {
+	if h.Stacks == nil {
+		return errors.New("no way to confirm events with CloudFormation")
+	}
+	res, err := h.Stacks.StackResource(ctx, ev.StackID, ev.LogicalResourceID)
+	if err != nil {
+		return fmt.Errorf("confirming the event with CloudFormation: %w", err)
+	}
+	want := map[cfn.RequestType]string{cfn.RequestCreate: "CREATE_IN_PROGRESS", cfn.RequestUpdate: "UPDATE_IN_PROGRESS",
+		cfn.RequestDelete: "DELETE_IN_PROGRESS"}[ev.RequestType]
+	switch {
+	case res.Type != ResourceType:
+		return fmt.Errorf("the stack's %s is a %s", ev.LogicalResourceID, res.Type)
+	case ev.RequestType == cfn.RequestDelete && res.PhysicalID != ev.PhysicalResourceID:
+		// The cleanup of a resource an update replaced: the stack has
+		// moved on to another client, and this one must go.
+		return nil
+	case res.Status != want:
+		return fmt.Errorf("the stack's %s is %s, not %s", ev.LogicalResourceID, res.Status, want)
+	case ev.RequestType != cfn.RequestCreate && res.PhysicalID != ev.PhysicalResourceID:
+		return fmt.Errorf("the stack's %s is %s, not %s", ev.LogicalResourceID, res.PhysicalID, ev.PhysicalResourceID)
+	}
+	return nil
+}
+
 // maxReason keeps the answer under CloudFormation's 4 KiB response limit.
 const maxReason = 1000
 
@@ -69,6 +128,15 @@ const maxReason = 1000
 // answer could not be delivered, so that Lambda retries the event; the
 // work is idempotent.
 func (h *Handler) Handle(ctx context.Context, ev cfn.Event) error {
+	allowed := h.ResponseURLAllowed
+	if allowed == nil {
+		allowed = CloudFormationResponseURL
+	}
+	if !allowed(ev.ResponseURL) {
+		// Not CloudFormation's: nothing is done, and nothing is sent there.
+		h.logger().Warn("custom resource event with a foreign response URL ignored", "stackId", ev.StackID, "resource", ev.LogicalResourceID)
+		return nil
+	}
 	resp := cfn.NewResponse(&ev)
 	workCtx, cancel := h.workContext(ctx)
 	defer cancel()
@@ -132,7 +200,7 @@ func truncate(s string, n int) string {
 }
 
 // send PUTs the answer to the pre-signed URL, retrying briefly.
-func (h *Handler) send(ctx context.Context, url string, resp *cfn.Response) error {
+func (h *Handler) send(ctx context.Context, responseURL string, resp *cfn.Response) error {
 	body, err := json.Marshal(resp)
 	if err != nil {
 		return err
@@ -142,13 +210,17 @@ func (h *Handler) send(ctx context.Context, url string, resp *cfn.Response) erro
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
 	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPut, url, bytes.NewReader(body))
+		// Three attempts of at most 3 s fit in the 10 s margin.
+		attemptCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		req, err := http.NewRequestWithContext(attemptCtx, http.MethodPut, responseURL, bytes.NewReader(body))
 		if err != nil {
+			cancel()
 			return err
 		}
 		// The pre-signed S3 URL is signed for no content type.
 		req.Header["Content-Type"] = nil
 		res, err := hc.Do(req)
+		cancel()
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -159,13 +231,21 @@ func (h *Handler) send(ctx context.Context, url string, resp *cfn.Response) erro
 		if attempt == 2 {
 			return fmt.Errorf("answering CloudFormation: %w", err)
 		}
-		time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
+		time.Sleep(time.Duration(attempt+1) * 300 * time.Millisecond)
 	}
 }
 
 func (h *Handler) handle(ctx context.Context, ev cfn.Event) (string, map[string]any, error) {
+	if ev.RequestType == cfn.RequestDelete && (ev.ResourceType != ResourceType || strings.HasPrefix(ev.PhysicalResourceID, noClient)) {
+		// Nothing of ours to delete: a create that failed, or a resource
+		// declared with another type. Succeeding lets the stack roll back.
+		return ev.PhysicalResourceID, nil, nil
+	}
 	if ev.ResourceType != ResourceType {
 		return ev.PhysicalResourceID, nil, fmt.Errorf("this function provisions %s, not %s", ResourceType, ev.ResourceType)
+	}
+	if err := h.confirm(ctx, ev); err != nil {
+		return ev.PhysicalResourceID, nil, err
 	}
 	if ev.RequestType == cfn.RequestDelete {
 		return ev.PhysicalResourceID, nil, h.delete(ctx, ev)
@@ -189,14 +269,29 @@ func (h *Handler) handle(ctx context.Context, ev cfn.Event) (string, map[string]
 	return ev.PhysicalResourceID, nil, fmt.Errorf("unknown request type %q", ev.RequestType)
 }
 
-// marker ties a client to the resource that made it: idempotent creates find
-// it, and updates and deletes touch nothing else.
-func marker(ev cfn.Event) string {
-	return provision.MarkerCloudFormation + ev.StackID + " " + ev.LogicalResourceID + "]"
+// The marker ties a client to the resource that made it, by the stack, the
+// resource and the request that created it: "[cloudformation <StackId>
+// <LogicalResourceId> <RequestId>]" ends its description. A create that
+// Lambda retries finds its client by the whole marker (which nobody can
+// plant in advance: the request id is new); updates and deletes touch only
+// a client whose marker names their stack and resource.
+func marker(ev cfn.Event, createRequestID string) string {
+	return resourcePrefix(ev) + createRequestID + "]"
 }
 
-func owned(c apiclient.ClientRecord, ev cfn.Event) bool {
-	return strings.HasSuffix(c.Description, " "+marker(ev))
+func resourcePrefix(ev cfn.Event) string {
+	return provision.MarkerCloudFormation + ev.StackID + " " + ev.LogicalResourceID + " "
+}
+
+// createRequest returns the request id of the create that made c when c
+// belongs to ev's resource.
+func createRequest(c apiclient.ClientRecord, ev cfn.Event) (string, bool) {
+	i := strings.LastIndex(c.Description, " "+resourcePrefix(ev))
+	if i < 0 || !strings.HasSuffix(c.Description, "]") {
+		return "", false
+	}
+	id := strings.TrimSuffix(c.Description[i+1+len(resourcePrefix(ev)):], "]")
+	return id, id != "" && !strings.ContainsAny(id, " []")
 }
 
 func (h *Handler) create(ctx context.Context, ev cfn.Event, props Properties) (string, map[string]any, error) {
@@ -211,12 +306,12 @@ func (h *Handler) create(ctx context.Context, ev cfn.Event, props Properties) (s
 		return "", nil, err
 	}
 	for i := range found {
-		if found[i].Name == props.Name && owned(found[i], ev) {
+		if req, ok := createRequest(found[i], ev); ok && req == ev.RequestID && found[i].Name == props.Name {
 			have = &found[i]
 			break
 		}
 	}
-	id, data, err := h.reconcile(ctx, api, ev, props, have)
+	id, data, err := h.reconcile(ctx, api, ev, props, have, ev.RequestID)
 	if err != nil && have == nil && id != "" {
 		// Leave nothing behind a failed create; if this fails too, the
 		// rollback's Delete of id removes it.
@@ -236,15 +331,16 @@ func (h *Handler) update(ctx context.Context, ev cfn.Event, props Properties) (s
 	if err != nil {
 		return ev.PhysicalResourceID, nil, fmt.Errorf("client %s: %w", ev.PhysicalResourceID, err)
 	}
-	if !owned(have, ev) {
+	created, ok := createRequest(have, ev)
+	if !ok {
 		return ev.PhysicalResourceID, nil, fmt.Errorf("client %s was not created by this resource; it is left as it is", have.ClientID)
 	}
-	return h.reconcile(ctx, api, ev, props, &have)
+	return h.reconcile(ctx, api, ev, props, &have, created)
 }
 
 // reconcile makes the client match props, then its managed secret.
-func (h *Handler) reconcile(ctx context.Context, api provision.API, ev cfn.Event, props Properties, have *apiclient.ClientRecord) (string, map[string]any, error) {
-	want := props.client(marker(ev))
+func (h *Handler) reconcile(ctx context.Context, api provision.API, ev cfn.Event, props Properties, have *apiclient.ClientRecord, createRequestID string) (string, map[string]any, error) {
+	want := props.client(marker(ev, createRequestID))
 	if err := want.Normalize(); err != nil {
 		return idOf(have), nil, err
 	}
@@ -257,6 +353,9 @@ func (h *Handler) reconcile(ctx context.Context, api provision.API, ev cfn.Event
 		v, err := h.Secrets.SecretValue(ctx, props.SecretArn)
 		if err != nil {
 			return idOf(have), nil, fmt.Errorf("reading SecretArn: %w", err)
+		}
+		if v == "" {
+			return idOf(have), nil, errors.New("SecretArn holds no string value (empty, or binary)")
 		}
 		value = v
 	}
@@ -305,12 +404,13 @@ func idOf(c *apiclient.ClientRecord) string {
 	return c.ClientID
 }
 
-// managedSecret starts the description of the secrets this resource sets.
+// managedSecret starts the description of the secret this resource sets.
 const managedSecret = "From Secrets Manager "
 
-// syncSecret gives the client one managed secret with value (none when
-// value is empty), adding the new one before removing the old, so tokens
-// keep being issued throughout.
+// syncSecret makes value (from arn) the client's only secret, or leaves it
+// none when value is empty: the resource owns the client's credentials, so
+// a secret added by any other means is removed. The new secret is added
+// before the old ones go, so tokens keep being issued throughout.
 func syncSecret(ctx context.Context, api provision.API, clientID, value, arn string) error {
 	secrets, err := api.ListSecrets(ctx, clientID)
 	if err != nil {
@@ -322,19 +422,14 @@ func syncSecret(ctx context.Context, api provision.API, clientID, value, arn str
 		}
 	}
 	for _, s := range secrets {
-		if strings.HasPrefix(s.Description, managedSecret) {
-			if err := api.DeleteSecret(ctx, clientID, s.ID); err != nil && !apiclient.IsNotFound(err) {
-				return err
-			}
+		if err := api.DeleteSecret(ctx, clientID, s.ID); err != nil && !apiclient.IsNotFound(err) {
+			return err
 		}
 	}
 	return nil
 }
 
 func (h *Handler) delete(ctx context.Context, ev cfn.Event) error {
-	if strings.HasPrefix(ev.PhysicalResourceID, noClient) {
-		return nil
-	}
 	props, err := parseProperties(ev.ResourceProperties)
 	if err != nil {
 		// Properties a create refused: no client was made from them.
@@ -351,7 +446,7 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) error {
 	if err != nil {
 		return err
 	}
-	if !owned(have, ev) {
+	if _, ok := createRequest(have, ev); !ok {
 		h.logger().Warn("not deleting a client this resource did not create", "clientId", have.ClientID)
 		return nil
 	}

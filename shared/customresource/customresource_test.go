@@ -50,3 +50,19 @@ func TestSameSecretIgnoresTheRandomSuffix(t *testing.T) {
 		}
 	}
 }
+
+func TestCloudFormationResponseURL(t *testing.T) {
+	for u, want := range map[string]bool{
+		"https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws?X-Amz-Signature=x": true,
+		"https://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com/x":                 true,
+		"https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x":            true,
+		"http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x":                            false,
+		"https://attacker.example/cloudformation-custom-resource-response-useast1.s3.amazonaws.com":            false,
+		"https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.attacker.example/x":          false,
+		"https://169.254.169.254/latest/meta-data":                                                             false,
+	} {
+		if got := CloudFormationResponseURL(u); got != want {
+			t.Errorf("%s: %v", u, got)
+		}
+	}
+}

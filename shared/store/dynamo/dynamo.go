@@ -221,15 +221,24 @@ func (s *Store) finishDelete(ctx context.Context, tenant, subjectID, pk, ownSK s
 // deleteAll deletes keys in batches of 25, retrying what DynamoDB leaves
 // unprocessed.
 func (s *Store) deleteAll(ctx context.Context, keys []item) error {
-	for chunk := range slices.Chunk(keys, 25) {
-		reqs := make([]types.WriteRequest, len(chunk))
-		for i, k := range chunk {
-			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
-		}
-		pending := map[string][]types.WriteRequest{s.table: reqs}
+	reqs := make([]types.WriteRequest, len(keys))
+	for i, k := range keys {
+		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
+	}
+	return s.batchWrite(ctx, reqs)
+}
+
+// batchWrite sends reqs in batches of 25, retrying what DynamoDB leaves
+// unprocessed.
+func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
+	for chunk := range slices.Chunk(reqs, 25) {
+		pending := map[string][]types.WriteRequest{s.table: chunk}
 		for attempt := 0; len(pending[s.table]) > 0; attempt++ {
 			if attempt == 8 {
 				return fault.Unavailable("dynamodb:BatchWriteItem", errors.New("items left unprocessed"))
+			}
+			if attempt > 0 {
+				time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
 			}
 			out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
 			if err != nil {
@@ -239,6 +248,17 @@ func (s *Store) deleteAll(ctx context.Context, keys []item) error {
 		}
 	}
 	return nil
+}
+
+// ImportClients writes new clients of one tenant in batches of 25: a bulk
+// load (from another identity provider, or the scale benchmark), without
+// the conditions and transactions of CreateClient, so the ids must be new.
+func (s *Store) ImportClients(ctx context.Context, clients []client.Client) error {
+	reqs := make([]types.WriteRequest, len(clients))
+	for i, c := range clients {
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: clientItem(c)}}
+	}
+	return s.batchWrite(ctx, reqs)
 }
 
 // query runs in (on the table, strongly consistent unless it names an

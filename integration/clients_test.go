@@ -64,6 +64,8 @@ func TestClientsCRUD(t *testing.T) {
 	}
 }
 
+// TestClientsListPaging follows the links of envelope A: next and previous
+// pages by cursor, the last page, a page jump, and a search.
 func TestClientsListPaging(t *testing.T) {
 	admin, _ := newTenantAdmin(t, "paging")
 	for i := range 5 {
@@ -74,38 +76,67 @@ func TestClientsListPaging(t *testing.T) {
 	if r := send(t, http.MethodPost, "/v1/clients", admin, clientBody("other")); r.Status != 201 {
 		t.Fatal(r)
 	}
-	r := send(t, http.MethodGet, "/v1/clients?searchText=pAgEr&page=2&pageSize=2", admin, nil)
-	if r.Status != 200 {
-		t.Fatal(r)
+	type page struct {
+		names      []string
+		meta       map[string]any
+		links      map[string]any
+		next, prev string
 	}
-	body := r.json(t)
-	items := body["items"].([]any)
-	meta := body["metadata"].(map[string]any)
-	links := body["links"].(map[string]any)
-	if len(items) != 2 || items[0].(map[string]any)["name"] != "Pager 2" || items[1].(map[string]any)["name"] != "Pager 3" {
-		t.Errorf("items = %v", items)
-	}
-	if meta["page"] != 2.0 || meta["pageSize"] != 2.0 || meta["totalCount"] != 5.0 {
-		t.Errorf("metadata = %v", meta)
-	}
-	want := map[string]any{
-		"first":    "/v1/clients?page=1&pageSize=2&searchText=pAgEr",
-		"previous": "/v1/clients?page=1&pageSize=2&searchText=pAgEr",
-		"next":     "/v1/clients?page=3&pageSize=2&searchText=pAgEr",
-		"last":     "/v1/clients?page=3&pageSize=2&searchText=pAgEr",
-	}
-	for k, v := range want {
-		if links[k] != v {
-			t.Errorf("links.%s = %v, want %v", k, links[k], v)
+	get := func(path string) page {
+		t.Helper()
+		r := send(t, http.MethodGet, path, admin, nil)
+		if r.Status != 200 {
+			t.Fatal(r)
 		}
+		body := r.json(t)
+		p := page{meta: body["metadata"].(map[string]any), links: body["links"].(map[string]any)}
+		for _, it := range body["items"].([]any) {
+			p.names = append(p.names, it.(map[string]any)["name"].(string))
+		}
+		p.next, _ = p.links["next"].(string)
+		p.prev, _ = p.links["previous"].(string)
+		return p
 	}
-	last := send(t, http.MethodGet, "/v1/clients?searchText=pager&page=3&pageSize=2", admin, nil).json(t)
-	if l := last["links"].(map[string]any); l["next"] != nil || len(last["items"].([]any)) != 1 {
-		t.Errorf("last page = %v", last)
+	// Seven clients in name order: other, Pager 0-4, Tenant administrator.
+	want := [][]string{{"other", "Pager 0"}, {"Pager 1", "Pager 2"}, {"Pager 3", "Pager 4"}, {"Tenant administrator"}}
+	p := get("/v1/clients?pageSize=2")
+	var pages []page
+	for i := 0; ; i++ {
+		if fmt.Sprint(p.names) != fmt.Sprint(want[i]) || p.meta["page"] != float64(i+1) || p.meta["totalCount"] != 7.0 {
+			t.Fatalf("page %d: %v %v", i+1, p.names, p.meta)
+		}
+		pages = append(pages, p)
+		if p.next == "" {
+			break
+		}
+		p = get(p.next)
 	}
-	all := send(t, http.MethodGet, "/v1/clients", admin, nil).json(t)
-	if all["metadata"].(map[string]any)["totalCount"] != 7.0 { // five pagers, other, the admin
-		t.Errorf("unfiltered list = %v", all["metadata"])
+	if len(pages) != 4 || pages[0].prev != "" || pages[0].links["first"] != "/v1/clients?pageSize=2" {
+		t.Fatalf("%d pages, first %v", len(pages), pages[0].links)
+	}
+	if back := get(pages[2].prev); fmt.Sprint(back.names) != fmt.Sprint(want[1]) || back.meta["page"] != 2.0 || back.next == "" {
+		t.Errorf("previous of page 3: %v %v", back.names, back.meta)
+	}
+	if last := get(pages[0].links["last"].(string)); fmt.Sprint(last.names) != fmt.Sprint(want[3]) || last.meta["page"] != 4.0 || last.next != "" {
+		t.Errorf("last page: %v %v", last.names, last.meta)
+	}
+	if jump := get("/v1/clients?page=3&pageSize=2"); fmt.Sprint(jump.names) != fmt.Sprint(want[2]) || jump.meta["page"] != 3.0 {
+		t.Errorf("page 3 by number: %v %v", jump.names, jump.meta)
+	}
+	// A search: exact total in a tenant this small, pages forward.
+	s1 := get("/v1/clients?searchText=pAgEr&pageSize=2")
+	if fmt.Sprint(s1.names) != "[Pager 0 Pager 1]" || s1.meta["totalCount"] != 5.0 || s1.next == "" {
+		t.Fatalf("search: %v %v", s1.names, s1.meta)
+	}
+	s2 := get(s1.next)
+	s3 := get(s2.next)
+	if fmt.Sprint(s2.names) != "[Pager 2 Pager 3]" || fmt.Sprint(s3.names) != "[Pager 4]" || s3.next != "" || s3.meta["page"] != 3.0 || s3.meta["totalCount"] != 5.0 {
+		t.Errorf("search pages: %v %v %v", s2.names, s3.names, s3.meta)
+	}
+	// Bad cursors and page jumps past the bound are 400s that say why.
+	assertProblem(t, send(t, http.MethodGet, "/v1/clients?cursor=bm9wZQ", admin, nil), http.StatusBadRequest)
+	if r := send(t, http.MethodGet, "/v1/clients?page=1000&pageSize=200", admin, nil); r.Status != 400 || !strings.Contains(string(r.Body), "follow the next links") {
+		t.Errorf("a page past the bound: %s", r)
 	}
 }
 

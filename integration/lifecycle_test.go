@@ -158,8 +158,8 @@ func TestRevocation(t *testing.T) {
 	}
 	env.calls.reset()
 	send(t, http.MethodGet, "/v1/clients", keep, nil)
-	if got := env.calls.snapshot(); got["DynamoDB:Query"] != 2 || len(got) != 1 {
-		t.Errorf("a management read with revocations in force: %v, want the decision's Query and the listing's", got)
+	if got := env.calls.snapshot(); got["DynamoDB:Query"] != 2 || got["DynamoDB:GetItem"] != 1 || len(got) != 2 {
+		t.Errorf("a management read with revocations in force: %v, want the decision's Query, the listing's and the count", got)
 	}
 }
 

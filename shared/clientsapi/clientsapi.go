@@ -18,6 +18,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/listing"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/store"
@@ -181,49 +182,93 @@ type listResponse struct {
 	Links    links            `json:"links"`
 }
 
+// list answers envelope A with bounded reads (shared/listing): the total
+// comes from the tenant's client count, a page from one keyset read, and a
+// search reads at most listing.SearchScan clients per request.
 func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := httpapi.Fields{}
-	pageNo := httpapi.IntParam(q, "page", 1, 1, 1<<31-1, f)
-	size := httpapi.IntParam(q, "pageSize", DefaultPageSize, 1, MaxPageSize, f)
+	req := listing.Request{
+		Page:   httpapi.IntParam(q, "page", 1, 1, 1<<31-1, f),
+		Size:   httpapi.IntParam(q, "pageSize", DefaultPageSize, 1, MaxPageSize, f),
+		Search: q.Get("searchText"),
+	}
+	if raw := q.Get("cursor"); raw != "" {
+		c, err := listing.Decode(raw)
+		if err != nil {
+			f.Add("cursor", "must be a cursor from a link of this listing")
+		}
+		req.Cursor = &c
+	}
+	query, err := req.Query()
+	if err != nil {
+		f.Add("page", err.Error())
+	}
 	if err := f.Err(); err != nil {
 		return err
 	}
-	search := strings.ToLower(q.Get("searchText"))
-	all, err := s.Clients.ListClients(r.Context(), access.PrincipalFrom(r.Context()).Tenant)
+	ctx, tenant := r.Context(), access.PrincipalFrom(r.Context()).Tenant
+	total := 0
+	if req.Search == "" {
+		if total, err = s.Clients.CountClients(ctx, tenant); err != nil {
+			return err
+		}
+		if query.Last {
+			query.Limit = total - (listing.LastPage(total, req.Size)-1)*req.Size
+		}
+	}
+	found, err := s.Clients.ListClients(ctx, tenant, query)
 	if err != nil {
 		return err
 	}
-	matched := all[:0]
-	for _, c := range all {
-		if strings.Contains(strings.ToLower(c.Name), search) {
-			matched = append(matched, c)
-		}
+	items := make([]clientResponse, 0, len(found.Items))
+	for _, c := range found.Items {
+		items = append(items, toResponse(c))
 	}
-	total := len(matched)
-	items := []clientResponse{}
-	if start := (pageNo - 1) * size; start < total {
-		for _, c := range matched[start:min(start+size, total)] {
-			items = append(items, toResponse(c))
+	pageNo := req.PageNumber()
+	link := func(c *listing.Cursor) *string {
+		v := url.Values{"pageSize": {strconv.Itoa(req.Size)}}
+		if req.Search != "" {
+			v.Set("searchText", req.Search)
 		}
-	}
-	last := max(1, (total+size-1)/size)
-	link := func(p int) *string {
-		v := url.Values{"page": {strconv.Itoa(p)}, "pageSize": {strconv.Itoa(size)}}
-		if q.Get("searchText") != "" {
-			v.Set("searchText", q.Get("searchText"))
+		if c != nil {
+			v.Set("cursor", c.Encode())
 		}
 		s := "/v1/clients?" + v.Encode()
 		return &s
 	}
-	l := links{First: link(1), Last: link(last)}
-	if pageNo > 1 {
-		l.Previous = link(min(pageNo-1, last))
+	l := links{First: link(nil)}
+	backward := query.Before != "" || query.Last
+	if req.Search != "" {
+		// A search counts the matches up to where it has read (at most
+		// listing.SearchScan clients): the total is exact when that reaches
+		// the end of the tenant, and a lower bound before. It pages forward.
+		before := query.Skip
+		if req.Cursor != nil {
+			before = req.Cursor.Found
+		}
+		total = before + found.Matched
+		if found.More {
+			l.Next = link(&listing.Cursor{After: found.Last, Page: pageNo + 1, Found: before + len(items)})
+		}
+		if !found.More {
+			l.Last = link(req.Cursor) // this page
+		}
+		httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, req.Size, total}, Links: l})
+		return nil
 	}
-	if pageNo < last {
-		l.Next = link(pageNo + 1)
+	last := listing.LastPage(total, req.Size)
+	if query.Last {
+		pageNo = last
 	}
-	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, size, total}, Links: l})
+	l.Last = link(&listing.Cursor{Last: true, Page: last})
+	if pageNo > 1 && len(items) > 0 {
+		l.Previous = link(&listing.Cursor{Before: found.First, Page: pageNo - 1})
+	}
+	if len(items) > 0 && (found.More && !backward || backward && pageNo < last) {
+		l.Next = link(&listing.Cursor{After: found.Last, Page: pageNo + 1})
+	}
+	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, req.Size, total}, Links: l})
 	return nil
 }
 

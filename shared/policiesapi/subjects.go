@@ -13,6 +13,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/group"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/listing"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/subject"
 )
@@ -77,30 +78,47 @@ func (s *Service) describe(r *http.Request, ids []string) ([]subjectResponse, er
 
 // writeSearchPage answers a page (envelope B) of what list returns, keeping
 // the entries whose name holds searchQuery, case-insensitively.
-func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func() ([]T, error), name func(T) string, convert func(T) R) error {
-	page, size, err := pageParams(r)
+// writeSearchPage answers envelope B from one bounded store read: a page
+// jump skips at most listing.MaxDepth items, a search reads at most
+// listing.SearchScan, and the total comes from count (for a search: the
+// matches up to where it read, exact once it reached the end).
+func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func(store.PageQuery) (store.Page[T], error),
+	count func() (int, error), convert func(T) R) error {
+	pageNo, size, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	all, err := list()
+	req := listing.Request{Page: pageNo, Size: size, Search: r.URL.Query().Get("searchQuery")}
+	q, err := req.Query()
+	if err != nil {
+		return httpapi.Invalid(map[string][]string{"page": {err.Error()}})
+	}
+	found, err := list(q)
 	if err != nil {
 		return err
 	}
-	query := strings.ToLower(r.URL.Query().Get("searchQuery"))
-	var out []R
-	for _, v := range all {
-		if strings.Contains(strings.ToLower(name(v)), query) {
-			out = append(out, convert(v))
-		}
+	out := pageB[R]{Page: pageNo, PageSize: size, Data: make([]R, 0, len(found.Items))}
+	for _, v := range found.Items {
+		out.Data = append(out.Data, convert(v))
 	}
-	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+	out.Count = len(out.Data)
+	if req.Search != "" {
+		// Exact when the search read to the end (within
+		// listing.SearchScan clients), a lower bound before.
+		out.Total = q.Skip + found.Matched
+	} else if out.Total, err = count(); err != nil {
+		return err
+	}
+	out.TotalPages = (out.Total + size - 1) / size
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *Service) clientSubjects(w http.ResponseWriter, r *http.Request) error {
+	ctx, ten := r.Context(), tenantOf(r)
 	return writeSearchPage(w, r,
-		func() ([]client.Client, error) { return s.Store.ListClients(r.Context(), tenantOf(r)) },
-		func(c client.Client) string { return c.Name },
+		func(q store.PageQuery) (store.Page[client.Client], error) { return s.Store.ListClients(ctx, ten, q) },
+		func() (int, error) { return s.Store.CountClients(ctx, ten) },
 		func(c client.Client) subjectResponse {
 			return subjectResponse{ID: c.ID, DisplayName: c.Name, Tenant: c.Tenant, SubjectID: c.SubjectID(), Type: subject.Client}
 		})
@@ -144,9 +162,10 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) listGroups(w http.ResponseWriter, r *http.Request) error {
+	ctx, ten := r.Context(), tenantOf(r)
 	return writeSearchPage(w, r,
-		func() ([]group.Group, error) { return s.Store.ListGroups(r.Context(), tenantOf(r)) },
-		func(g group.Group) string { return g.DisplayName },
+		func(q store.PageQuery) (store.Page[group.Group], error) { return s.Store.ListGroups(ctx, ten, q) },
+		func() (int, error) { return s.Store.CountGroups(ctx, ten) },
 		toGroup)
 }
 

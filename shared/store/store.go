@@ -64,9 +64,48 @@ type Clients interface {
 	// finishes a cascade an earlier one left half done. ErrNotFound when
 	// nothing is left to delete.
 	DeleteClient(ctx context.Context, tenant, id string) error
-	// ListClients returns every client of a tenant, ordered by name
-	// (case-insensitively) and then id.
-	ListClients(ctx context.Context, tenant string) ([]client.Client, error)
+	// ListClients returns a page of a tenant's clients, ordered by name
+	// (case-insensitively) and then id; its cost is that of the items it
+	// reads (Skip, Limit, and with a search at most ScanLimit).
+	ListClients(ctx context.Context, tenant string, q PageQuery) (Page[client.Client], error)
+	// CountClients returns how many clients a tenant has, exactly.
+	CountClients(ctx context.Context, tenant string) (int, error)
+}
+
+// PageQuery asks for part of a listing. Positions are the First and Last of
+// earlier pages.
+type PageQuery struct {
+	// After starts the page after this position; Before ends it before
+	// this position (reading backward). At most one is set.
+	After, Before string
+	// Last asks for the final Limit items.
+	Last bool
+	// Skip passes over that many items (matches, with Search) first.
+	Skip int
+	// Limit is the most items the page holds.
+	Limit int
+	// Search keeps the items whose name contains it, case-insensitively.
+	Search string
+	// ScanLimit bounds the items a search reads; 0 is no bound.
+	ScanLimit int
+}
+
+// Page is part of a listing.
+type Page[T any] struct {
+	Items []T
+	// First is the position of the first item. Last is where reading
+	// stopped: the last item, or, for a search that reached ScanLimit, the
+	// last item read.
+	First, Last string
+	// More reports whether the listing may go on past the page (before it,
+	// when reading backward).
+	More bool
+	// Matched counts, for a search, the matches from the page's start up to
+	// where reading stopped (the page's and those after it, within
+	// ScanLimit); Complete reports that reading reached the listing's end,
+	// so that Matched is all of them.
+	Matched  int
+	Complete bool
 }
 
 // Secrets stores client secrets.
@@ -175,8 +214,11 @@ type Groups interface {
 	CreateGroup(ctx context.Context, g group.Group) error
 	// GetGroup returns a group; ErrNotFound.
 	GetGroup(ctx context.Context, tenant, id string) (group.Group, error)
-	// ListGroups returns a tenant's groups by display name, then id.
-	ListGroups(ctx context.Context, tenant string) ([]group.Group, error)
+	// ListGroups returns a page of a tenant's groups by display name
+	// (case-insensitively), then id; as ListClients.
+	ListGroups(ctx context.Context, tenant string, q PageQuery) (Page[group.Group], error)
+	// CountGroups returns how many groups a tenant has, exactly.
+	CountGroups(ctx context.Context, tenant string) (int, error)
 	// DeleteGroup deletes a group with its policies and memberships,
 	// crash-safe and idempotent like DeleteClient; ErrNotFound.
 	DeleteGroup(ctx context.Context, tenant, id string) error

@@ -98,7 +98,25 @@ func (s *Store) TenantExists(ctx context.Context, name string) (bool, error) {
 
 // CreateClient implements store.Clients.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
-	return s.putNew(ctx, clientItem(c))
+	return s.createListed(ctx, c.Tenant, clientItem(c), attrClients)
+}
+
+// createListed puts a new client or group item and counts it, in one
+// transaction; ErrConflict when the id is taken.
+func (s *Store) createListed(ctx context.Context, tenant string, it item, countAttr string) error {
+	reasons, err := s.transactCounted(ctx, tenant, []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		s.countStep(tenant, countAttr, 1),
+	}, 1)
+	switch {
+	case err == nil:
+		return nil
+	case failedCondition(reasons, 0):
+		return store.ErrConflict
+	case errors.Is(err, fault.ErrUnavailable):
+		return err
+	}
+	return fault.Unavailable("dynamodb:TransactWriteItems", err)
 }
 
 // GetClient implements store.Clients.
@@ -118,6 +136,7 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion in
 		":grantTypes": list(c.GrantTypes), ":scopes": list(c.Scopes), ":redirectUris": list(c.RedirectURIs),
 		":audiences": list(c.Audiences), ":tokenLifetime": num(int64(c.TokenLifetime / time.Second)), ":tokenClaims": strMap(c.TokenClaims),
 		":updatedAt": timestamp(c.UpdatedAt), ":one": num(1),
+		":nameKey": str(nameKey(c.Name, c.ID)), ":nameLower": str(strings.ToLower(c.Name)),
 	}
 	if ifVersion != 0 {
 		cond += " AND version = :expected"
@@ -128,7 +147,7 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion in
 		Key:       key(clientPK(c.Tenant, c.ID), skClient),
 		UpdateExpression: aws.String("SET #name = :name, description = :description, grantTypes = :grantTypes, " +
 			"scopes = :scopes, redirectUris = :redirectUris, audiences = :audiences, tokenLifetime = :tokenLifetime, " +
-			"tokenClaims = :tokenClaims, updatedAt = :updatedAt, version = version + :one"),
+			"tokenClaims = :tokenClaims, updatedAt = :updatedAt, version = version + :one, GSI1SK = :nameKey, nameLower = :nameLower"),
 		ConditionExpression:                 aws.String(cond),
 		ExpressionAttributeNames:            map[string]string{"#name": attrName},
 		ExpressionAttributeValues:           values,
@@ -162,23 +181,45 @@ func (s *Store) DeleteClient(ctx context.Context, tenant, id string) error {
 	return s.finishDelete(ctx, tenant, subject.ID(subject.Client, id), pk, skClient)
 }
 
-// markDeleting sets the tombstone on a subject's own item; ErrNotFound when
-// the item is gone (it is deleted last, so nothing else is left).
-func (s *Store) markDeleting(ctx context.Context, pk, sk string) error {
-	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       key(pk, sk),
-		UpdateExpression:          aws.String("SET deleting = :true"),
-		ConditionExpression:       aws.String("attribute_exists(PK)"),
-		ExpressionAttributeValues: item{":true": boolean(true)},
-	})
-	switch {
-	case isConditionFailed(err):
-		return store.ErrNotFound
-	case err != nil:
-		return fault.Unavailable("dynamodb:UpdateItem", err)
+// markGroupDeleting tombstones a group, takes it out of the listing index
+// and uncounts it, in one transaction; a group tombstoned before is left as
+// it is (a repeated delete finishes the cascade). ErrNotFound when there is
+// no group.
+func (s *Store) markGroupDeleting(ctx context.Context, tenant, groupID string) error {
+	reasons, err := s.transactCounted(ctx, tenant, []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                           &s.table,
+			Key:                                 key(groupPK(tenant, groupID), skGroup),
+			UpdateExpression:                    aws.String("SET deleting = :true REMOVE GSI1PK, GSI1SK"),
+			ConditionExpression:                 aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
+			ExpressionAttributeValues:           item{":true": boolean(true)},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+		s.countStep(tenant, attrGroups, -1),
+	}, 1)
+	if done, result := tombstoned(reasons, err); done {
+		return result
 	}
-	return nil
+	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+}
+
+// tombstoned reads the outcome of a transaction whose first step sets a
+// tombstone: done when it succeeded, found the subject gone (ErrNotFound)
+// or tombstoned before (nil: the caller finishes the cascade), or could not
+// reach DynamoDB.
+func tombstoned(reasons []types.CancellationReason, err error) (done bool, result error) {
+	switch {
+	case err == nil:
+		return true, nil
+	case failedCondition(reasons, 0):
+		if reasons[0].Item == nil {
+			return true, store.ErrNotFound
+		}
+		return true, nil
+	case errors.Is(err, fault.ErrUnavailable):
+		return true, err
+	}
+	return false, nil
 }
 
 // finishDelete removes everything of a tombstoned subject: its memberships
@@ -254,11 +295,29 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 // load (from another identity provider, or the scale benchmark), without
 // the conditions and transactions of CreateClient, so the ids must be new.
 func (s *Store) ImportClients(ctx context.Context, clients []client.Client) error {
+	if len(clients) == 0 {
+		return nil
+	}
+	tenant := clients[0].Tenant
 	reqs := make([]types.WriteRequest, len(clients))
 	for i, c := range clients {
+		if c.Tenant != tenant {
+			return errors.New("ImportClients: clients of several tenants")
+		}
 		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: clientItem(c)}}
 	}
-	return s.batchWrite(ctx, reqs)
+	if _, err := s.CountClients(ctx, tenant); err != nil { // the counts exist from here on
+		return err
+	}
+	if err := s.batchWrite(ctx, reqs); err != nil {
+		return err
+	}
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: s.countsKey(tenant),
+		UpdateExpression: aws.String("ADD clients :n"), ExpressionAttributeValues: item{":n": num(int64(len(clients)))}})
+	if err != nil {
+		return fault.Unavailable("dynamodb:UpdateItem", err)
+	}
+	return nil
 }
 
 // query runs in (on the table, strongly consistent unless it names an
@@ -282,39 +341,98 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]item, err
 	}
 }
 
-// ListClients implements store.Clients. Listings read the GSI, which is
+// ListClients implements store.Clients. Listings read GSI1, which is
 // eventually consistent: a client created a moment ago may be missing.
-func (s *Store) ListClients(ctx context.Context, tenant string) ([]client.Client, error) {
-	return listByName(ctx, s, clientsGSI1PK(tenant), clientFromItem,
-		func(c client.Client) (string, string) { return c.Name, c.ID })
+func (s *Store) ListClients(ctx context.Context, tenant string, q store.PageQuery) (store.Page[client.Client], error) {
+	return listPage(ctx, s, clientsGSI1PK(tenant), q, func(k string) item { return key(clientPK(tenant, idOfNameKey(k)), skClient) }, clientFromItem)
 }
 
-// listByName reads one of a tenant's GSI1 listings, leaves out what is being
-// deleted, and orders it by name (case-insensitively), then id.
-func listByName[T any](ctx context.Context, s *Store, gsi1pk string, from func(item) T, nameID func(T) (string, string)) ([]T, error) {
-	items, err := s.query(ctx, &dynamodb.QueryInput{
+// listPage reads one page of a tenant's GSI1 listing in name order: from a
+// position, backward to one, from the end, or skipping items from the start.
+// itemKey gives the table key of the item at a position. A search filters
+// on the lowercase name and reads at most q.ScanLimit items.
+func listPage[T any](ctx context.Context, s *Store, gsi1pk string, q store.PageQuery, itemKey func(string) item, from func(item) T) (store.Page[T], error) {
+	backward := q.Before != "" || q.Last
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
 		IndexName:                 aws.String(indexGSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
 		ExpressionAttributeValues: item{":pk": str(gsi1pk)},
-	})
-	if err != nil {
-		return nil, err
+		ScanIndexForward:          aws.Bool(!backward),
 	}
-	out := make([]T, 0, len(items))
-	for _, it := range items {
-		if !getBool(it, attrDeleting) {
-			out = append(out, from(it))
-		}
+	if pos := q.After + q.Before; pos != "" {
+		start := itemKey(pos)
+		start[attrGSI1PK], start[attrGSI1SK] = str(gsi1pk), str(pos)
+		in.ExclusiveStartKey = start
 	}
-	slices.SortFunc(out, func(a, b T) int {
-		an, aid := nameID(a)
-		bn, bid := nameID(b)
-		if c := strings.Compare(strings.ToLower(an), strings.ToLower(bn)); c != 0 {
-			return c
+	// Tombstoned items leave the index in the tombstone's write; this
+	// also hides those of an interrupted older delete.
+	in.FilterExpression = aws.String("attribute_not_exists(deleting)")
+	search := q.Search != ""
+	if search {
+		in.FilterExpression = aws.String("attribute_not_exists(deleting) AND contains(nameLower, :search)")
+		in.ExpressionAttributeValues[":search"] = str(strings.ToLower(q.Search))
+	}
+	page := store.Page[T]{Items: []T{}}
+	skip, scanned := q.Skip, 0
+	for {
+		if search && q.ScanLimit > 0 {
+			in.Limit = aws.Int32(int32(min(q.ScanLimit-scanned, 1000)))
+		} else {
+			// One more than the page, to know whether the listing goes on.
+			in.Limit = aws.Int32(int32(min(skip+q.Limit+1, 1000)))
 		}
-		return strings.Compare(aid, bid)
-	})
-	return out, nil
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return page, fault.Unavailable("dynamodb:Query", err)
+		}
+		scanned += int(out.ScannedCount)
+		for _, it := range out.Items {
+			skipped := skip > 0
+			switch {
+			case skipped:
+				skip--
+				page.Last = getS(it, attrGSI1SK)
+			case len(page.Items) == q.Limit:
+				page.More = true
+			default:
+				page.Items = append(page.Items, from(it))
+				page.Last = getS(it, attrGSI1SK)
+				if len(page.Items) == 1 {
+					page.First = page.Last
+				}
+			}
+			if !skipped {
+				page.Matched++
+			}
+			if page.More && !search {
+				break
+			}
+		}
+		if out.LastEvaluatedKey == nil {
+			page.Complete = true
+			break
+		}
+		if page.More && !search {
+			break
+		}
+		if search && q.ScanLimit > 0 && scanned >= q.ScanLimit {
+			// The budget is spent. When the page is not full, the next
+			// page goes on from the last item read, match or not.
+			if !page.More {
+				page.More = true
+				page.Last = getS(out.LastEvaluatedKey, attrGSI1SK)
+			}
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+
+	if backward {
+		slices.Reverse(page.Items)
+		page.First, page.Last = page.Last, page.First
+	}
+	return page, nil
 }
 
 // GetCredentials implements store.Credentials with exactly one Query.

@@ -269,7 +269,7 @@ func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Gr
 
 // CreateGroup implements store.Groups.
 func (s *Store) CreateGroup(ctx context.Context, g group.Group) error {
-	return s.putNew(ctx, groupItem(g))
+	return s.createListed(ctx, g.Tenant, groupItem(g), attrGroups)
 }
 
 // GetGroup implements store.Groups.
@@ -282,9 +282,8 @@ func (s *Store) GetGroup(ctx context.Context, tenant, id string) (group.Group, e
 }
 
 // ListGroups implements store.Groups (eventually consistent, like clients).
-func (s *Store) ListGroups(ctx context.Context, tenant string) ([]group.Group, error) {
-	return listByName(ctx, s, groupsGSI1PK(tenant), groupFromItem,
-		func(g group.Group) (string, string) { return g.DisplayName, g.ID })
+func (s *Store) ListGroups(ctx context.Context, tenant string, q store.PageQuery) (store.Page[group.Group], error) {
+	return listPage(ctx, s, groupsGSI1PK(tenant), q, func(k string) item { return key(groupPK(tenant, idOfNameKey(k)), skGroup) }, groupFromItem)
 }
 
 // DeleteGroup implements store.Groups: tombstone (from then on the group
@@ -292,7 +291,7 @@ func (s *Store) ListGroups(ctx context.Context, tenant string) ([]group.Group, e
 // both sides and its policies, then the group item.
 func (s *Store) DeleteGroup(ctx context.Context, tenant, id string) error {
 	pk := groupPK(tenant, id)
-	if err := s.markDeleting(ctx, pk, skGroup); err != nil {
+	if err := s.markGroupDeleting(ctx, tenant, id); err != nil {
 		return err
 	}
 	return s.finishDelete(ctx, tenant, subject.ID(subject.Group, id), pk, skGroup)

@@ -12,6 +12,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/group"
 	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/secret"
+	"github.com/machine-iam/machine-iam/shared/subject"
 )
 
 // Item attribute names. Items are built and read by hand: the token path
@@ -45,6 +46,9 @@ const (
 	attrAction       = "action"
 	attrScope        = "scope"
 	attrCount        = "count"
+	attrNameLower    = "nameLower"
+	attrClients      = "clients"
+	attrGroups       = "groups"
 	attrTotal        = "total"
 	attrTTL          = "ttl"
 )
@@ -142,13 +146,20 @@ func getTime(it item, name string) time.Time {
 func clientItem(c client.Client) item {
 	return item{
 		attrPK: str(clientPK(c.Tenant, c.ID)), attrSK: str(skClient),
-		attrGSI1PK: str(clientsGSI1PK(c.Tenant)), attrGSI1SK: str(c.ID),
+		attrGSI1PK: str(clientsGSI1PK(c.Tenant)), attrGSI1SK: str(nameKey(c.Name, c.ID)), attrNameLower: str(strings.ToLower(c.Name)),
 		attrName: str(c.Name), attrDescription: str(c.Description),
 		attrGrantTypes: list(c.GrantTypes), attrScopes: list(c.Scopes), attrRedirectURIs: list(c.RedirectURIs),
 		attrAudiences: list(c.Audiences), attrTokenLife: num(int64(c.TokenLifetime / time.Second)), attrTokenClaims: strMap(c.TokenClaims),
 		attrCreatedAt: timestamp(c.CreatedAt), attrUpdatedAt: timestamp(c.UpdatedAt),
 		attrVersion: num(c.Version), attrSecretCount: num(0),
 	}
+}
+
+// subjectIDOf reads a client's or group's id from its partition key,
+// T#<t>#S#<kind>-<id>.
+func subjectIDOf(it item, kind subject.Kind) string {
+	_, sid, _ := strings.Cut(getS(it, attrPK), "#S#")
+	return strings.TrimPrefix(sid, subject.ID(kind, ""))
 }
 
 // tenantOf reads the tenant from a subject partition key, T#<t>#S#<subject>.
@@ -161,7 +172,7 @@ func tenantOf(it item) string {
 func clientFromItem(it item) client.Client {
 	tenant := tenantOf(it)
 	return client.Client{
-		Tenant: tenant, ID: getS(it, attrGSI1SK),
+		Tenant: tenant, ID: subjectIDOf(it, subject.Client),
 		Name: getS(it, attrName), Description: getS(it, attrDescription),
 		GrantTypes: getList(it, attrGrantTypes), Scopes: getList(it, attrScopes), RedirectURIs: getList(it, attrRedirectURIs),
 		Audiences: getList(it, attrAudiences), TokenLifetime: time.Duration(getN(it, attrTokenLife)) * time.Second,
@@ -227,7 +238,7 @@ func keyFromItem(it item) clientkey.Key {
 func groupItem(g group.Group) item {
 	return item{
 		attrPK: str(groupPK(g.Tenant, g.ID)), attrSK: str(skGroup),
-		attrGSI1PK: str(groupsGSI1PK(g.Tenant)), attrGSI1SK: str(g.ID),
+		attrGSI1PK: str(groupsGSI1PK(g.Tenant)), attrGSI1SK: str(nameKey(g.DisplayName, g.ID)), attrNameLower: str(strings.ToLower(g.DisplayName)),
 		attrDisplayName: str(g.DisplayName), attrDescription: str(g.Description),
 		attrCreatedAt: timestamp(g.CreatedAt), attrMemberCount: num(0),
 	}
@@ -235,7 +246,7 @@ func groupItem(g group.Group) item {
 
 func groupFromItem(it item) group.Group {
 	return group.Group{
-		Tenant: tenantOf(it), ID: getS(it, attrGSI1SK), DisplayName: getS(it, attrDisplayName),
+		Tenant: tenantOf(it), ID: subjectIDOf(it, subject.Group), DisplayName: getS(it, attrDisplayName),
 		Description: getS(it, attrDescription), CreatedAt: getTime(it, attrCreatedAt),
 	}
 }

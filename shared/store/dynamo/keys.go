@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/subject"
@@ -16,12 +17,13 @@ import (
 //	item             PK                          SK                        GSI1PK               GSI1SK
 //	tenant           T#<t>                       TENANT
 //	owner count      T#<t>                       OWNERS                                                                         (count)
-//	client           T#<t>#S#client-<id>         A#CLIENT                  T#<t>#CLIENTS        <id>
+//	listing counts   T#<t>                       COUNTS                                                                         (clients, groups)
+//	client           T#<t>#S#client-<id>         A#CLIENT                  T#<t>#CLIENTS        <lower(name)>\x01<id>
 //	client secret    T#<t>#S#client-<id>         A#SECRET#<secretId>
 //	client key       T#<t>#S#client-<id>         A#KEY#<sha256(kid)>                                                           (id, kid, jwk)
 //	used assertion   T#<t>#ASSERTION#<clientId>  <sha256(jti)>                                                                 (ttl)
 //	auth attempts    T#<t>#S#client-<key>        #THROTTLE#<windowStart>                                                        (total, a:<address>…, ttl)
-//	group            T#<t>#S#group-<id>          A#GROUP                   T#<t>#GROUPS         <id>
+//	group            T#<t>#S#group-<id>          A#GROUP                   T#<t>#GROUPS         <lower(name)>\x01<id>
 //	policy           T#<t>#S#<subjectId>         P#<action>#<scope>        T#<t>#POLICIES       <subjectId>#<action>#<scope>
 //	membership       T#<t>#S#<subjectId>         M#<groupId>
 //	revoked token    T#<t>#S#client-<id>         R#<jti>                                                                       (ttl)
@@ -38,6 +40,11 @@ import (
 // memberships and policies; never the counts) with one Query, and the same
 // range of each of its groups with one Query each; member lists (X#) stay
 // out of decisions.
+//
+// Listings of clients and groups read GSI1 in name order, a page at a time
+// (keyset: a position is the GSI1SK of an item); a tombstoned client or
+// group leaves the index at once (its GSI1 keys are removed). Their totals
+// are counts kept in the same transactions that create and tombstone.
 const (
 	attrPK     = "PK"
 	attrSK     = "SK"
@@ -48,6 +55,7 @@ const (
 
 	skTenant           = "TENANT"
 	skOwners           = "OWNERS"
+	skCounts           = "COUNTS"
 	skClient           = "A#CLIENT"
 	skSecretPrefix     = "A#SECRET#"
 	skKeyPrefix        = "A#KEY#"
@@ -81,6 +89,21 @@ func clientPK(tenant, clientID string) string {
 func groupPK(tenant, groupID string) string {
 	return subjectPK(tenant, subject.ID(subject.Group, groupID))
 }
+
+// nameKeySeparator sorts before every character a name may hold (control
+// characters are refused), so that "ab" sorts before "abc" whatever the ids.
+const nameKeySeparator = "\x01"
+
+// nameKey is the GSI1SK of a client or group: listings run in name order,
+// case-insensitively, then by id.
+func nameKey(name, id string) string { return strings.ToLower(name) + nameKeySeparator + id }
+
+// idOfNameKey returns the id a nameKey ends with.
+func idOfNameKey(k string) string {
+	_, id, _ := strings.Cut(k, nameKeySeparator)
+	return id
+}
+
 func clientsGSI1PK(tenant string) string  { return "T#" + tenant + "#CLIENTS" }
 func groupsGSI1PK(tenant string) string   { return "T#" + tenant + "#GROUPS" }
 func policiesGSI1PK(tenant string) string { return "T#" + tenant + "#POLICIES" }

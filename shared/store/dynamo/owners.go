@@ -108,49 +108,43 @@ func (s *Store) ensureOwnerCount(ctx context.Context, tenant string) error {
 func (s *Store) markClientDeleting(ctx context.Context, tenant, clientID string) error {
 	pk := clientPK(tenant, clientID)
 	ownerPolicy := key(pk, policySK(action.Owner, resource.Root))
+	// The tombstone takes the client out of the listing index and its
+	// count at once.
 	tombstone := types.TransactWriteItem{Update: &types.Update{
 		TableName:                           &s.table,
 		Key:                                 key(pk, skClient),
-		UpdateExpression:                    aws.String("SET deleting = :true"),
+		UpdateExpression:                    aws.String("SET deleting = :true REMOVE GSI1PK, GSI1SK"),
 		ConditionExpression:                 aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
 		ExpressionAttributeValues:           item{":true": boolean(true)},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}
+	uncount := s.countStep(tenant, attrClients, -1)
 	for range 4 {
 		// First as a client without the owner policy; the check makes the
 		// transaction fail should the policy exist.
-		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		reasons, err := s.transactCounted(ctx, tenant, []types.TransactWriteItem{
 			tombstone,
 			{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: ownerPolicy, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		}})
-		reasons := cancellation(err)
-		switch {
-		case err == nil:
-			return nil
-		case failedCondition(reasons, 0):
-			if reasons[0].Item == nil {
-				return store.ErrNotFound
-			}
-			return nil // tombstoned before: finish the cascade
-		case !failedCondition(reasons, 1):
+			uncount,
+		}, 2)
+		if done, result := tombstoned(reasons, err); done {
+			return result
+		}
+		if !failedCondition(reasons, 1) {
 			return fault.Unavailable("dynamodb:TransactWriteItems", err)
 		}
 		// It holds the policy: tombstone and uncount together.
-		_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		reasons, err = s.transactCounted(ctx, tenant, []types.TransactWriteItem{
 			tombstone,
 			{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: ownerPolicy, ConditionExpression: aws.String("attribute_exists(PK)")}},
 			s.removeOwner(tenant),
-		}})
-		reasons = cancellation(err)
+			uncount,
+		}, 3)
+		if done, result := tombstoned(reasons, err); done {
+			return result
+		}
 		failed, missing := ownerCountFailed(reasons, 2)
 		switch {
-		case err == nil:
-			return nil
-		case failedCondition(reasons, 0):
-			if reasons[0].Item == nil {
-				return store.ErrNotFound
-			}
-			return nil
 		case failedCondition(reasons, 1):
 			continue // no longer an owner: tombstone it as any client
 		case failed && !missing:

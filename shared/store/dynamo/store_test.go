@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,8 +161,8 @@ func TestClients(t *testing.T) {
 	is(t, err, store.ErrNotFound)
 
 	other := newClient(t, ten)
-	list, err := st.ListClients(ctx, ten)
-	if err != nil || len(list) != 2 || list[0].ID == list[1].ID {
+	list, err := st.ListClients(ctx, ten, store.PageQuery{Limit: 10})
+	if err != nil || len(list.Items) != 2 || list.Items[0].ID == list.Items[1].ID {
 		t.Fatalf("%v %v", list, err)
 	}
 	is(t, st.DeleteClient(ctx, ten, other.ID), nil)
@@ -326,8 +327,8 @@ func TestGroups(t *testing.T) {
 	if err != nil || len(names) != 2 || names[b.SubjectID()] != b.Name || names["group-"+g.ID] != g.DisplayName {
 		t.Fatal(names, err)
 	}
-	list, err := st.ListGroups(ctx, ten)
-	if err != nil || len(list) != 1 {
+	list, err := st.ListGroups(ctx, ten, store.PageQuery{Limit: 10})
+	if err != nil || len(list.Items) != 1 {
 		t.Fatal(list, err)
 	}
 	is(t, st.DeleteGroup(ctx, ten, g.ID), nil)
@@ -441,4 +442,96 @@ func TestTombstones(t *testing.T) {
 		t.Errorf("the finished delete left the membership: %v", m)
 	}
 	is(t, st.DeleteClient(ctx, ten, c.ID), store.ErrNotFound)
+}
+
+// names lists the names of a page's clients.
+func names(p store.Page[client.Client]) string {
+	var out []string
+	for _, c := range p.Items {
+		out = append(out, c.Name)
+	}
+	return strings.Join(out, ",")
+}
+
+// TestListingPagesAndCounts: keyset pages forward, backward and from the
+// end, jumps, bounded searches, and counts kept by creates and deletes.
+func TestListingPagesAndCounts(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	byName := map[string]client.Client{}
+	for _, n := range []string{"delta", "Alpha", "charlie", "bravo", "echo", "alpha", "Foxtrot"} {
+		c := client.Client{Tenant: ten, ID: id.New(), Name: n, Description: "d", GrantTypes: []string{client.GrantClientCredentials},
+			RedirectURIs: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1}
+		is(t, st.CreateClient(ctx, c), nil)
+		byName[n] = c
+	}
+	if n, err := st.CountClients(ctx, ten); err != nil || n != 7 {
+		t.Fatalf("count %d %v", n, err)
+	}
+	first, err := st.ListClients(ctx, ten, store.PageQuery{Limit: 3})
+	if err != nil || !first.More || !strings.EqualFold(names(first), "alpha,alpha,bravo") {
+		t.Fatalf("first page %q more=%v %v", names(first), first.More, err)
+	}
+	second, _ := st.ListClients(ctx, ten, store.PageQuery{After: first.Last, Limit: 3})
+	third, _ := st.ListClients(ctx, ten, store.PageQuery{After: second.Last, Limit: 3})
+	if names(second) != "charlie,delta,echo" || names(third) != "Foxtrot" || third.More {
+		t.Fatalf("pages %q %q more=%v", names(second), names(third), third.More)
+	}
+	back, _ := st.ListClients(ctx, ten, store.PageQuery{Before: second.First, Limit: 3})
+	if names(back) != names(first) || back.First != first.First {
+		t.Fatalf("back from the second page: %q", names(back))
+	}
+	last, _ := st.ListClients(ctx, ten, store.PageQuery{Last: true, Limit: 1})
+	jump, _ := st.ListClients(ctx, ten, store.PageQuery{Skip: 3, Limit: 3})
+	if names(last) != "Foxtrot" || names(jump) != names(second) {
+		t.Fatalf("last %q, jump %q", names(last), names(jump))
+	}
+	// A search reads at most ScanLimit clients, and goes on from there.
+	found, _ := st.ListClients(ctx, ten, store.PageQuery{Search: "A", Limit: 10, ScanLimit: 3})
+	if !strings.EqualFold(names(found), "alpha,alpha,bravo") || !found.More {
+		t.Fatalf("search %q more=%v", names(found), found.More)
+	}
+	rest, _ := st.ListClients(ctx, ten, store.PageQuery{Search: "A", After: found.Last, Limit: 10, ScanLimit: 3})
+	if names(rest) != "charlie,delta" || !rest.More {
+		t.Fatalf("search goes on: %q more=%v", names(rest), rest.More)
+	}
+	// Renames move, deletes leave the listing and the count.
+	renamed := byName["echo"]
+	renamed.Name = "aardvark"
+	if _, err := st.ReplaceClient(ctx, renamed, 0); err != nil {
+		t.Fatal(err)
+	}
+	is(t, st.DeleteClient(ctx, ten, byName["bravo"].ID), nil)
+	all, _ := st.ListClients(ctx, ten, store.PageQuery{Limit: 10})
+	if n, _ := st.CountClients(ctx, ten); n != 6 || !strings.EqualFold(names(all), "aardvark,alpha,alpha,charlie,delta,foxtrot") {
+		t.Fatalf("after a rename and a delete: %d %q", n, names(all))
+	}
+}
+
+// TestCountsOfAnOlderTenant: a tenant written before the counts and the
+// name-ordered index gets both on first need, its tombstoned clients left out.
+func TestCountsOfAnOlderTenant(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	for i, n := range []string{"zulu", "Yankee", "xray"} {
+		cid := id.New()
+		it := map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: "T#" + ten + "#S#client-" + cid}, "SK": &types.AttributeValueMemberS{Value: "A#CLIENT"},
+			"GSI1PK": &types.AttributeValueMemberS{Value: "T#" + ten + "#CLIENTS"}, "GSI1SK": &types.AttributeValueMemberS{Value: cid},
+			"name": &types.AttributeValueMemberS{Value: n}, "description": &types.AttributeValueMemberS{Value: "d"},
+			"version": &types.AttributeValueMemberN{Value: "1"}, "secretCount": &types.AttributeValueMemberN{Value: "0"},
+		}
+		if i == 2 {
+			it["deleting"] = &types.AttributeValueMemberBOOL{Value: true}
+		}
+		if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := st.CountClients(ctx, ten); err != nil || n != 2 {
+		t.Fatalf("count %d %v", n, err)
+	}
+	newClient(t, ten) // counted from there on
+	all, _ := st.ListClients(ctx, ten, store.PageQuery{Limit: 10})
+	if n, _ := st.CountClients(ctx, ten); n != 3 || len(all.Items) != 3 || all.Items[1].Name != "Yankee" || all.Items[2].Name != "zulu" {
+		t.Fatalf("%d %q", n, names(all))
+	}
 }

@@ -1,0 +1,155 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/machine-iam/machine-iam/shared/fault"
+	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/subject"
+)
+
+// A tenant's listing counts (item T#<t> / COUNTS) hold how many live
+// clients and groups it has. Creating one adds one, and tombstoning it takes
+// one away, in the same transaction, so the totals of listings are exact
+// without reading the listings. The steps require the count to exist: a
+// tenant from before the counts were kept gets them made first (see
+// ensureCounts) rather than starting from zero.
+
+func (s *Store) countsKey(tenant string) item { return key(tenantPK(tenant), skCounts) }
+
+// countStep is the transaction step that adds delta to the count attr.
+func (s *Store) countStep(tenant, attr string, delta int64) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                           &s.table,
+		Key:                                 s.countsKey(tenant),
+		UpdateExpression:                    aws.String("ADD #n :d"),
+		ConditionExpression:                 aws.String("attribute_exists(#n)"),
+		ExpressionAttributeNames:            map[string]string{"#n": attr},
+		ExpressionAttributeValues:           item{":d": num(delta)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+}
+
+// countMissing reports whether a transaction failed on its count step at
+// i because the count does not exist yet.
+func countMissing(reasons []types.CancellationReason, i int) bool {
+	return failedCondition(reasons, i)
+}
+
+// transactCounted runs steps, whose step i is a count step; when the count
+// is missing it makes the counts and runs them again.
+func (s *Store) transactCounted(ctx context.Context, tenant string, steps []types.TransactWriteItem, i int) ([]types.CancellationReason, error) {
+	for attempt := 0; ; attempt++ {
+		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
+		reasons := cancellation(err)
+		if err == nil || attempt > 0 || !countMissing(reasons, i) {
+			return reasons, err
+		}
+		if err := s.ensureCounts(ctx, tenant); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// CountClients implements store.Clients.
+func (s *Store) CountClients(ctx context.Context, tenant string) (int, error) {
+	return s.count(ctx, tenant, attrClients)
+}
+
+// CountGroups implements store.Groups.
+func (s *Store) CountGroups(ctx context.Context, tenant string) (int, error) {
+	return s.count(ctx, tenant, attrGroups)
+}
+
+func (s *Store) count(ctx context.Context, tenant, attr string) (int, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: s.countsKey(tenant), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return 0, fault.Unavailable("dynamodb:GetItem", err)
+		}
+		if _, ok := out.Item[attr]; ok || attempt > 0 {
+			return int(getN(out.Item, attr)), nil
+		}
+		if err := s.ensureCounts(ctx, tenant); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// ensureCounts makes a tenant's missing counts from its listings, once: for
+// a new tenant, or one from before the counts were kept. On the way it
+// brings older items to the current layout (name-ordered GSI1SK, the
+// lowercase name searches read, tombstoned items out of the index). The
+// index read is eventually consistent, but no create or tombstone can
+// commit while the counts are missing, so only a write made a moment before
+// could be missed; a later ensure never overwrites counts that exist.
+func (s *Store) ensureCounts(ctx context.Context, tenant string) error {
+	counts := s.countsKey(tenant)
+	for attr, gsi1pk := range map[string]string{attrClients: clientsGSI1PK(tenant), attrGroups: groupsGSI1PK(tenant)} {
+		items, err := s.query(ctx, &dynamodb.QueryInput{
+			IndexName:                 aws.String(indexGSI1),
+			KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+			ExpressionAttributeValues: item{":pk": str(gsi1pk)},
+		})
+		if err != nil {
+			return err
+		}
+		live := 0
+		for _, it := range items {
+			if err := s.upgradeListed(ctx, it); err != nil {
+				return err
+			}
+			if !getBool(it, attrDeleting) {
+				live++
+			}
+		}
+		counts[attr] = num(int64(live))
+	}
+	if err := s.putNew(ctx, counts); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// upgradeListed brings a listed client or group item written by an older
+// version to the current layout.
+func (s *Store) upgradeListed(ctx context.Context, it item) error {
+	k := key(getS(it, attrPK), getS(it, attrSK))
+	var in *dynamodb.UpdateItemInput
+	switch {
+	case getBool(it, attrDeleting):
+		in = &dynamodb.UpdateItemInput{UpdateExpression: aws.String("REMOVE GSI1PK, GSI1SK")}
+	default:
+		name := getS(it, attrName)
+		id := subjectIDOf(it, clientOrGroup(it))
+		if getS(it, attrSK) == skGroup {
+			name = getS(it, attrDisplayName)
+		}
+		if getS(it, attrGSI1SK) == nameKey(name, id) && getS(it, attrNameLower) == strings.ToLower(name) {
+			return nil
+		}
+		in = &dynamodb.UpdateItemInput{
+			UpdateExpression:          aws.String("SET GSI1SK = :k, nameLower = :l"),
+			ExpressionAttributeValues: item{":k": str(nameKey(name, id)), ":l": str(strings.ToLower(name))},
+		}
+	}
+	in.TableName, in.Key = &s.table, k
+	in.ConditionExpression = aws.String("attribute_exists(PK)")
+	if _, err := s.api.UpdateItem(ctx, in); err != nil && !isConditionFailed(err) {
+		return fault.Unavailable("dynamodb:UpdateItem", err)
+	}
+	return nil
+}
+
+func clientOrGroup(it item) subject.Kind {
+	if getS(it, attrSK) == skGroup {
+		return subject.Group
+	}
+	return subject.Client
+}

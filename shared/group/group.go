@@ -18,6 +18,9 @@ const (
 	MaxMembers = 1000
 	// MaxMembersPerRequest bounds one add or remove request.
 	MaxMembersPerRequest = 100
+	// MaxPerSubject bounds the groups one client or user belongs to: an
+	// authorization decision reads each of them.
+	MaxPerSubject = 10
 )
 
 // Group is a group of one tenant.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -124,12 +125,15 @@ func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) error {
 	}
 	stored, _, err := s.Store.PutPolicy(r.Context(), tenantOf(r), policy.Policy{
 		Subject: k.Subject, Action: k.Action, Scope: k.Scope, CreatedAt: s.Now().UTC().Truncate(time.Second)})
-	if errors.Is(err, store.ErrSubjectNotFound) {
+	switch {
+	case errors.Is(err, store.ErrSubjectNotFound):
 		f := httpapi.Fields{}
 		f.Add("subject", "does not exist in this tenant")
 		return f.Err()
-	}
-	if err != nil {
+	case errors.Is(err, store.ErrLimitExceeded):
+		return httpapi.Conflict(fmt.Sprintf("%s holds %d policies, the most a subject may hold (each is read by every authorization decision): delete one first, or grant through a group.",
+			k.Subject, policy.MaxPerSubject))
+	case err != nil:
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, toPolicy(tenantOf(r), stored))

@@ -325,6 +325,9 @@ func (s *Service) addMembers(w http.ResponseWriter, r *http.Request) error {
 			return f.Err()
 		case errors.Is(err, store.ErrLimitExceeded):
 			return httpapi.Detailed(err, store.ErrLimitExceeded, full)
+		case errors.Is(err, store.ErrSubjectLimitExceeded):
+			return httpapi.Conflict(fmt.Sprintf("%s belongs to %d groups, the most a subject may (each is read by every authorization decision); members added before it in this request stay.",
+				sid, group.MaxPerSubject))
 		case err != nil:
 			return httpapi.About(err, "group")
 		}

@@ -16,6 +16,12 @@ import (
 )
 
 // Policy is one grant. Policies have no id: the triple is the identity.
+
+// MaxPerSubject bounds the policies of one subject (a client, group or
+// user): an authorization decision reads them all, and those of each of its
+// groups, on every request.
+const MaxPerSubject = 100
+
 type Policy struct {
 	Subject   string
 	Action    string

@@ -30,6 +30,9 @@ var (
 	ErrVersionMismatch = errors.New("store: version mismatch")
 	// ErrLimitExceeded: the write would pass a per-parent limit.
 	ErrLimitExceeded = errors.New("store: limit exceeded")
+	// ErrSubjectLimitExceeded: the subject a membership would add to is in
+	// group.MaxPerSubject groups already.
+	ErrSubjectLimitExceeded = errors.New("store: subject limit exceeded")
 	// ErrSubjectNotFound: the client or group a write names as its subject
 	// does not exist (or is being deleted).
 	ErrSubjectNotFound = errors.New("store: subject not found")
@@ -191,7 +194,8 @@ type Assertions interface {
 type Policies interface {
 	// PutPolicy stores p. When the triple exists already it returns the
 	// stored policy and created false. ErrSubjectNotFound when p's subject
-	// is a client or group that does not exist.
+	// is a client or group that does not exist; ErrLimitExceeded when it
+	// has policy.MaxPerSubject policies.
 	PutPolicy(ctx context.Context, tenant string, p policy.Policy) (stored policy.Policy, created bool, err error)
 	// DeletePolicy removes the policy with k's triple; ErrNotFound,
 	// ErrLastOwner.
@@ -225,7 +229,8 @@ type Groups interface {
 	// AddMember makes subjectID a member of a group that has fewer than max
 	// members; adding a member again is a no-op. ErrNotFound for the group,
 	// ErrSubjectNotFound for a client that does not exist,
-	// ErrLimitExceeded.
+	// ErrLimitExceeded for a full group, ErrSubjectLimitExceeded for a
+	// subject in group.MaxPerSubject groups.
 	AddMember(ctx context.Context, tenant, groupID, subjectID string, max int) error
 	// RemoveMember ends a membership; removing a non-member is a no-op.
 	RemoveMember(ctx context.Context, tenant, groupID, subjectID string) error

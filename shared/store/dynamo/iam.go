@@ -26,21 +26,6 @@ var (
 	_ store.Subjects = (*Store)(nil)
 )
 
-// liveSubjectCheck is the condition a write must find on the own item of a
-// client or group subject: present and not being deleted.
-func (s *Store) liveSubjectCheck(tenant, subjectID string) *types.ConditionCheck {
-	kind, raw, _ := subject.Parse(subjectID)
-	sk := skClient
-	if kind == subject.Group {
-		sk = skGroup
-	}
-	return &types.ConditionCheck{
-		TableName:           &s.table,
-		Key:                 key(subjectPK(tenant, subject.ID(kind, raw)), sk),
-		ConditionExpression: aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
-	}
-}
-
 func needsLiveSubject(subjectID string) bool {
 	kind, _, err := subject.Parse(subjectID)
 	return err == nil && kind != subject.User
@@ -58,50 +43,47 @@ func failedCondition(reasons []types.CancellationReason, i int) bool {
 	return i < len(reasons) && aws.ToString(reasons[i].Code) == "ConditionalCheckFailed"
 }
 
-// errPolicyExists reports, inside PutPolicy, that the triple is stored.
-var errPolicyExists = errors.New("policy exists")
-
-// PutPolicy implements store.Policies. For a client or group subject the put
-// and a check that the subject is alive are one transaction, so a policy can
-// never be left on a subject that is being deleted.
+// PutPolicy implements store.Policies. The put and the subject's policy
+// count (refused at policy.MaxPerSubject, and for a client or group unless
+// it is alive) are one transaction, so a policy can never be left on a
+// subject that is being deleted, nor one too many be added by racing puts.
 func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (policy.Policy, bool, error) {
 	put := &types.Put{TableName: &s.table, Item: policyItem(tenant, p), ConditionExpression: aws.String("attribute_not_exists(PK)")}
-	var err error
-	if needsLiveSubject(p.Subject) {
-		steps := []types.TransactWriteItem{{ConditionCheck: s.liveSubjectCheck(tenant, p.Subject)}, {Put: put}}
+	recounted, ownersMade := false, false
+	for {
+		steps := []types.TransactWriteItem{s.addStep(tenant, p.Subject, policiesCounted), {Put: put}}
 		if isRootOwner(p.Key()) {
 			steps = append(steps, s.addOwner(tenant))
 		}
-		for attempt := 0; ; attempt++ {
-			_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
-			reasons := cancellation(err)
-			if _, missing := ownerCountFailed(reasons, 2); missing && attempt == 0 {
-				if err := s.ensureOwnerCount(ctx, tenant); err != nil {
-					return policy.Policy{}, false, err
-				}
-				continue
+		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
+		reasons := cancellation(err)
+		_, ownersMissing := ownerCountFailed(reasons, 2)
+		switch {
+		case err == nil:
+			return p, true, nil
+		case failedCondition(reasons, 1):
+			return s.storedPolicy(ctx, tenant, p.Key())
+		case failedCondition(reasons, 0):
+			old := reasons[0].Item
+			if err, recount := addRefused(p.Subject, old); !recount {
+				return policy.Policy{}, false, err
 			}
-			switch {
-			case failedCondition(reasons, 0):
-				return policy.Policy{}, false, store.ErrSubjectNotFound
-			case failedCondition(reasons, 1):
-				err = errPolicyExists
+			if recounted {
+				return policy.Policy{}, false, store.ErrLimitExceeded
 			}
-			break
-		}
-	} else {
-		_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item, ConditionExpression: put.ConditionExpression})
-		if isConditionFailed(err) {
-			err = errPolicyExists
+			if err := s.recount(ctx, tenant, p.Subject, policiesCounted, old); err != nil {
+				return policy.Policy{}, false, err
+			}
+			recounted = true
+		case ownersMissing && !ownersMade:
+			if err := s.ensureOwnerCount(ctx, tenant); err != nil {
+				return policy.Policy{}, false, err
+			}
+			ownersMade = true
+		default:
+			return policy.Policy{}, false, fault.Unavailable("dynamodb:TransactWriteItems", err)
 		}
 	}
-	switch {
-	case errors.Is(err, errPolicyExists):
-		return s.storedPolicy(ctx, tenant, p.Key())
-	case err != nil:
-		return policy.Policy{}, false, fault.Unavailable("dynamodb:PutItem", err)
-	}
-	return p, true, nil
 }
 
 // storedPolicy reads the policy that made a create idempotent.
@@ -126,20 +108,32 @@ func (s *Store) DeletePolicy(ctx context.Context, tenant string, k policy.Key) e
 	return s.deletePolicyItem(ctx, tenant, k)
 }
 
-// deletePolicyItem deletes a policy item that no count depends on.
+// deletePolicyItem deletes a policy item that no owner count depends on,
+// and counts it off its subject.
 func (s *Store) deletePolicyItem(ctx context.Context, tenant string, k policy.Key) error {
-	_, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	del := types.TransactWriteItem{Delete: &types.Delete{
 		TableName:           &s.table,
 		Key:                 key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)),
 		ConditionExpression: aws.String("attribute_exists(PK)"),
-	})
-	switch {
-	case isConditionFailed(err):
-		return store.ErrNotFound
-	case err != nil:
-		return fault.Unavailable("dynamodb:DeleteItem", err)
+	}}
+	for _, uncount := range []bool{true, false} {
+		steps := []types.TransactWriteItem{del}
+		if uncount {
+			steps = append(steps, s.removeStep(tenant, k.Subject, policiesCounted))
+		}
+		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
+		reasons := cancellation(err)
+		switch {
+		case err == nil:
+			return nil
+		case failedCondition(reasons, 0):
+			return store.ErrNotFound
+		case !failedCondition(reasons, 1):
+			return fault.Unavailable("dynamodb:TransactWriteItems", err)
+		}
+		// No count to take from (an older subject): delete alone.
 	}
-	return nil
+	return fault.Unavailable("dynamodb:TransactWriteItems", errors.New("policy could not be deleted"))
 }
 
 // SubjectPolicies implements store.Policies.
@@ -320,26 +314,41 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 			Item:      item{attrPK: str(subjectPK(tenant, subjectID)), attrSK: str(membershipSK(groupID))},
 		}},
 	}
-	if needsLiveSubject(subjectID) {
-		items = append(items, types.TransactWriteItem{ConditionCheck: s.liveSubjectCheck(tenant, subjectID)})
-	}
-	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if err == nil {
-		return nil
-	}
-	reasons := cancellation(err)
-	switch {
-	case failedCondition(reasons, 1):
-		return nil // a member already
-	case failedCondition(reasons, 0):
-		if old := reasons[0].Item; old == nil || getBool(old, attrDeleting) {
-			return store.ErrNotFound
+	// The member's own count of groups, refused at group.MaxPerSubject
+	// (and for a client unless it is alive).
+	items = append(items, s.addStep(tenant, subjectID, groupsCounted))
+	for recounted := false; ; recounted = true {
+		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return nil
 		}
-		return store.ErrLimitExceeded
-	case failedCondition(reasons, 3):
-		return store.ErrSubjectNotFound
+		reasons := cancellation(err)
+		switch {
+		case failedCondition(reasons, 1):
+			return nil // a member already
+		case failedCondition(reasons, 0):
+			if old := reasons[0].Item; old == nil || getBool(old, attrDeleting) {
+				return store.ErrNotFound
+			}
+			return store.ErrLimitExceeded
+		case failedCondition(reasons, 3):
+			old := reasons[3].Item
+			if err, recount := addRefused(subjectID, old); !recount {
+				return err
+			}
+			if recounted {
+				return store.ErrSubjectLimitExceeded
+			}
+			if err := s.recount(ctx, tenant, subjectID, groupsCounted, old); err != nil {
+				if errors.Is(err, store.ErrLimitExceeded) {
+					return store.ErrSubjectLimitExceeded
+				}
+				return err
+			}
+			continue
+		}
+		return fault.Unavailable("dynamodb:TransactWriteItems", err)
 	}
-	return fault.Unavailable("dynamodb:TransactWriteItems", err)
 }
 
 // RemoveMember implements store.Groups: one transaction removes both sides
@@ -348,24 +357,35 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 func (s *Store) RemoveMember(ctx context.Context, tenant, groupID, subjectID string) error {
 	groupSide := key(groupPK(tenant, groupID), memberSK(subjectID))
 	subjectSide := key(subjectPK(tenant, subjectID), membershipSK(groupID))
-	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &s.table, Key: groupSide, ConditionExpression: aws.String("attribute_exists(PK)")}},
-		{Delete: &types.Delete{TableName: &s.table, Key: subjectSide}},
-		{Update: &types.Update{
-			TableName:                 &s.table,
-			Key:                       key(groupPK(tenant, groupID), skGroup),
-			UpdateExpression:          aws.String("SET memberCount = memberCount - :one"),
-			ConditionExpression:       aws.String("attribute_exists(PK)"),
-			ExpressionAttributeValues: item{":one": num(1)},
-		}},
-	}})
-	if err == nil {
-		return nil
+	for _, uncount := range []bool{true, false} {
+		steps := []types.TransactWriteItem{
+			{Delete: &types.Delete{TableName: &s.table, Key: groupSide, ConditionExpression: aws.String("attribute_exists(PK)")}},
+			{Delete: &types.Delete{TableName: &s.table, Key: subjectSide}},
+			{Update: &types.Update{
+				TableName:                 &s.table,
+				Key:                       key(groupPK(tenant, groupID), skGroup),
+				UpdateExpression:          aws.String("SET memberCount = memberCount - :one"),
+				ConditionExpression:       aws.String("attribute_exists(PK)"),
+				ExpressionAttributeValues: item{":one": num(1)},
+			}},
+		}
+		if uncount {
+			steps = append(steps, s.removeStep(tenant, subjectID, groupsCounted))
+		}
+		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
+		if err == nil {
+			return nil
+		}
+		reasons := cancellation(err)
+		switch {
+		case failedCondition(reasons, 0) || failedCondition(reasons, 2):
+			return s.deleteAll(ctx, []item{groupSide, subjectSide})
+		case !failedCondition(reasons, 3):
+			return fault.Unavailable("dynamodb:TransactWriteItems", err)
+		}
+		// No count to take from (an older subject): remove alone.
 	}
-	if reasons := cancellation(err); failedCondition(reasons, 0) || failedCondition(reasons, 2) {
-		return s.deleteAll(ctx, []item{groupSide, subjectSide})
-	}
-	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+	return fault.Unavailable("dynamodb:TransactWriteItems", errors.New("membership could not be removed"))
 }
 
 // Members implements store.Groups.

@@ -151,7 +151,7 @@ func clientItem(c client.Client) item {
 		attrGrantTypes: list(c.GrantTypes), attrScopes: list(c.Scopes), attrRedirectURIs: list(c.RedirectURIs),
 		attrAudiences: list(c.Audiences), attrTokenLife: num(int64(c.TokenLifetime / time.Second)), attrTokenClaims: strMap(c.TokenClaims),
 		attrCreatedAt: timestamp(c.CreatedAt), attrUpdatedAt: timestamp(c.UpdatedAt),
-		attrVersion: num(c.Version), attrSecretCount: num(0),
+		attrVersion: num(c.Version), attrSecretCount: num(0), attrPolicyCount: num(0), attrGroupCount: num(0),
 	}
 }
 
@@ -240,7 +240,7 @@ func groupItem(g group.Group) item {
 		attrPK: str(groupPK(g.Tenant, g.ID)), attrSK: str(skGroup),
 		attrGSI1PK: str(groupsGSI1PK(g.Tenant)), attrGSI1SK: str(nameKey(g.DisplayName, g.ID)), attrNameLower: str(strings.ToLower(g.DisplayName)),
 		attrDisplayName: str(g.DisplayName), attrDescription: str(g.Description),
-		attrCreatedAt: timestamp(g.CreatedAt), attrMemberCount: num(0),
+		attrCreatedAt: timestamp(g.CreatedAt), attrMemberCount: num(0), attrPolicyCount: num(0),
 	}
 }
 

@@ -165,14 +165,19 @@ func (s *Store) markClientDeleting(ctx context.Context, tenant, clientID string)
 // it, refused for the last owner. A client already tombstoned was uncounted
 // then, so its policy goes plainly.
 func (s *Store) deleteRootOwnerPolicy(ctx context.Context, tenant string, k policy.Key) error {
-	for range 3 {
+	for range 4 {
+		// The client must be alive (a tombstoned one was uncounted then);
+		// its policy count goes down in the same step.
+		alive := s.removeStep(tenant, k.Subject, policiesCounted)
+		alive.Update.ConditionExpression = aws.String("attribute_exists(PK) AND attribute_not_exists(deleting) AND #c > :zero")
+		alive.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Delete: &types.Delete{
 				TableName:           &s.table,
 				Key:                 key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)),
 				ConditionExpression: aws.String("attribute_exists(PK)"),
 			}},
-			{ConditionCheck: s.liveSubjectCheck(tenant, k.Subject)},
+			alive,
 			s.removeOwner(tenant),
 		}})
 		reasons := cancellation(err)
@@ -183,6 +188,13 @@ func (s *Store) deleteRootOwnerPolicy(ctx context.Context, tenant string, k poli
 		case failedCondition(reasons, 0):
 			return store.ErrNotFound
 		case failedCondition(reasons, 1):
+			if old := reasons[1].Item; old != nil && !getBool(old, attrDeleting) {
+				// No policy count (an older client): count, then again.
+				if err := s.recount(ctx, tenant, k.Subject, policiesCounted, old); err != nil && !errors.Is(err, store.ErrLimitExceeded) {
+					return err
+				}
+				continue
+			}
 			return s.deletePolicyItem(ctx, tenant, k)
 		case failed && !missing:
 			return store.ErrLastOwner

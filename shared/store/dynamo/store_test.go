@@ -535,3 +535,89 @@ func TestCountsOfAnOlderTenant(t *testing.T) {
 		t.Fatalf("%d %q", n, names(all))
 	}
 }
+
+// TestSubjectBounds: a subject holds at most policy.MaxPerSubject policies
+// and belongs to at most group.MaxPerSubject groups, also under racing
+// writes; counts too high (a deleted group) or missing (an older subject)
+// are counted again.
+func TestSubjectBounds(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	c := newClient(t, ten)
+	pol := func(i int) policy.Policy {
+		return policy.Policy{Subject: c.SubjectID(), Action: "banking.ais.read", Scope: fmt.Sprintf("/c/%d", i), CreatedAt: now}
+	}
+	for i := range policy.MaxPerSubject - 5 {
+		if _, _, err := st.PutPolicy(ctx, ten, pol(i)); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	// Ten racing puts for the last five places.
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = st.PutPolicy(ctx, ten, pol(1000+i))
+		}()
+	}
+	wg.Wait()
+	ok, refused := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, store.ErrLimitExceeded):
+			refused++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if ok != 5 || refused != 5 {
+		t.Fatalf("%d stored, %d refused; want 5 and 5", ok, refused)
+	}
+	if _, created, err := st.PutPolicy(ctx, ten, pol(0)); err != nil || created {
+		t.Fatalf("putting a stored policy at the maximum: %v %v", created, err)
+	}
+	is(t, st.DeletePolicy(ctx, ten, pol(0).Key()), nil)
+	if _, _, err := st.PutPolicy(ctx, ten, pol(0)); err != nil {
+		t.Fatal("after a delete:", err)
+	}
+
+	// Groups, for a client and for a user.
+	for _, sid := range []string{newClient(t, ten).SubjectID(), "user-" + id.New()} {
+		var groups []group.Group
+		for range group.MaxPerSubject {
+			g := newGroup(t, ten)
+			is(t, st.AddMember(ctx, ten, g.ID, sid, 10), nil)
+			groups = append(groups, g)
+		}
+		is(t, st.AddMember(ctx, ten, newGroup(t, ten).ID, sid, 10), store.ErrSubjectLimitExceeded)
+		is(t, st.RemoveMember(ctx, ten, groups[0].ID, sid), nil)
+		is(t, st.AddMember(ctx, ten, groups[0].ID, sid, 10), nil)
+		// Deleting a group leaves the count one too high: counted again.
+		is(t, st.DeleteGroup(ctx, ten, groups[1].ID), nil)
+		is(t, st.AddMember(ctx, ten, newGroup(t, ten).ID, sid, 10), nil)
+		is(t, st.AddMember(ctx, ten, newGroup(t, ten).ID, sid, 10), store.ErrSubjectLimitExceeded)
+	}
+
+	// An older client has no counts: they are made on its first add.
+	old := newClient(t, ten)
+	if _, _, err := st.PutPolicy(ctx, ten, policy.Policy{Subject: old.SubjectID(), Action: "owner", Scope: "/x", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table,
+		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "T#" + ten + "#S#" + old.SubjectID()},
+			"SK": &types.AttributeValueMemberS{Value: "A#CLIENT"}},
+		UpdateExpression: aws.String("REMOVE policyCount, groupCount")}); err != nil {
+		t.Fatal(err)
+	}
+	is(t, st.DeletePolicy(ctx, ten, policy.Key{Subject: old.SubjectID(), Action: "owner", Scope: "/x"}), nil)
+	for i := range policy.MaxPerSubject {
+		if _, _, err := st.PutPolicy(ctx, ten, policy.Policy{Subject: old.SubjectID(), Action: "owner", Scope: fmt.Sprintf("/y/%d", i), CreatedAt: now}); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	_, _, err := st.PutPolicy(ctx, ten, policy.Policy{Subject: old.SubjectID(), Action: "owner", Scope: "/z", CreatedAt: now})
+	is(t, err, store.ErrLimitExceeded)
+}

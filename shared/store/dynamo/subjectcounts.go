@@ -1,0 +1,134 @@
+package dynamo
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/machine-iam/machine-iam/shared/fault"
+	"github.com/machine-iam/machine-iam/shared/group"
+	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/store"
+	"github.com/machine-iam/machine-iam/shared/subject"
+)
+
+// Each subject counts its own policies (policyCount) and groups
+// (groupCount) on its own item: A#CLIENT, A#GROUP, or for a user, whom
+// nothing else stores, A#USER. Every write that adds a policy or a
+// membership adds to the count in the same transaction, refused at the
+// maximum (policy.MaxPerSubject, group.MaxPerSubject), so concurrent adds
+// cannot pass it; removals take away. A count can only be too high (a group
+// deletion ends memberships without touching its members' counts), never
+// too low; when it refuses, or is missing (an older subject), it is counted
+// again from the subject's partition and the add tried once more.
+
+const (
+	attrPolicyCount = "policyCount"
+	attrGroupCount  = "groupCount"
+	skUser          = "A#USER"
+)
+
+// counted describes one of a subject's counts.
+type counted struct {
+	attr, prefix string
+	max          int
+}
+
+var (
+	policiesCounted = counted{attrPolicyCount, skPolicyPrefix, policy.MaxPerSubject}
+	groupsCounted   = counted{attrGroupCount, skMembershipPrefix, group.MaxPerSubject}
+)
+
+// ownKey is the key of the item that holds a subject's counts.
+func ownKey(tenant, subjectID string) item {
+	sk := skUser
+	switch kind, _, _ := subject.Parse(subjectID); kind {
+	case subject.Client:
+		sk = skClient
+	case subject.Group:
+		sk = skGroup
+	}
+	return key(subjectPK(tenant, subjectID), sk)
+}
+
+// addStep counts one more for subjectID, refused at the maximum, and for a
+// client or group, unless it is alive.
+func (s *Store) addStep(tenant, subjectID string, c counted) types.TransactWriteItem {
+	cond := "#c < :max"
+	if needsLiveSubject(subjectID) {
+		cond = "attribute_exists(PK) AND attribute_not_exists(deleting) AND #c < :max"
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                           &s.table,
+		Key:                                 ownKey(tenant, subjectID),
+		UpdateExpression:                    aws.String("ADD #c :one"),
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            map[string]string{"#c": c.attr},
+		ExpressionAttributeValues:           item{":one": num(1), ":max": num(int64(c.max))},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+}
+
+// removeStep counts one less; it fails when there is no count (an older
+// subject, counted again when it next adds).
+func (s *Store) removeStep(tenant, subjectID string, c counted) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 &s.table,
+		Key:                       ownKey(tenant, subjectID),
+		UpdateExpression:          aws.String("ADD #c :minus"),
+		ConditionExpression:       aws.String("#c > :zero"),
+		ExpressionAttributeNames:  map[string]string{"#c": c.attr},
+		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0)},
+	}}
+}
+
+// addRefused interprets a failed addStep (its item as it was): the subject
+// is gone, or the count needs counting again first (recount true).
+func addRefused(subjectID string, old item) (err error, recount bool) {
+	if needsLiveSubject(subjectID) && (old == nil || getBool(old, attrDeleting)) {
+		return store.ErrSubjectNotFound, false
+	}
+	return nil, true
+}
+
+// recount counts a subject's policies or memberships from its partition
+// and sets the count, unless another write changed it meanwhile. It
+// returns ErrLimitExceeded when the subject is at the maximum.
+func (s *Store) recount(ctx context.Context, tenant, subjectID string, c counted, old item) error {
+	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :prefix)"),
+		ExpressionAttributeValues: item{":pk": str(subjectPK(tenant, subjectID)), ":prefix": str(c.prefix)},
+		Select:                    types.SelectCount,
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return fault.Unavailable("dynamodb:Query", err)
+	}
+	n := int(out.Count)
+	cond := "attribute_not_exists(#c)"
+	values := item{":n": num(int64(n))}
+	if v, ok := old[c.attr]; ok {
+		cond = "#c = :old"
+		values[":old"] = v
+	}
+	if needsLiveSubject(subjectID) {
+		cond = "attribute_exists(PK) AND (" + cond + ")"
+	}
+	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: ownKey(tenant, subjectID),
+		UpdateExpression:          aws.String("SET #c = :n"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#c": c.attr},
+		ExpressionAttributeValues: values,
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fault.Unavailable("dynamodb:UpdateItem", err)
+	}
+	if n >= c.max {
+		return store.ErrLimitExceeded
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
+	"github.com/machine-iam/machine-iam/shared/listing"
 	"github.com/machine-iam/machine-iam/shared/policy"
 	"github.com/machine-iam/machine-iam/shared/resource"
 	"github.com/machine-iam/machine-iam/shared/store"
@@ -194,11 +195,26 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, ten := r.Context(), tenantOf(r)
+	keep := func(p policy.Policy) bool {
+		return (act == "" || p.Action == act || derived && s.Actions.Covers(p.Action, act)) &&
+			(sc == "" || p.Scope == sc || derived && resource.Covers(p.Scope, sc))
+	}
+	if subj == "" {
+		// The tenant's policies: one bounded read from the cursor on.
+		found, next, err := s.Store.ListPolicies(ctx, ten, after, size, listing.SearchScan, keep)
+		if err != nil {
+			return err
+		}
+		resp := policyList{Items: toPolicies(ten, found)}
+		if next != nil {
+			resp.Cursor = encodeCursor(*next)
+		}
+		httpapi.WriteJSON(w, http.StatusOK, resp)
+		return nil
+	}
 	var all []policy.Policy
 	var err error
 	switch {
-	case subj == "":
-		all, err = s.Store.AllPolicies(ctx, ten)
 	case inherited:
 		var g policy.Grants
 		g, err = s.Store.Grants(ctx, ten, subj)
@@ -212,14 +228,10 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A subject's own policies and its groups' are bounded (at most
+	// policy.MaxPerSubject each): filtered in memory.
 	matched := slices.DeleteFunc(all, func(p policy.Policy) bool {
-		if act != "" && !(p.Action == act || derived && s.Actions.Covers(p.Action, act)) {
-			return true
-		}
-		if sc != "" && !(p.Scope == sc || derived && resource.Covers(p.Scope, sc)) {
-			return true
-		}
-		return after != nil && policy.Compare(p.Key(), *after) <= 0
+		return !keep(p) || after != nil && policy.Compare(p.Key(), *after) <= 0
 	})
 	policy.Sort(matched)
 	matched = slices.CompactFunc(matched, func(a, b policy.Policy) bool { return a.Key() == b.Key() })

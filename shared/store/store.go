@@ -202,8 +202,11 @@ type Policies interface {
 	DeletePolicy(ctx context.Context, tenant string, k policy.Key) error
 	// SubjectPolicies returns a subject's own policies.
 	SubjectPolicies(ctx context.Context, tenant, subjectID string) ([]policy.Policy, error)
-	// AllPolicies returns every policy of a tenant (eventually consistent).
-	AllPolicies(ctx context.Context, tenant string) ([]policy.Policy, error)
+	// ListPolicies returns, in key order, the tenant's policies after
+	// after (nil: from the first) that keep accepts: at most limit of them,
+	// reading at most scanLimit policies. next is where a further call goes
+	// on, nil when nothing is left. Eventually consistent.
+	ListPolicies(ctx context.Context, tenant string, after *policy.Key, limit, scanLimit int, keep func(policy.Policy) bool) (found []policy.Policy, next *policy.Key, err error)
 	// Grants returns the policies that apply to a subject, strongly
 	// consistent, with one Query for the subject and one per group it is a
 	// member of. ErrSubjectNotFound when the subject is a client or group

@@ -158,17 +158,55 @@ func policiesOf(items []item) []policy.Policy {
 	return out
 }
 
-// AllPolicies implements store.Policies.
-func (s *Store) AllPolicies(ctx context.Context, tenant string) ([]policy.Policy, error) {
-	items, err := s.query(ctx, &dynamodb.QueryInput{
+// ListPolicies implements store.Policies: GSI1 read a page at a time from
+// the position after names.
+func (s *Store) ListPolicies(ctx context.Context, tenant string, after *policy.Key, limit, scanLimit int, keep func(policy.Policy) bool) ([]policy.Policy, *policy.Key, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
 		IndexName:                 aws.String(indexGSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
 		ExpressionAttributeValues: item{":pk": str(policiesGSI1PK(tenant))},
-	})
-	if err != nil {
-		return nil, err
 	}
-	return policiesOf(items), nil
+	if after != nil {
+		in.ExclusiveStartKey = item{
+			attrGSI1PK: str(policiesGSI1PK(tenant)), attrGSI1SK: str(policyGSI1SK(after.Subject, after.Action, after.Scope)),
+			attrPK: str(subjectPK(tenant, after.Subject)), attrSK: str(policySK(after.Action, after.Scope)),
+		}
+	}
+	var found []policy.Policy
+	scanned := 0
+	for {
+		in.Limit = aws.Int32(int32(min(scanLimit-scanned, limit+1-len(found), 1000)))
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return nil, nil, fault.Unavailable("dynamodb:Query", err)
+		}
+		scanned += int(out.ScannedCount)
+		var last *policy.Key
+		for _, it := range out.Items {
+			p := policyFromItem(it)
+			k := p.Key()
+			last = &k
+			if keep(p) {
+				if len(found) == limit {
+					k := found[limit-1].Key()
+					return found, &k, nil
+				}
+				found = append(found, p)
+			}
+		}
+		if out.LastEvaluatedKey == nil {
+			return found, nil, nil
+		}
+		if len(found) == limit {
+			k := found[limit-1].Key()
+			return found, &k, nil
+		}
+		if scanned >= scanLimit {
+			return found, last, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }
 
 // decisionItems reads the part of a subject's partition decisions use: its

@@ -280,9 +280,20 @@ func TestPoliciesAndGrants(t *testing.T) {
 	if err != nil || len(own) != 1 {
 		t.Fatal(own, err)
 	}
-	all, err := st.AllPolicies(ctx, ten)
-	if err != nil || len(all) != 3 {
-		t.Fatal(all, err)
+	all, next, err := st.ListPolicies(ctx, ten, nil, 10, 100, func(policy.Policy) bool { return true })
+	if err != nil || len(all) != 3 || next != nil {
+		t.Fatal(all, next, err)
+	}
+	first, next, err := st.ListPolicies(ctx, ten, nil, 2, 100, func(policy.Policy) bool { return true })
+	rest, end, _ := st.ListPolicies(ctx, ten, next, 2, 100, func(policy.Policy) bool { return true })
+	if err != nil || len(first) != 2 || next == nil || len(rest) != 1 || end != nil || rest[0].Key() != all[2].Key() {
+		t.Fatal(first, rest, next, end, err)
+	}
+	// A read that spends its budget before filling the page says where to
+	// go on.
+	none, next, _ := st.ListPolicies(ctx, ten, nil, 2, 2, func(policy.Policy) bool { return false })
+	if len(none) != 0 || next == nil || *next != all[1].Key() {
+		t.Fatal(none, next)
 	}
 	grants, err := st.Grants(ctx, ten, c.SubjectID())
 	if err != nil || len(grants.Direct) != 1 || len(grants.Groups) != 1 || grants.Groups[0].GroupID != g.ID ||

@@ -346,17 +346,18 @@ func (w *world) do(b *testing.B, method, path string, body any, out any) {
 	}
 }
 
-// measure runs op b.N times and reports read capacity and DynamoDB calls
-// per request (requests per op).
-func (w *world) measure(b *testing.B, requests int, op func()) {
+// measure runs op, which returns how many requests it sent, b.N times and
+// reports latency, read and write capacity and DynamoDB calls per request.
+func (w *world) measure(b *testing.B, op func() int) {
 	w.capacity.take()
+	requests := 0
 	b.ResetTimer()
 	for b.Loop() {
-		op()
+		requests += op()
 	}
 	b.StopTimer()
 	read, write, calls := w.capacity.take()
-	n := float64(b.N * requests)
+	n := float64(requests)
 	b.ReportMetric(read/n, "RRU/req")
 	b.ReportMetric(write/n, "WRU/req")
 	b.ReportMetric(float64(calls)/n, "calls/req")
@@ -366,55 +367,101 @@ func (w *world) measure(b *testing.B, requests int, op func()) {
 type clientPage struct {
 	Items    []json.RawMessage
 	Metadata struct{ TotalCount int }
-	Links    struct{ Next *string }
+	Links    struct{ Next, Last *string }
 }
 
 func BenchmarkScale(b *testing.B) {
 	w := setup(b)
 	b.Run("FirstPage", func(b *testing.B) {
-		w.measure(b, 1, func() {
+		w.measure(b, func() int {
 			var p clientPage
 			w.do(b, http.MethodGet, "/v1/clients?pageSize=50", nil, &p)
 			if len(p.Items) != 50 {
 				b.Fatalf("%d items", len(p.Items))
 			}
+			return 1
 		})
 	})
 	b.Run("TenPagesByNext", func(b *testing.B) {
-		w.measure(b, 10, func() {
+		w.measure(b, func() int {
 			var p clientPage
 			w.do(b, http.MethodGet, "/v1/clients?pageSize=50", nil, &p)
 			for range 10 {
 				w.do(b, http.MethodGet, *p.Links.Next, nil, &p)
 			}
+			return 11 // the first page and ten by next
 		})
 	})
+	b.Run("LastPage", func(b *testing.B) {
+		var first clientPage
+		w.do(b, http.MethodGet, "/v1/clients?pageSize=50", nil, &first)
+		w.measure(b, func() int {
+			var p clientPage
+			w.do(b, http.MethodGet, *first.Links.Last, nil, &p)
+			if len(p.Items) == 0 {
+				b.Fatal("empty last page")
+			}
+			return 1
+		})
+	})
+	b.Run("PageJump200", func(b *testing.B) {
+		w.measure(b, func() int {
+			var p clientPage
+			w.do(b, http.MethodGet, "/v1/clients?pageSize=50&page=200", nil, &p)
+			if len(p.Items) != 50 {
+				b.Fatalf("%d items", len(p.Items))
+			}
+			return 1
+		})
+	})
+	// One search request: its cost is bounded whatever it finds.
 	b.Run("Search", func(b *testing.B) {
-		w.measure(b, 1, func() {
+		w.measure(b, func() int {
 			var p clientPage
 			w.do(b, http.MethodGet, "/v1/clients?pageSize=50&searchText=PAYMENTS", nil, &p)
-			if want := (w.clients - 1 + searchEvery - 1) / searchEvery; p.Metadata.TotalCount != want {
-				b.Fatalf("search found %d, want %d", p.Metadata.TotalCount, want)
+			if p.Links.Next == nil {
+				b.Fatal("a search of a large tenant ended in one request")
 			}
+			return 1
+		})
+	})
+	// A whole search, by next links to the end: every match, once.
+	b.Run("SearchToTheEnd", func(b *testing.B) {
+		want := (w.clients - 1 + searchEvery - 1) / searchEvery
+		w.measure(b, func() int {
+			var p clientPage
+			w.do(b, http.MethodGet, "/v1/clients?pageSize=50&searchText=PAYMENTS", nil, &p)
+			found, requests := len(p.Items), 1
+			for p.Links.Next != nil {
+				w.do(b, http.MethodGet, *p.Links.Next, nil, &p)
+				found += len(p.Items)
+				requests++
+			}
+			if found != want || p.Metadata.TotalCount != want {
+				b.Fatalf("found %d, total %d, want %d", found, p.Metadata.TotalCount, want)
+			}
+			return requests
 		})
 	})
 	b.Run("Count", func(b *testing.B) {
-		w.measure(b, 1, func() {
+		w.measure(b, func() int {
 			var p clientPage
 			w.do(b, http.MethodGet, "/v1/clients?pageSize=1", nil, &p)
 			if p.Metadata.TotalCount != w.clients+1 {
 				b.Fatalf("count %d, want %d", p.Metadata.TotalCount, w.clients+1)
 			}
+			return 1
 		})
 	})
 	b.Run("Decision", func(b *testing.B) {
-		w.measure(b, 1, func() {
+		w.measure(b, func() int {
 			var d struct{ Allowed bool }
 			w.do(b, http.MethodPost, "/v1/permissions/check", map[string]string{
 				"subject": w.subject, "action": "banking.ais.read", "scope": fmt.Sprintf("/companies/%d/accounts/1", maxPolicies-1)}, &d)
 			if !d.Allowed {
 				b.Fatal("denied")
 			}
+			return 1
 		})
 	})
 }

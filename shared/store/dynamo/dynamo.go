@@ -376,11 +376,12 @@ func listPage[T any](ctx context.Context, s *Store, gsi1pk string, q store.PageQ
 	page := store.Page[T]{Items: []T{}}
 	skip, scanned := q.Skip, 0
 	for {
+		// DynamoDB returns at most 1 MB a call whatever the limit.
 		if search && q.ScanLimit > 0 {
-			in.Limit = aws.Int32(int32(min(q.ScanLimit-scanned, 1000)))
+			in.Limit = aws.Int32(int32(q.ScanLimit - scanned))
 		} else {
 			// One more than the page, to know whether the listing goes on.
-			in.Limit = aws.Int32(int32(min(skip+q.Limit+1, 1000)))
+			in.Limit = aws.Int32(int32(min(skip+q.Limit+1, 1<<20)))
 		}
 		out, err := s.api.Query(ctx, in)
 		if err != nil {

@@ -92,11 +92,12 @@ fuzz: ## Run every fuzz target for FUZZTIME (30s) each; seeds in testdata/fuzz a
 		echo "fuzz $$t"; go test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; done
 
 .PHONY: bench
-bench: tools ## Go benchmarks, cold starts under the Lambda emulator, and end-to-end load with wrk (DURATION=10s).
+bench: tools ## Go benchmarks, cold starts under the Lambda emulator, end-to-end load with wrk (DURATION=10s), and the 100,000-client scale run (SCALE_CLIENTS).
 	go test -run '^$$' -bench . -benchmem ./shared/...
 	go test -run '^$$' -bench ColdStart -benchtime 20x ./integration
 	go test -run '^$$' -bench KeySpec -benchtime 200x ./integration
 	scripts/bench-e2e.sh
+	go test -run '^$$' -bench . -benchtime 10x -timeout 30m ./integration/scale
 
 # --- build (SAM's makefile builder calls build-<LogicalId>) -----------------
 

@@ -97,6 +97,10 @@ bench: tools ## Go benchmarks, cold starts under the Lambda emulator, end-to-end
 	go test -run '^$$' -bench ColdStart -benchtime 20x ./integration
 	go test -run '^$$' -bench KeySpec -benchtime 200x ./integration
 	scripts/bench-e2e.sh
+	$(MAKE) bench-scale
+
+.PHONY: bench-scale
+bench-scale: tools ## The scale run alone: a tenant of SCALE_CLIENTS (100,000) clients in DynamoDB Local, latency and read units per request.
 	go test -run '^$$' -bench . -benchtime 10x -timeout 30m ./integration/scale
 
 # --- build (SAM's makefile builder calls build-<LogicalId>) -----------------

@@ -63,6 +63,7 @@ Desired state
   schema                                print the document's JSON Schema
 Operator (AWS credentials, TABLE_NAME, ISSUER_URL)
   bootstrap --tenant NAME [--out FILE]  recover --tenant NAME [--out FILE]
+  upgrade --tenant NAME                 bring a tenant stored by an older version up to date
 
 Flags of every API command: -o table|json, --profile FILE. "iamctl COMMAND --help"
 shows a command's flags.

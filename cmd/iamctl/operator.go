@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -22,6 +23,38 @@ import (
 func init() {
 	commands["bootstrap"] = func(ctx context.Context, cio cmdIO, args []string) error { return operate(ctx, cio, "bootstrap", args) }
 	commands["recover"] = func(ctx context.Context, cio cmdIO, args []string) error { return operate(ctx, cio, "recover", args) }
+	commands["upgrade"] = upgrade
+}
+
+// upgrade brings a tenant stored by an older version to the current layout
+// (docs/deploy.md, "Upgrading"); idempotent.
+func upgrade(ctx context.Context, cio cmdIO, args []string) error {
+	fs := flag.NewFlagSet("upgrade", flag.ContinueOnError)
+	fs.SetOutput(cio.stderr)
+	name := fs.String("tenant", "", "tenant to upgrade")
+	table := fs.String("table", cio.getenv("TABLE_NAME"), "DynamoDB table (default $TABLE_NAME)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitCode(exitOK)
+		}
+		return exitCode(exitUsage)
+	}
+	switch {
+	case *name == "":
+		return usagef("--tenant is required")
+	case *table == "":
+		return usagef("--table or TABLE_NAME is required")
+	}
+	awsCfg, err := app.LoadAWS(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := dynamo.New(dynamodb.NewFromConfig(awsCfg), *table).UpgradeTenant(ctx, *name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cio.stdout, "tenant %s: %d clients and groups brought to the current layout; counts in place\n", *name, n)
+	return nil
 }
 
 // operate runs bootstrap or recover, which write to DynamoDB with the

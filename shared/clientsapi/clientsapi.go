@@ -213,8 +213,9 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 		if total, err = s.Clients.CountClients(ctx, tenant); err != nil {
 			return err
 		}
+		total = max(total, 0)
 		if query.Last {
-			query.Limit = total - (listing.LastPage(total, req.Size)-1)*req.Size
+			query.Limit = max(1, total-(listing.LastPage(total, req.Size)-1)*req.Size)
 		}
 	}
 	found, err := s.Clients.ListClients(ctx, tenant, query)
@@ -243,7 +244,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 		// A search counts the matches up to where it has read (at most
 		// listing.SearchScan clients): the total is exact when that reaches
 		// the end of the tenant, and a lower bound before. It pages forward.
-		before := query.Skip
+		before := 0
 		if req.Cursor != nil {
 			before = req.Cursor.Found
 		}

@@ -43,6 +43,9 @@ func (c Cursor) Encode() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// maxPosition is the longest position: DynamoDB's limit for a sort key.
+const maxPosition = 1024
+
 // ErrCursor is a cursor this service did not make.
 var ErrCursor = errors.New("not a cursor of this listing")
 
@@ -56,6 +59,9 @@ func Decode(s string) (Cursor, error) {
 	for _, pos := range []string{c.After, c.Before} {
 		if pos == "" {
 			continue
+		}
+		if len(pos) > maxPosition {
+			return Cursor{}, ErrCursor
 		}
 		_, ident, ok := strings.Cut(pos, "\x01")
 		if !ok || !id.Valid(ident) {
@@ -73,6 +79,10 @@ type Request struct {
 	Page, Size int
 	Search     string
 	Cursor     *Cursor
+	// NumbersOnly marks a listing without cursors (envelope B): a search
+	// there reaches by page number as far as a page jump may, MaxDepth
+	// clients, and no further.
+	NumbersOnly bool
 }
 
 // Query is the store read for r. A page jump deeper than MaxDepth is an
@@ -81,6 +91,11 @@ func (r Request) Query() (store.PageQuery, error) {
 	q := store.PageQuery{Limit: r.Size, Search: r.Search}
 	if r.Search != "" {
 		q.ScanLimit = SearchScan
+		if r.NumbersOnly {
+			q.ScanLimit = MaxDepth
+		} else if r.Cursor == nil && r.Page > 1 {
+			return q, errors.New("a search pages by its next links, not by page number")
+		}
 	}
 	switch c := r.Cursor; {
 	case c == nil:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/action"
@@ -255,7 +256,11 @@ func decodeCursor(c string) (*policy.Key, bool) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	var parts [3]string
-	if err != nil || json.Unmarshal(b, &parts) != nil {
+	if err != nil || len(b) > 2048 || json.Unmarshal(b, &parts) != nil {
+		return nil, false
+	}
+	// The key positions a DynamoDB read: only the shape this API gives.
+	if _, _, err := subject.Parse(parts[0]); err != nil || !action.ValidName(parts[1]) || !strings.HasPrefix(parts[2], "/") || len(parts[2]) > 512 {
 		return nil, false
 	}
 	return &policy.Key{Subject: parts[0], Action: parts[1], Scope: parts[2]}, true

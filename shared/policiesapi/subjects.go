@@ -88,7 +88,7 @@ func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func
 	if err != nil {
 		return err
 	}
-	req := listing.Request{Page: pageNo, Size: size, Search: r.URL.Query().Get("searchQuery")}
+	req := listing.Request{Page: pageNo, Size: size, Search: r.URL.Query().Get("searchQuery"), NumbersOnly: true}
 	q, err := req.Query()
 	if err != nil {
 		return httpapi.Invalid(map[string][]string{"page": {err.Error()}})
@@ -103,12 +103,13 @@ func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func
 	}
 	out.Count = len(out.Data)
 	if req.Search != "" {
-		// Exact when the search read to the end (within
-		// listing.SearchScan clients), a lower bound before.
-		out.Total = q.Skip + found.Matched
+		// Exact when the search read to the end (within listing.MaxDepth
+		// names), a lower bound before.
+		out.Total = found.Skipped + found.Matched
 	} else if out.Total, err = count(); err != nil {
 		return err
 	}
+	out.Total = max(out.Total, 0)
 	out.TotalPages = (out.Total + size - 1) / size
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil

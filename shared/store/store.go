@@ -109,6 +109,9 @@ type Page[T any] struct {
 	// so that Matched is all of them.
 	Matched  int
 	Complete bool
+	// Skipped is how many of Skip were passed over (fewer when a search's
+	// ScanLimit or the listing's end came first).
+	Skipped int
 }
 
 // Secrets stores client secrets.

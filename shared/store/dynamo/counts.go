@@ -82,34 +82,36 @@ func (s *Store) count(ctx context.Context, tenant, attr string) (int, error) {
 	}
 }
 
-// ensureCounts makes a tenant's missing counts from its listings, once: for
-// a new tenant, or one from before the counts were kept. On the way it
-// brings older items to the current layout (name-ordered GSI1SK, the
-// lowercase name searches read, tombstoned items out of the index). The
-// index read is eventually consistent, but no create or tombstone can
-// commit while the counts are missing, so only a write made a moment before
-// could be missed; a later ensure never overwrites counts that exist.
+// ensureCounts makes a tenant's missing counts, once: for a new tenant, or
+// one from before the counts were kept. It counts the index (Select COUNT:
+// DynamoDB reads the items but returns only numbers). The index read is
+// eventually consistent, but no create or tombstone can commit while the
+// counts are missing, so only a write made a moment before by an older
+// version could be missed; counts that exist are never overwritten.
 func (s *Store) ensureCounts(ctx context.Context, tenant string) error {
 	counts := s.countsKey(tenant)
 	for attr, gsi1pk := range map[string]string{attrClients: clientsGSI1PK(tenant), attrGroups: groupsGSI1PK(tenant)} {
-		items, err := s.query(ctx, &dynamodb.QueryInput{
+		in := &dynamodb.QueryInput{
+			TableName:                 &s.table,
 			IndexName:                 aws.String(indexGSI1),
 			KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+			FilterExpression:          aws.String("attribute_not_exists(deleting)"),
 			ExpressionAttributeValues: item{":pk": str(gsi1pk)},
-		})
-		if err != nil {
-			return err
+			Select:                    types.SelectCount,
 		}
-		live := 0
-		for _, it := range items {
-			if err := s.upgradeListed(ctx, it); err != nil {
-				return err
+		live := int64(0)
+		for {
+			out, err := s.api.Query(ctx, in)
+			if err != nil {
+				return fault.Unavailable("dynamodb:Query", err)
 			}
-			if !getBool(it, attrDeleting) {
-				live++
+			live += int64(out.Count)
+			if out.LastEvaluatedKey == nil {
+				break
 			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
 		}
-		counts[attr] = num(int64(live))
+		counts[attr] = num(live)
 	}
 	if err := s.putNew(ctx, counts); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
@@ -117,34 +119,65 @@ func (s *Store) ensureCounts(ctx context.Context, tenant string) error {
 	return nil
 }
 
+// UpgradeTenant brings a tenant written by an older version to the current
+// layout: its clients and groups listed in name order and searchable, its
+// tombstoned ones out of the index, its counts made. It is idempotent, and
+// meant for an operator (iamctl upgrade) right after a deployment: a large
+// tenant takes longer than a request may.
+func (s *Store) UpgradeTenant(ctx context.Context, tenant string) (upgraded int, err error) {
+	for _, gsi1pk := range []string{clientsGSI1PK(tenant), groupsGSI1PK(tenant)} {
+		items, err := s.query(ctx, &dynamodb.QueryInput{
+			IndexName:                 aws.String(indexGSI1),
+			KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+			ExpressionAttributeValues: item{":pk": str(gsi1pk)},
+		})
+		if err != nil {
+			return upgraded, err
+		}
+		for _, it := range items {
+			changed, err := s.upgradeListed(ctx, it)
+			if err != nil {
+				return upgraded, err
+			}
+			if changed {
+				upgraded++
+			}
+		}
+	}
+	return upgraded, s.ensureCounts(ctx, tenant)
+}
+
 // upgradeListed brings a listed client or group item written by an older
-// version to the current layout.
-func (s *Store) upgradeListed(ctx context.Context, it item) error {
+// version to the current layout, unless it changed meanwhile (a rename
+// writes the current layout itself).
+func (s *Store) upgradeListed(ctx context.Context, it item) (bool, error) {
 	k := key(getS(it, attrPK), getS(it, attrSK))
-	var in *dynamodb.UpdateItemInput
+	nameAttr := attrName
+	if getS(it, attrSK) == skGroup {
+		nameAttr = attrDisplayName
+	}
+	name := getS(it, nameAttr)
+	in := &dynamodb.UpdateItemInput{TableName: &s.table, Key: k}
 	switch {
 	case getBool(it, attrDeleting):
-		in = &dynamodb.UpdateItemInput{UpdateExpression: aws.String("REMOVE GSI1PK, GSI1SK")}
+		in.UpdateExpression = aws.String("REMOVE GSI1PK, GSI1SK")
+		in.ConditionExpression = aws.String("attribute_exists(PK)")
+	case getS(it, attrGSI1SK) == nameKey(name, subjectIDOf(it, clientOrGroup(it))) && getS(it, attrNameLower) == strings.ToLower(name):
+		return false, nil
 	default:
-		name := getS(it, attrName)
-		id := subjectIDOf(it, clientOrGroup(it))
-		if getS(it, attrSK) == skGroup {
-			name = getS(it, attrDisplayName)
-		}
-		if getS(it, attrGSI1SK) == nameKey(name, id) && getS(it, attrNameLower) == strings.ToLower(name) {
-			return nil
-		}
-		in = &dynamodb.UpdateItemInput{
-			UpdateExpression:          aws.String("SET GSI1SK = :k, nameLower = :l"),
-			ExpressionAttributeValues: item{":k": str(nameKey(name, id)), ":l": str(strings.ToLower(name))},
-		}
+		in.UpdateExpression = aws.String("SET GSI1SK = :k, nameLower = :l")
+		in.ConditionExpression = aws.String("attribute_exists(PK) AND #name = :name AND attribute_not_exists(deleting)")
+		in.ExpressionAttributeNames = map[string]string{"#name": nameAttr}
+		in.ExpressionAttributeValues = item{":k": str(nameKey(name, subjectIDOf(it, clientOrGroup(it)))),
+			":l": str(strings.ToLower(name)), ":name": str(name)}
 	}
-	in.TableName, in.Key = &s.table, k
-	in.ConditionExpression = aws.String("attribute_exists(PK)")
-	if _, err := s.api.UpdateItem(ctx, in); err != nil && !isConditionFailed(err) {
-		return fault.Unavailable("dynamodb:UpdateItem", err)
+	if _, err := s.api.UpdateItem(ctx, in); err != nil {
+		if isConditionFailed(err) {
+			return false, nil
+		}
+		return false, fault.Unavailable("dynamodb:UpdateItem", err)
 	}
-	return nil
+	return true, nil
 }
 
 func clientOrGroup(it item) subject.Kind {

@@ -291,31 +291,34 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 	return nil
 }
 
-// ImportClients writes new clients of one tenant in batches of 25: a bulk
-// load (from another identity provider, or the scale benchmark), without
-// the conditions and transactions of CreateClient, so the ids must be new.
+// ImportClients writes new clients of one tenant, 99 to a transaction with
+// the count: a bulk load (from another identity provider, or the scale
+// benchmark). The ids must be new; ErrConflict when one is not (nothing of
+// its transaction is written).
 func (s *Store) ImportClients(ctx context.Context, clients []client.Client) error {
-	if len(clients) == 0 {
-		return nil
-	}
-	tenant := clients[0].Tenant
-	reqs := make([]types.WriteRequest, len(clients))
-	for i, c := range clients {
-		if c.Tenant != tenant {
-			return errors.New("ImportClients: clients of several tenants")
+	for chunk := range slices.Chunk(clients, 99) {
+		tenant := chunk[0].Tenant
+		steps := make([]types.TransactWriteItem, 0, len(chunk)+1)
+		for _, c := range chunk {
+			if c.Tenant != tenant {
+				return errors.New("ImportClients: clients of several tenants")
+			}
+			steps = append(steps, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: clientItem(c),
+				ConditionExpression: aws.String("attribute_not_exists(PK)")}})
 		}
-		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: clientItem(c)}}
-	}
-	if _, err := s.CountClients(ctx, tenant); err != nil { // the counts exist from here on
-		return err
-	}
-	if err := s.batchWrite(ctx, reqs); err != nil {
-		return err
-	}
-	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: s.countsKey(tenant),
-		UpdateExpression: aws.String("ADD clients :n"), ExpressionAttributeValues: item{":n": num(int64(len(clients)))}})
-	if err != nil {
-		return fault.Unavailable("dynamodb:UpdateItem", err)
+		steps = append(steps, s.countStep(tenant, attrClients, int64(len(chunk))))
+		reasons, err := s.transactCounted(ctx, tenant, steps, len(chunk))
+		switch {
+		case err == nil:
+		case slices.ContainsFunc(reasons[:min(len(reasons), len(chunk))], func(r types.CancellationReason) bool {
+			return aws.ToString(r.Code) == "ConditionalCheckFailed"
+		}):
+			return store.ErrConflict
+		case errors.Is(err, fault.ErrUnavailable):
+			return err
+		default:
+			return fault.Unavailable("dynamodb:TransactWriteItems", err)
+		}
 	}
 	return nil
 }
@@ -393,6 +396,7 @@ func listPage[T any](ctx context.Context, s *Store, gsi1pk string, q store.PageQ
 			switch {
 			case skipped:
 				skip--
+				page.Skipped++
 				page.Last = getS(it, attrGSI1SK)
 			case len(page.Items) == q.Limit:
 				page.More = true

@@ -49,7 +49,7 @@ func failedCondition(reasons []types.CancellationReason, i int) bool {
 // subject that is being deleted, nor one too many be added by racing puts.
 func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (policy.Policy, bool, error) {
 	put := &types.Put{TableName: &s.table, Item: policyItem(tenant, p), ConditionExpression: aws.String("attribute_not_exists(PK)")}
-	recounted, ownersMade := false, false
+	recounts, ownersMade := 0, false
 	for {
 		steps := []types.TransactWriteItem{s.addStep(tenant, p.Subject, policiesCounted), {Put: put}}
 		if isRootOwner(p.Key()) {
@@ -68,13 +68,15 @@ func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (
 			if err, recount := addRefused(p.Subject, old); !recount {
 				return policy.Policy{}, false, err
 			}
-			if recounted {
+			// A recount that lost a race to another write leaves the count
+			// as it was: a few tries, then the refusal stands.
+			if recounts == 3 {
 				return policy.Policy{}, false, store.ErrLimitExceeded
 			}
-			if err := s.recount(ctx, tenant, p.Subject, policiesCounted, old); err != nil {
+			if err := s.recount(ctx, tenant, p.Subject, policiesCounted); err != nil {
 				return policy.Policy{}, false, err
 			}
-			recounted = true
+			recounts++
 		case ownersMissing && !ownersMade:
 			if err := s.ensureOwnerCount(ctx, tenant); err != nil {
 				return policy.Policy{}, false, err
@@ -176,7 +178,9 @@ func (s *Store) ListPolicies(ctx context.Context, tenant string, after *policy.K
 	var found []policy.Policy
 	scanned := 0
 	for {
-		in.Limit = aws.Int32(int32(min(scanLimit-scanned, limit+1-len(found), 1000)))
+		// Reading past a full page loses nothing: the next position is its
+		// last policy.
+		in.Limit = aws.Int32(int32(scanLimit - scanned))
 		out, err := s.api.Query(ctx, in)
 		if err != nil {
 			return nil, nil, fault.Unavailable("dynamodb:Query", err)
@@ -355,7 +359,7 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 	// The member's own count of groups, refused at group.MaxPerSubject
 	// (and for a client unless it is alive).
 	items = append(items, s.addStep(tenant, subjectID, groupsCounted))
-	for recounted := false; ; recounted = true {
+	for recounts := 0; ; recounts++ {
 		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return nil
@@ -374,10 +378,10 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 			if err, recount := addRefused(subjectID, old); !recount {
 				return err
 			}
-			if recounted {
+			if recounts == 3 {
 				return store.ErrSubjectLimitExceeded
 			}
-			if err := s.recount(ctx, tenant, subjectID, groupsCounted, old); err != nil {
+			if err := s.recount(ctx, tenant, subjectID, groupsCounted); err != nil {
 				if errors.Is(err, store.ErrLimitExceeded) {
 					return store.ErrSubjectLimitExceeded
 				}
@@ -499,10 +503,10 @@ func (s *Store) DisplayNames(ctx context.Context, tenant string, subjectIDs []st
 func (s *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsInput) (*dynamodb.TransactWriteItemsOutput, error) {
 	for attempt := 0; ; attempt++ {
 		out, err := s.api.TransactWriteItems(ctx, in)
-		if err == nil || attempt == 4 || !onlyConflicts(cancellation(err)) {
+		if err == nil || attempt == 7 || !onlyConflicts(cancellation(err)) {
 			return out, err
 		}
-		backoff := time.Duration(rand.Int64N(int64(10*time.Millisecond) << attempt))
+		backoff := time.Duration(rand.Int64N(int64(10*time.Millisecond) << min(attempt, 4)))
 		select {
 		case <-ctx.Done():
 			return nil, err

@@ -190,7 +190,7 @@ func (s *Store) deleteRootOwnerPolicy(ctx context.Context, tenant string, k poli
 		case failedCondition(reasons, 1):
 			if old := reasons[1].Item; old != nil && !getBool(old, attrDeleting) {
 				// No policy count (an older client): count, then again.
-				if err := s.recount(ctx, tenant, k.Subject, policiesCounted, old); err != nil && !errors.Is(err, store.ErrLimitExceeded) {
+				if err := s.recount(ctx, tenant, k.Subject, policiesCounted); err != nil && !errors.Is(err, store.ErrLimitExceeded) {
 					return err
 				}
 				continue

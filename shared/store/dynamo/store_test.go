@@ -541,6 +541,17 @@ func TestCountsOfAnOlderTenant(t *testing.T) {
 		t.Fatalf("count %d %v", n, err)
 	}
 	newClient(t, ten) // counted from there on
+	// The upgrade puts the older items in name order (and makes them
+	// searchable), once.
+	if n, err := st.UpgradeTenant(ctx, ten); err != nil || n != 3 {
+		t.Fatalf("upgraded %d: %v", n, err)
+	}
+	if n, _ := st.UpgradeTenant(ctx, ten); n != 0 {
+		t.Fatalf("a second upgrade changed %d items", n)
+	}
+	if found, _ := st.ListClients(ctx, ten, store.PageQuery{Limit: 10, Search: "ANKE", ScanLimit: 10}); names(found) != "Yankee" {
+		t.Fatalf("search after the upgrade: %q", names(found))
+	}
 	all, _ := st.ListClients(ctx, ten, store.PageQuery{Limit: 10})
 	if n, _ := st.CountClients(ctx, ten); n != 3 || len(all.Items) != 3 || all.Items[1].Name != "Yankee" || all.Items[2].Name != "zulu" {
 		t.Fatalf("%d %q", n, names(all))

@@ -22,12 +22,16 @@ import (
 // cannot pass it; removals take away. A count can only be too high (a group
 // deletion ends memberships without touching its members' counts), never
 // too low; when it refuses, or is missing (an older subject), it is counted
-// again from the subject's partition and the add tried once more.
+// again from the subject's partition and the add tried once more. Every add
+// and remove also bumps countsVersion, and a recount writes its result only
+// if that version is unchanged since before it counted, so a recount can
+// never overwrite a change it did not see.
 
 const (
-	attrPolicyCount = "policyCount"
-	attrGroupCount  = "groupCount"
-	skUser          = "A#USER"
+	attrPolicyCount   = "policyCount"
+	attrGroupCount    = "groupCount"
+	attrCountsVersion = "countsVersion"
+	skUser            = "A#USER"
 )
 
 // counted describes one of a subject's counts.
@@ -63,7 +67,7 @@ func (s *Store) addStep(tenant, subjectID string, c counted) types.TransactWrite
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName:                           &s.table,
 		Key:                                 ownKey(tenant, subjectID),
-		UpdateExpression:                    aws.String("ADD #c :one"),
+		UpdateExpression:                    aws.String("ADD #c :one, countsVersion :one"),
 		ConditionExpression:                 aws.String(cond),
 		ExpressionAttributeNames:            map[string]string{"#c": c.attr},
 		ExpressionAttributeValues:           item{":one": num(1), ":max": num(int64(c.max))},
@@ -77,10 +81,10 @@ func (s *Store) removeStep(tenant, subjectID string, c counted) types.TransactWr
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName:                 &s.table,
 		Key:                       ownKey(tenant, subjectID),
-		UpdateExpression:          aws.String("ADD #c :minus"),
+		UpdateExpression:          aws.String("ADD #c :minus, countsVersion :one"),
 		ConditionExpression:       aws.String("#c > :zero"),
 		ExpressionAttributeNames:  map[string]string{"#c": c.attr},
-		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0)},
+		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0), ":one": num(1)},
 	}}
 }
 
@@ -94,9 +98,14 @@ func addRefused(subjectID string, old item) (err error, recount bool) {
 }
 
 // recount counts a subject's policies or memberships from its partition
-// and sets the count, unless another write changed it meanwhile. It
-// returns ErrLimitExceeded when the subject is at the maximum.
-func (s *Store) recount(ctx context.Context, tenant, subjectID string, c counted, old item) error {
+// and sets the count, unless an add or remove came in meanwhile (then the
+// caller tries again). It returns ErrLimitExceeded when the subject is at
+// the maximum.
+func (s *Store) recount(ctx context.Context, tenant, subjectID string, c counted) error {
+	own, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: ownKey(tenant, subjectID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return fault.Unavailable("dynamodb:GetItem", err)
+	}
 	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 &s.table,
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :prefix)"),
@@ -108,14 +117,14 @@ func (s *Store) recount(ctx context.Context, tenant, subjectID string, c counted
 		return fault.Unavailable("dynamodb:Query", err)
 	}
 	n := int(out.Count)
-	cond := "attribute_not_exists(#c)"
+	cond := "attribute_not_exists(countsVersion)"
 	values := item{":n": num(int64(n))}
-	if v, ok := old[c.attr]; ok {
-		cond = "#c = :old"
-		values[":old"] = v
+	if v, ok := own.Item[attrCountsVersion]; ok {
+		cond = "countsVersion = :v"
+		values[":v"] = v
 	}
 	if needsLiveSubject(subjectID) {
-		cond = "attribute_exists(PK) AND (" + cond + ")"
+		cond = "attribute_exists(PK) AND " + cond
 	}
 	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: ownKey(tenant, subjectID),

@@ -26,13 +26,18 @@ func init() {
 	commands["upgrade"] = upgrade
 }
 
-// upgrade brings a tenant stored by an older version to the current layout
-// (docs/deploy.md, "Upgrading"); idempotent.
-func upgrade(ctx context.Context, cio cmdIO, args []string) error {
-	fs := flag.NewFlagSet("upgrade", flag.ContinueOnError)
+// operatorFlags are the flags of the commands that use AWS credentials.
+func operatorFlags(cio cmdIO, command string) (fs *flag.FlagSet, tenant, table *string) {
+	fs = flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.SetOutput(cio.stderr)
-	name := fs.String("tenant", "", "tenant to upgrade")
-	table := fs.String("table", cio.getenv("TABLE_NAME"), "DynamoDB table (default $TABLE_NAME)")
+	tenant = fs.String("tenant", "", "tenant (1-63 of a-z, 0-9, -)")
+	table = fs.String("table", cio.getenv("TABLE_NAME"), "DynamoDB table (default $TABLE_NAME)")
+	return fs, tenant, table
+}
+
+// parseOperator parses args and checks the flags every operator command
+// needs.
+func parseOperator(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitCode(exitOK)
@@ -40,10 +45,20 @@ func upgrade(ctx context.Context, cio cmdIO, args []string) error {
 		return exitCode(exitUsage)
 	}
 	switch {
-	case *name == "":
+	case fs.Lookup("tenant").Value.String() == "":
 		return usagef("--tenant is required")
-	case *table == "":
+	case fs.Lookup("table").Value.String() == "":
 		return usagef("--table or TABLE_NAME is required")
+	}
+	return nil
+}
+
+// upgrade brings a tenant stored by an older version to the current layout
+// (docs/deploy.md, "Upgrading"); idempotent.
+func upgrade(ctx context.Context, cio cmdIO, args []string) error {
+	fs, name, table := operatorFlags(cio, "upgrade")
+	if err := parseOperator(fs, args); err != nil {
+		return err
 	}
 	awsCfg, err := app.LoadAWS(ctx)
 	if err != nil {
@@ -62,24 +77,13 @@ func upgrade(ctx context.Context, cio cmdIO, args []string) error {
 // restored, over HTTP. The credentials printed (or written to --out) are an
 // iamctl profile.
 func operate(ctx context.Context, cio cmdIO, command string, args []string) error {
-	fs := flag.NewFlagSet(command, flag.ContinueOnError)
-	fs.SetOutput(cio.stderr)
-	name := fs.String("tenant", "", "tenant (1-63 of a-z, 0-9, -)")
-	table := fs.String("table", cio.getenv("TABLE_NAME"), "DynamoDB table (default $TABLE_NAME)")
+	fs, name, table := operatorFlags(cio, command)
 	issuer := fs.String("issuer", cio.getenv("ISSUER_URL"), "issuer base URL, e.g. https://id.example.com (default $ISSUER_URL)")
 	out := fs.String("out", "-", "write the admin credentials (an iamctl profile) to this new file, mode 0600; - is standard output")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitCode(exitOK)
-		}
-		return exitCode(exitUsage)
+	if err := parseOperator(fs, args); err != nil {
+		return err
 	}
-	switch {
-	case *name == "":
-		return usagef("--tenant is required")
-	case *table == "":
-		return usagef("--table or TABLE_NAME is required")
-	case !strings.HasPrefix(*issuer, "https://") && !strings.HasPrefix(*issuer, "http://"):
+	if !strings.HasPrefix(*issuer, "https://") && !strings.HasPrefix(*issuer, "http://") {
 		return usagef("--issuer or ISSUER_URL must be the service's base URL")
 	}
 	awsCfg, err := app.LoadAWS(ctx)

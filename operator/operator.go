@@ -121,5 +121,5 @@ func newOwner(ctx context.Context, st Store, hasher secret.Hasher, ten, issuerBa
 		return Result{}, err
 	}
 	iss := tenant.Issuer(issuerBase, ten)
-	return Result{BaseURL: strings.TrimSuffix(issuerBase, "/"), Tenant: ten, ClientID: admin.ID, ClientSecret: value, Issuer: iss, TokenEndpoint: iss + "/connect/token"}, nil
+	return Result{BaseURL: strings.TrimSuffix(issuerBase, "/"), Tenant: ten, ClientID: admin.ID, ClientSecret: value, Issuer: iss, TokenEndpoint: tenant.TokenEndpoint(iss)}, nil
 }

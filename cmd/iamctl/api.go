@@ -50,13 +50,12 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-// clientFlags are the create and update flags; set records which were given.
+// clientFlags are the create and update flags.
 type clientFlags struct {
 	name, description                        string
 	scopes, grantTypes, redirects, audiences stringList
 	claims                                   stringList
 	lifetime                                 int
-	set                                      map[string]bool
 }
 
 func addClientFlags(f *flags) *clientFlags {
@@ -74,30 +73,30 @@ func addClientFlags(f *flags) *clientFlags {
 
 // apply writes the given flags over spec.
 func (c *clientFlags) apply(f *flags, spec *apiclient.ClientSpec) error {
-	c.set = map[string]bool{}
-	f.Visit(func(fl *flag.Flag) { c.set[fl.Name] = true })
-	if c.set["name"] {
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["name"] {
 		spec.Name = c.name
 	}
-	if c.set["description"] {
+	if set["description"] {
 		spec.Description = c.description
 	}
-	if c.set["scope"] {
+	if set["scope"] {
 		spec.AllowedScopes = c.scopes
 	}
-	if c.set["grant-type"] {
+	if set["grant-type"] {
 		spec.AllowedGrantTypes = c.grantTypes
 	}
-	if c.set["redirect-uri"] {
+	if set["redirect-uri"] {
 		spec.RedirectURIs = c.redirects
 	}
-	if c.set["audience"] {
+	if set["audience"] {
 		spec.AllowedAudiences = c.audiences
 	}
-	if c.set["lifetime"] {
+	if set["lifetime"] {
 		spec.AccessTokenLifetime = c.lifetime
 	}
-	if c.set["claim"] {
+	if set["claim"] {
 		spec.TokenClaims = map[string]string{}
 		for _, kv := range c.claims {
 			k, v, ok := strings.Cut(kv, "=")
@@ -288,12 +287,7 @@ func secretsCreate(ctx context.Context, cio cmdIO, args []string) error {
 	// 26 characters of base32 (130 bits), inside the API's 8-32 limit.
 	value := rand.Text()
 	if *valueFile != "" {
-		var b []byte
-		if *valueFile == "-" {
-			b, err = io.ReadAll(io.LimitReader(cio.stdin, 1024))
-		} else {
-			b, err = os.ReadFile(*valueFile)
-		}
+		b, err := readInput(cio, *valueFile, 1024)
 		if err != nil {
 			return err
 		}
@@ -307,7 +301,7 @@ func secretsCreate(ctx context.Context, cio cmdIO, args []string) error {
 	// show it.
 	var file *os.File
 	if *out != "-" {
-		if file, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+		if file, err = createSecretFile(*out); err != nil {
 			return usagef("--out: %v (it must not exist yet)", err)
 		}
 		defer file.Close()
@@ -366,12 +360,7 @@ func keysAdd(ctx context.Context, cio cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	var jwk []byte
-	if *jwkFile == "-" {
-		jwk, err = io.ReadAll(io.LimitReader(cio.stdin, 64<<10))
-	} else {
-		jwk, err = os.ReadFile(*jwkFile)
-	}
+	jwk, err := readInput(cio, *jwkFile, 64<<10)
 	if err != nil {
 		return err
 	}

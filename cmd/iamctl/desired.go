@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -39,16 +40,11 @@ func desired(ctx context.Context, cio cmdIO, command string, args []string) erro
 	if *file == "" {
 		return usagef("-f FILE is required")
 	}
-	var in io.Reader = cio.stdin
-	if *file != "-" {
-		fh, err := os.Open(*file)
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		in = fh
+	raw, err := readInput(cio, *file, provision.MaxDocument+1)
+	if err != nil {
+		return err
 	}
-	doc, err := provision.Parse(in)
+	doc, err := provision.Parse(bytes.NewReader(raw))
 	if err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
@@ -116,7 +112,7 @@ func secretSink(cio cmdIO, plan *provision.Plan, out string) (provision.SecretSi
 	var file *os.File
 	closer := noop
 	if out != "-" {
-		fh, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		fh, err := createSecretFile(out)
 		if err != nil {
 			return nil, noop, fmt.Errorf("--secrets-out: %w (it must not exist yet)", err)
 		}

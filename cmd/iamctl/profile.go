@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/machine-iam/machine-iam/shared/apiclient"
@@ -37,6 +38,20 @@ func credentials(cio cmdIO, profile string) (apiclient.Credentials, error) {
 	return creds, nil
 }
 
+// readInput reads the file name, or standard input for "-", up to limit
+// bytes.
+func readInput(cio cmdIO, name string, limit int64) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(io.LimitReader(cio.stdin, limit))
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
+}
+
 // readProfile refuses a file that anyone but its owner may read or write:
 // it holds a client secret.
 func readProfile(path string, creds *apiclient.Credentials) error {
@@ -59,10 +74,15 @@ func readProfile(path string, creds *apiclient.Credentials) error {
 	return nil
 }
 
-// writeSecretFile creates path for the owner alone and writes b; it never
-// overwrites a file, so no earlier secret is lost.
+// createSecretFile creates path for the owner alone; it never opens a file
+// that exists, so no earlier secret is overwritten.
+func createSecretFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+}
+
+// writeSecretFile creates path with createSecretFile and writes b.
 func writeSecretFile(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := createSecretFile(path)
 	if err != nil {
 		return err
 	}

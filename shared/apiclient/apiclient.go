@@ -38,7 +38,7 @@ type Credentials struct {
 
 // TokenEndpoint is the tenant's token endpoint.
 func (c Credentials) TokenEndpoint() string {
-	return tenant.Issuer(c.BaseURL, c.Tenant) + "/connect/token"
+	return tenant.TokenEndpoint(tenant.Issuer(c.BaseURL, c.Tenant))
 }
 
 // Check reports the first missing field.

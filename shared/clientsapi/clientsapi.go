@@ -213,12 +213,15 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 		if total, err = s.Clients.CountClients(ctx, tenant); err != nil {
 			return err
 		}
-		total = max(total, 0)
 		if query.Last {
 			query.Limit = max(1, total-(listing.LastPage(total, req.Size)-1)*req.Size)
 		}
 	}
 	found, err := s.Clients.ListClients(ctx, tenant, query)
+	if errors.Is(err, store.ErrBadPosition) {
+		f.Add("cursor", "must be a cursor from a link of this listing")
+		return f.Err()
+	}
 	if err != nil {
 		return err
 	}

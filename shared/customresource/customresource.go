@@ -374,7 +374,7 @@ func (h *Handler) reconcile(ctx context.Context, api provision.API, ev cfn.Event
 	iss := tenant.Issuer(h.BaseURL, props.Tenant)
 	return id, map[string]any{
 		"ClientId": id, "SubjectId": "client-" + id, "Tenant": props.Tenant,
-		"Issuer": iss, "TokenEndpoint": iss + "/connect/token",
+		"Issuer": iss, "TokenEndpoint": tenant.TokenEndpoint(iss),
 	}, nil
 }
 

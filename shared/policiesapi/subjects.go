@@ -109,7 +109,6 @@ func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func
 	} else if out.Total, err = count(); err != nil {
 		return err
 	}
-	out.Total = max(out.Total, 0)
 	out.TotalPages = (out.Total + size - 1) / size
 	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil

@@ -93,19 +93,19 @@ var schema = func() *jsonschema.Schema {
 	return c.MustCompile("desired-state.schema.json")
 }()
 
-// maxDocument bounds what Parse reads.
-const maxDocument = 4 << 20
+// MaxDocument bounds what Parse reads.
+const MaxDocument = 4 << 20
 
 // Parse reads a YAML or JSON document, checks it against Schema and the
 // rules a schema cannot say (unique names, groups that exist), and returns it
 // with defaults filled and scopes normalised.
 func Parse(r io.Reader) (Document, error) {
-	raw, err := io.ReadAll(io.LimitReader(r, maxDocument+1))
+	raw, err := io.ReadAll(io.LimitReader(r, MaxDocument+1))
 	if err != nil {
 		return Document{}, err
 	}
-	if len(raw) > maxDocument {
-		return Document{}, fmt.Errorf("document larger than %d bytes", maxDocument)
+	if len(raw) > MaxDocument {
+		return Document{}, fmt.Errorf("document larger than %d bytes", MaxDocument)
 	}
 	var tree any
 	if err := yaml.Unmarshal(raw, &tree); err != nil {

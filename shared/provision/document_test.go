@@ -43,7 +43,7 @@ func TestParseRefuses(t *testing.T) {
 		"version: 1\nextra: 1\n": "additional properties 'extra' not allowed",
 		"[1, 2":                  "not YAML",
 		"version: 1\nclients: [{name: a, description: d, publicKeys: [{jwk: {kty: EC, kid: k}}, {jwk: {kty: EC, kid: k}}]}]\n": `kid "k" is declared twice`,
-		strings.Repeat(" ", maxDocument+1): "larger than",
+		strings.Repeat(" ", MaxDocument+1): "larger than",
 	} {
 		if _, err := Parse(strings.NewReader(doc)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%.40q): %v, want %q", doc, err, want)

@@ -323,7 +323,7 @@ func directPolicies(ctx context.Context, api API, subject string) ([]Grant, erro
 // steps that grant and revoke them.
 func policySteps(ch *Change, have, want []Grant, subject func(*run) string, owner string, revokePhase int) []step {
 	var steps []step
-	add, remove := diffFunc(have, want, compareGrants)
+	add, remove := diffFunc(have, want)
 	for _, g := range add {
 		ch.Details = append(ch.Details, "+ policy       "+g.String())
 		steps = append(steps, step{phaseGrant, func(ctx context.Context, r *run) error {
@@ -425,17 +425,18 @@ func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apicl
 		}})
 	} else {
 		ch.Op, ch.ID = Update, have.ClientID
-		spec, etag := have.ClientSpec, have.ETag
-		if etag == "" && len(fieldLines(spec, want.Spec(), false)) > 0 {
+		etag := have.ETag
+		lines := fieldLines(have.ClientSpec, want.Spec(), false)
+		if etag == "" && len(lines) > 0 {
 			// Listings carry no version: read the one this plan shows, so
 			// that apply overwrites nothing changed since (412).
 			cur, err := api.GetClient(ctx, have.ClientID)
 			if err != nil {
 				return fmt.Errorf("client %q: %w", want.Name, err)
 			}
-			spec, etag = cur.ClientSpec, cur.ETag
+			etag, lines = cur.ETag, fieldLines(cur.ClientSpec, want.Spec(), false)
 		}
-		if lines := fieldLines(spec, want.Spec(), false); len(lines) > 0 {
+		if len(lines) > 0 {
 			ch.Details = append(ch.Details, lines...)
 			id := have.ClientID
 			steps = append(steps, step{phaseClients, func(ctx context.Context, r *run) error {
@@ -635,10 +636,10 @@ func (p *Plan) planUnlisted(doc Document, clients []apiclient.ClientRecord, grou
 
 // diff returns what want has and have lacks, and the reverse; both sorted.
 func diff(have, want []string) (add, remove []string) {
-	return diffFunc(sorted(have), sorted(want), strings.Compare)
+	return diffFunc(sorted(have), sorted(want))
 }
 
-func diffFunc[T comparable](have, want []T, _ func(a, b T) int) (add, remove []T) {
+func diffFunc[T comparable](have, want []T) (add, remove []T) {
 	inHave := make(map[T]bool, len(have))
 	for _, h := range have {
 		inHave[h] = true

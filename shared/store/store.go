@@ -36,6 +36,8 @@ var (
 	// ErrSubjectNotFound: the client or group a write names as its subject
 	// does not exist (or is being deleted).
 	ErrSubjectNotFound = errors.New("store: subject not found")
+	// ErrBadPosition: a listing position that no page of it gave.
+	ErrBadPosition = errors.New("store: not a position of this listing")
 	// ErrLastOwner: the change would leave the tenant without a client
 	// holding owner on / directly (see Policies).
 	ErrLastOwner = errors.New("store: last owner")
@@ -105,10 +107,8 @@ type Page[T any] struct {
 	More bool
 	// Matched counts, for a search, the matches from the page's start up to
 	// where reading stopped (the page's and those after it, within
-	// ScanLimit); Complete reports that reading reached the listing's end,
-	// so that Matched is all of them.
-	Matched  int
-	Complete bool
+	// ScanLimit): all of them when More is false.
+	Matched int
 	// Skipped is how many of Skip were passed over (fewer when a search's
 	// ScanLimit or the listing's end came first).
 	Skipped int

@@ -16,6 +16,9 @@ var slug = regexp.MustCompile(`^[a-z0-9-]{1,63}$`)
 // Valid reports whether name is a tenant slug: 1–63 of a-z, 0-9 and '-'.
 func Valid(name string) bool { return slug.MatchString(name) }
 
+// TokenEndpoint is the token endpoint of the issuer iss.
+func TokenEndpoint(iss string) string { return iss + "/connect/token" }
+
 // Issuer returns the issuer URL of tenant under base (an absolute URL with no
 // trailing slash). The default tenant's issuer is base itself, so that the
 // tenant-less endpoints (/connect/token, /.well-known/openid-configuration)

@@ -220,7 +220,7 @@ func (s *Service) authenticateClient(r *http.Request, ten string, form url.Value
 	authenticate := s.authenticate
 	if creds.jwt {
 		authenticate = func(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
-			return s.authenticateAssertion(ctx, ten, address, cr, []string{realm, realm + "/connect/token"})
+			return s.authenticateAssertion(ctx, ten, address, cr, []string{realm, tenant.TokenEndpoint(realm)})
 		}
 	}
 	c, err := authenticate(r.Context(), ten, lockout.Address(r.RemoteAddr), creds)
@@ -569,7 +569,7 @@ func (s *Service) discovery(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	httpapi.WriteJSON(w, http.StatusOK, discoveryDocument{
 		Issuer:                            iss,
-		TokenEndpoint:                     iss + "/connect/token",
+		TokenEndpoint:                     tenant.TokenEndpoint(iss),
 		JWKSURI:                           strings.TrimSuffix(base, "/") + "/.well-known/jwks.json",
 		ScopesSupported:                   s.Scopes.Names(),
 		GrantTypesSupported:               []string{client.GrantClientCredentials},

@@ -36,19 +36,14 @@ func (s *Store) countStep(tenant, attr string, delta int64) types.TransactWriteI
 	}}
 }
 
-// countMissing reports whether a transaction failed on its count step at
-// i because the count does not exist yet.
-func countMissing(reasons []types.CancellationReason, i int) bool {
-	return failedCondition(reasons, i)
-}
-
 // transactCounted runs steps, whose step i is a count step; when the count
 // is missing it makes the counts and runs them again.
 func (s *Store) transactCounted(ctx context.Context, tenant string, steps []types.TransactWriteItem, i int) ([]types.CancellationReason, error) {
 	for attempt := 0; ; attempt++ {
 		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
 		reasons := cancellation(err)
-		if err == nil || attempt > 0 || !countMissing(reasons, i) {
+		// The step's only condition is that the count exists.
+		if err == nil || attempt > 0 || !failedCondition(reasons, i) {
 			return reasons, err
 		}
 		if err := s.ensureCounts(ctx, tenant); err != nil {
@@ -74,7 +69,9 @@ func (s *Store) count(ctx context.Context, tenant, attr string) (int, error) {
 			return 0, fault.Unavailable("dynamodb:GetItem", err)
 		}
 		if _, ok := out.Item[attr]; ok || attempt > 0 {
-			return int(getN(out.Item, attr)), nil
+			// Never below zero, should an older version's deletes have
+			// outrun its creates during a rolling update.
+			return max(0, int(getN(out.Item, attr))), nil
 		}
 		if err := s.ensureCounts(ctx, tenant); err != nil {
 			return 0, err
@@ -89,34 +86,53 @@ func (s *Store) count(ctx context.Context, tenant, attr string) (int, error) {
 // counts are missing, so only a write made a moment before by an older
 // version could be missed; counts that exist are never overwritten.
 func (s *Store) ensureCounts(ctx context.Context, tenant string) error {
-	counts := s.countsKey(tenant)
+	counts := map[string]int64{}
 	for attr, gsi1pk := range map[string]string{attrClients: clientsGSI1PK(tenant), attrGroups: groupsGSI1PK(tenant)} {
-		in := &dynamodb.QueryInput{
-			TableName:                 &s.table,
+		n, err := s.countQuery(ctx, &dynamodb.QueryInput{
 			IndexName:                 aws.String(indexGSI1),
 			KeyConditionExpression:    aws.String("GSI1PK = :pk"),
 			FilterExpression:          aws.String("attribute_not_exists(deleting)"),
 			ExpressionAttributeValues: item{":pk": str(gsi1pk)},
-			Select:                    types.SelectCount,
+		})
+		if err != nil {
+			return err
 		}
-		live := int64(0)
-		for {
-			out, err := s.api.Query(ctx, in)
-			if err != nil {
-				return fault.Unavailable("dynamodb:Query", err)
-			}
-			live += int64(out.Count)
-			if out.LastEvaluatedKey == nil {
-				break
-			}
-			in.ExclusiveStartKey = out.LastEvaluatedKey
-		}
-		counts[attr] = num(live)
+		counts[attr] = int64(n)
 	}
-	if err := s.putNew(ctx, counts); err != nil && !errors.Is(err, store.ErrConflict) {
+	return s.putCounts(ctx, tenant, counts)
+}
+
+// putCounts writes a tenant's counts unless they exist.
+func (s *Store) putCounts(ctx context.Context, tenant string, counts map[string]int64) error {
+	it := s.countsKey(tenant)
+	for attr, n := range counts {
+		it[attr] = num(n)
+	}
+	if err := s.putNew(ctx, it); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}
 	return nil
+}
+
+// countQuery runs in (a Query, on the table and strongly consistent unless
+// it names an index) with Select COUNT, page by page, and sums the matches.
+func (s *Store) countQuery(ctx context.Context, in *dynamodb.QueryInput) (int, error) {
+	in.TableName, in.Select = &s.table, types.SelectCount
+	if in.IndexName == nil {
+		in.ConsistentRead = aws.Bool(true)
+	}
+	n := 0
+	for {
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return 0, fault.Unavailable("dynamodb:Query", err)
+		}
+		n += int(out.Count)
+		if out.LastEvaluatedKey == nil {
+			return n, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }
 
 // UpgradeTenant brings a tenant written by an older version to the current
@@ -125,7 +141,8 @@ func (s *Store) ensureCounts(ctx context.Context, tenant string) error {
 // meant for an operator (iamctl upgrade) right after a deployment: a large
 // tenant takes longer than a request may.
 func (s *Store) UpgradeTenant(ctx context.Context, tenant string) (upgraded int, err error) {
-	for _, gsi1pk := range []string{clientsGSI1PK(tenant), groupsGSI1PK(tenant)} {
+	counts := map[string]int64{}
+	for attr, gsi1pk := range map[string]string{attrClients: clientsGSI1PK(tenant), attrGroups: groupsGSI1PK(tenant)} {
 		items, err := s.query(ctx, &dynamodb.QueryInput{
 			IndexName:                 aws.String(indexGSI1),
 			KeyConditionExpression:    aws.String("GSI1PK = :pk"),
@@ -142,34 +159,36 @@ func (s *Store) UpgradeTenant(ctx context.Context, tenant string) (upgraded int,
 			if changed {
 				upgraded++
 			}
+			if !getBool(it, attrDeleting) {
+				counts[attr]++
+			}
 		}
 	}
-	return upgraded, s.ensureCounts(ctx, tenant)
+	return upgraded, s.putCounts(ctx, tenant, counts)
 }
 
 // upgradeListed brings a listed client or group item written by an older
 // version to the current layout, unless it changed meanwhile (a rename
 // writes the current layout itself).
 func (s *Store) upgradeListed(ctx context.Context, it item) (bool, error) {
-	k := key(getS(it, attrPK), getS(it, attrSK))
-	nameAttr := attrName
+	kind, nameAttr := subject.Client, attrName
 	if getS(it, attrSK) == skGroup {
-		nameAttr = attrDisplayName
+		kind, nameAttr = subject.Group, attrDisplayName
 	}
 	name := getS(it, nameAttr)
-	in := &dynamodb.UpdateItemInput{TableName: &s.table, Key: k}
+	sortKey := nameKey(name, subjectIDOf(it, kind))
+	in := &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(getS(it, attrPK), getS(it, attrSK))}
 	switch {
 	case getBool(it, attrDeleting):
 		in.UpdateExpression = aws.String("REMOVE GSI1PK, GSI1SK")
 		in.ConditionExpression = aws.String("attribute_exists(PK)")
-	case getS(it, attrGSI1SK) == nameKey(name, subjectIDOf(it, clientOrGroup(it))) && getS(it, attrNameLower) == strings.ToLower(name):
+	case getS(it, attrGSI1SK) == sortKey && getS(it, attrNameLower) == strings.ToLower(name):
 		return false, nil
 	default:
 		in.UpdateExpression = aws.String("SET GSI1SK = :k, nameLower = :l")
 		in.ConditionExpression = aws.String("attribute_exists(PK) AND #name = :name AND attribute_not_exists(deleting)")
 		in.ExpressionAttributeNames = map[string]string{"#name": nameAttr}
-		in.ExpressionAttributeValues = item{":k": str(nameKey(name, subjectIDOf(it, clientOrGroup(it)))),
-			":l": str(strings.ToLower(name)), ":name": str(name)}
+		in.ExpressionAttributeValues = item{":k": str(sortKey), ":l": str(strings.ToLower(name)), ":name": str(name)}
 	}
 	if _, err := s.api.UpdateItem(ctx, in); err != nil {
 		if isConditionFailed(err) {
@@ -178,11 +197,4 @@ func (s *Store) upgradeListed(ctx context.Context, it item) (bool, error) {
 		return false, fault.Unavailable("dynamodb:UpdateItem", err)
 	}
 	return true, nil
-}
-
-func clientOrGroup(it item) subject.Kind {
-	if getS(it, attrSK) == skGroup {
-		return subject.Group
-	}
-	return subject.Client
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/clientkey"
 	"github.com/machine-iam/machine-iam/shared/fault"
+	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store"
@@ -262,24 +263,15 @@ func (s *Store) finishDelete(ctx context.Context, tenant, subjectID, pk, ownSK s
 // deleteAll deletes keys in batches of 25, retrying what DynamoDB leaves
 // unprocessed.
 func (s *Store) deleteAll(ctx context.Context, keys []item) error {
-	reqs := make([]types.WriteRequest, len(keys))
-	for i, k := range keys {
-		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
-	}
-	return s.batchWrite(ctx, reqs)
-}
-
-// batchWrite sends reqs in batches of 25, retrying what DynamoDB leaves
-// unprocessed.
-func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
-	for chunk := range slices.Chunk(reqs, 25) {
-		pending := map[string][]types.WriteRequest{s.table: chunk}
+	for chunk := range slices.Chunk(keys, 25) {
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, k := range chunk {
+			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
+		}
+		pending := map[string][]types.WriteRequest{s.table: reqs}
 		for attempt := 0; len(pending[s.table]) > 0; attempt++ {
 			if attempt == 8 {
 				return fault.Unavailable("dynamodb:BatchWriteItem", errors.New("items left unprocessed"))
-			}
-			if attempt > 0 {
-				time.Sleep(time.Duration(attempt*attempt) * 10 * time.Millisecond)
 			}
 			out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
 			if err != nil {
@@ -364,6 +356,9 @@ func listPage[T any](ctx context.Context, s *Store, gsi1pk string, q store.PageQ
 		ScanIndexForward:          aws.Bool(!backward),
 	}
 	if pos := q.After + q.Before; pos != "" {
+		if !id.Valid(idOfNameKey(pos)) {
+			return store.Page[T]{}, store.ErrBadPosition
+		}
 		start := itemKey(pos)
 		start[attrGSI1PK], start[attrGSI1SK] = str(gsi1pk), str(pos)
 		in.ExclusiveStartKey = start
@@ -415,7 +410,6 @@ func listPage[T any](ctx context.Context, s *Store, gsi1pk string, q store.PageQ
 			}
 		}
 		if out.LastEvaluatedKey == nil {
-			page.Complete = true
 			break
 		}
 		if page.More && !search {

@@ -64,19 +64,9 @@ func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (
 		case failedCondition(reasons, 1):
 			return s.storedPolicy(ctx, tenant, p.Key())
 		case failedCondition(reasons, 0):
-			old := reasons[0].Item
-			if err, recount := addRefused(p.Subject, old); !recount {
+			if err := s.afterRefusedAdd(ctx, tenant, p.Subject, policiesCounted, reasons[0].Item, &recounts, store.ErrLimitExceeded); err != nil {
 				return policy.Policy{}, false, err
 			}
-			// A recount that lost a race to another write leaves the count
-			// as it was: a few tries, then the refusal stands.
-			if recounts == 3 {
-				return policy.Policy{}, false, store.ErrLimitExceeded
-			}
-			if err := s.recount(ctx, tenant, p.Subject, policiesCounted); err != nil {
-				return policy.Policy{}, false, err
-			}
-			recounts++
 		case ownersMissing && !ownersMade:
 			if err := s.ensureOwnerCount(ctx, tenant); err != nil {
 				return policy.Policy{}, false, err
@@ -118,24 +108,14 @@ func (s *Store) deletePolicyItem(ctx context.Context, tenant string, k policy.Ke
 		Key:                 key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)),
 		ConditionExpression: aws.String("attribute_exists(PK)"),
 	}}
-	for _, uncount := range []bool{true, false} {
-		steps := []types.TransactWriteItem{del}
-		if uncount {
-			steps = append(steps, s.removeStep(tenant, k.Subject, policiesCounted))
-		}
-		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
-		reasons := cancellation(err)
-		switch {
-		case err == nil:
-			return nil
-		case failedCondition(reasons, 0):
-			return store.ErrNotFound
-		case !failedCondition(reasons, 1):
-			return fault.Unavailable("dynamodb:TransactWriteItems", err)
-		}
-		// No count to take from (an older subject): delete alone.
+	reasons, err := s.transactUncounted(ctx, []types.TransactWriteItem{del}, s.removeStep(tenant, k.Subject, policiesCounted))
+	switch {
+	case err == nil:
+		return nil
+	case failedCondition(reasons, 0):
+		return store.ErrNotFound
 	}
-	return fault.Unavailable("dynamodb:TransactWriteItems", errors.New("policy could not be deleted"))
+	return fault.Unavailable("dynamodb:TransactWriteItems", err)
 }
 
 // SubjectPolicies implements store.Policies.
@@ -359,7 +339,7 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 	// The member's own count of groups, refused at group.MaxPerSubject
 	// (and for a client unless it is alive).
 	items = append(items, s.addStep(tenant, subjectID, groupsCounted))
-	for recounts := 0; ; recounts++ {
+	for recounts := 0; ; {
 		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return nil
@@ -374,17 +354,7 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 			}
 			return store.ErrLimitExceeded
 		case failedCondition(reasons, 3):
-			old := reasons[3].Item
-			if err, recount := addRefused(subjectID, old); !recount {
-				return err
-			}
-			if recounts == 3 {
-				return store.ErrSubjectLimitExceeded
-			}
-			if err := s.recount(ctx, tenant, subjectID, groupsCounted); err != nil {
-				if errors.Is(err, store.ErrLimitExceeded) {
-					return store.ErrSubjectLimitExceeded
-				}
+			if err := s.afterRefusedAdd(ctx, tenant, subjectID, groupsCounted, reasons[3].Item, &recounts, store.ErrSubjectLimitExceeded); err != nil {
 				return err
 			}
 			continue
@@ -399,35 +369,24 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 func (s *Store) RemoveMember(ctx context.Context, tenant, groupID, subjectID string) error {
 	groupSide := key(groupPK(tenant, groupID), memberSK(subjectID))
 	subjectSide := key(subjectPK(tenant, subjectID), membershipSK(groupID))
-	for _, uncount := range []bool{true, false} {
-		steps := []types.TransactWriteItem{
-			{Delete: &types.Delete{TableName: &s.table, Key: groupSide, ConditionExpression: aws.String("attribute_exists(PK)")}},
-			{Delete: &types.Delete{TableName: &s.table, Key: subjectSide}},
-			{Update: &types.Update{
-				TableName:                 &s.table,
-				Key:                       key(groupPK(tenant, groupID), skGroup),
-				UpdateExpression:          aws.String("SET memberCount = memberCount - :one"),
-				ConditionExpression:       aws.String("attribute_exists(PK)"),
-				ExpressionAttributeValues: item{":one": num(1)},
-			}},
-		}
-		if uncount {
-			steps = append(steps, s.removeStep(tenant, subjectID, groupsCounted))
-		}
-		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
-		if err == nil {
-			return nil
-		}
-		reasons := cancellation(err)
-		switch {
-		case failedCondition(reasons, 0) || failedCondition(reasons, 2):
-			return s.deleteAll(ctx, []item{groupSide, subjectSide})
-		case !failedCondition(reasons, 3):
-			return fault.Unavailable("dynamodb:TransactWriteItems", err)
-		}
-		// No count to take from (an older subject): remove alone.
+	reasons, err := s.transactUncounted(ctx, []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: groupSide, ConditionExpression: aws.String("attribute_exists(PK)")}},
+		{Delete: &types.Delete{TableName: &s.table, Key: subjectSide}},
+		{Update: &types.Update{
+			TableName:                 &s.table,
+			Key:                       key(groupPK(tenant, groupID), skGroup),
+			UpdateExpression:          aws.String("SET memberCount = memberCount - :one"),
+			ConditionExpression:       aws.String("attribute_exists(PK)"),
+			ExpressionAttributeValues: item{":one": num(1)},
+		}},
+	}, s.removeStep(tenant, subjectID, groupsCounted))
+	switch {
+	case err == nil:
+		return nil
+	case failedCondition(reasons, 0) || failedCondition(reasons, 2):
+		return s.deleteAll(ctx, []item{groupSide, subjectSide})
 	}
-	return fault.Unavailable("dynamodb:TransactWriteItems", errors.New("membership could not be removed"))
+	return fault.Unavailable("dynamodb:TransactWriteItems", err)
 }
 
 // Members implements store.Groups.

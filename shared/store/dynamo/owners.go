@@ -168,16 +168,13 @@ func (s *Store) deleteRootOwnerPolicy(ctx context.Context, tenant string, k poli
 	for range 4 {
 		// The client must be alive (a tombstoned one was uncounted then);
 		// its policy count goes down in the same step.
-		alive := s.removeStep(tenant, k.Subject, policiesCounted)
-		alive.Update.ConditionExpression = aws.String("attribute_exists(PK) AND attribute_not_exists(deleting) AND #c > :zero")
-		alive.Update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Delete: &types.Delete{
 				TableName:           &s.table,
 				Key:                 key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)),
 				ConditionExpression: aws.String("attribute_exists(PK)"),
 			}},
-			alive,
+			s.removeStep(tenant, k.Subject, policiesCounted),
 			s.removeOwner(tenant),
 		}})
 		reasons := cancellation(err)

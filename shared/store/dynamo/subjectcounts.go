@@ -2,6 +2,8 @@ package dynamo
 
 import (
 	"context"
+	"errors"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -75,26 +77,59 @@ func (s *Store) addStep(tenant, subjectID string, c counted) types.TransactWrite
 	}}
 }
 
-// removeStep counts one less; it fails when there is no count (an older
-// subject, counted again when it next adds).
+// removeStep counts one less, for a client or group only while it is
+// alive; it fails when there is no count (an older subject, counted again
+// when it next adds), or the subject is tombstoned (its items go anyway).
 func (s *Store) removeStep(tenant, subjectID string, c counted) types.TransactWriteItem {
+	cond := "#c > :zero"
+	if needsLiveSubject(subjectID) {
+		cond = "attribute_exists(PK) AND attribute_not_exists(deleting) AND #c > :zero"
+	}
 	return types.TransactWriteItem{Update: &types.Update{
-		TableName:                 &s.table,
-		Key:                       ownKey(tenant, subjectID),
-		UpdateExpression:          aws.String("ADD #c :minus, countsVersion :one"),
-		ConditionExpression:       aws.String("#c > :zero"),
-		ExpressionAttributeNames:  map[string]string{"#c": c.attr},
-		ExpressionAttributeValues: item{":minus": num(-1), ":zero": num(0), ":one": num(1)},
+		TableName:                           &s.table,
+		Key:                                 ownKey(tenant, subjectID),
+		UpdateExpression:                    aws.String("ADD #c :minus, countsVersion :one"),
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            map[string]string{"#c": c.attr},
+		ExpressionAttributeValues:           item{":minus": num(-1), ":zero": num(0), ":one": num(1)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}
 }
 
-// addRefused interprets a failed addStep (its item as it was): the subject
-// is gone, or the count needs counting again first (recount true).
-func addRefused(subjectID string, old item) (err error, recount bool) {
+// afterRefusedAdd handles a write whose addStep refused (old: its item as
+// it was): ErrSubjectNotFound for a client or group that is gone; else the
+// count is counted again and nil returned to try the write once more, up to
+// three times (a recount that lost a race to another write leaves the count
+// as it was), then limitErr.
+func (s *Store) afterRefusedAdd(ctx context.Context, tenant, subjectID string, c counted, old item, recounts *int, limitErr error) error {
 	if needsLiveSubject(subjectID) && (old == nil || getBool(old, attrDeleting)) {
-		return store.ErrSubjectNotFound, false
+		return store.ErrSubjectNotFound
 	}
-	return nil, true
+	if *recounts == 3 {
+		return limitErr
+	}
+	*recounts++
+	if err := s.recount(ctx, tenant, subjectID, c); err != nil {
+		if errors.Is(err, store.ErrLimitExceeded) {
+			return limitErr
+		}
+		return err
+	}
+	return nil
+}
+
+// transactUncounted runs steps and, last, uncount (a removeStep); should
+// uncount alone fail (no count to take from: an older subject), it runs
+// steps without it.
+func (s *Store) transactUncounted(ctx context.Context, steps []types.TransactWriteItem, uncount types.TransactWriteItem) ([]types.CancellationReason, error) {
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(slices.Clip(steps), uncount)})
+	reasons := cancellation(err)
+	if err == nil || !failedCondition(reasons, len(steps)) ||
+		slices.ContainsFunc(reasons[:len(steps)], func(r types.CancellationReason) bool { return aws.ToString(r.Code) == "ConditionalCheckFailed" }) {
+		return reasons, err
+	}
+	_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
+	return cancellation(err), err
 }
 
 // recount counts a subject's policies or memberships from its partition
@@ -106,17 +141,13 @@ func (s *Store) recount(ctx context.Context, tenant, subjectID string, c counted
 	if err != nil {
 		return fault.Unavailable("dynamodb:GetItem", err)
 	}
-	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 &s.table,
+	n, err := s.countQuery(ctx, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :prefix)"),
 		ExpressionAttributeValues: item{":pk": str(subjectPK(tenant, subjectID)), ":prefix": str(c.prefix)},
-		Select:                    types.SelectCount,
-		ConsistentRead:            aws.Bool(true),
 	})
 	if err != nil {
-		return fault.Unavailable("dynamodb:Query", err)
+		return err
 	}
-	n := int(out.Count)
 	cond := "attribute_not_exists(countsVersion)"
 	values := item{":n": num(int64(n))}
 	if v, ok := own.Item[attrCountsVersion]; ok {

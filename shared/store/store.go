@@ -73,7 +73,8 @@ type Clients interface {
 	// (case-insensitively) and then id; its cost is that of the items it
 	// reads (Skip, Limit, and with a search at most ScanLimit).
 	ListClients(ctx context.Context, tenant string, q PageQuery) (Page[client.Client], error)
-	// CountClients returns how many clients a tenant has, exactly.
+	// CountClients returns how many clients a tenant has: a count kept in
+	// the transactions that create and delete them.
 	CountClients(ctx context.Context, tenant string) (int, error)
 }
 
@@ -227,7 +228,8 @@ type Groups interface {
 	// ListGroups returns a page of a tenant's groups by display name
 	// (case-insensitively), then id; as ListClients.
 	ListGroups(ctx context.Context, tenant string, q PageQuery) (Page[group.Group], error)
-	// CountGroups returns how many groups a tenant has, exactly.
+	// CountGroups returns how many groups a tenant has, kept as
+	// CountClients.
 	CountGroups(ctx context.Context, tenant string) (int, error)
 	// DeleteGroup deletes a group with its policies and memberships,
 	// crash-safe and idempotent like DeleteClient; ErrNotFound.

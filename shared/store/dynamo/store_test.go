@@ -643,3 +643,51 @@ func TestSubjectBounds(t *testing.T) {
 	_, _, err := st.PutPolicy(ctx, ten, policy.Policy{Subject: old.SubjectID(), Action: "owner", Scope: "/z", CreatedAt: now})
 	is(t, err, store.ErrLimitExceeded)
 }
+
+// TestSubjectCountsUnderChurn: racing puts and deletes at the maximum,
+// with recounts among them, never leave more than policy.MaxPerSubject
+// policies, nor a count below the policies there are.
+func TestSubjectCountsUnderChurn(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	c := newClient(t, ten)
+	pol := func(i int) policy.Policy {
+		return policy.Policy{Subject: c.SubjectID(), Action: "banking.ais.read", Scope: fmt.Sprintf("/c/%d", i), CreatedAt: now}
+	}
+	for i := range policy.MaxPerSubject {
+		if _, _, err := st.PutPolicy(ctx, ten, pol(i)); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 6 {
+				// Delete one of the first hundred, then try to put two new ones.
+				_ = st.DeletePolicy(ctx, ten, pol(w*6+round).Key())
+				for k := range 2 {
+					_, _, err := st.PutPolicy(ctx, ten, pol(1000+w*100+round*2+k))
+					if err != nil && !errors.Is(err, store.ErrLimitExceeded) {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	all, err := st.SubjectPolicies(ctx, ten, c.SubjectID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "T#" + ten + "#S#" + c.SubjectID()},
+			"SK": &types.AttributeValueMemberS{Value: "A#CLIENT"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := out.Item["policyCount"].(*types.AttributeValueMemberN).Value
+	if len(all) > policy.MaxPerSubject || counted != fmt.Sprint(len(all)) {
+		t.Fatalf("%d policies, counted %s; want at most %d, counted exactly", len(all), counted, policy.MaxPerSubject)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -109,14 +108,6 @@ func (c *clientFlags) apply(f *flags, spec *apiclient.ClientSpec) error {
 	return nil
 }
 
-func printClients(f *flags, w io.Writer, v any, cs ...apiclient.ClientRecord) error {
-	rows := make([][]string, len(cs))
-	for i, c := range cs {
-		rows[i] = []string{c.ClientID, c.Name, list(c.AllowedScopes), list(c.AllowedGrantTypes), c.UpdatedAt}
-	}
-	return f.print(w, v, []string{"CLIENT ID", "NAME", "SCOPES", "GRANT TYPES", "UPDATED"}, rows)
-}
-
 func clientsList(ctx context.Context, cio cmdIO, args []string) error {
 	f := newFlags(cio, "clients list", "", 0)
 	search := f.String("search", "", "only clients whose name contains this (case-insensitive)")
@@ -128,20 +119,7 @@ func clientsList(ctx context.Context, cio cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printClients(f, cio.stdout, cs, cs...)
-}
-
-func clientsGet(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "clients get", "CLIENT_ID", 1)
-	pos, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	c, err := api.GetClient(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return printClients(f, cio.stdout, c, c)
+	return clientTable.print(f, cio.stdout, cs, cs...)
 }
 
 func clientsCreate(ctx context.Context, cio cmdIO, args []string) error {
@@ -162,7 +140,7 @@ func clientsCreate(ctx context.Context, cio cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printClients(f, cio.stdout, c, c)
+	return clientTable.print(f, cio.stdout, c, c)
 }
 
 func clientsUpdate(ctx context.Context, cio cmdIO, args []string) error {
@@ -185,7 +163,7 @@ func clientsUpdate(ctx context.Context, cio cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printClients(f, cio.stdout, c, c)
+	return clientTable.print(f, cio.stdout, c, c)
 }
 
 // idCommand is a command that takes ids and prints nothing on success.
@@ -232,23 +210,6 @@ var (
 		return api.RemoveMembers(ctx, pos[0], pos[1:]...)
 	})
 )
-
-func secretsList(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "secrets list", "CLIENT_ID", 1)
-	pos, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	ss, err := api.ListSecrets(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	rows := make([][]string, len(ss))
-	for i, s := range ss {
-		rows[i] = []string{s.ID, s.Description, orDash(deref(s.Expiration)), strconv.FormatBool(s.Expired), s.CreatedAt}
-	}
-	return f.print(cio.stdout, ss, []string{"SECRET ID", "DESCRIPTION", "EXPIRES", "EXPIRED", "CREATED"}, rows)
-}
 
 func deref(s *string) string {
 	if s == nil {
@@ -327,23 +288,6 @@ func secretsCreate(ctx context.Context, cio cmdIO, args []string) error {
 	return file.Close()
 }
 
-func keysList(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "keys list", "CLIENT_ID", 1)
-	pos, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	ks, err := api.ListKeys(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	rows := make([][]string, len(ks))
-	for i, k := range ks {
-		rows[i] = []string{k.ID, k.Kid, orDash(k.Alg), k.Description, orDash(deref(k.Expiration)), k.CreatedAt}
-	}
-	return f.print(cio.stdout, ks, []string{"KEY ID", "KID", "ALG", "DESCRIPTION", "EXPIRES", "CREATED"}, rows)
-}
-
 func keysAdd(ctx context.Context, cio cmdIO, args []string) error {
 	f := newFlags(cio, "keys add", "CLIENT_ID", 1)
 	jwkFile := f.String("jwk", "", "file holding the public JWK (- for standard input)")
@@ -378,14 +322,6 @@ func keysAdd(ctx context.Context, cio cmdIO, args []string) error {
 	return f.print(cio.stdout, k, []string{"KEY ID", "KID", "ALG", "DESCRIPTION"}, [][]string{{k.ID, k.Kid, orDash(k.Alg), k.Description}})
 }
 
-func printPolicies(f *flags, w io.Writer, v any, ps []apiclient.Policy) error {
-	rows := make([][]string, len(ps))
-	for i, p := range ps {
-		rows[i] = []string{p.Subject, p.Action, p.Scope, p.CreatedAt}
-	}
-	return f.print(w, v, []string{"SUBJECT", "ACTION", "SCOPE", "CREATED"}, rows)
-}
-
 func policiesList(ctx context.Context, cio cmdIO, args []string) error {
 	f := newFlags(cio, "policies list", "", 0)
 	var filter apiclient.PolicyFilter
@@ -402,7 +338,7 @@ func policiesList(ctx context.Context, cio cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printPolicies(f, cio.stdout, ps, ps)
+	return policyTable.print(f, cio.stdout, ps, ps...)
 }
 
 func policiesGrant(ctx context.Context, cio cmdIO, args []string) error {
@@ -415,58 +351,7 @@ func policiesGrant(ctx context.Context, cio cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printPolicies(f, cio.stdout, p, []apiclient.Policy{p})
-}
-
-func actionsList(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "actions list", "", 0)
-	_, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	as, err := api.ListActions(ctx)
-	if err != nil {
-		return err
-	}
-	rows := make([][]string, len(as))
-	for i, a := range as {
-		rows[i] = []string{a.Action, orDash(deref(a.Parent)), a.Description}
-	}
-	return f.print(cio.stdout, as, []string{"ACTION", "PARENT", "DESCRIPTION"}, rows)
-}
-
-func printGroups(f *flags, w io.Writer, v any, gs []apiclient.Group) error {
-	rows := make([][]string, len(gs))
-	for i, g := range gs {
-		rows[i] = []string{g.ID, g.DisplayName, g.Description, g.CreatedAt}
-	}
-	return f.print(w, v, []string{"GROUP ID", "NAME", "DESCRIPTION", "CREATED"}, rows)
-}
-
-func groupsList(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "groups list", "", 0)
-	_, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	gs, err := api.ListGroups(ctx)
-	if err != nil {
-		return err
-	}
-	return printGroups(f, cio.stdout, gs, gs)
-}
-
-func groupsGet(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "groups get", "GROUP_ID", 1)
-	pos, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	g, err := api.GetGroup(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return printGroups(f, cio.stdout, g, []apiclient.Group{g})
+	return policyTable.print(f, cio.stdout, p, p)
 }
 
 func groupsCreate(ctx context.Context, cio cmdIO, args []string) error {
@@ -481,62 +366,7 @@ func groupsCreate(ctx context.Context, cio cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	return printGroups(f, cio.stdout, g, []apiclient.Group{g})
-}
-
-func printSubjects(f *flags, w io.Writer, ss []apiclient.Subject) error {
-	rows := make([][]string, len(ss))
-	for i, s := range ss {
-		rows[i] = []string{s.SubjectID, s.Type, s.DisplayName}
-	}
-	return f.print(w, ss, []string{"SUBJECT", "TYPE", "NAME"}, rows)
-}
-
-func groupsMembers(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "groups members", "GROUP_ID", 1)
-	pos, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	ms, err := api.Members(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return printSubjects(f, cio.stdout, ms)
-}
-
-func subjectsMemberships(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "subjects memberships", "SUBJECT", 1)
-	pos, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	gs, err := api.Memberships(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	return printGroups(f, cio.stdout, gs, gs)
-}
-
-func subjectsPermissions(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "subjects permissions", "SUBJECT", 1)
-	pos, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	ps, err := api.Permissions(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	rows := make([][]string, len(ps))
-	for i, p := range ps {
-		var by []string
-		for _, g := range p.GrantedBy {
-			by = append(by, g.Subject)
-		}
-		rows[i] = []string{p.Action, p.Scope, list(by)}
-	}
-	return f.print(cio.stdout, ps, []string{"ACTION", "SCOPE", "GRANTED BY"}, rows)
+	return groupTable.print(f, cio.stdout, g, g)
 }
 
 // check prints the decision and exits 0 when allowed, 3 when not.
@@ -565,3 +395,75 @@ func check(ctx context.Context, cio cmdIO, args []string) error {
 	}
 	return nil
 }
+
+// The tables values print as.
+var (
+	clientTable = table[apiclient.ClientRecord]{[]string{"CLIENT ID", "NAME", "SCOPES", "GRANT TYPES", "UPDATED"},
+		func(c apiclient.ClientRecord) []string {
+			return []string{c.ClientID, c.Name, list(c.AllowedScopes), list(c.AllowedGrantTypes), c.UpdatedAt}
+		}}
+	secretTable = table[apiclient.Secret]{[]string{"SECRET ID", "DESCRIPTION", "EXPIRES", "EXPIRED", "CREATED"},
+		func(s apiclient.Secret) []string {
+			return []string{s.ID, s.Description, orDash(deref(s.Expiration)), strconv.FormatBool(s.Expired), s.CreatedAt}
+		}}
+	keyTable = table[apiclient.Key]{[]string{"KEY ID", "KID", "ALG", "DESCRIPTION", "EXPIRES", "CREATED"},
+		func(k apiclient.Key) []string {
+			return []string{k.ID, k.Kid, orDash(k.Alg), k.Description, orDash(deref(k.Expiration)), k.CreatedAt}
+		}}
+	policyTable = table[apiclient.Policy]{[]string{"SUBJECT", "ACTION", "SCOPE", "CREATED"},
+		func(p apiclient.Policy) []string { return []string{p.Subject, p.Action, p.Scope, p.CreatedAt} }}
+	actionTable = table[apiclient.Action]{[]string{"ACTION", "PARENT", "DESCRIPTION"},
+		func(a apiclient.Action) []string { return []string{a.Action, orDash(deref(a.Parent)), a.Description} }}
+	groupTable = table[apiclient.Group]{[]string{"GROUP ID", "NAME", "DESCRIPTION", "CREATED"},
+		func(g apiclient.Group) []string { return []string{g.ID, g.DisplayName, g.Description, g.CreatedAt} }}
+	subjectTable = table[apiclient.Subject]{[]string{"SUBJECT", "TYPE", "NAME"},
+		func(s apiclient.Subject) []string { return []string{s.SubjectID, s.Type, s.DisplayName} }}
+	permissionTable = table[apiclient.Permission]{[]string{"ACTION", "SCOPE", "GRANTED BY"},
+		func(p apiclient.Permission) []string {
+			var by []string
+			for _, g := range p.GrantedBy {
+				by = append(by, g.Subject)
+			}
+			return []string{p.Action, p.Scope, list(by)}
+		}}
+)
+
+// The commands that read and print.
+var (
+	clientsGet = readCommand("clients get", "CLIENT_ID", 1, clientTable,
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.ClientRecord, error) {
+			return one(api.GetClient(ctx, pos[0]))
+		})
+	secretsList = readCommand("secrets list", "CLIENT_ID", 1, secretTable,
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Secret, error) {
+			return all(api.ListSecrets(ctx, pos[0]))
+		})
+	keysList = readCommand("keys list", "CLIENT_ID", 1, keyTable,
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Key, error) {
+			return all(api.ListKeys(ctx, pos[0]))
+		})
+	actionsList = readCommand("actions list", "", 0, actionTable,
+		func(ctx context.Context, api *apiclient.Client, _ []string) (any, []apiclient.Action, error) {
+			return all(api.ListActions(ctx))
+		})
+	groupsList = readCommand("groups list", "", 0, groupTable,
+		func(ctx context.Context, api *apiclient.Client, _ []string) (any, []apiclient.Group, error) {
+			return all(api.ListGroups(ctx))
+		})
+	groupsGet = readCommand("groups get", "GROUP_ID", 1, groupTable,
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Group, error) {
+			return one(api.GetGroup(ctx, pos[0]))
+		})
+	groupsMembers = readCommand("groups members", "GROUP_ID", 1, subjectTable,
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Subject, error) {
+			return all(api.Members(ctx, pos[0]))
+		})
+	subjectsMemberships = readCommand("subjects memberships", "SUBJECT", 1, groupTable,
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Group, error) {
+			return all(api.Memberships(ctx, pos[0]))
+		})
+	subjectsPermissions = readCommand("subjects permissions", "SUBJECT", 1, permissionTable,
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Permission, error) {
+			return all(api.Permissions(ctx, pos[0]))
+		})
+)

@@ -99,6 +99,43 @@ func (f *flags) print(w io.Writer, v any, header []string, rows [][]string) erro
 	return tw.Flush()
 }
 
+// table says how values of T print as rows.
+type table[T any] struct {
+	header []string
+	row    func(T) []string
+}
+
+// print writes v as JSON, or items as the table's rows.
+func (t table[T]) print(f *flags, w io.Writer, v any, items ...T) error {
+	rows := make([][]string, len(items))
+	for i, it := range items {
+		rows[i] = t.row(it)
+	}
+	return f.print(w, v, t.header, rows)
+}
+
+// readCommand is a command that reads with its positional arguments and
+// prints what it read: v as JSON, items as rows.
+func readCommand[T any](name, argsUsage string, nargs int, t table[T],
+	read func(ctx context.Context, api *apiclient.Client, pos []string) (v any, items []T, err error)) func(context.Context, cmdIO, []string) error {
+	return func(ctx context.Context, cio cmdIO, args []string) error {
+		f := newFlags(cio, name, argsUsage, nargs)
+		pos, api, err := f.start(ctx, cio, args)
+		if err != nil {
+			return err
+		}
+		v, items, err := read(ctx, api, pos)
+		if err != nil {
+			return err
+		}
+		return t.print(f, cio.stdout, v, items...)
+	}
+}
+
+// all reads a list for readCommand; one reads a single value.
+func all[T any](items []T, err error) (any, []T, error) { return items, items, err }
+func one[T any](item T, err error) (any, []T, error)    { return item, []T{item}, err }
+
 // exitCodeOf maps an error to the exit code scripts test.
 func exitCodeOf(err error) int {
 	var u usageError

@@ -399,7 +399,7 @@ func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifV
 		// audience again: it may then use, at the management API, all the
 		// policies it holds.
 		reopened := len(cur.Audiences) > 0 && len(replacement.Audiences) == 0
-		if (weakened || reopened) && cur.SubjectID() != access.PrincipalFrom(ctx).Subject {
+		if weakened || reopened {
 			if err := s.Guard.RequireHoldsSubject(ctx, "take OAuth scopes or grant types away from, or clear the audiences of, "+cur.SubjectID(), cur.SubjectID()); err != nil {
 				return client.Client{}, err
 			}
@@ -498,10 +498,9 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Deleting another client takes away everything it holds, so the
 	// caller must hold all of it (the no-escalation rule).
-	if target := subject.ID(subject.Client, cid); target != access.PrincipalFrom(r.Context()).Subject {
-		if err := s.Guard.RequireHoldsSubject(r.Context(), "delete "+target, target); err != nil {
-			return err
-		}
+	target := subject.ID(subject.Client, cid)
+	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete "+target, target); err != nil {
+		return err
 	}
 	if err := s.Clients.DeleteClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid); err != nil {
 		return httpapi.About(err, noun)
@@ -519,10 +518,9 @@ func (s *Service) revokeTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if target := subject.ID(subject.Client, cid); target != access.PrincipalFrom(r.Context()).Subject {
-		if err := s.Guard.RequireHoldsSubject(r.Context(), "revoke the tokens of "+target, target); err != nil {
-			return err
-		}
+	target := subject.ID(subject.Client, cid)
+	if err := s.Guard.RequireHoldsSubject(r.Context(), "revoke the tokens of "+target, target); err != nil {
+		return err
 	}
 	if err := s.Clients.RevokeTokens(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, s.Now()); err != nil {
 		return httpapi.About(err, noun)

@@ -110,10 +110,9 @@ func (s *Service) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	if !id.Valid(cid) || !id.Valid(kid) {
 		return httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, notFound)
 	}
-	if target := subject.ID(subject.Client, cid); target != access.PrincipalFrom(r.Context()).Subject {
-		if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
-			return err
-		}
+	target := subject.ID(subject.Client, cid)
+	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
+		return err
 	}
 	if err := s.Secrets.DeleteKey(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, kid); err != nil {
 		return httpapi.Detailed(err, store.ErrNotFound, notFound)

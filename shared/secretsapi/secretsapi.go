@@ -177,9 +177,6 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 // keys) goes through here.
 func (s *Service) mayCreateCredential(r *http.Request, clientID string) error {
 	target := subject.ID(subject.Client, clientID)
-	if target == access.PrincipalFrom(r.Context()).Subject {
-		return nil
-	}
 	return s.Guard.RequireHoldsSubject(r.Context(), "create a credential for "+target, target)
 }
 
@@ -204,10 +201,9 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Deleting another client's secret can take away its only way to use
 	// what it holds, so the caller must hold all of it.
-	if target := subject.ID(subject.Client, cid); target != access.PrincipalFrom(r.Context()).Subject {
-		if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
-			return err
-		}
+	target := subject.ID(subject.Client, cid)
+	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
+		return err
 	}
 	if err := s.Secrets.DeleteSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, sid); err != nil {
 		return httpapi.Detailed(err, store.ErrNotFound, notFound)

@@ -7,17 +7,82 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-lambda-go/cfn"
 	"pgregory.net/rapid"
 
+	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/shared/action"
+	"github.com/machine-iam/machine-iam/shared/apiclient"
+	"github.com/machine-iam/machine-iam/shared/client"
+	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/provision"
+	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/token"
 )
 
 // modelChecks is how many random runs TestNoEscalationModel makes by
 // default; RAPID_CHECKS or -rapid.checks asks for more.
 const modelChecks = 12
+
+// modelRights is what a set of clients can exercise or obtain: their
+// policies (own and their groups'), and every right their fields bear, as
+// sets (claims as name=value, the longest lifetime), resolved for the
+// tenant as the no-escalation check resolves them.
+type modelRights struct {
+	policies                                     []policy.Policy
+	scopes, grants, audiences, redirects, claims []string
+	lifetime                                     time.Duration
+}
+
+func (m *modelRights) add(g policy.Grants, managementAudience string) {
+	m.policies = append(m.policies, g.All()...)
+	t := g.Resolve(managementAudience, token.DefaultLifetime)
+	m.scopes = append(m.scopes, t.OAuthScopes...)
+	m.grants = append(m.grants, t.GrantTypes...)
+	m.audiences = append(m.audiences, t.Audiences...)
+	m.redirects = append(m.redirects, t.RedirectURIs...)
+	for k, v := range t.Claims {
+		m.claims = append(m.claims, k+"="+v)
+	}
+	m.lifetime = max(m.lifetime, t.Lifetime)
+}
+
+func (m *modelRights) union(o modelRights) {
+	m.policies = append(m.policies, o.policies...)
+	m.scopes, m.grants = append(m.scopes, o.scopes...), append(m.grants, o.grants...)
+	m.audiences, m.redirects = append(m.audiences, o.audiences...), append(m.redirects, o.redirects...)
+	m.claims, m.lifetime = append(m.claims, o.claims...), max(m.lifetime, o.lifetime)
+}
+
+// beyond lists what r holds that ceiling does not cover; owner on / in
+// the ceiling covers everything.
+func (r modelRights) beyond(actions *action.Catalog, ceiling modelRights) []string {
+	held := policy.Grants{Direct: ceiling.policies}
+	out := policy.Lacks(actions, held, policy.Grants{Direct: r.policies})
+	if len(policy.Evaluate(actions, held, action.Owner, "/")) > 0 {
+		return out
+	}
+	for _, set := range []struct {
+		what      string
+		have, cap []string
+	}{{"scope", r.scopes, ceiling.scopes}, {"grant", r.grants, ceiling.grants}, {"audience", r.audiences, ceiling.audiences},
+		{"redirect", r.redirects, ceiling.redirects}, {"claim", r.claims, ceiling.claims}} {
+		for _, v := range set.have {
+			if !slices.Contains(set.cap, v) {
+				out = append(out, set.what+" "+v)
+			}
+		}
+	}
+	if r.lifetime > ceiling.lifetime {
+		out = append(out, "lifetime "+r.lifetime.String())
+	}
+	return out
+}
 
 // modelActor is a non-owner client driving management calls, with the
 // clients whose credentials it knows: itself, and each client it managed
@@ -133,34 +198,48 @@ func TestNoEscalationModel(t *testing.T) {
 		}
 
 		// reach is everything an actor can exercise or obtain credentials
-		// for, read from storage as authorization decisions read it.
-		reach := func(a *modelActor) policy.Grants {
-			var out policy.Grants
+		// for, read from storage as authorization decisions read it;
+		// except leaves out clients (those an apply made: see below).
+		mgmt := tenant.Issuer(env.base, ten) + "/resources"
+		reach := func(a *modelActor, except []string) modelRights {
+			var out modelRights
 			for _, c := range a.controls {
-				g, err := store.Grants(context.Background(), ten, "client-"+c)
-				if err != nil {
-					continue // deleted
+				if slices.Contains(except, c) {
+					continue
 				}
-				out.Direct = append(out.Direct, g.All()...)
-				out.OAuthScopes = append(out.OAuthScopes, g.OAuthScopes...)
+				if g, err := store.Grants(context.Background(), ten, "client-"+c); err == nil {
+					out.add(g, mgmt)
+				}
 			}
 			return out
 		}
-		union := func(gs ...policy.Grants) policy.Grants {
-			var out policy.Grants
-			for _, g := range gs {
-				out.Direct = append(out.Direct, g.All()...)
-				out.OAuthScopes = append(out.OAuthScopes, g.OAuthScopes...)
-			}
-			return out
-		}
-		ceiling := map[*modelActor]policy.Grants{}
+		ceiling := map[*modelActor]*modelRights{}
 		absorb := func() {
 			for _, a := range actors {
-				ceiling[a] = union(ceiling[a], reach(a))
+				if ceiling[a] == nil {
+					ceiling[a] = &modelRights{}
+				}
+				ceiling[a].union(reach(a, nil))
 			}
 		}
 		absorb()
+		// Each actor's reach, without what applies made, stays within its
+		// ceiling and, when author is not nil, its author's.
+		within := func(step int, op string, author *modelActor, except []string) {
+			for _, y := range actors {
+				limit := *ceiling[y]
+				if author != nil {
+					limit.union(*ceiling[author])
+				}
+				if beyond := reach(y, except).beyond(actions, limit); len(beyond) > 0 {
+					rt.Fatalf("step %d (%s): %s can now reach %v, beyond what it held and what its author held", step, op, y.name, beyond)
+				}
+			}
+		}
+		applier := provisioner(t, res)
+		var applied []string // clients that applies made
+		stackEvents := newProvisioning(t, res)
+		stackEvents.secrets.set("arn:aws:secretsmanager:eu-west-1:123456789012:secret:model-stack", "model-stack-secret-1")
 
 		for step := range rapid.IntRange(10, 40).Draw(rt, "steps") {
 			steps++
@@ -172,8 +251,12 @@ func TestNoEscalationModel(t *testing.T) {
 				token = author.token
 			}
 			client := rapid.SampledFrom(clients).Draw(rt, "target")
-			op := rapid.SampledFrom([]string{"grant", "revoke", "addMember", "removeMember", "createSecret", "setScopes",
-				"deleteClient", "deleteGroup", "createClient", "createGroup"}).Draw(rt, "op")
+			ops := []string{"grant", "revoke", "addMember", "removeMember", "createSecret", "setScopes", "setFields",
+				"deleteClient", "deleteGroup", "createClient", "createGroup", "squatName", "squatGroup", "forgedStackEvent"}
+			if byOwner {
+				ops = append(ops, "apply", "stackCreate")
+			}
+			op := rapid.SampledFrom(ops).Draw(rt, "op")
 			switch op {
 			case "grant":
 				grantAs(token, http.MethodPost, rt)
@@ -193,6 +276,8 @@ func TestNoEscalationModel(t *testing.T) {
 				}
 			case "setScopes":
 				call(http.MethodPut, "/v1/clients/"+client, token, clientBody("model", scopesGen.Draw(rt, "scopes")...))
+			case "setFields":
+				call(http.MethodPut, "/v1/clients/"+client, token, modelFields(rt, scopesGen.Draw(rt, "scopes"), mgmt))
 			case "deleteClient":
 				call(http.MethodDelete, "/v1/clients/"+client, token, nil)
 			case "deleteGroup":
@@ -203,16 +288,172 @@ func TestNoEscalationModel(t *testing.T) {
 				newClientAs(token, scopesGen.Draw(rt, "newScopes"))
 			case "createGroup":
 				newGroupAs(token)
-			}
-			if author != nil {
-				for _, y := range actors {
-					if lacking := policy.Lacks(actions, union(ceiling[y], ceiling[author]), reach(y)); len(lacking) > 0 {
-						rt.Fatalf("step %d (%s by %s): %s can now reach %v, beyond its ceiling and its author's", step, op, author.name, y.name, lacking)
+			case "squatName":
+				// The author renames a client to a name the documents
+				// declare, keeping its rights: a neutral change.
+				if c, err := store.GetClient(context.Background(), ten, client); err == nil {
+					body := clientBody(rapid.SampledFrom(modelDeclared).Draw(rt, "declaredName"), c.Scopes...)
+					body["allowedGrantTypes"], body["redirectUris"] = c.GrantTypes, nonNil(c.RedirectURIs)
+					body["allowedAudiences"], body["tokenClaims"] = nonNil(c.Audiences), map[string]string{}
+					for k, v := range c.TokenClaims {
+						body["tokenClaims"].(map[string]string)[k] = v
+					}
+					if c.TokenLifetime > 0 {
+						body["accessTokenLifetime"] = int(c.TokenLifetime / time.Second)
+					}
+					call(http.MethodPut, "/v1/clients/"+client, token, body)
+				}
+			case "squatGroup":
+				// An empty group under a declared name, labelled as the
+				// document's own, which the author then joins.
+				name := rapid.SampledFrom(modelDeclared).Draw(rt, "declaredGroup")
+				r := call(http.MethodPost, "/v1/subjects/groups", token, map[string]any{"displayName": name, "description": "",
+					"provenance": map[string]string{"via": "apply", "document": "model", "name": name}})
+				if r.Status == http.StatusCreated && author != nil {
+					gid := r.json(t)["id"].(string)
+					groups = append(groups, gid)
+					call(http.MethodPost, "/v1/subjects/groups/"+gid+"/members", token, map[string]any{"subjectIds": []string{"client-" + author.id}})
+				}
+			case "apply":
+				before := existing(ten, clients)
+				made := applyModelDocument(rt, applier, actionPool, scopeGen, scopesGen)
+				applied = append(applied, made...)
+				clients = append(clients, made...)
+				after := existing(ten, before)
+				for _, gone := range slices.DeleteFunc(before, func(id string) bool { return slices.Contains(after, id) }) {
+					if !slices.Contains(applied, gone) {
+						rt.Fatalf("step %d: apply deleted client %s, which no apply made", step, gone)
 					}
 				}
+				within(step, op, nil, applied)
+			case "stackCreate":
+				props := map[string]any{"Tenant": ten, "Name": "stack-" + rapid.SampledFrom(modelDeclared).Draw(rt, "stackName"),
+					"Scopes": []string{"api"}, "SecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:model-stack",
+					"Policies": []map[string]string{{"Action": rapid.SampledFrom(actionPool).Draw(rt, "stackAction"), "Scope": scopeGen.Draw(rt, "stackScope")}}}
+				if resp := stackEvents.send(stackEvents.event(cfn.RequestCreate, "", props, nil)); resp.Status == cfn.StatusSuccess {
+					applied = append(applied, resp.PhysicalResourceID)
+				}
+				within(step, op, nil, applied)
+			case "forgedStackEvent":
+				// An attacker's Delete or Update naming a victim client: not
+				// confirmed by CloudFormation, or confirmed for another
+				// physical id (the cleanup of a replaced resource).
+				victim := current(ten, client)
+				ev := stackEvents.forged(rapid.SampledFrom([]cfn.RequestType{cfn.RequestDelete, cfn.RequestUpdate}).Draw(rt, "forgedType"), client,
+					map[string]any{"Tenant": ten, "Name": "x", "SecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:model-stack"}, nil)
+				if rapid.Bool().Draw(rt, "confirmedElsewhere") {
+					real := ev
+					real.PhysicalResourceID = "none-" + id.New()
+					stackEvents.stacks.set(real, "DELETE_IN_PROGRESS")
+				}
+				stackEvents.send(ev)
+				if after := current(ten, client); victim != nil && (after == nil || after.Version != victim.Version) && !slices.Contains(applied, client) {
+					rt.Fatalf("step %d: a forged %s changed or deleted client %s", step, ev.RequestType, client)
+				}
+			}
+			if author != nil {
+				within(step, op, author, nil)
 			}
 			absorb()
 		}
 	})
 	t.Logf("%d management steps checked", steps)
+}
+
+// modelDeclared are the names the model's documents and stacks declare.
+var modelDeclared = []string{"exporter", "payers"}
+
+// modelFields is a replace body with random values of every rights-bearing
+// field.
+func modelFields(rt *rapid.T, scopes []string, managementAudience string) map[string]any {
+	body := clientBody("model", scopes...)
+	body["allowedAudiences"] = rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"https://a.example", "https://b.example", managementAudience}),
+		0, 2, rapid.ID[string]).Draw(rt, "audiences")
+	claims := map[string]string{}
+	for _, c := range rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"team=a", "team=b", "role=x"}), 0, 2, rapid.ID[string]).Draw(rt, "claims") {
+		k, v, _ := strings.Cut(c, "=")
+		claims[k] = v
+	}
+	body["tokenClaims"] = claims
+	if n := rapid.SampledFrom([]int{0, 300, 7200}).Draw(rt, "lifetime"); n > 0 {
+		body["accessTokenLifetime"] = n
+	}
+	if rapid.Bool().Draw(rt, "authorizationCode") {
+		body["allowedGrantTypes"] = []string{"client_credentials", "authorization_code"}
+		body["redirectUris"] = []string{"https://app.example/cb"}
+	}
+	return body
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// provisioner is an API client acting as res, for applies.
+func provisioner(t *testing.T, res operator.Result) *apiclient.Client {
+	api, err := apiclient.New(context.Background(), apiclient.Credentials{BaseURL: env.base, Tenant: res.Tenant,
+		ClientID: res.ClientID, ClientSecret: res.ClientSecret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api
+}
+
+// current is a client as stored, nil when it is gone.
+func current(ten, id string) *client.Client {
+	c, err := env.svc.Deps["ClientsFunction"].Store.GetClient(context.Background(), ten, id)
+	if err != nil {
+		return nil
+	}
+	return &c
+}
+
+// existing are those of ids whose clients exist.
+func existing(ten string, ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if current(ten, id) != nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// applyModelDocument applies, as the tenant's owner, a random document
+// declaring the names attackers squat, with --prune at random, and returns
+// the clients that applies of it manage.
+func applyModelDocument(rt *rapid.T, api *apiclient.Client, actionPool []string, scopeGen *rapid.Generator[string], scopesGen *rapid.Generator[[]string]) []string {
+	grants := func(label string) []provision.Grant {
+		var out []provision.Grant
+		for range rapid.IntRange(0, 2).Draw(rt, label) {
+			out = append(out, provision.Grant{Action: rapid.SampledFrom(actionPool).Draw(rt, label+"Action"), Scope: scopeGen.Draw(rt, label+"Scope")})
+		}
+		return out
+	}
+	doc := provision.Document{Version: 1, Name: "model",
+		Groups: []provision.Group{{Name: "payers", Description: "d", Policies: grants("groupGrants")}}}
+	if rapid.Bool().Draw(rt, "declareClient") {
+		doc.Clients = []provision.Client{{Name: "exporter", Description: "d", Scopes: scopesGen.Draw(rt, "docScopes"),
+			Policies: grants("clientGrants"), Groups: []string{"payers"}}}
+	}
+	for i := range doc.Clients {
+		if err := doc.Clients[i].Normalize(); err != nil {
+			return nil
+		}
+	}
+	ctx := context.Background()
+	plan, err := provision.MakePlan(ctx, api, doc, provision.Options{Prune: rapid.Bool().Draw(rt, "prune")})
+	if err != nil {
+		rt.Fatalf("plan: %v", err)
+	}
+	if err := plan.Apply(ctx, api, func(provision.NewSecret) error { return nil }); err != nil && apiclient.StatusOf(err) >= 500 {
+		rt.Fatalf("apply: %v", err)
+	}
+	if id := plan.ClientID("exporter"); id != "" {
+		return []string{id}
+	}
+	return nil
 }

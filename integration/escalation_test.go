@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/machine-iam/machine-iam/operator"
+	"github.com/machine-iam/machine-iam/shared/tenant"
 )
 
 // tenantCaller is a client of tenant ten with one secret and the given
@@ -213,6 +214,91 @@ func TestNoEscalation(t *testing.T) {
 		tok := c.token(t)
 		if r := send(t, http.MethodDelete, "/v1/clients/"+c.id+"/secrets/"+own, tok, nil); r.Status != http.StatusNoContent {
 			t.Fatalf("delete its own secret: %s", r)
+		}
+	})
+
+	t.Run("every rights-bearing field", func(t *testing.T) {
+		// An update right alone changes no rights-bearing field of a
+		// stronger client, adding or removing: audiences (which take its
+		// tokens away from the management API), claims, lifetime,
+		// redirect URIs; a neutral field (description) it may change.
+		strong := newTenantCaller(t, ten, admin, "strong-fields", "services.iam", "api")
+		grant(t, admin, strong.subject, "owner", "/")
+		c := newTenantCaller(t, ten, admin, "field-updater", "services.iam", "api")
+		grant(t, admin, c.subject, "iam.client.update", "/clients")
+		for field, value := range map[string]any{
+			"allowedAudiences":    []string{"https://api.example.test"},
+			"tokenClaims":         map[string]string{"role": "admin"},
+			"accessTokenLifetime": 600,
+		} {
+			body := clientBody("strong-fields", "services.iam", "api")
+			body[field] = value
+			assertLacks(t, send(t, http.MethodPut, "/v1/clients/"+strong.id, c.token(t), body), "owner on /")
+		}
+		neutral := clientBody("strong-fields", "services.iam", "api")
+		neutral["description"] = "renamed by someone with the update right alone"
+		if r := send(t, http.MethodPut, "/v1/clients/"+strong.id, c.token(t), neutral); r.Status != http.StatusOK {
+			t.Fatalf("a neutral change: %s", r)
+		}
+		strong.token(t)
+		r := send(t, http.MethodGet, "/v1/clients", strong.token(t), nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("the owner lost the management API: %s", r)
+		}
+	})
+
+	t.Run("the management audience is held like any other", func(t *testing.T) {
+		// A client restricted to another API may not be given the
+		// management audience back by one holding less than it.
+		restricted := newTenantCaller(t, ten, admin, "restricted", "services.iam", "api")
+		grant(t, admin, restricted.subject, "iam.client.read", "/clients")
+		body := clientBody("restricted", "services.iam", "api")
+		body["allowedAudiences"] = []string{"https://api.example.test"}
+		if r := send(t, http.MethodPut, "/v1/clients/"+restricted.id, admin, body); r.Status != http.StatusOK {
+			t.Fatal(r)
+		}
+		c := newTenantCaller(t, ten, admin, "reopener", "services.iam", "api")
+		grant(t, admin, c.subject, "iam.client.update", "/clients")
+		body["allowedAudiences"] = []string{"https://api.example.test", tenant.Issuer(env.base, ten) + "/resources"}
+		assertLacks(t, send(t, http.MethodPut, "/v1/clients/"+restricted.id, c.token(t), body), "iam.client.read on /clients")
+	})
+
+	t.Run("on itself a client may only narrow", func(t *testing.T) {
+		self := newTenantCaller(t, ten, admin, "self-narrower", "services.iam", "api")
+		grant(t, admin, self.subject, "iam.client.update", "/clients/"+self.id)
+		wider := clientBody("self-narrower", "services.iam", "api")
+		wider["accessTokenLifetime"] = 86400
+		assertLacks(t, send(t, http.MethodPut, "/v1/clients/"+self.id, self.token(t), wider), "token lifetime 24h0m0s")
+		claims := clientBody("self-narrower", "services.iam", "api")
+		claims["tokenClaims"] = map[string]string{"role": "admin"}
+		assertLacks(t, send(t, http.MethodPut, "/v1/clients/"+self.id, self.token(t), claims), "token claim role=admin")
+		narrower := clientBody("self-narrower", "services.iam")
+		narrower["accessTokenLifetime"] = 300
+		if r := send(t, http.MethodPut, "/v1/clients/"+self.id, self.token(t), narrower); r.Status != http.StatusOK {
+			t.Fatalf("narrowing itself: %s", r)
+		}
+	})
+
+	t.Run("an owner keeps the management API", func(t *testing.T) {
+		// A client that holds owner on / by its own policy cannot lose
+		// what it needs to use the management API, not even by its own
+		// hand or the tenant admin's: the tenant always has a usable owner.
+		o := newTenantCaller(t, ten, admin, "owner-keeps", "services.iam", "api")
+		grant(t, admin, o.subject, "owner", "/")
+		restrict := clientBody("owner-keeps", "services.iam", "api")
+		restrict["allowedAudiences"] = []string{"https://api.example.test"}
+		for _, caller := range []string{o.token(t), admin} {
+			r := send(t, http.MethodPut, "/v1/clients/"+o.id, caller, restrict)
+			assertProblem(t, r, http.StatusConflict)
+			if r.json(t)["type"] != "urn:machine-iam:problem:last-owner" {
+				t.Errorf("%s", r)
+			}
+		}
+		if r := send(t, http.MethodPut, "/v1/clients/"+o.id, o.token(t), clientBody("owner-keeps", "api")); r.Status != http.StatusConflict {
+			t.Fatalf("an owner dropping services.iam: %s", r)
+		}
+		if r := send(t, http.MethodGet, "/v1/clients", o.token(t), nil); r.Status != http.StatusOK {
+			t.Fatalf("the owner lost the management API: %s", r)
 		}
 	})
 

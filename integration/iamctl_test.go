@@ -269,23 +269,39 @@ func TestIamctlPlanAndApply(t *testing.T) {
 	for _, want := range []string{`~ client "invoice-exporter" (` + generated.ClientID + ")",
 		"+ policy       banking.pis.read on /companies/42/payments", "~ scopes       [api services.erphub] → [api]",
 		"+ member of    payment-jobs", `~ group "payment-jobs"`, "- policy       banking.pis.cancel on /companies/42",
-		`client "stray" (` + stray.ClientID + ") is not in the document; --prune would delete it",
 		"Plan: 0 to create, 2 to change, 0 to delete."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("drift plan lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, stray.ClientID) {
+		t.Errorf("the plan names a client the document's applies did not make:\n%s", out)
+	}
 	c.ok("apply", "-f", doc)
 	c.ok("plan", "-f", doc)
 	c.expect(3, "check", exporter, "banking.pis.cancel", "/companies/42")
 
+	// Prune deletes what applies of this document made and it no longer
+	// declares, and nothing made otherwise (the stray client, the admin).
+	raw, _ := os.ReadFile(doc)
+	withTemp := string(raw) + "  - {name: temp, description: made by an apply then dropped, scopes: [api]}\n"
+	tempOut := filepath.Join(c.dir, "temp.jsonl")
+	if out, errOut, code := c.run(withTemp, "apply", "-f", "-", "--secrets-out", tempOut); code != 0 {
+		t.Fatalf("apply with temp: exit %d\n%s%s", code, out, errOut)
+	}
+	var temp struct{ ClientID string }
+	b, _ = os.ReadFile(tempOut)
+	if err := json.Unmarshal(b, &temp); err != nil {
+		t.Fatal(err)
+	}
 	out = c.expect(2, "plan", "-f", doc, "--prune")
-	if !strings.Contains(out, `- client "stray"`) || !strings.Contains(out, "is the one applying; it is never pruned") ||
-		!strings.Contains(out, "0 to change, 1 to delete") {
+	if !strings.Contains(out, `- client "temp" (`+temp.ClientID+")") || !strings.Contains(out, "2 other client(s) were not created by") ||
+		!strings.Contains(out, "0 to change, 1 to delete") || strings.Contains(out, stray.ClientID) {
 		t.Fatalf("prune plan:\n%s", out)
 	}
 	c.ok("apply", "-f", doc, "--prune")
-	c.expect(4, "clients", "get", stray.ClientID)
+	c.expect(4, "clients", "get", temp.ClientID)
+	c.ok("clients", "get", stray.ClientID)
 	c.ok("plan", "-f", doc, "--prune")
 }
 
@@ -298,7 +314,8 @@ func TestIamctlRefusesAnInvalidDocument(t *testing.T) {
 		{"version: 1\nclients:\n  - name: x\n    description: d\n    secret: hunter2\n", "at /clients/0: additional properties 'secret' not allowed"},
 		{"version: 2\n", "at /version"},
 		{"version: 1\ngroups: [{name: g}, {name: g}]\n", `group "g" is declared twice`},
-		{"version: 1\nclients: [{name: x, description: d, groups: [nowhere]}]\n", `joins group "nowhere", which neither the document nor the tenant has`},
+		{"version: 1\nclients: [{name: x, description: d, groups: [nowhere]}]\n", `joins group "nowhere", which the document does not declare`},
+		{"version: 1\nclients: [{name: x, id: no-such-client, description: d}]\n", `the tenant has no client with id no-such-client`},
 		{"version: 1\ntenant: someone-else\n", `the document is for tenant "someone-else"`},
 		{"version: 1\nclients: [{name: x, description: d, policies: [{action: owner, scope: /a/../b}]}]\n", "client x: policy owner on /a/../b"},
 	} {
@@ -333,23 +350,57 @@ func TestIamctlApplyWritesSecretsToStdout(t *testing.T) {
 	}
 }
 
-// TestIamctlLeavesStackClientsToTheirStack: a document naming a client a
-// CloudFormation resource owns is refused, not merged.
-func TestIamctlLeavesStackClientsToTheirStack(t *testing.T) {
+// TestIamctlAdoptsNothingByName: a client that renames itself to a declared
+// name and a group made under a declared name by someone else (even with a
+// stack's old marker planted in a description) are never adopted: apply
+// makes the declared ones anew, grants the squatters nothing, and prune
+// leaves what it did not make. The plan says why.
+func TestIamctlAdoptsNothingByName(t *testing.T) {
 	t.Parallel()
-	admin, res := newTenantAdmin(t, "stackowned")
+	admin, res := newTenantAdmin(t, "squat")
 	c := newCLI(t, res)
-	desc := "Owned [cloudformation arn:aws:cloudformation:eu-west-1:123456789012:stack/s/" + id.New() + " Job " + id.New() + "]"
-	if r := send(t, http.MethodPost, "/v1/clients", admin, map[string]any{"name": "job", "description": desc,
-		"allowedGrantTypes": []string{"client_credentials"}, "allowedScopes": []string{}, "redirectUris": []string{}}); r.Status != http.StatusCreated {
+	// A client that may update only itself renames itself to "job".
+	squatter := newTenantCaller(t, res.Tenant, admin, "squatter", "services.iam")
+	grant(t, admin, squatter.subject, "iam.client.update", "/clients/"+squatter.id)
+	body := clientBody("job", "services.iam")
+	body["description"] = "Owned [cloudformation arn:aws:cloudformation:eu-west-1:123456789012:stack/s/" + id.New() + " Job " + id.New() + "]"
+	if r := send(t, http.MethodPut, "/v1/clients/"+squatter.id, squatter.token(t), body); r.Status != http.StatusOK {
+		t.Fatalf("renaming itself: %s", r)
+	}
+	// A client that may write groups makes an empty "payers" and joins it.
+	grouper := newTenantCaller(t, res.Tenant, admin, "grouper", "services.iam")
+	grant(t, admin, grouper.subject, "iam.group.write", "/groups")
+	r := send(t, http.MethodPost, "/v1/subjects/groups", grouper.token(t), map[string]any{"displayName": "payers", "description": "d",
+		"provenance": map[string]string{"via": "apply", "document": "default", "name": "payers"}})
+	if r.Status != http.StatusCreated {
 		t.Fatal(r)
 	}
-	out, errOut, code := c.run("version: 1\nclients: [{name: job, description: mine}]\n", "plan", "-f", "-")
-	if code != 1 || !strings.Contains(errOut, "belongs to a CloudFormation stack") {
-		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	squatGroup := r.json(t)["id"].(string)
+	if r := send(t, http.MethodPost, "/v1/subjects/groups/"+squatGroup+"/members", grouper.token(t),
+		map[string]any{"subjectIds": []string{grouper.subject}}); r.Status != http.StatusNoContent {
+		t.Fatal(r)
 	}
-	// Pruning leaves it alone too.
-	if out, errOut, code := c.run("version: 1\n", "plan", "-f", "-", "--prune"); code != 0 || !strings.Contains(out, "belongs to a CloudFormation stack; it is never pruned") {
-		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	doc := `version: 1
+groups: [{name: payers, description: d, policies: [{action: banking.ais.read, scope: /companies/42}]}]
+clients: [{name: job, description: mine, scopes: [api], groups: [payers], policies: [{action: banking.pis.read, scope: /companies/42}]}]
+`
+	out, errOut, code := c.run(doc, "plan", "-f", "-")
+	t.Logf("the plan of a squatted tenant:\n%s", out)
+	for _, want := range []string{`+ group "payers"`, `+ client "job"`, "Plan: 2 to create, 0 to change, 0 to delete.",
+		`client "job" (` + squatter.id + ") has the declared name but was created by client-",
+		`group "payers" (` + squatGroup + ") has the declared name but was created by " + grouper.subject + ` applying document "default" as "payers": it is not adopted`} {
+		if code != 2 || !strings.Contains(out, want) {
+			t.Errorf("exit %d; the plan lacks %q\n%s%s", code, want, out, errOut)
+		}
+	}
+	if _, errOut, code := c.run(doc, "apply", "-f", "-", "--secrets-out", filepath.Join(c.dir, "s.jsonl"), "--prune"); code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, errOut)
+	}
+	c.expect(3, "check", squatter.subject, "banking.pis.read", "/companies/42")
+	c.expect(3, "check", grouper.subject, "banking.ais.read", "/companies/42")
+	c.ok("clients", "get", squatter.id)
+	c.ok("groups", "get", squatGroup)
+	if out, errOut, code := c.run(doc, "plan", "-f", "-"); code != 0 {
+		t.Errorf("a second plan: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -322,13 +322,19 @@ func TestCustomResourceRefusals(t *testing.T) {
 		}
 	}
 
-	// Another stack's resource, or a client made by hand, is never touched.
+	// Another stack's resource, or a client made by hand, is never touched:
+	// an update of one makes a replacement, and its delete leaves it.
 	stranger, _ := newClient(t, adminTok, "by-hand", "api")
-	p.fail(p.event(cfn.RequestUpdate, stranger, props, props), "not created by this resource")
-	p.succeed(p.event(cfn.RequestDelete, stranger, props, nil))
-	if r := send(t, http.MethodGet, "/v1/clients/"+stranger, adminTok, nil); r.Status != http.StatusOK {
-		t.Fatalf("a delete removed a client it did not make: %s", r)
+	before := send(t, http.MethodGet, "/v1/clients/"+stranger, adminTok, nil)
+	replaced := p.succeed(p.event(cfn.RequestUpdate, stranger, props, props))
+	if replaced.PhysicalResourceID == stranger {
+		t.Fatalf("an update adopted a client made by hand")
 	}
+	p.succeed(p.event(cfn.RequestDelete, stranger, props, nil))
+	if r := send(t, http.MethodGet, "/v1/clients/"+stranger, adminTok, nil); r.Status != http.StatusOK || r.Header.Get("ETag") != before.Header.Get("ETag") {
+		t.Fatalf("a client the resource did not make was changed or deleted: %s", r)
+	}
+	p.succeed(p.event(cfn.RequestDelete, replaced.PhysicalResourceID, props, nil))
 	other := newProvisioning(t, operator.Result{Tenant: res.Tenant, ClientID: prov.id, ClientSecret: prov.secret})
 	other.secrets.set("arn:s", "a-secret-value-0123")
 	other.succeed(other.event(cfn.RequestDelete, ok.PhysicalResourceID, props, nil))

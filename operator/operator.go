@@ -18,6 +18,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/provenance"
 	"github.com/machine-iam/machine-iam/shared/resource"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store"
@@ -102,6 +103,7 @@ func newOwner(ctx context.Context, st Store, hasher secret.Hasher, ten, issuerBa
 		GrantTypes:   []string{client.GrantClientCredentials},
 		Scopes:       []string{oauthscope.IAM},
 		RedirectURIs: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1,
+		Provenance: provenance.Record{CreatedBy: provenance.Operator, Label: provenance.Label{Via: provenance.ViaOperator}},
 	}
 	if err := st.CreateClient(ctx, admin); err != nil {
 		return Result{}, err

@@ -362,7 +362,7 @@ func groupsCreate(ctx context.Context, cio cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	g, err := api.CreateGroup(ctx, *name, *desc)
+	g, err := api.CreateGroup(ctx, *name, *desc, nil)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func desired(ctx context.Context, cio cmdIO, command string, args []string) erro
 	if err != nil {
 		return err
 	}
-	plan, err := provision.MakePlan(ctx, api, doc, provision.Options{Prune: *prune, Caller: creds.ClientID})
+	plan, err := provision.MakePlan(ctx, api, doc, provision.Options{Prune: *prune})
 	if err != nil {
 		return err
 	}

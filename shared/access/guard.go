@@ -20,6 +20,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/tenant"
 	"github.com/machine-iam/machine-iam/shared/token"
 )
 
@@ -32,6 +33,9 @@ type Principal struct {
 	// TokenID and IssuedAt identify the token, for revocation.
 	TokenID  string
 	IssuedAt time.Time
+	// ManagementAudience is the audience of the tenant's management API,
+	// which a client that names no audience gets (policy.DefaultAudience).
+	ManagementAudience string
 }
 
 type principalKey struct{}
@@ -62,7 +66,7 @@ var ErrRevoked = errors.New("token revoked")
 type Authorizer interface {
 	Authorize(ctx context.Context, p Principal, action, scope string) error
 	Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error)
-	Lacks(ctx context.Context, p Principal, conferred policy.Grants) ([]string, error)
+	Lacks(ctx context.Context, p Principal, conferred ...policy.Grants) ([]string, error)
 }
 
 // Guard authenticates and authorizes management requests.
@@ -117,10 +121,10 @@ func (g *Guard) Allow(ctx context.Context, action, scope string) error {
 }
 
 // RequireHolds returns nil when the authenticated caller in ctx holds all
-// that conferred grants, and otherwise a 403 problem that names what it
-// lacks; change says what was attempted, for the detail.
-func (g *Guard) RequireHolds(ctx context.Context, change string, conferred policy.Grants) error {
-	lacking, err := g.Authorizer.Lacks(ctx, PrincipalFrom(ctx), conferred)
+// that each of conferred grants, and otherwise a 403 problem that names
+// what it lacks; change says what was attempted, for the detail.
+func (g *Guard) RequireHolds(ctx context.Context, change string, conferred ...policy.Grants) error {
+	lacking, err := g.Authorizer.Lacks(ctx, PrincipalFrom(ctx), conferred...)
 	if err != nil || len(lacking) == 0 {
 		return err
 	}
@@ -144,6 +148,24 @@ func (g *Guard) RequireHoldsSubject(ctx context.Context, change, subjectID strin
 		return err
 	}
 	return g.RequireHolds(ctx, change, held)
+}
+
+// RequireMayChange is the one check of a change to the rights-bearing
+// fields of subject target, whose holdings go from before to after: the
+// caller must hold all of after and, on another subject, all of before too
+// (taking rights away from someone takes away what the caller must hold).
+// On itself the caller holds before already, so it may only narrow. A
+// change that leaves every right as it was needs nothing.
+func (g *Guard) RequireMayChange(ctx context.Context, change, target string, before, after policy.Grants) error {
+	if before.TokenRights.Equal(after.TokenRights) && slices.Equal(before.All(), after.All()) {
+		return nil
+	}
+	if target == PrincipalFrom(ctx).Subject {
+		return g.RequireHolds(ctx, change, after)
+	}
+	// What before holds and after drops is taken from target, what after
+	// adds is conferred on it: the caller must hold both states.
+	return g.RequireHolds(ctx, change, before, after)
 }
 
 // MaxTokenLength bounds the bearer tokens the guard parses; this service's
@@ -171,5 +193,6 @@ func (g *Guard) authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, httpapi.Unauthorized("The access token lacks the " + oauthscope.IAM + " scope.")
 	}
 	return Principal{Tenant: claims.Tenant, Subject: claims.Subject, ClientID: claims.ClientID, Scopes: scopes,
-		TokenID: claims.ID, IssuedAt: time.Unix(claims.IssuedAt, 0)}, nil
+		TokenID: claims.ID, IssuedAt: time.Unix(claims.IssuedAt, 0),
+		ManagementAudience: token.Audience(tenant.Issuer(g.IssuerBase(r), claims.Tenant))}, nil
 }

@@ -3,6 +3,8 @@ package access
 import (
 	"context"
 	"errors"
+	"slices"
+	"time"
 
 	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/policy"
@@ -18,6 +20,9 @@ type GrantsReader interface {
 type Policies struct {
 	Grants  GrantsReader
 	Actions *action.Catalog
+	// DefaultLifetime is the deployment's token lifetime, which a client
+	// without its own has (policy.TokenRights.Resolve).
+	DefaultLifetime time.Duration
 }
 
 var _ Authorizer = (*Policies)(nil)
@@ -53,11 +58,24 @@ func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (poli
 	return g, err
 }
 
-// Lacks implements Authorizer, reading the caller's holdings afresh.
-func (a *Policies) Lacks(ctx context.Context, p Principal, conferred policy.Grants) ([]string, error) {
+// Lacks implements Authorizer, reading the caller's holdings afresh. The
+// token rights of both sides are resolved for the caller's tenant first, so
+// that a client naming the management audience holds what one naming none
+// does.
+func (a *Policies) Lacks(ctx context.Context, p Principal, conferred ...policy.Grants) ([]string, error) {
 	held, err := a.Holdings(ctx, p.Tenant, p.Subject)
 	if err != nil {
 		return nil, err
 	}
-	return policy.Lacks(a.Actions, held, conferred), nil
+	held.TokenRights = held.Resolve(p.ManagementAudience, a.DefaultLifetime)
+	var out []string
+	for _, c := range conferred {
+		c.TokenRights = c.Resolve(p.ManagementAudience, a.DefaultLifetime)
+		for _, l := range policy.Lacks(a.Actions, held, c) {
+			if !slices.Contains(out, l) {
+				out = append(out, l)
+			}
+		}
+	}
+	return out, nil
 }

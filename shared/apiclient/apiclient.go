@@ -23,6 +23,8 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/machine-iam/machine-iam/shared/provenance"
+	"github.com/machine-iam/machine-iam/shared/subject"
 	"github.com/machine-iam/machine-iam/shared/tenant"
 )
 
@@ -59,9 +61,10 @@ func (c Credentials) Check() error {
 // Client calls the API. It fetches an access token with the services.iam
 // scope on first use and again shortly before it expires.
 type Client struct {
-	base   string
-	tenant string
-	http   *http.Client
+	base    string
+	tenant  string
+	subject string
+	http    *http.Client
 }
 
 // New returns a Client acting as creds. hc carries timeouts and transport; nil
@@ -81,11 +84,16 @@ func New(ctx context.Context, creds Credentials, hc *http.Client) (*Client, erro
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
 	authed := cc.Client(ctx)
 	authed.Timeout = hc.Timeout
-	return &Client{base: strings.TrimSuffix(creds.BaseURL, "/"), tenant: creds.Tenant, http: authed}, nil
+	return &Client{base: strings.TrimSuffix(creds.BaseURL, "/"), tenant: creds.Tenant, subject: subject.ID(subject.Client, creds.ClientID),
+		http: authed}, nil
 }
 
 // Tenant is the tenant the client acts in.
 func (c *Client) Tenant() string { return c.tenant }
+
+// Subject is the subject id of the client it acts as: the creator the
+// server records for what it creates.
+func (c *Client) Subject() string { return c.subject }
 
 // Error is an answer other than success: a problem+json document, or the
 // OAuth error of the token endpoint when the credentials were refused.
@@ -207,6 +215,33 @@ type ClientSpec struct {
 	AllowedAudiences    []string          `json:"allowedAudiences,omitempty"`
 	AccessTokenLifetime int               `json:"accessTokenLifetime,omitempty"`
 	TokenClaims         map[string]string `json:"tokenClaims,omitempty"`
+	// Provenance, on a create, is the path it comes through (the server
+	// records the creator itself); on a record, how the client was made.
+	// Replaces never send it.
+	Provenance *Provenance `json:"provenance,omitempty"`
+}
+
+// Provenance is how a client or group was made: CreatedBy is the subject
+// whose token created it, recorded by the server; Via is "api", "apply",
+// "stack" or "operator", with the document and declared name of an apply
+// or the stack and logical id of a stack.
+type Provenance struct {
+	CreatedBy string `json:"createdBy,omitempty"`
+	Via       string `json:"via,omitempty"`
+	Document  string `json:"document,omitempty"`
+	Name      string `json:"name,omitempty"`
+	StackID   string `json:"stackId,omitempty"`
+	LogicalID string `json:"logicalId,omitempty"`
+}
+
+// Record is p as the provenance package holds it; the zero record for an
+// object made before provenance was recorded.
+func (p *Provenance) Record() provenance.Record {
+	if p == nil {
+		return provenance.Record{}
+	}
+	return provenance.Record{CreatedBy: p.CreatedBy, Label: provenance.Label{Via: p.Via, Document: p.Document, Name: p.Name,
+		StackID: p.StackID, LogicalID: p.LogicalID}}
 }
 
 // ClientRecord is a stored client.
@@ -274,6 +309,7 @@ func (c *Client) ReplaceClient(ctx context.Context, id string, spec ClientSpec, 
 		h = http.Header{"If-Match": {etag}}
 	}
 	var rec ClientRecord
+	spec.Provenance = nil
 	_, err := c.call(ctx, http.MethodPut, "/v1/clients/"+esc(id), nil, spec.wire(), &rec, h)
 	return rec, err
 }
@@ -478,6 +514,8 @@ type Group struct {
 	Tenant      string `json:"tenant"`
 	Type        string `json:"type"`
 	CreatedAt   string `json:"createdAt"`
+	// Provenance is how the group was made (see ClientSpec).
+	Provenance *Provenance `json:"provenance,omitempty"`
 }
 
 // Subject is a client, group or user as listings show it.
@@ -502,10 +540,14 @@ func (c *Client) GetGroup(ctx context.Context, id string) (Group, error) {
 }
 
 // CreateGroup creates a group.
-func (c *Client) CreateGroup(ctx context.Context, displayName, description string) (Group, error) {
+func (c *Client) CreateGroup(ctx context.Context, displayName, description string, via *Provenance) (Group, error) {
 	var g Group
-	_, err := c.call(ctx, http.MethodPost, "/v1/subjects/groups", nil,
-		map[string]string{"displayName": displayName, "description": description}, &g, nil)
+	body := struct {
+		DisplayName string      `json:"displayName"`
+		Description string      `json:"description"`
+		Provenance  *Provenance `json:"provenance,omitempty"`
+	}{displayName, description, via}
+	_, err := c.call(ctx, http.MethodPost, "/v1/subjects/groups", nil, body, &g, nil)
 	return g, err
 }
 

@@ -237,7 +237,7 @@ func (d *Deps) Guard() *access.Guard {
 	return &access.Guard{
 		Verifier:   &token.Verifier{Keys: d.Signer, Leeway: token.DefaultLeeway, Now: d.Now},
 		IssuerBase: d.IssuerBase,
-		Authorizer: &access.Policies{Grants: d.Store, Actions: d.Actions},
+		Authorizer: &access.Policies{Grants: d.Store, Actions: d.Actions, DefaultLifetime: d.Config.TokenLifetime},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/provenance"
 	"github.com/machine-iam/machine-iam/shared/token"
 )
 
@@ -59,8 +60,10 @@ type Client struct {
 	// TokensRevokedAt is when the kill switch last revoked every token
 	// it held; zero for never.
 	TokensRevokedAt time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Provenance is how the client came to be; written once, at creation.
+	Provenance provenance.Record
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// Version counts writes; it is the client's ETag and the guard of
 	// conditional updates.
 	Version int64

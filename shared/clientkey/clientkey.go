@@ -21,6 +21,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/machine-iam/machine-iam/shared/policy"
 )
 
 // Limits.
@@ -51,6 +53,20 @@ type Key struct {
 	// JWK is the public key in JWK form, as registered (private members
 	// never get this far).
 	JWK json.RawMessage
+}
+
+// Fields classifies every field of Key and Spec for the no-escalation rule
+// (policy.FieldClass). A key is a credential: it is created and deleted
+// whole, under the rule for credentials of another client, and never
+// changed.
+var Fields = map[string]policy.FieldClass{
+	"ID":          policy.ServerSet,
+	"Kid":         policy.RightsBearing,
+	"Alg":         policy.RightsBearing,
+	"Description": policy.Neutral,
+	"Expiration":  policy.RightsBearing,
+	"CreatedAt":   policy.ServerSet,
+	"JWK":         policy.RightsBearing,
 }
 
 // ExpiredAt reports whether k no longer authenticates at now.

@@ -4,10 +4,10 @@
 package clientsapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +21,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/listing"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/provenance"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/subject"
 )
@@ -52,14 +53,17 @@ type Service struct {
 	Clients Store
 	Guard   *access.Guard
 	Scopes  *oauthscope.Catalog
-	// MaxTokenLifetime bounds a client's accessTokenLifetime.
-	MaxTokenLifetime time.Duration
-	Now              func() time.Time
+	// MaxTokenLifetime bounds a client's accessTokenLifetime;
+	// DefaultTokenLifetime is a client's without one.
+	MaxTokenLifetime     time.Duration
+	DefaultTokenLifetime time.Duration
+	Now                  func() time.Time
 }
 
 // New is the handler of the clients function.
 func New(d *app.Deps) *app.Handler {
-	s := &Service{Clients: d.Store, Guard: d.Guard(), Scopes: d.Scopes, MaxTokenLifetime: d.Config.MaxTokenLifetime, Now: d.Now}
+	s := &Service{Clients: d.Store, Guard: d.Guard(), Scopes: d.Scopes, MaxTokenLifetime: d.Config.MaxTokenLifetime,
+		DefaultTokenLifetime: d.Config.TokenLifetime, Now: d.Now}
 	return d.Instrument(s.Handler())
 }
 
@@ -100,17 +104,20 @@ type clientRequest struct {
 	AllowedAudiences    []string          `json:"allowedAudiences"`
 	AccessTokenLifetime *int              `json:"accessTokenLifetime"`
 	TokenClaims         map[string]string `json:"tokenClaims"`
+	// Provenance is the path a create comes through (an apply, a stack);
+	// absent for the API. Set at creation only.
+	Provenance *httpapi.Provenance `json:"provenance"`
 }
 
-func (req clientRequest) spec(scopes *oauthscope.Catalog, maxLifetime time.Duration) (client.Spec, error) {
-	f := httpapi.Fields{}
+// spec reads the client's fields, recording what is wrong in f.
+func (req clientRequest) spec(f httpapi.Fields, scopes *oauthscope.Catalog, maxLifetime time.Duration) client.Spec {
 	f.Required("name", req.Name != nil)
 	f.Required("description", req.Description != nil)
 	f.Required("allowedGrantTypes", req.AllowedGrantTypes != nil)
 	f.Required("allowedScopes", req.AllowedScopes != nil)
 	f.Required("redirectUris", req.RedirectURIs != nil)
-	if err := f.Err(); err != nil {
-		return client.Spec{}, err
+	if len(f) > 0 {
+		return client.Spec{}
 	}
 	spec := client.Spec{Name: *req.Name, Description: *req.Description, GrantTypes: *req.AllowedGrantTypes,
 		Scopes: *req.AllowedScopes, RedirectURIs: *req.RedirectURIs, Audiences: req.AllowedAudiences, TokenClaims: req.TokenClaims}
@@ -123,7 +130,7 @@ func (req clientRequest) spec(scopes *oauthscope.Catalog, maxLifetime time.Durat
 		}
 	}
 	f.Merge(spec.Validate(scopes, maxLifetime))
-	return spec, f.Err()
+	return spec
 }
 
 // clientResponse is a client on the wire.
@@ -139,8 +146,10 @@ type clientResponse struct {
 	AllowedAudiences    []string          `json:"allowedAudiences,omitempty"`
 	AccessTokenLifetime int64             `json:"accessTokenLifetime,omitempty"`
 	TokenClaims         map[string]string `json:"tokenClaims,omitempty"`
-	CreatedAt           string            `json:"createdAt"`
-	UpdatedAt           string            `json:"updatedAt"`
+	// Provenance is absent for clients created before it was recorded.
+	Provenance *httpapi.Provenance `json:"provenance,omitempty"`
+	CreatedAt  string              `json:"createdAt"`
+	UpdatedAt  string              `json:"updatedAt"`
 }
 
 func toResponse(c client.Client) clientResponse {
@@ -154,7 +163,8 @@ func toResponse(c client.Client) clientResponse {
 		ClientID: c.ID, SubjectID: c.SubjectID(), Name: c.Name, Description: c.Description,
 		AllowedGrantTypes: nonNil(c.GrantTypes), AllowedScopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs),
 		AllowedAudiences: c.Audiences, AccessTokenLifetime: int64(c.TokenLifetime / time.Second), TokenClaims: c.TokenClaims,
-		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
+		Provenance: httpapi.ProvenanceOf(c.Provenance),
+		CreatedAt:  c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }
 
@@ -276,22 +286,30 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readSpec decodes and validates a create or replace body.
-func (s *Service) readSpec(w http.ResponseWriter, r *http.Request) (client.Spec, error) {
+// readSpec decodes and validates a create or replace body, with the
+// provenance label a create may carry (creating).
+func (s *Service) readSpec(w http.ResponseWriter, r *http.Request, creating bool) (client.Spec, provenance.Label, error) {
 	var req clientRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return client.Spec{}, err
+		return client.Spec{}, provenance.Label{}, err
 	}
-	return req.spec(s.Scopes, s.MaxTokenLifetime)
+	f := httpapi.Fields{}
+	spec := req.spec(f, s.Scopes, s.MaxTokenLifetime)
+	var label provenance.Label
+	if creating {
+		label = req.Provenance.Label(f)
+	} else if req.Provenance != nil {
+		f.Add("provenance", "is recorded at creation and cannot be changed")
+	}
+	return spec, label, f.Err()
 }
 
 func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
-	spec, err := s.readSpec(w, r)
+	spec, label, err := s.readSpec(w, r, true)
 	if err != nil {
 		return err
 	}
-	if err := s.Guard.RequireHolds(r.Context(), "create a client with these allowedScopes, allowedAudiences and tokenClaims",
-		policy.Grants{OAuthScopes: spec.Scopes, Audiences: spec.Audiences, Claims: spec.TokenClaims}); err != nil {
+	if err := s.Guard.RequireHolds(r.Context(), "create a client with these rights", policy.Grants{TokenRights: spec.TokenRights()}); err != nil {
 		return err
 	}
 	now := s.Now().UTC().Truncate(time.Second)
@@ -300,6 +318,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		Name:   spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
 		RedirectURIs: spec.RedirectURIs, Audiences: spec.Audiences, TokenLifetime: spec.TokenLifetime,
 		TokenClaims: spec.TokenClaims, CreatedAt: now, UpdatedAt: now, Version: 1,
+		Provenance: provenance.Made(access.PrincipalFrom(r.Context()).Subject, label),
 	}
 	c.ID, err = store.CreateWithNewID(func(newID string) error {
 		c.ID = newID
@@ -344,7 +363,7 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	spec, err := s.readSpec(w, r)
+	spec, _, err := s.readSpec(w, r, false)
 	if err != nil {
 		return err
 	}
@@ -367,14 +386,14 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// replaceChecked writes replacement only over the version it checked (the
-// no-escalation rule): the caller must hold every scope the change
-// adds or removes; and a change that takes anything away from another
-// client (an OAuth scope, such as services.iam, or a grant type, such as
-// client_credentials: what it needs to use its rights) takes away what
-// that client holds, so the caller must hold all of it. Without If-Match, a
-// write that lost a race to one that changed the scopes is checked and
-// tried again.
+// replaceChecked writes replacement only over the version it checked. A
+// change to the rights-bearing fields goes through the one no-escalation
+// check (access.Guard.RequireMayChange) with the client's holdings as they
+// are and as they would be; a neutral change (name, description) needs
+// nothing beyond the route's permission. A client that holds owner on / by
+// its own policy must stay able to use the management API: a change that
+// takes that away is refused in the same write. Without If-Match, a write
+// that lost a race is checked again.
 func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifVersion int64) (client.Client, error) {
 	ctx := r.Context()
 	for {
@@ -385,63 +404,45 @@ func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifV
 		if ifVersion != 0 && cur.Version != ifVersion {
 			return client.Client{}, store.ErrVersionMismatch
 		}
-		removed := difference(cur.Scopes, replacement.Scopes)
-		changed := policy.Grants{
-			OAuthScopes: append(difference(replacement.Scopes, cur.Scopes), removed...),
-			Audiences:   append(difference(replacement.Audiences, cur.Audiences), difference(cur.Audiences, replacement.Audiences)...),
-			Claims:      changedClaims(cur.TokenClaims, replacement.TokenClaims),
-		}
-		if err := s.Guard.RequireHolds(ctx, "change what "+cur.SubjectID()+" may put in its tokens", changed); err != nil {
-			return client.Client{}, err
-		}
-		weakened := len(removed) > 0 || len(difference(cur.GrantTypes, replacement.GrantTypes)) > 0
-		// Clearing a client's audiences gives its tokens this service's own
-		// audience again: it may then use, at the management API, all the
-		// policies it holds.
-		reopened := len(cur.Audiences) > 0 && len(replacement.Audiences) == 0
-		if weakened || reopened {
-			if err := s.Guard.RequireHoldsSubject(ctx, "take OAuth scopes or grant types away from, or clear the audiences of, "+cur.SubjectID(), cur.SubjectID()); err != nil {
+		cond := store.ReplaceCondition{Version: cur.Version}
+		if !cur.TokenRights().Equal(replacement.TokenRights()) {
+			if cond.NotRootOwner, err = s.checkRightsChange(ctx, cur, replacement); err != nil {
 				return client.Client{}, err
 			}
 		}
-		// Written only over the version whose rights were checked; a lost
-		// race without If-Match is checked again, within the request's
-		// budget.
-		c, err := s.Clients.ReplaceClient(ctx, replacement, cur.Version)
+		c, err := s.Clients.ReplaceClient(ctx, replacement, cond)
 		if errors.Is(err, store.ErrVersionMismatch) && ifVersion == 0 && ctx.Err() == nil {
 			continue
+		}
+		if errors.Is(err, store.ErrLastOwner) {
+			return client.Client{}, httpapi.LastOwner(cur.SubjectID() + " holds owner on / by a policy of its own, so it keeps what it needs " +
+				"to use the management API (the " + oauthscope.IAM + " scope, the client_credentials grant and the management audience); " +
+				"remove its owner policy first.")
 		}
 		return c, err
 	}
 }
 
-// changedClaims returns the claims a change adds, alters or removes, each
-// with the value the caller must hold it with (the new one, or the old one
-// of a removed claim).
-func changedClaims(cur, next map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range next {
-		if old, ok := cur[k]; !ok || old != v {
-			out[k] = v
-		}
+// checkRightsChange applies the no-escalation rule to a change of cur's
+// rights-bearing fields, and reports whether the change takes the
+// management API out of its reach (which an owner may not lose).
+func (s *Service) checkRightsChange(ctx context.Context, cur, next client.Client) (losesManagement bool, err error) {
+	p := access.PrincipalFrom(ctx)
+	before, err := s.Guard.Authorizer.Holdings(ctx, cur.Tenant, cur.SubjectID())
+	if err != nil {
+		return false, err
 	}
-	for k, v := range cur {
-		if _, ok := next[k]; !ok {
-			out[k] = v
-		}
+	// The rights of the version the write is conditional on.
+	before.TokenRights = cur.TokenRights()
+	after := before
+	after.TokenRights = next.TokenRights()
+	if err := s.Guard.RequireMayChange(ctx, "change the rights-bearing fields of "+cur.SubjectID(), cur.SubjectID(), before, after); err != nil {
+		return false, err
 	}
-	return out
-}
-
-// difference returns the elements of a that b lacks.
-func difference(a, b []string) []string {
-	var out []string
-	for _, v := range a {
-		if !slices.Contains(b, v) {
-			out = append(out, v)
-		}
+	reaches := func(t policy.TokenRights) bool {
+		return client.ReachesManagement(t.Resolve(p.ManagementAudience, s.DefaultTokenLifetime))
 	}
-	return out
+	return reaches(before.TokenRights) && !reaches(after.TokenRights), nil
 }
 
 // expectedVersion turns If-Match (RFC 9110 §13.1.1) into the version the

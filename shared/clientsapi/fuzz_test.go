@@ -19,14 +19,11 @@ func FuzzClientBody(f *testing.F) {
 	f.Add(`{"name":1}`)
 	f.Add(`{"name":"a","description":"d","allowedGrantTypes":["authorization_code"],"allowedScopes":[],"redirectUris":["http://localhost:1/#x"]}`)
 	f.Add(`[`)
-	scopes := oauthscope.Default()
+	f.Add(`{"name":"a","description":"d","allowedGrantTypes":["client_credentials"],"allowedScopes":[],"redirectUris":[],"provenance":{"via":"stack","stackId":"x"}}`)
+	s := &Service{Scopes: oauthscope.Default(), MaxTokenLifetime: 24 * time.Hour}
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest(http.MethodPost, "/v1/clients", strings.NewReader(body))
-		var req clientRequest
-		err := httpapi.DecodeJSON(httptest.NewRecorder(), r, &req)
-		if err == nil {
-			_, err = req.spec(scopes, 24*time.Hour)
-		}
+		_, _, err := s.readSpec(httptest.NewRecorder(), r, true)
 		var e *httpapi.Error
 		if err != nil && (!errors.As(err, &e) || e.Status < 400 || e.Status >= 500) {
 			t.Fatalf("%q: %v", body, err)

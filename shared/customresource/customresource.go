@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/machine-iam/machine-iam/shared/apiclient"
+	"github.com/machine-iam/machine-iam/shared/provenance"
 	"github.com/machine-iam/machine-iam/shared/provision"
 	"github.com/machine-iam/machine-iam/shared/tenant"
 )
@@ -269,29 +270,17 @@ func (h *Handler) handle(ctx context.Context, ev cfn.Event) (string, map[string]
 	return ev.PhysicalResourceID, nil, fmt.Errorf("unknown request type %q", ev.RequestType)
 }
 
-// The marker ties a client to the resource that made it, by the stack, the
-// resource and the request that created it: "[cloudformation <StackId>
-// <LogicalResourceId> <RequestId>]" ends its description. A create that
-// Lambda retries finds its client by the whole marker (which nobody can
-// plant in advance: the request id is new); updates and deletes touch only
-// a client whose marker names their stack and resource.
-func marker(ev cfn.Event, createRequestID string) string {
-	return resourcePrefix(ev) + createRequestID + "]"
+// ours reports whether c is the client this resource made: the server
+// recorded, at its creation, that the provisioner (api's subject) created it
+// for this stack's resource. A name or description proves nothing: any
+// client allowed to rename or describe another could write them.
+func ours(c apiclient.ClientRecord, api provision.API, ev cfn.Event) bool {
+	return c.Provenance.Record().Stacked(api.Subject(), ev.StackID, ev.LogicalResourceID)
 }
 
-func resourcePrefix(ev cfn.Event) string {
-	return provision.MarkerCloudFormation + ev.StackID + " " + ev.LogicalResourceID + " "
-}
-
-// createRequest returns the request id of the create that made c when c
-// belongs to ev's resource.
-func createRequest(c apiclient.ClientRecord, ev cfn.Event) (string, bool) {
-	i := strings.LastIndex(c.Description, " "+resourcePrefix(ev))
-	if i < 0 || !strings.HasSuffix(c.Description, "]") {
-		return "", false
-	}
-	id := strings.TrimSuffix(c.Description[i+1+len(resourcePrefix(ev)):], "]")
-	return id, id != "" && !strings.ContainsAny(id, " []")
+// via is the provenance of the clients this resource creates.
+func via(ev cfn.Event) *apiclient.Provenance {
+	return &apiclient.Provenance{Via: provenance.ViaStack, StackID: ev.StackID, LogicalID: ev.LogicalResourceID}
 }
 
 func (h *Handler) create(ctx context.Context, ev cfn.Event, props Properties) (string, map[string]any, error) {
@@ -306,12 +295,12 @@ func (h *Handler) create(ctx context.Context, ev cfn.Event, props Properties) (s
 		return "", nil, err
 	}
 	for i := range found {
-		if req, ok := createRequest(found[i], ev); ok && req == ev.RequestID && found[i].Name == props.Name {
+		if ours(found[i], api, ev) && found[i].Name == props.Name {
 			have = &found[i]
 			break
 		}
 	}
-	id, data, err := h.reconcile(ctx, api, ev, props, have, ev.RequestID)
+	id, data, err := h.reconcile(ctx, api, ev, props, have)
 	if err != nil && have == nil && id != "" {
 		// Leave nothing behind a failed create; if this fails too, the
 		// rollback's Delete of id removes it.
@@ -331,16 +320,19 @@ func (h *Handler) update(ctx context.Context, ev cfn.Event, props Properties) (s
 	if err != nil {
 		return ev.PhysicalResourceID, nil, fmt.Errorf("client %s: %w", ev.PhysicalResourceID, err)
 	}
-	created, ok := createRequest(have, ev)
-	if !ok {
-		return ev.PhysicalResourceID, nil, fmt.Errorf("client %s was not created by this resource; it is left as it is", have.ClientID)
+	if !ours(have, api, ev) {
+		// A client this resource did not make (one made before provenance
+		// was recorded, say) is never changed: a new one replaces it, and
+		// the Delete CloudFormation then sends for the old id leaves it.
+		h.logger().Warn("replacing a client this resource did not create", "clientId", have.ClientID)
+		return h.reconcile(ctx, api, ev, props, nil)
 	}
-	return h.reconcile(ctx, api, ev, props, &have, created)
+	return h.reconcile(ctx, api, ev, props, &have)
 }
 
 // reconcile makes the client match props, then its managed secret.
-func (h *Handler) reconcile(ctx context.Context, api provision.API, ev cfn.Event, props Properties, have *apiclient.ClientRecord, createRequestID string) (string, map[string]any, error) {
-	want := props.client(marker(ev, createRequestID))
+func (h *Handler) reconcile(ctx context.Context, api provision.API, ev cfn.Event, props Properties, have *apiclient.ClientRecord) (string, map[string]any, error) {
+	want := props.client()
 	if err := want.Normalize(); err != nil {
 		return idOf(have), nil, err
 	}
@@ -359,7 +351,7 @@ func (h *Handler) reconcile(ctx context.Context, api provision.API, ev cfn.Event
 		}
 		value = v
 	}
-	plan, err := provision.PlanClient(ctx, api, want, have)
+	plan, err := provision.PlanClient(ctx, api, want, have, via(ev))
 	if err != nil {
 		return idOf(have), nil, err
 	}
@@ -446,7 +438,7 @@ func (h *Handler) delete(ctx context.Context, ev cfn.Event) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := createRequest(have, ev); !ok {
+	if !ours(have, api, ev) {
 		h.logger().Warn("not deleting a client this resource did not create", "clientId", have.ClientID)
 		return nil
 	}
@@ -472,12 +464,14 @@ type Properties struct {
 	SecretArn           string
 }
 
-// maxDescription leaves room for the marker in the API's 1000 characters.
-const maxDescription = 700
+// maxDescription is the API's (client.MaxDescriptionLength; the client
+// package is not linked here: it would bring token signing along).
+const maxDescription = 1000
 
 func parseProperties(raw map[string]any) (Properties, error) {
 	var p Properties
-	known := []string{"ServiceToken", "Tenant", "Name", "Description", "Scopes", "Audiences", "AccessTokenLifetime",
+	// ServiceTimeout is CloudFormation's own, sent when a stack sets it.
+	known := []string{"ServiceToken", "ServiceTimeout", "Tenant", "Name", "Description", "Scopes", "Audiences", "AccessTokenLifetime",
 		"TokenClaims", "Policies", "Groups", "PublicKeys", "SecretArn"}
 	for k := range raw {
 		if !slices.Contains(known, k) {
@@ -552,9 +546,9 @@ func decode(v, dst any) error {
 	return dec.Decode(dst)
 }
 
-func (p Properties) client(marker string) provision.Client {
+func (p Properties) client() provision.Client {
 	return provision.Client{
-		Name: p.Name, Description: p.Description + " " + marker, GrantTypes: []string{"client_credentials"},
+		Name: p.Name, Description: p.Description, GrantTypes: []string{"client_credentials"},
 		Scopes: p.Scopes, Audiences: p.Audiences, AccessTokenLifetime: p.AccessTokenLifetime,
 		TokenClaims: p.TokenClaims, Policies: p.Policies, Groups: p.Groups, PublicKeys: p.PublicKeys,
 	}

@@ -25,7 +25,7 @@ func TestParsePropertiesRefuses(t *testing.T) {
 		"Jwk needs a kid": {"Tenant": "a", "Name": "n", "PublicKeys": []any{map[string]any{"Jwk": map[string]any{"kty": "EC"}}}},
 		`unknown field "Extra"`: {"Tenant": "a", "Name": "n", "SecretArn": "arn:x",
 			"Policies": []any{map[string]any{"Action": "a", "Scope": "/", "Extra": "1"}}},
-		"Description is longer": {"Tenant": "a", "Name": "n", "SecretArn": "arn:x", "Description": strings.Repeat("d", 701)},
+		"Description is longer": {"Tenant": "a", "Name": "n", "SecretArn": "arn:x", "Description": strings.Repeat("d", 1001)},
 	} {
 		if _, err := parseProperties(raw); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%v: %v, want %q", raw, err, want)

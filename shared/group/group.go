@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/provenance"
 )
 
 // Limits.
@@ -29,7 +32,21 @@ type Group struct {
 	ID          string
 	DisplayName string
 	Description string
-	CreatedAt   time.Time
+	// Provenance is how the group came to be; written once, at creation.
+	Provenance provenance.Record
+	CreatedAt  time.Time
+}
+
+// Fields classifies every field of Group and Spec for the no-escalation
+// rule (policy.FieldClass). A group's rights are its policies and members,
+// which their own routes change under the rule; its fields confer nothing.
+var Fields = map[string]policy.FieldClass{
+	"Tenant":      policy.ServerSet,
+	"ID":          policy.ServerSet,
+	"DisplayName": policy.Neutral,
+	"Description": policy.Neutral,
+	"Provenance":  policy.ServerSet,
+	"CreatedAt":   policy.ServerSet,
 }
 
 // Spec is what a caller sets on creation.

@@ -8,12 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/access"
 	"github.com/machine-iam/machine-iam/shared/audit"
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/group"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/listing"
+	"github.com/machine-iam/machine-iam/shared/provenance"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/subject"
 )
@@ -34,12 +36,15 @@ type groupResponse struct {
 	Description string       `json:"description"`
 	Tenant      string       `json:"tenant"`
 	Type        subject.Kind `json:"type"`
-	CreatedAt   string       `json:"createdAt"`
+	// Provenance is absent for groups created before it was recorded.
+	Provenance *httpapi.Provenance `json:"provenance,omitempty"`
+	CreatedAt  string              `json:"createdAt"`
 }
 
 func toGroup(g group.Group) groupResponse {
 	return groupResponse{ID: g.ID, SubjectID: subject.ID(subject.Group, g.ID), DisplayName: g.DisplayName,
-		Description: g.Description, Tenant: g.Tenant, Type: subject.Group, CreatedAt: g.CreatedAt.UTC().Format(time.RFC3339)}
+		Description: g.Description, Tenant: g.Tenant, Type: subject.Group, Provenance: httpapi.ProvenanceOf(g.Provenance),
+		CreatedAt: g.CreatedAt.UTC().Format(time.RFC3339)}
 }
 
 // groupID reads {groupId}, which may be the bare id or group-<id>.
@@ -127,6 +132,9 @@ func (s *Service) clientSubjects(w http.ResponseWriter, r *http.Request) error {
 type groupRequest struct {
 	DisplayName *string `json:"displayName"`
 	Description *string `json:"description"`
+	// Provenance is the path a create comes through (an apply); absent
+	// for the API.
+	Provenance *httpapi.Provenance `json:"provenance"`
 }
 
 func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) error {
@@ -142,11 +150,12 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) error {
 	}
 	spec := group.Spec{DisplayName: *req.DisplayName, Description: *req.Description}
 	f.Merge(spec.Validate())
+	label := req.Provenance.Label(f)
 	if err := f.Err(); err != nil {
 		return err
 	}
 	g := group.Group{Tenant: tenantOf(r), DisplayName: spec.DisplayName, Description: spec.Description,
-		CreatedAt: s.Now().UTC().Truncate(time.Second)}
+		CreatedAt: s.Now().UTC().Truncate(time.Second), Provenance: provenance.Made(access.PrincipalFrom(r.Context()).Subject, label)}
 	var err error
 	g.ID, err = store.CreateWithNewID(func(newID string) error {
 		g.ID = newID

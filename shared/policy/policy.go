@@ -6,7 +6,6 @@
 package policy
 
 import (
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -38,13 +37,10 @@ func (p Policy) Key() Key { return Key{p.Subject, p.Action, p.Scope} }
 // Grants are what one subject holds: its own policies, those of each group
 // it belongs to, and, for a client, the OAuth scopes it may put in a token.
 type Grants struct {
-	Direct      []Policy
-	Groups      []GroupGrants
-	OAuthScopes []string
-	// Audiences and Claims are what else a client may put in its tokens:
-	// the resource servers it may reach, and its own claims.
-	Audiences []string
-	Claims    map[string]string
+	Direct []Policy
+	Groups []GroupGrants
+	// TokenRights are, for a client, what it may obtain in its tokens.
+	TokenRights
 	// Revocation says which of the subject's tokens no longer count.
 	Revocation Revocation
 }
@@ -151,12 +147,13 @@ func Compare(a, b Key) int {
 
 // Lacks returns what holder does not hold of conferred, as readable items:
 // "<action> on <scope>" for each policy of conferred that no policy of
-// holder covers, and "OAuth scope <s>", "audience <uri>" and "token claim
-// <name>=<value>" for what conferred may put in a token and holder may not
-// put in its own. A holder allowed owner on the
-// tenant root holds everything. Policies whose action is not in the catalog
-// are inert (retired actions cannot return, see action.Parse) and confer
-// nothing. The result is empty when holder holds all of conferred.
+// holder covers, then what conferred may obtain in its tokens that holder
+// may not in its own ("OAuth scope <s>", "audience <uri>", "token claim
+// <name>=<value>", ...; see TokenRights). Both must be resolved
+// (TokenRights.Resolve). A holder allowed owner on the tenant root holds
+// everything. Policies whose action is not in the catalog are inert
+// (retired actions cannot return, see action.Parse) and confer nothing.
+// The result is empty when holder holds all of conferred.
 func Lacks(actions *action.Catalog, holder, conferred Grants) []string {
 	if len(Evaluate(actions, holder, action.Owner, resource.Root)) > 0 {
 		return nil
@@ -170,20 +167,5 @@ func Lacks(actions *action.Catalog, holder, conferred Grants) []string {
 			out = append(out, item)
 		}
 	}
-	for _, sc := range conferred.OAuthScopes {
-		if item := "OAuth scope " + sc; !slices.Contains(holder.OAuthScopes, sc) && !slices.Contains(out, item) {
-			out = append(out, item)
-		}
-	}
-	for _, a := range conferred.Audiences {
-		if item := "audience " + a; !slices.Contains(holder.Audiences, a) && !slices.Contains(out, item) {
-			out = append(out, item)
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(conferred.Claims)) {
-		if v, ok := holder.Claims[k]; !ok || v != conferred.Claims[k] {
-			out = append(out, "token claim "+k+"="+conferred.Claims[k])
-		}
-	}
-	return out
+	return append(out, holder.TokenRights.lacks(conferred.TokenRights)...)
 }

@@ -2,7 +2,9 @@ package policy
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/machine-iam/machine-iam/shared/action"
 )
@@ -91,6 +93,20 @@ func BenchmarkEvaluate1000Policies20Groups(b *testing.B) {
 	}
 }
 
+// tr abbreviates TokenRights in tables: space-separated lists.
+type tr struct {
+	scopes, grants, audiences, redirects string
+	claims                               map[string]string
+	lifetime                             time.Duration
+}
+
+// rights builds resolved TokenRights for issuer.example with a default
+// lifetime of one hour.
+func rights(t tr) TokenRights {
+	return TokenRights{OAuthScopes: strings.Fields(t.scopes), GrantTypes: strings.Fields(t.grants), Audiences: strings.Fields(t.audiences),
+		Claims: t.claims, Lifetime: t.lifetime, RedirectURIs: strings.Fields(t.redirects)}.Resolve("https://issuer.example/resources", time.Hour)
+}
+
 func TestLacks(t *testing.T) {
 	actions := action.Default()
 	const me, team, them = "client-1", "group-9", "client-2"
@@ -101,7 +117,7 @@ func TestLacks(t *testing.T) {
 	}{
 		{"nothing conferred", Grants{}, Grants{}, nil},
 		{"owner on / holds everything, OAuth scopes and inert policies too", Grants{Direct: []Policy{p(me, "owner", "/")}},
-			Grants{Direct: []Policy{p(them, "banking.ais.read", "/x"), p(them, "gone.action", "/")}, OAuthScopes: []string{"api"}}, nil},
+			Grants{Direct: []Policy{p(them, "banking.ais.read", "/x"), p(them, "gone.action", "/")}, TokenRights: TokenRights{OAuthScopes: []string{"api"}}}, nil},
 		{"owner below / is not everything", Grants{Direct: []Policy{p(me, "owner", "/clients")}},
 			Grants{Direct: []Policy{p(them, "iam.client.read", "/clients/7"), p(them, "iam.group.read", "/groups")}},
 			[]string{"iam.group.read on /groups"}},
@@ -116,8 +132,20 @@ func TestLacks(t *testing.T) {
 			Grants{Groups: []GroupGrants{{GroupID: "9", Policies: []Policy{p(team, "banking.pis.read", "/"), p(team, "banking.pis.read", "/")}}}},
 			[]string{"banking.pis.read on /"}},
 		{"inert policies confer nothing", Grants{}, Grants{Direct: []Policy{p(them, "retired.thing", "/")}}, nil},
-		{"OAuth scopes", Grants{OAuthScopes: []string{"services.iam", "api"}}, Grants{OAuthScopes: []string{"api", "reconcile", "reconcile"}},
+		{"OAuth scopes", Grants{TokenRights: TokenRights{OAuthScopes: []string{"services.iam", "api"}}},
+			Grants{TokenRights: TokenRights{OAuthScopes: []string{"api", "reconcile", "reconcile"}}},
 			[]string{"OAuth scope reconcile"}},
+		{"every token right, resolved", Grants{TokenRights: rights(tr{scopes: "api", grants: "client_credentials", lifetime: time.Hour})},
+			Grants{TokenRights: rights(tr{scopes: "api services.iam", grants: "client_credentials authorization_code",
+				audiences: "https://a.example", claims: map[string]string{"team": "x"}, lifetime: 2 * time.Hour, redirects: "https://r.example/cb"})},
+			[]string{"OAuth scope services.iam", "grant type authorization_code", "audience https://a.example",
+				"redirect URI https://r.example/cb", "token claim team=x", "token lifetime 2h0m0s"}},
+		{"the management audience named is the default one", Grants{TokenRights: rights(tr{grants: "client_credentials"})},
+			Grants{TokenRights: rights(tr{grants: "client_credentials", audiences: "https://issuer.example/resources"})}, nil},
+		{"a restricted client does not hold the default audience", Grants{TokenRights: rights(tr{grants: "client_credentials", audiences: "https://a.example"})},
+			Grants{TokenRights: rights(tr{grants: "client_credentials"})}, []string{"audience " + DefaultAudience}},
+		{"a group obtains no tokens", Grants{TokenRights: rights(tr{grants: "client_credentials", audiences: "https://a.example", lifetime: time.Minute})},
+			Grants{Direct: []Policy{p(team, "banking.pis.read", "/")}}, []string{"banking.pis.read on /"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -31,15 +31,23 @@ var Schema []byte
 
 // Document is a tenant's desired state.
 type Document struct {
-	Version int      `json:"version"`
-	Tenant  string   `json:"tenant,omitempty"`
+	Version int    `json:"version"`
+	Tenant  string `json:"tenant,omitempty"`
+	// Name is recorded with what an apply of the document creates, so
+	// that it manages only that (DefaultName when absent).
+	Name    string   `json:"name,omitempty"`
 	Clients []Client `json:"clients,omitempty"`
 	Groups  []Group  `json:"groups,omitempty"`
 }
 
-// Client is a desired client, identified by its name.
+// DefaultName is the name of a document that gives none.
+const DefaultName = "default"
+
+// Client is a desired client, identified by the name it is declared under
+// (see Plan), or by ID to take over a client the applier did not create.
 type Client struct {
 	Name                string            `json:"name"`
+	ID                  string            `json:"id,omitempty"`
 	Description         string            `json:"description"`
 	GrantTypes          []string          `json:"grantTypes,omitempty"`
 	Scopes              []string          `json:"scopes,omitempty"`
@@ -65,9 +73,10 @@ func (k PublicKey) Kid() string {
 	return v.Kid
 }
 
-// Group is a desired group, identified by its display name.
+// Group is a desired group, identified as a client is.
 type Group struct {
 	Name        string   `json:"name"`
+	ID          string   `json:"id,omitempty"`
 	Description string   `json:"description,omitempty"`
 	Policies    []Grant  `json:"policies,omitempty"`
 	Users       []string `json:"users,omitempty"`
@@ -157,6 +166,9 @@ func schemaError(ve *jsonschema.ValidationError) error {
 }
 
 func (d *Document) normalize() error {
+	if d.Name == "" {
+		d.Name = DefaultName
+	}
 	var errs []error
 	clientNames := map[string]bool{}
 	groupNames := map[string]bool{}

@@ -7,18 +7,22 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"regexp"
+
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/apiclient"
+	"github.com/machine-iam/machine-iam/shared/provenance"
 )
 
 // API is what planning reads and applying writes; *apiclient.Client
 // implements it.
 type API interface {
 	Tenant() string
+	// Subject is the applying client's subject id: the creator the server
+	// records for what an apply creates.
+	Subject() string
 	ListClients(ctx context.Context, search string) ([]apiclient.ClientRecord, error)
 	GetClient(ctx context.Context, id string) (apiclient.ClientRecord, error)
 	CreateClient(ctx context.Context, spec apiclient.ClientSpec) (apiclient.ClientRecord, error)
@@ -34,12 +38,14 @@ type API interface {
 	Grant(ctx context.Context, p apiclient.Policy) (apiclient.Policy, error)
 	Revoke(ctx context.Context, p apiclient.Policy) error
 	ListGroups(ctx context.Context) ([]apiclient.Group, error)
-	CreateGroup(ctx context.Context, displayName, description string) (apiclient.Group, error)
+	CreateGroup(ctx context.Context, displayName, description string, via *apiclient.Provenance) (apiclient.Group, error)
 	DeleteGroup(ctx context.Context, id string) error
 	Members(ctx context.Context, groupID string) ([]apiclient.Subject, error)
 	AddMembers(ctx context.Context, groupID string, subjectIDs ...string) error
 	RemoveMembers(ctx context.Context, groupID string, subjectIDs ...string) error
 	Memberships(ctx context.Context, subject string) ([]apiclient.Group, error)
+	Permissions(ctx context.Context, subject string) ([]apiclient.Permission, error)
+	Check(ctx context.Context, subject, action, scope string) (apiclient.Decision, error)
 }
 
 // Op is what a change does to a resource.
@@ -71,18 +77,24 @@ type Plan struct {
 	Notes []string `json:"notes,omitempty"`
 
 	steps []step
-	// clientIDs and groupIDs are the ids of what exists, by name.
+	// document is the applied document's name, recorded with what the
+	// apply creates.
+	document string
+	// clientIDs and groupIDs are the ids of what the document's entries
+	// manage, by declared name.
 	clientIDs, groupIDs map[string]string
 	// newSecrets are the new clients that get a generated secret.
 	newSecrets int
+	// via, when set, is the provenance of what the plan creates (a
+	// stack's); otherwise an apply of document.
+	via *apiclient.Provenance
 }
 
 // Options tune a plan.
 type Options struct {
-	// Prune deletes the clients and groups the document does not list.
+	// Prune deletes the clients and groups that applies of this document
+	// by this applier created and that it no longer lists.
 	Prune bool
-	// Caller is the client id the plan runs as; it is never pruned.
-	Caller string
 }
 
 // HasChanges reports whether applying the plan would change anything.
@@ -134,23 +146,16 @@ type NewSecret struct {
 	ClientSecret string `json:"clientSecret"`
 }
 
-// MarkerCloudFormation starts the description suffix of the clients a
-// CloudFormation stack declares; plans leave them to their stack.
-const MarkerCloudFormation = "[cloudformation "
-
-// stackMarker is the whole suffix: [cloudformation <StackId> <LogicalId> <RequestId>].
-var stackMarker = regexp.MustCompile(`\[cloudformation arn:[a-z-]+:cloudformation:[a-z0-9-]+:[0-9]{12}:stack/\S+ \S+ \S+\]$`)
-
-// OwnedByStack reports whether a client description ends with the marker of
-// a CloudFormation resource.
-func OwnedByStack(description string) bool { return stackMarker.MatchString(description) }
-
-// MakePlan reads the tenant and compares it with doc.
+// MakePlan reads the tenant and compares it with doc. Each declared client
+// and group is matched to what it manages by provenance (see adopt.go).
 func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, error) {
 	if doc.Tenant != "" && doc.Tenant != api.Tenant() {
 		return nil, fmt.Errorf("the document is for tenant %q, the credentials for %q", doc.Tenant, api.Tenant())
 	}
-	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}}
+	if doc.Name == "" {
+		doc.Name = DefaultName
+	}
+	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}, document: doc.Name, clientIDs: map[string]string{}, groupIDs: map[string]string{}}
 	clients, err := api.ListClients(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("listing clients: %w", err)
@@ -159,61 +164,67 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 	if err != nil {
 		return nil, fmt.Errorf("listing groups: %w", err)
 	}
-	clientByName, err := unique(clients, func(c apiclient.ClientRecord) string { return c.Name }, "clients", declaredClients(doc))
+	clientObjs, groupObjs := objects(clients, clientObject), objects(groups, groupObject)
+	var clientDecls, groupDecls []declared
+	for _, c := range doc.Clients {
+		clientDecls = append(clientDecls, declared{c.Name, c.ID})
+	}
+	for _, g := range doc.Groups {
+		groupDecls = append(groupDecls, declared{g.Name, g.ID})
+	}
+	clientFor, err := match("client", api.Subject(), doc.Name, clientDecls, clientObjs, &p.Notes)
 	if err != nil {
 		return nil, err
 	}
-	groupByName, err := unique(groups, func(g apiclient.Group) string { return g.DisplayName }, "groups", declaredGroups(doc))
+	groupFor, err := match("group", api.Subject(), doc.Name, groupDecls, groupObjs, &p.Notes)
 	if err != nil {
 		return nil, err
 	}
-	p.clientIDs, p.groupIDs = map[string]string{}, map[string]string{}
-	for name, c := range clientByName {
-		p.clientIDs[name] = c.ClientID
+	for name, m := range clientFor {
+		if m.index >= 0 {
+			p.clientIDs[name] = clientObjs[m.index].id
+		}
 	}
-	for name, g := range groupByName {
-		p.groupIDs[name] = g.ID
+	for name, m := range groupFor {
+		if m.index >= 0 {
+			p.groupIDs[name] = groupObjs[m.index].id
+		}
 	}
 	for _, c := range doc.Clients {
 		for _, g := range c.Groups {
-			if _, ok := groupByName[g]; !ok && !slices.Contains(declaredGroups(doc), g) {
-				return nil, fmt.Errorf("client %q joins group %q, which neither the document nor the tenant has", c.Name, g)
+			if !slices.Contains(declaredGroups(doc), g) {
+				return nil, fmt.Errorf("client %q joins group %q, which the document does not declare: declare it (with its id to take over a group the applying client did not create)", c.Name, g)
 			}
 		}
 	}
 	for _, g := range doc.Groups {
-		if err := p.planGroup(ctx, api, g, groupByName[g.Name]); err != nil {
+		if err := p.planGroup(ctx, api, doc, g, pick(groups, groupFor[g.Name]), groupFor[g.Name].takeover); err != nil {
 			return nil, err
 		}
 	}
 	for _, c := range doc.Clients {
-		if have := clientByName[c.Name]; have != nil && OwnedByStack(have.Description) {
-			return nil, fmt.Errorf("client %q belongs to a CloudFormation stack (its description says which): change it there, or give one of them another name", c.Name)
-		}
-		if err := p.planClient(ctx, api, c, clientByName[c.Name], true); err != nil {
+		if err := p.planClient(ctx, api, c, pick(clients, clientFor[c.Name]), true); err != nil {
 			return nil, err
 		}
 	}
-	var callerGroups []string
-	if opts.Prune && opts.Caller != "" {
-		gs, err := api.Memberships(ctx, "client-"+opts.Caller)
-		if err != nil {
-			return nil, fmt.Errorf("memberships of the applying client: %w", err)
-		}
-		for _, g := range gs {
-			callerGroups = append(callerGroups, g.ID)
-		}
-	}
-	p.planUnlisted(doc, clients, groups, opts, callerGroups)
+	p.planUnlisted(api.Subject(), clientObjs, groupObjs, opts)
 	return p, nil
 }
 
-func declaredClients(doc Document) []string {
-	names := make([]string, len(doc.Clients))
-	for i, c := range doc.Clients {
-		names[i] = c.Name
+func objects[T any](items []T, view func(T) object) []object {
+	out := make([]object, len(items))
+	for i, it := range items {
+		out[i] = view(it)
 	}
-	return names
+	return out
+}
+
+// pick returns the object m matched, or nil.
+func pick[T any](items []T, m matched) *T {
+	if m.index < 0 {
+		return nil
+	}
+	return &items[m.index]
 }
 
 func declaredGroups(doc Document) []string {
@@ -224,34 +235,28 @@ func declaredGroups(doc Document) []string {
 	return names
 }
 
-// unique indexes items by name, refusing a declared name that the tenant
-// holds twice: the document could not say which one it means.
-func unique[T any](items []T, name func(T) string, kind string, declared []string) (map[string]*T, error) {
-	byName := map[string]*T{}
-	for i := range items {
-		n := name(items[i])
-		if _, dup := byName[n]; dup && slices.Contains(declared, n) {
-			return nil, fmt.Errorf("the tenant has several %s named %q; rename or delete all but one before planning", kind, n)
-		}
-		byName[n] = &items[i]
-	}
-	return byName, nil
-}
-
 func (p *Plan) add(c Change, steps ...step) {
 	p.Changes = append(p.Changes, c)
 	p.steps = append(p.steps, steps...)
 }
 
-func (p *Plan) planGroup(ctx context.Context, api API, want Group, have *apiclient.Group) error {
+// label is the provenance an apply gives what it creates for name.
+func (p *Plan) label(name string) *apiclient.Provenance {
+	if p.via != nil {
+		return p.via
+	}
+	return &apiclient.Provenance{Via: provenance.ViaApply, Document: p.document, Name: name}
+}
+
+func (p *Plan) planGroup(ctx context.Context, api API, doc Document, want Group, have *apiclient.Group, takeover bool) error {
 	ch := Change{Kind: "group", Name: want.Name}
 	var havePolicies []Grant
-	var haveUsers []string
+	var members []apiclient.Subject
 	if have == nil {
 		ch.Op = Create
 		ch.Details = append(ch.Details, fmt.Sprintf("+ description  %q", want.Description))
 		p.steps = append(p.steps, step{phaseCreateGroups, func(ctx context.Context, r *run) error {
-			g, err := r.api.CreateGroup(ctx, want.Name, want.Description)
+			g, err := r.api.CreateGroup(ctx, want.Name, want.Description, p.label(want.Name))
 			if err != nil {
 				return fmt.Errorf("creating group %q: %w", want.Name, err)
 			}
@@ -260,6 +265,13 @@ func (p *Plan) planGroup(ctx context.Context, api API, want Group, have *apiclie
 		}})
 	} else {
 		ch.Op, ch.ID = Update, have.ID
+		if takeover {
+			line, err := checkTakeover(ctx, api, "group", want.Name, groupObject(*have), nil)
+			if err != nil {
+				return err
+			}
+			ch.Details = append(ch.Details, line)
+		}
 		if have.Description != want.Description {
 			p.Notes = append(p.Notes, fmt.Sprintf("group %q: its description is %q, the document says %q; groups cannot be changed in place, so this is left as it is",
 				want.Name, have.Description, want.Description))
@@ -268,24 +280,48 @@ func (p *Plan) planGroup(ctx context.Context, api API, want Group, have *apiclie
 		if havePolicies, err = directPolicies(ctx, api, have.SubjectID); err != nil {
 			return err
 		}
-		members, err := api.Members(ctx, have.ID)
-		if err != nil {
+		if members, err = api.Members(ctx, have.ID); err != nil {
 			return fmt.Errorf("group %q: %w", want.Name, err)
-		}
-		for _, m := range members {
-			if m.Type == "User" {
-				haveUsers = append(haveUsers, m.SubjectID)
-			}
 		}
 	}
 	subject := func(r *run) string { return "group-" + r.groups[want.Name] }
 	steps := policySteps(&ch, havePolicies, want.Policies, subject, "group "+want.Name, phaseRevokeFromGroups)
-	add, remove := diff(haveUsers, want.Users)
+	steps = append(steps, p.memberSteps(&ch, doc, want, members)...)
+	if ch.Op == Update && len(ch.Details) == 0 {
+		return nil
+	}
+	p.add(ch, steps...)
+	return nil
+}
+
+// memberSteps shows every member of a group and plans its users: declared
+// users join, and any member the document does not declare (a user it does
+// not list, a client that is not one of its clients) leaves. The
+// document's own clients join and leave in their own changes.
+func (p *Plan) memberSteps(ch *Change, doc Document, want Group, members []apiclient.Subject) []step {
+	declaredClients := map[string]bool{}
+	for _, c := range doc.Clients {
+		if id := p.clientIDs[c.Name]; id != "" {
+			declaredClients["client-"+id] = true
+		}
+	}
+	var have, shown []string
+	for _, m := range members {
+		shown = append(shown, m.SubjectID+" ("+m.DisplayName+")")
+		if m.Type == "User" || !declaredClients[m.SubjectID] {
+			have = append(have, m.SubjectID)
+		}
+	}
+	if len(shown) > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("group %q (%s) has %d member(s): %s", want.Name, ch.ID, len(shown), strings.Join(shown, ", ")))
+	}
+	add, remove := diff(have, want.Users)
+	var steps []step
 	for _, u := range add {
 		ch.Details = append(ch.Details, "+ member       "+u)
 	}
-	for _, u := range remove {
-		ch.Details = append(ch.Details, "- member       "+u)
+	for _, m := range remove {
+		ch.Details = append(ch.Details, "- member       "+m+" (not declared)")
 	}
 	if len(add) > 0 {
 		steps = append(steps, step{phaseJoin, func(ctx context.Context, r *run) error {
@@ -297,11 +333,7 @@ func (p *Plan) planGroup(ctx context.Context, api API, want Group, have *apiclie
 			return r.api.RemoveMembers(ctx, r.groups[want.Name], remove...)
 		}})
 	}
-	if ch.Op == Update && len(ch.Details) == 0 {
-		return nil
-	}
-	p.add(ch, steps...)
-	return nil
+	return steps
 }
 
 func directPolicies(ctx context.Context, api API, subject string) ([]Grant, error) {
@@ -356,24 +388,20 @@ func (c Client) Spec() apiclient.ClientSpec {
 }
 
 // PlanClient plans one client alone, whatever else the tenant holds: have
-// is its current record, nil to create it (without a secret). The groups it
-// joins must exist.
-func PlanClient(ctx context.Context, api API, want Client, have *apiclient.ClientRecord) (*Plan, error) {
-	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}, clientIDs: map[string]string{}, groupIDs: map[string]string{}}
+// is its current record, nil to create it (without a secret) with the
+// provenance via. The groups it joins must exist; each is named by its
+// id, or by a display name that exactly one group of the tenant has.
+func PlanClient(ctx context.Context, api API, want Client, have *apiclient.ClientRecord, via *apiclient.Provenance) (*Plan, error) {
+	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}, clientIDs: map[string]string{}, groupIDs: map[string]string{}, via: via}
 	if len(want.Groups) > 0 {
 		groups, err := api.ListGroups(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("listing groups: %w", err)
 		}
-		groupByName, err := unique(groups, func(g apiclient.Group) string { return g.DisplayName }, "groups", want.Groups)
-		if err != nil {
-			return nil, err
-		}
 		for _, g := range want.Groups {
-			if groupByName[g] == nil {
-				return nil, fmt.Errorf("client %q joins group %q, which the tenant does not have", want.Name, g)
+			if p.groupIDs[g], err = groupNamed(groups, g); err != nil {
+				return nil, fmt.Errorf("client %q: %w", want.Name, err)
 			}
-			p.groupIDs[g] = groupByName[g].ID
 		}
 	}
 	if have != nil {
@@ -382,119 +410,184 @@ func PlanClient(ctx context.Context, api API, want Client, have *apiclient.Clien
 	return p, p.planClient(ctx, api, want, have, false)
 }
 
+// groupNamed finds the group whose id, subject id or (unambiguous)
+// display name is name.
+func groupNamed(groups []apiclient.Group, name string) (string, error) {
+	var byName []string
+	for _, g := range groups {
+		if g.ID == name || g.SubjectID == name {
+			return g.ID, nil
+		}
+		if g.DisplayName == name {
+			byName = append(byName, g.ID)
+		}
+	}
+	switch len(byName) {
+	case 0:
+		return "", fmt.Errorf("the tenant has no group %q", name)
+	case 1:
+		return byName[0], nil
+	}
+	return "", fmt.Errorf("the tenant has %d groups named %q (%s): name one by its id", len(byName), name, strings.Join(byName, ", "))
+}
+
 // ClientID is the id of the client named name, after Apply for one it
 // created.
 func (p *Plan) ClientID(name string) string { return p.clientIDs[name] }
 
-// planClient plans want; a new client without public keys gets a generated
-// secret when generateSecret.
+// planClient plans want, matched to have (nil to create it); a new client
+// without public keys gets a generated secret when generateSecret.
 func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apiclient.ClientRecord, generateSecret bool) error {
 	ch := Change{Kind: "client", Name: want.Name}
 	var steps []step
-	var havePolicies []Grant
-	var haveGroups []string
-	memberOf := map[string]string{} // group name → id
-	var haveKeys []apiclient.Key
+	var current clientState
 	if have == nil {
 		ch.Op = Create
-		ch.Details = append(ch.Details, fieldLines(apiclient.ClientSpec{}, want.Spec(), true)...)
-		secret := generateSecret && len(want.PublicKeys) == 0
-		if secret {
-			p.newSecrets++
-			ch.Details = append(ch.Details, "+ secret       generated, written once to the secrets output")
-		}
-		steps = append(steps, step{phaseClients, func(ctx context.Context, r *run) error {
-			rec, err := r.api.CreateClient(ctx, want.Spec())
-			if err != nil {
-				return fmt.Errorf("creating client %q: %w", want.Name, err)
-			}
-			r.clients[want.Name] = rec.ClientID
-			if !secret {
-				return nil
-			}
-			value := rand.Text()
-			if _, err := r.api.CreateSecret(ctx, rec.ClientID, value, "Generated by iamctl apply", nil); err != nil {
-				// A client left without its only credential would plan as
-				// unchanged forever: take it back.
-				if derr := r.api.DeleteClient(ctx, rec.ClientID); derr == nil {
-					delete(r.clients, want.Name)
-				}
-				return fmt.Errorf("client %q: creating its secret: %w", want.Name, err)
-			}
-			return r.secrets(NewSecret{Tenant: r.tenant, Name: want.Name, ClientID: rec.ClientID, ClientSecret: value})
-		}})
+		steps = append(steps, p.createClientStep(&ch, want, generateSecret))
 	} else {
 		ch.Op, ch.ID = Update, have.ClientID
-		etag := have.ETag
-		lines := fieldLines(have.ClientSpec, want.Spec(), false)
-		if etag == "" && len(lines) > 0 {
-			// Listings carry no version: read the one this plan shows, so
-			// that apply overwrites nothing changed since (412).
-			cur, err := api.GetClient(ctx, have.ClientID)
-			if err != nil {
-				return fmt.Errorf("client %q: %w", want.Name, err)
-			}
-			etag, lines = cur.ETag, fieldLines(cur.ClientSpec, want.Spec(), false)
-		}
-		if len(lines) > 0 {
-			ch.Details = append(ch.Details, lines...)
-			id := have.ClientID
-			steps = append(steps, step{phaseClients, func(ctx context.Context, r *run) error {
-				if _, err := r.api.ReplaceClient(ctx, id, want.Spec(), etag); err != nil {
-					if apiclient.StatusOf(err) == 412 {
-						return fmt.Errorf("client %q changed since the plan: plan again", want.Name)
-					}
-					return fmt.Errorf("updating client %q: %w", want.Name, err)
-				}
-				return nil
-			}})
-		}
 		var err error
-		if havePolicies, err = directPolicies(ctx, api, have.SubjectID); err != nil {
+		if current, err = p.readClient(ctx, api, &ch, want, *have); err != nil {
 			return err
 		}
-		groups, err := api.Memberships(ctx, have.SubjectID)
-		if err != nil {
-			return fmt.Errorf("memberships of client %q: %w", want.Name, err)
-		}
-		for _, g := range groups {
-			haveGroups = append(haveGroups, g.DisplayName)
-			memberOf[g.DisplayName] = g.ID
-		}
-		slices.Sort(haveGroups)
-		if haveKeys, err = api.ListKeys(ctx, have.ClientID); err != nil {
-			return fmt.Errorf("keys of client %q: %w", want.Name, err)
-		}
+		steps = append(steps, current.replace...)
 	}
 	subject := func(r *run) string { return "client-" + r.clients[want.Name] }
-	steps = append(steps, keySteps(&ch, haveKeys, want)...)
-	steps = append(steps, policySteps(&ch, havePolicies, want.Policies, subject, "client "+want.Name, phaseRevoke)...)
-	join, leave := diff(haveGroups, want.Groups)
-	for _, g := range join {
-		ch.Details = append(ch.Details, "+ member of    "+g)
-		steps = append(steps, step{phaseJoin, func(ctx context.Context, r *run) error {
-			if err := r.api.AddMembers(ctx, r.groups[g], subject(r)); err != nil {
-				return fmt.Errorf("client %q: joining group %q: %w", want.Name, g, err)
-			}
-			return nil
-		}})
-	}
-	for _, g := range leave {
-		ch.Details = append(ch.Details, "- member of    "+g)
-		if gid := memberOf[g]; gid != "" {
-			steps = append(steps, step{phaseLeave, func(ctx context.Context, r *run) error {
-				if err := r.api.RemoveMembers(ctx, gid, subject(r)); err != nil {
-					return fmt.Errorf("client %q: leaving group %q: %w", want.Name, g, err)
-				}
-				return nil
-			}})
-		}
-	}
+	steps = append(steps, keySteps(&ch, current.keys, want)...)
+	steps = append(steps, policySteps(&ch, current.policies, want.Policies, subject, "client "+want.Name, phaseRevoke)...)
+	steps = append(steps, p.membershipSteps(&ch, want, current.groups, subject)...)
 	if ch.Op == Update && len(ch.Details) == 0 {
 		return nil
 	}
 	p.add(ch, steps...)
 	return nil
+}
+
+// clientState is what a plan reads of an existing client.
+type clientState struct {
+	replace  []step
+	policies []Grant
+	groups   []apiclient.Group
+	keys     []apiclient.Key
+}
+
+// createClientStep plans a new client, with the provenance the server
+// records, and its generated secret.
+func (p *Plan) createClientStep(ch *Change, want Client, generateSecret bool) step {
+	ch.Details = append(ch.Details, fieldLines(apiclient.ClientSpec{}, want.Spec(), true)...)
+	secret := generateSecret && len(want.PublicKeys) == 0
+	if secret {
+		p.newSecrets++
+		ch.Details = append(ch.Details, "+ secret       generated, written once to the secrets output")
+	}
+	return step{phaseClients, func(ctx context.Context, r *run) error {
+		spec := want.Spec()
+		spec.Provenance = p.label(want.Name)
+		rec, err := r.api.CreateClient(ctx, spec)
+		if err != nil {
+			return fmt.Errorf("creating client %q: %w", want.Name, err)
+		}
+		r.clients[want.Name] = rec.ClientID
+		if !secret {
+			return nil
+		}
+		value := rand.Text()
+		if _, err := r.api.CreateSecret(ctx, rec.ClientID, value, "Generated by iamctl apply", nil); err != nil {
+			// A client left without its only credential would plan as
+			// unchanged forever: take it back.
+			if derr := r.api.DeleteClient(ctx, rec.ClientID); derr == nil {
+				delete(r.clients, want.Name)
+			}
+			return fmt.Errorf("client %q: creating its secret: %w", want.Name, err)
+		}
+		return r.secrets(NewSecret{Tenant: r.tenant, Name: want.Name, ClientID: rec.ClientID, ClientSecret: value})
+	}}
+}
+
+// readClient reads an existing client's fields, policies, groups and keys,
+// refusing a takeover the applier cannot make, and plans its replace.
+func (p *Plan) readClient(ctx context.Context, api API, ch *Change, want Client, have apiclient.ClientRecord) (clientState, error) {
+	var st clientState
+	if p.via == nil && !have.Provenance.Record().Applied(api.Subject(), p.document, want.Name) {
+		line, err := checkTakeover(ctx, api, "client", want.Name, clientObject(have), have.AllowedScopes)
+		if err != nil {
+			return st, err
+		}
+		ch.Details = append(ch.Details, line)
+	}
+	etag := have.ETag
+	lines := fieldLines(have.ClientSpec, want.Spec(), false)
+	if etag == "" && len(lines) > 0 {
+		// Listings carry no version: read the one this plan shows, so
+		// that apply overwrites nothing changed since (412).
+		cur, err := api.GetClient(ctx, have.ClientID)
+		if err != nil {
+			return st, fmt.Errorf("client %q: %w", want.Name, err)
+		}
+		etag, lines = cur.ETag, fieldLines(cur.ClientSpec, want.Spec(), false)
+	}
+	if len(lines) > 0 {
+		ch.Details = append(ch.Details, lines...)
+		id := have.ClientID
+		st.replace = append(st.replace, step{phaseClients, func(ctx context.Context, r *run) error {
+			if _, err := r.api.ReplaceClient(ctx, id, want.Spec(), etag); err != nil {
+				if apiclient.StatusOf(err) == 412 {
+					return fmt.Errorf("client %q changed since the plan: plan again", want.Name)
+				}
+				return fmt.Errorf("updating client %q: %w", want.Name, err)
+			}
+			return nil
+		}})
+	}
+	var err error
+	if st.policies, err = directPolicies(ctx, api, have.SubjectID); err != nil {
+		return st, err
+	}
+	if st.groups, err = api.Memberships(ctx, have.SubjectID); err != nil {
+		return st, fmt.Errorf("memberships of client %q: %w", want.Name, err)
+	}
+	if st.keys, err = api.ListKeys(ctx, have.ClientID); err != nil {
+		return st, fmt.Errorf("keys of client %q: %w", want.Name, err)
+	}
+	return st, nil
+}
+
+// membershipSteps joins the groups want declares that the client is not
+// in, and leaves every other group it is in; groups are compared by id.
+func (p *Plan) membershipSteps(ch *Change, want Client, in []apiclient.Group, subject func(*run) string) []step {
+	var steps []step
+	member := map[string]bool{}
+	for _, g := range in {
+		member[g.ID] = true
+	}
+	wanted := map[string]bool{}
+	for _, name := range want.Groups {
+		gid := p.groupIDs[name]
+		wanted[gid] = gid != ""
+		if gid != "" && member[gid] {
+			continue
+		}
+		ch.Details = append(ch.Details, "+ member of    "+name)
+		steps = append(steps, step{phaseJoin, func(ctx context.Context, r *run) error {
+			if err := r.api.AddMembers(ctx, r.groups[name], subject(r)); err != nil {
+				return fmt.Errorf("client %q: joining group %q: %w", want.Name, name, err)
+			}
+			return nil
+		}})
+	}
+	for _, g := range in {
+		if wanted[g.ID] {
+			continue
+		}
+		ch.Details = append(ch.Details, "- member of    "+g.DisplayName+" ("+g.ID+")")
+		steps = append(steps, step{phaseLeave, func(ctx context.Context, r *run) error {
+			if err := r.api.RemoveMembers(ctx, g.ID, subject(r)); err != nil {
+				return fmt.Errorf("client %q: leaving group %q: %w", want.Name, g.DisplayName, err)
+			}
+			return nil
+		}})
+	}
+	return steps
 }
 
 // keySteps adds keys the document lists and the client lacks (by kid), and
@@ -588,50 +681,48 @@ func show(v any) string {
 	}
 }
 
-// planUnlisted deletes (with Prune) or notes what the document does not list.
-func (p *Plan) planUnlisted(doc Document, clients []apiclient.ClientRecord, groups []apiclient.Group, opts Options, callerGroups []string) {
-	declaredC, declaredG := declaredClients(doc), declaredGroups(doc)
+// planUnlisted deletes (with Prune) or notes what applies of this document
+// by this applier created and the document no longer declares. Nothing
+// else is ever pruned: not what others created, by hand, through another
+// document or a stack, nor what a document took over by id.
+func (p *Plan) planUnlisted(me string, clients, groups []object, opts Options) {
+	managed := func(o object, ids map[string]string) bool {
+		return o.prov.CreatedBy == me && o.prov.Via == provenance.ViaApply && o.prov.Document == p.document &&
+			!slices.Contains(slices.Collect(maps.Values(ids)), o.id)
+	}
+	others := 0
 	for _, c := range clients {
-		switch {
-		case slices.Contains(declaredC, c.Name):
-		case c.ClientID == opts.Caller:
-			if opts.Prune {
-				p.Notes = append(p.Notes, fmt.Sprintf("client %q (%s) is the one applying; it is never pruned", c.Name, c.ClientID))
+		if !managed(c, p.clientIDs) {
+			if !slices.Contains(slices.Collect(maps.Values(p.clientIDs)), c.id) {
+				others++
 			}
-		case OwnedByStack(c.Description):
-			if opts.Prune {
-				p.Notes = append(p.Notes, fmt.Sprintf("client %q (%s) belongs to a CloudFormation stack; it is never pruned", c.Name, c.ClientID))
-			}
-		case opts.Prune:
-			id := c.ClientID
-			name := c.Name
-			p.add(Change{Op: Delete, Kind: "client", Name: name, ID: id}, step{phaseDeleteClients, func(ctx context.Context, r *run) error {
-				if err := r.api.DeleteClient(ctx, id); err != nil && !apiclient.IsNotFound(err) {
-					return fmt.Errorf("deleting client %q: %w", name, err)
-				}
-				return nil
-			}})
-		default:
-			p.Notes = append(p.Notes, fmt.Sprintf("client %q (%s) is not in the document; --prune would delete it", c.Name, c.ClientID))
+			continue
 		}
+		p.unlisted(opts, "client", c, phaseDeleteClients, func(ctx context.Context, api API) error { return api.DeleteClient(ctx, c.id) })
 	}
 	for _, g := range groups {
-		switch {
-		case slices.Contains(declaredG, g.DisplayName):
-		case slices.Contains(callerGroups, g.ID):
-			p.Notes = append(p.Notes, fmt.Sprintf("group %q (%s) has the applying client as a member; it is never pruned", g.DisplayName, g.ID))
-		case opts.Prune:
-			id, name := g.ID, g.DisplayName
-			p.add(Change{Op: Delete, Kind: "group", Name: name, ID: id}, step{phaseDeleteGroups, func(ctx context.Context, r *run) error {
-				if err := r.api.DeleteGroup(ctx, id); err != nil && !apiclient.IsNotFound(err) {
-					return fmt.Errorf("deleting group %q: %w", name, err)
-				}
-				return nil
-			}})
-		default:
-			p.Notes = append(p.Notes, fmt.Sprintf("group %q (%s) is not in the document; --prune would delete it", g.DisplayName, g.ID))
+		if !managed(g, p.groupIDs) {
+			continue
 		}
+		p.unlisted(opts, "group", g, phaseDeleteGroups, func(ctx context.Context, api API) error { return api.DeleteGroup(ctx, g.id) })
 	}
+	if opts.Prune && others > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("%d other client(s) were not created by %s applying document %q; --prune leaves them alone", others, me, p.document))
+	}
+}
+
+// unlisted plans the deletion of o (with Prune), or notes it.
+func (p *Plan) unlisted(opts Options, kind string, o object, phase int, del func(context.Context, API) error) {
+	if !opts.Prune {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s %q (%s) was created by applying this document, which no longer declares it; --prune would delete it", kind, o.prov.Name, o.id))
+		return
+	}
+	p.add(Change{Op: Delete, Kind: kind, Name: o.prov.Name, ID: o.id, Details: []string{"  " + o.prov.String()}}, step{phase, func(ctx context.Context, r *run) error {
+		if err := del(ctx, r.api); err != nil && !apiclient.IsNotFound(err) {
+			return fmt.Errorf("deleting %s %q: %w", kind, o.prov.Name, err)
+		}
+		return nil
+	}})
 }
 
 // diff returns what want has and have lacks, and the reverse; both sorted.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/machine-iam/machine-iam/shared/policy"
 )
 
 // Limits of api.md.
@@ -33,6 +35,19 @@ type Secret struct {
 // secret stops working at the instant of its expiration.
 func (s Secret) ExpiredAt(now time.Time) bool {
 	return s.Expiration != nil && !now.Before(*s.Expiration)
+}
+
+// Fields classifies every field of Secret, Hashed and Spec for the
+// no-escalation rule (policy.FieldClass). A secret is a credential: it is
+// created and deleted whole, under the rule for credentials of another
+// client, and never changed.
+var Fields = map[string]policy.FieldClass{
+	"ID":          policy.ServerSet,
+	"Description": policy.Neutral,
+	"Expiration":  policy.RightsBearing,
+	"CreatedAt":   policy.ServerSet,
+	"Hash":        policy.RightsBearing,
+	"Value":       policy.RightsBearing,
 }
 
 // Hashed is a secret with the PHC string of its value's hash. Only the store

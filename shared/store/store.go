@@ -43,6 +43,17 @@ var (
 	ErrLastOwner = errors.New("store: last owner")
 )
 
+// ReplaceCondition is what a replace requires of the stored client.
+type ReplaceCondition struct {
+	// Version, when not 0, must be the stored version, else
+	// ErrVersionMismatch.
+	Version int64
+	// NotRootOwner refuses, with ErrLastOwner, a client that holds owner
+	// on / by a policy of its own, in the same write: such a client must
+	// stay able to use the management API.
+	NotRootOwner bool
+}
+
 // Tenants records which tenants exist.
 type Tenants interface {
 	// CreateTenant records name; ErrConflict if it exists.
@@ -57,11 +68,10 @@ type Clients interface {
 	CreateClient(ctx context.Context, c client.Client) error
 	// GetClient returns a client; ErrNotFound.
 	GetClient(ctx context.Context, tenant, id string) (client.Client, error)
-	// ReplaceClient overwrites the fields of an existing client and returns
-	// it with its new version. When ifVersion is not 0 the write happens
-	// only if the stored version is ifVersion, else ErrVersionMismatch.
-	// ErrNotFound.
-	ReplaceClient(ctx context.Context, c client.Client, ifVersion int64) (client.Client, error)
+	// ReplaceClient overwrites the fields a caller sets of an existing
+	// client (client.Spec) and returns it with its new version, under
+	// cond. ErrNotFound.
+	ReplaceClient(ctx context.Context, c client.Client, cond ReplaceCondition) (client.Client, error)
 	// DeleteClient deletes a client with its secrets, policies and group
 	// memberships; ErrLastOwner when it is the tenant's last owner. It is crash-safe and idempotent: the client stops
 	// existing for every reader, every token request and every

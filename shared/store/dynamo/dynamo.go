@@ -11,11 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/clientkey"
 	"github.com/machine-iam/machine-iam/shared/fault"
 	"github.com/machine-iam/machine-iam/shared/id"
 	"github.com/machine-iam/machine-iam/shared/lockout"
+	"github.com/machine-iam/machine-iam/shared/resource"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/subject"
@@ -129,8 +131,49 @@ func (s *Store) GetClient(ctx context.Context, tenant, id string) (client.Client
 	return clientFromItem(it), nil
 }
 
-// ReplaceClient implements store.Clients.
-func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion int64) (client.Client, error) {
+// ReplaceClient implements store.Clients. With cond.NotRootOwner the
+// update and a check that the client has no owner policy on / are one
+// transaction, read back afterwards (transactions return no item).
+func (s *Store) ReplaceClient(ctx context.Context, c client.Client, cond store.ReplaceCondition) (client.Client, error) {
+	update := s.replaceUpdate(c, cond.Version)
+	if !cond.NotRootOwner {
+		out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: update.TableName, Key: update.Key, UpdateExpression: update.UpdateExpression,
+			ConditionExpression: update.ConditionExpression, ExpressionAttributeNames: update.ExpressionAttributeNames,
+			ExpressionAttributeValues: update.ExpressionAttributeValues, ReturnValues: types.ReturnValueAllNew,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			return client.Client{}, replaceRefusal(ccf.Item)
+		}
+		if err != nil {
+			return client.Client{}, fault.Unavailable("dynamodb:UpdateItem", err)
+		}
+		return clientFromItem(out.Attributes), nil
+	}
+	update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: update},
+		{ConditionCheck: &types.ConditionCheck{TableName: &s.table,
+			Key:                 key(clientPK(c.Tenant, c.ID), policySK(action.Owner, resource.Root)),
+			ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}})
+	reasons := cancellation(err)
+	switch {
+	case err == nil:
+		return s.GetClient(ctx, c.Tenant, c.ID)
+	case failedCondition(reasons, 0):
+		return client.Client{}, replaceRefusal(reasons[0].Item)
+	case failedCondition(reasons, 1):
+		return client.Client{}, store.ErrLastOwner
+	}
+	return client.Client{}, fault.Unavailable("dynamodb:TransactWriteItems", err)
+}
+
+// replaceUpdate sets the fields a caller sets (client.Spec), over version
+// when it is not 0.
+func (s *Store) replaceUpdate(c client.Client, version int64) *types.Update {
 	cond := "attribute_exists(PK) AND attribute_not_exists(deleting)"
 	values := item{
 		":name": str(c.Name), ":description": str(c.Description),
@@ -139,33 +182,29 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, ifVersion in
 		":updatedAt": timestamp(c.UpdatedAt), ":one": num(1),
 		":nameKey": str(nameKey(c.Name, c.ID)), ":nameLower": str(strings.ToLower(c.Name)),
 	}
-	if ifVersion != 0 {
+	if version != 0 {
 		cond += " AND version = :expected"
-		values[":expected"] = num(ifVersion)
+		values[":expected"] = num(version)
 	}
-	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	return &types.Update{
 		TableName: &s.table,
 		Key:       key(clientPK(c.Tenant, c.ID), skClient),
 		UpdateExpression: aws.String("SET #name = :name, description = :description, grantTypes = :grantTypes, " +
 			"scopes = :scopes, redirectUris = :redirectUris, audiences = :audiences, tokenLifetime = :tokenLifetime, " +
 			"tokenClaims = :tokenClaims, updatedAt = :updatedAt, version = version + :one, GSI1SK = :nameKey, nameLower = :nameLower"),
-		ConditionExpression:                 aws.String(cond),
-		ExpressionAttributeNames:            map[string]string{"#name": attrName},
-		ExpressionAttributeValues:           values,
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	if err != nil {
-		var ccf *types.ConditionalCheckFailedException
-		if errors.As(err, &ccf) {
-			if ccf.Item == nil || getBool(ccf.Item, attrDeleting) {
-				return client.Client{}, store.ErrNotFound
-			}
-			return client.Client{}, store.ErrVersionMismatch
-		}
-		return client.Client{}, fault.Unavailable("dynamodb:UpdateItem", err)
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#name": attrName},
+		ExpressionAttributeValues: values,
 	}
-	return clientFromItem(out.Attributes), nil
+}
+
+// replaceRefusal tells why a replace's condition failed, from the item as
+// it was: gone (or being deleted), or at another version.
+func replaceRefusal(old item) error {
+	if old == nil || getBool(old, attrDeleting) {
+		return store.ErrNotFound
+	}
+	return store.ErrVersionMismatch
 }
 
 // DeleteClient implements store.Clients. The sequence: mark the client item

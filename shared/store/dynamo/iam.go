@@ -244,7 +244,7 @@ func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Gr
 			groupIDs = append(groupIDs, strings.TrimPrefix(sk, skMembershipPrefix))
 		case sk == skClient:
 			c := clientFromItem(it)
-			g.OAuthScopes, g.Audiences, g.Claims = c.Scopes, c.Audiences, c.TokenClaims
+			g.TokenRights = c.TokenRights()
 			g.Revocation.KilledAt = c.TokensRevokedAt
 		case strings.HasPrefix(sk, skRevokedPrefix):
 			g.Revocation.JTIs = append(g.Revocation.JTIs, strings.TrimPrefix(sk, skRevokedPrefix))

@@ -11,6 +11,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/clientkey"
 	"github.com/machine-iam/machine-iam/shared/group"
 	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/provenance"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/subject"
 )
@@ -51,6 +52,7 @@ const (
 	attrGroups       = "groups"
 	attrTotal        = "total"
 	attrTTL          = "ttl"
+	attrProvenance   = "provenance"
 )
 
 type item = map[string]types.AttributeValue
@@ -152,7 +154,21 @@ func clientItem(c client.Client) item {
 		attrAudiences: list(c.Audiences), attrTokenLife: num(int64(c.TokenLifetime / time.Second)), attrTokenClaims: strMap(c.TokenClaims),
 		attrCreatedAt: timestamp(c.CreatedAt), attrUpdatedAt: timestamp(c.UpdatedAt),
 		attrVersion: num(c.Version), attrSecretCount: num(0), attrPolicyCount: num(0), attrGroupCount: num(0),
+		attrProvenance: provenanceValue(c.Provenance),
 	}
+}
+
+// provenanceValue is a provenance record as one map attribute, written
+// with the item and never updated.
+func provenanceValue(r provenance.Record) types.AttributeValue {
+	return strMap(map[string]string{"createdBy": r.CreatedBy, "via": r.Via, "document": r.Document, "name": r.Name,
+		"stackId": r.StackID, "logicalId": r.LogicalID})
+}
+
+func provenanceOf(it item) provenance.Record {
+	m := getStrMap(it, attrProvenance)
+	return provenance.Record{CreatedBy: m["createdBy"], Label: provenance.Label{Via: m["via"], Document: m["document"], Name: m["name"],
+		StackID: m["stackId"], LogicalID: m["logicalId"]}}
 }
 
 // subjectIDOf reads a client's or group's id from its partition key,
@@ -178,6 +194,7 @@ func clientFromItem(it item) client.Client {
 		Audiences: getList(it, attrAudiences), TokenLifetime: time.Duration(getN(it, attrTokenLife)) * time.Second,
 		TokenClaims:     getStrMap(it, attrTokenClaims),
 		TokensRevokedAt: unixOrZero(getN(it, attrKilledAt)),
+		Provenance:      provenanceOf(it),
 		CreatedAt:       getTime(it, attrCreatedAt), UpdatedAt: getTime(it, attrUpdatedAt),
 		Version: getN(it, attrVersion),
 	}
@@ -241,13 +258,14 @@ func groupItem(g group.Group) item {
 		attrGSI1PK: str(groupsGSI1PK(g.Tenant)), attrGSI1SK: str(nameKey(g.DisplayName, g.ID)), attrNameLower: str(strings.ToLower(g.DisplayName)),
 		attrDisplayName: str(g.DisplayName), attrDescription: str(g.Description),
 		attrCreatedAt: timestamp(g.CreatedAt), attrMemberCount: num(0), attrPolicyCount: num(0),
+		attrProvenance: provenanceValue(g.Provenance),
 	}
 }
 
 func groupFromItem(it item) group.Group {
 	return group.Group{
 		Tenant: tenantOf(it), ID: subjectIDOf(it, subject.Group), DisplayName: getS(it, attrDisplayName),
-		Description: getS(it, attrDescription), CreatedAt: getTime(it, attrCreatedAt),
+		Description: getS(it, attrDescription), CreatedAt: getTime(it, attrCreatedAt), Provenance: provenanceOf(it),
 	}
 }
 

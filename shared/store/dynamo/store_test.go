@@ -145,19 +145,19 @@ func TestClients(t *testing.T) {
 	is(t, err, store.ErrNotFound)
 
 	c.Name = "renamed"
-	v2, err := st.ReplaceClient(ctx, c, 0)
+	v2, err := st.ReplaceClient(ctx, c, store.ReplaceCondition{})
 	if err != nil || v2.Version != 2 || v2.Name != "renamed" {
 		t.Fatalf("%+v %v", v2, err)
 	}
-	_, err = st.ReplaceClient(ctx, c, 1)
+	_, err = st.ReplaceClient(ctx, c, store.ReplaceCondition{Version: 1})
 	is(t, err, store.ErrVersionMismatch)
-	v3, err := st.ReplaceClient(ctx, c, 2)
+	v3, err := st.ReplaceClient(ctx, c, store.ReplaceCondition{Version: 2})
 	if err != nil || v3.Version != 3 {
 		t.Fatalf("%+v %v", v3, err)
 	}
 	missing := c
 	missing.ID = id.New()
-	_, err = st.ReplaceClient(ctx, missing, 0)
+	_, err = st.ReplaceClient(ctx, missing, store.ReplaceCondition{})
 	is(t, err, store.ErrNotFound)
 
 	other := newClient(t, ten)
@@ -440,7 +440,7 @@ func TestTombstones(t *testing.T) {
 	is(t, err, store.ErrSubjectNotFound)
 	is(t, st.CreateSecret(ctx, ten, c.ID, hashed(2), 5), store.ErrNotFound)
 	is(t, st.AddMember(ctx, ten, newGroup(t, ten).ID, c.SubjectID(), 5), store.ErrSubjectNotFound)
-	_, err = st.ReplaceClient(ctx, c, 0)
+	_, err = st.ReplaceClient(ctx, c, store.ReplaceCondition{})
 	is(t, err, store.ErrNotFound)
 	if rec, _ := st.GetCredentials(ctx, ten, c.ID, "x", now); rec.Client != nil || rec.Secrets != nil {
 		t.Errorf("credentials of a tombstoned client: %+v", rec)
@@ -508,7 +508,7 @@ func TestListingPagesAndCounts(t *testing.T) {
 	// Renames move, deletes leave the listing and the count.
 	renamed := byName["echo"]
 	renamed.Name = "aardvark"
-	if _, err := st.ReplaceClient(ctx, renamed, 0); err != nil {
+	if _, err := st.ReplaceClient(ctx, renamed, store.ReplaceCondition{}); err != nil {
 		t.Fatal(err)
 	}
 	is(t, st.DeleteClient(ctx, ten, byName["bravo"].ID), nil)

@@ -116,7 +116,7 @@ func TestNoEscalationModel(t *testing.T) {
 	actionPool := []string{"owner", "iam.manage", "iam.client.manage", "iam.client.create", "iam.client.update", "iam.client.delete",
 		"iam.secret.create", "iam.group.write", "iam.policy.create", "iam.policy.delete", "iam.policy.read", "banking.ais.read", "banking.manage"}
 	oauthPool := []string{"services.iam", "api", "reconcile"}
-	steps := 0
+	steps, squats, applies := 0, 0, 0
 	rapid.Check(t, func(rt *rapid.T) {
 		admin, res := newTenantAdmin(t, "model")
 		ten := res.Tenant
@@ -191,6 +191,16 @@ func TestNoEscalationModel(t *testing.T) {
 		for range rapid.IntRange(4, 12).Draw(rt, "initialGrants") {
 			grantAs(admin, http.MethodPost, rt)
 		}
+		// Some actors may update themselves (rename, narrow) or write
+		// groups: the squatters of names a document declares.
+		for _, a := range actors {
+			if rapid.Bool().Draw(rt, "mayUpdateItself") {
+				call(http.MethodPost, "/v1/policies", admin, map[string]string{"subject": "client-" + a.id, "action": "iam.client.update", "scope": "/clients/" + a.id})
+			}
+			if rapid.Bool().Draw(rt, "mayWriteGroups") {
+				call(http.MethodPost, "/v1/policies", admin, map[string]string{"subject": "client-" + a.id, "action": "iam.group.write", "scope": "/groups"})
+			}
+		}
 		for _, g := range groups {
 			call(http.MethodPost, "/v1/subjects/groups/"+g+"/members", admin, map[string]any{"subjectIds": []string{subjectGen.Filter(func(s string) bool {
 				return s[:7] == "client-"
@@ -251,10 +261,16 @@ func TestNoEscalationModel(t *testing.T) {
 				token = author.token
 			}
 			client := rapid.SampledFrom(clients).Draw(rt, "target")
-			ops := []string{"grant", "revoke", "addMember", "removeMember", "createSecret", "setScopes", "setFields",
-				"deleteClient", "deleteGroup", "createClient", "createGroup", "squatName", "squatGroup", "forgedStackEvent"}
+			ops := []string{"grant", "revoke", "addMember", "removeMember", "createSecret", "setScopes", "setField",
+				"deleteClient", "deleteGroup", "createClient", "createGroup", "forgedStackEvent"}
+			if !byOwner {
+				// Squatters are non-owners: the owner labelling a group as
+				// its own document's would be the document's own group.
+				ops = append(ops, "squatName", "squatGroup")
+			}
 			if byOwner {
-				ops = append(ops, "apply", "stackCreate")
+				// Applies are weighted up: squatting only matters before one.
+				ops = append(ops, "apply", "apply", "apply", "stackCreate")
 			}
 			op := rapid.SampledFrom(ops).Draw(rt, "op")
 			switch op {
@@ -276,8 +292,12 @@ func TestNoEscalationModel(t *testing.T) {
 				}
 			case "setScopes":
 				call(http.MethodPut, "/v1/clients/"+client, token, clientBody("model", scopesGen.Draw(rt, "scopes")...))
-			case "setFields":
-				call(http.MethodPut, "/v1/clients/"+client, token, modelFields(rt, scopesGen.Draw(rt, "scopes"), mgmt))
+			case "setField":
+				// One rights-bearing field changed, the others kept: the
+				// surgical change an attacker makes.
+				if c := current(ten, client); c != nil {
+					call(http.MethodPut, "/v1/clients/"+client, token, modelField(rt, *c, scopesGen, mgmt))
+				}
 			case "deleteClient":
 				call(http.MethodDelete, "/v1/clients/"+client, token, nil)
 			case "deleteGroup":
@@ -289,19 +309,18 @@ func TestNoEscalationModel(t *testing.T) {
 			case "createGroup":
 				newGroupAs(token)
 			case "squatName":
-				// The author renames a client to a name the documents
-				// declare, keeping its rights: a neutral change.
-				if c, err := store.GetClient(context.Background(), ten, client); err == nil {
-					body := clientBody(rapid.SampledFrom(modelDeclared).Draw(rt, "declaredName"), c.Scopes...)
-					body["allowedGrantTypes"], body["redirectUris"] = c.GrantTypes, nonNil(c.RedirectURIs)
-					body["allowedAudiences"], body["tokenClaims"] = nonNil(c.Audiences), map[string]string{}
-					for k, v := range c.TokenClaims {
-						body["tokenClaims"].(map[string]string)[k] = v
+				// The author renames a client (itself, half the time) to a
+				// name the documents declare, keeping its rights: a
+				// neutral change.
+				if rapid.Bool().Draw(rt, "squatSelf") {
+					client = author.id
+				}
+				if c := current(ten, client); c != nil {
+					body := bodyOf(*c)
+					body["name"] = rapid.SampledFrom(modelDeclared).Draw(rt, "declaredName")
+					if call(http.MethodPut, "/v1/clients/"+client, token, body).Status == http.StatusOK {
+						squats++
 					}
-					if c.TokenLifetime > 0 {
-						body["accessTokenLifetime"] = int(c.TokenLifetime / time.Second)
-					}
-					call(http.MethodPut, "/v1/clients/"+client, token, body)
 				}
 			case "squatGroup":
 				// An empty group under a declared name, labelled as the
@@ -309,16 +328,23 @@ func TestNoEscalationModel(t *testing.T) {
 				name := rapid.SampledFrom(modelDeclared).Draw(rt, "declaredGroup")
 				r := call(http.MethodPost, "/v1/subjects/groups", token, map[string]any{"displayName": name, "description": "",
 					"provenance": map[string]string{"via": "apply", "document": "model", "name": name}})
-				if r.Status == http.StatusCreated && author != nil {
+				if r.Status == http.StatusCreated {
+					squats++
 					gid := r.json(t)["id"].(string)
 					groups = append(groups, gid)
 					call(http.MethodPost, "/v1/subjects/groups/"+gid+"/members", token, map[string]any{"subjectIds": []string{"client-" + author.id}})
 				}
 			case "apply":
 				before := existing(ten, clients)
-				made := applyModelDocument(rt, applier, actionPool, scopeGen, scopesGen)
-				applied = append(applied, made...)
-				clients = append(clients, made...)
+				applies++
+				// Only what an apply created counts as the document's: a
+				// client it merely manages may be an attacker's.
+				for _, id := range applyModelDocument(rt, applier, actionPool, scopeGen, scopesGen) {
+					if !slices.Contains(clients, id) {
+						applied = append(applied, id)
+						clients = append(clients, id)
+					}
+				}
 				after := existing(ten, before)
 				for _, gone := range slices.DeleteFunc(before, func(id string) bool { return slices.Contains(after, id) }) {
 					if !slices.Contains(applied, gone) {
@@ -357,30 +383,54 @@ func TestNoEscalationModel(t *testing.T) {
 			absorb()
 		}
 	})
-	t.Logf("%d management steps checked", steps)
+	t.Logf("%d management steps checked, %d applies, %d names squatted", steps, applies, squats)
 }
 
 // modelDeclared are the names the model's documents and stacks declare.
 var modelDeclared = []string{"exporter", "payers"}
 
-// modelFields is a replace body with random values of every rights-bearing
-// field.
-func modelFields(rt *rapid.T, scopes []string, managementAudience string) map[string]any {
-	body := clientBody("model", scopes...)
-	body["allowedAudiences"] = rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"https://a.example", "https://b.example", managementAudience}),
-		0, 2, rapid.ID[string]).Draw(rt, "audiences")
-	claims := map[string]string{}
-	for _, c := range rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"team=a", "team=b", "role=x"}), 0, 2, rapid.ID[string]).Draw(rt, "claims") {
-		k, v, _ := strings.Cut(c, "=")
-		claims[k] = v
+// bodyOf is a replace body that keeps every field of c.
+func bodyOf(c client.Client) map[string]any {
+	body := clientBody(c.Name, nonNil(c.Scopes)...)
+	body["description"], body["allowedGrantTypes"], body["redirectUris"] = c.Description, c.GrantTypes, nonNil(c.RedirectURIs)
+	body["allowedAudiences"], body["tokenClaims"] = nonNil(c.Audiences), map[string]string{}
+	for k, v := range c.TokenClaims {
+		body["tokenClaims"].(map[string]string)[k] = v
 	}
-	body["tokenClaims"] = claims
-	if n := rapid.SampledFrom([]int{0, 300, 7200}).Draw(rt, "lifetime"); n > 0 {
-		body["accessTokenLifetime"] = n
+	if c.TokenLifetime > 0 {
+		body["accessTokenLifetime"] = int(c.TokenLifetime / time.Second)
 	}
-	if rapid.Bool().Draw(rt, "authorizationCode") {
-		body["allowedGrantTypes"] = []string{"client_credentials", "authorization_code"}
-		body["redirectUris"] = []string{"https://app.example/cb"}
+	return body
+}
+
+// modelField is a replace body of c with one rights-bearing field given a
+// random value.
+func modelField(rt *rapid.T, c client.Client, scopesGen *rapid.Generator[[]string], managementAudience string) map[string]any {
+	body := bodyOf(c)
+	switch rapid.SampledFrom([]string{"scopes", "audiences", "claims", "lifetime", "grants"}).Draw(rt, "field") {
+	case "scopes":
+		body["allowedScopes"] = scopesGen.Draw(rt, "fieldScopes")
+	case "audiences":
+		body["allowedAudiences"] = rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"https://a.example", "https://b.example", managementAudience}),
+			0, 2, rapid.ID[string]).Draw(rt, "audiences")
+	case "claims":
+		claims := map[string]string{}
+		for _, c := range rapid.SliceOfNDistinct(rapid.SampledFrom([]string{"team=a", "team=b", "role=x"}), 0, 2, rapid.ID[string]).Draw(rt, "claims") {
+			k, v, _ := strings.Cut(c, "=")
+			claims[k] = v
+		}
+		body["tokenClaims"] = claims
+	case "lifetime":
+		delete(body, "accessTokenLifetime")
+		if n := rapid.SampledFrom([]int{0, 300, 7200}).Draw(rt, "lifetime"); n > 0 {
+			body["accessTokenLifetime"] = n
+		}
+	case "grants":
+		body["allowedGrantTypes"], body["redirectUris"] = []string{"client_credentials"}, []string{}
+		if rapid.Bool().Draw(rt, "authorizationCode") {
+			body["allowedGrantTypes"] = []string{"client_credentials", "authorization_code"}
+			body["redirectUris"] = []string{"https://app.example/cb"}
+		}
 	}
 	return body
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/store/dynamo"
 	"github.com/machine-iam/machine-iam/shared/token"
+	"github.com/machine-iam/machine-iam/shared/version"
 )
 
 // Config is the deployment configuration, read from the environment that
@@ -200,11 +201,15 @@ func FromEnvironment(ctx context.Context) (*Deps, error) {
 	return d, nil
 }
 
-// Serve is a function's main: JSON logs, Deps from the environment (exit
-// on a configuration error), then the Lambda loop over the handler build
-// makes, through the API Gateway payload-2.0 adapter.
+// Serve is a function's main: JSON logs, a start-up line naming the
+// release, Deps from the environment (exit on a configuration error), then
+// the Lambda loop over the handler build makes, through the API Gateway
+// payload-2.0 adapter.
 func Serve(build func(*Deps) *Handler) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	// First, so that even a configuration error is logged with the code
+	// that met it.
+	slog.Info("starting", "version", version.Version)
 	deps, err := FromEnvironment(context.Background())
 	if err != nil {
 		slog.Error("cannot start", "error", err.Error())

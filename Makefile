@@ -127,6 +127,13 @@ IAMCTL ?= bin/iamctl
 iamctl: ## Build iamctl for this machine as $(IAMCTL), stamped with VERSION.
 	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w -buildid= $(VERSION_LDFLAGS)' -o $(IAMCTL) ./cmd/iamctl
 
+# --- release ------------------------------------------------------------------
+
+.PHONY: release
+release: ## From a tag (VERSION, default git describe --tags): zipped functions, templates, samconfig.toml, SHA256SUMS in dist/<version>/; ALLOW_DIRTY=1 for a dirty tree.
+	@MAKE="$(MAKE)" FUNCTIONS="$(FUNCTIONS)" ALLOW_DIRTY="$(ALLOW_DIRTY)" \
+		VERSION="$(if $(filter file,$(origin VERSION)),,$(VERSION))" scripts/release.sh
+
 ENV ?= default
 
 .PHONY: deploy
@@ -135,5 +142,5 @@ deploy: ## sam build && sam deploy for samconfig.toml environment ENV (default, 
 	sam deploy --config-env $(ENV)
 
 .PHONY: clean
-clean: ## Remove build output and installed tools.
-	rm -rf bin build .aws-sam .run tools/node_modules tools/openapi/node_modules
+clean: ## Remove build output, releases and installed tools.
+	rm -rf bin build dist .aws-sam .run tools/node_modules tools/openapi/node_modules

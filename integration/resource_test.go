@@ -110,6 +110,9 @@ func TestResourceFieldsValidation(t *testing.T) {
 		"audience relative":   {"allowedAudiences": []string{"api"}},
 		"audience twice":      {"allowedAudiences": []string{"https://a.example.test", "https://a.example.test"}},
 		"audience with query": {"allowedAudiences": []string{"https://a.example.test/?x=1"}},
+		"audience port":       {"allowedAudiences": []string{"https://a.example.test:999999"}},
+		"redirect port":       {"redirectUris": []string{"http://localhost:999999/cb"}},
+		"redirect empty port": {"redirectUris": []string{"https://a.example.test:/cb"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := clientBody("invalid-resource-client")

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -186,6 +187,8 @@ func CheckResource(raw string) string {
 	switch {
 	case err != nil || !u.IsAbs() || u.Host == "" && u.Opaque == "":
 		return "must be an absolute URI"
+	case checkPort(u) != "":
+		return checkPort(u)
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return "must not have a fragment"
 	case u.RawQuery != "" || strings.Contains(raw, "?"):
@@ -204,6 +207,9 @@ func checkRedirectURI(raw string) string {
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return "must be an absolute URI"
 	}
+	if msg := checkPort(u); msg != "" {
+		return msg
+	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return "must not have a fragment"
 	}
@@ -215,4 +221,25 @@ func checkRedirectURI(raw string) string {
 	default:
 		return "must use https (plain http only for localhost)"
 	}
+}
+
+// checkPort refuses the ports url.Parse lets through: it checks only that
+// a port is digits, so http://localhost:999999 parses. A port, when the URI
+// has one, must be 1-65535 written plainly; an empty one ("host:") or
+// leading zeros would let one endpoint be registered under several
+// spellings, which exact matching then tells apart.
+func checkPort(u *url.URL) string {
+	const msg = "must have a port from 1 to 65535 (without leading zeros), or none"
+	p := u.Port()
+	if p == "" {
+		if strings.HasSuffix(u.Host, ":") {
+			return msg
+		}
+		return ""
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 || p[0] == '0' {
+		return msg
+	}
+	return ""
 }

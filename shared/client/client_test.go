@@ -41,6 +41,23 @@ func TestSpecValidate(t *testing.T) {
 		{"fragment", func(s *Spec) { s.RedirectURIs = []string{"https://a.example.com/cb#x"} }, "redirectUris"},
 		{"relative", func(s *Spec) { s.RedirectURIs = []string{"/cb"} }, "redirectUris"},
 		{"code flow without redirect", func(s *Spec) { s.GrantTypes = []string{GrantAuthorizationCode} }, "redirectUris"},
+		{"redirect port 65535", func(s *Spec) {
+			s.RedirectURIs = []string{"http://localhost:65535/cb", "https://[::1]:8443/cb", "https://a.example.com:1/cb"}
+		}, ""},
+		{"redirect port too large", func(s *Spec) { s.RedirectURIs = []string{"http://localhost:999999/cb"} }, "redirectUris"},
+		{"redirect port 65536", func(s *Spec) { s.RedirectURIs = []string{"https://a.example.com:65536/cb"} }, "redirectUris"},
+		{"redirect port 0", func(s *Spec) { s.RedirectURIs = []string{"http://localhost:0/cb"} }, "redirectUris"},
+		{"redirect port empty", func(s *Spec) { s.RedirectURIs = []string{"http://localhost:/cb"} }, "redirectUris"},
+		{"redirect port leading zero", func(s *Spec) { s.RedirectURIs = []string{"http://localhost:08080/cb"} }, "redirectUris"},
+		{"redirect port not digits", func(s *Spec) { s.RedirectURIs = []string{"http://localhost:80a/cb"} }, "redirectUris"},
+		{"redirect port signed", func(s *Spec) { s.RedirectURIs = []string{"http://localhost:+80/cb"} }, "redirectUris"},
+		{"redirect IPv6 port too large", func(s *Spec) { s.RedirectURIs = []string{"https://[::1]:70000/cb"} }, "redirectUris"},
+		{"audience ports", func(s *Spec) {
+			s.Audiences = []string{"https://api.example.com:8443", "https://api.example.com:65535/v1", "urn:example:api"}
+		}, ""},
+		{"audience port too large", func(s *Spec) { s.Audiences = []string{"https://api.example.com:999999"} }, "allowedAudiences"},
+		{"audience port 0", func(s *Spec) { s.Audiences = []string{"https://api.example.com:0/"} }, "allowedAudiences"},
+		{"audience port empty", func(s *Spec) { s.Audiences = []string{"https://api.example.com:/v1"} }, "allowedAudiences"},
 		{"too many redirects", func(s *Spec) {
 			for i := 0; i <= MaxRedirectURIs; i++ {
 				s.RedirectURIs = append(s.RedirectURIs, "https://a.example.com/"+strings.Repeat("x", i))

@@ -36,6 +36,7 @@ import (
 	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/store/dynamo"
+	"github.com/machine-iam/machine-iam/shared/tenant"
 	"github.com/machine-iam/machine-iam/shared/token"
 	"github.com/machine-iam/machine-iam/shared/version"
 )
@@ -118,6 +119,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.Lockout.Window = seconds(intVar("LOCKOUT_WINDOW_SECONDS", 1, 86400, int(c.Lockout.Window/time.Second)))
 	if c.IssuerURL != "" && !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
 		errs = append(errs, errors.New("ISSUER_URL must be an absolute http(s) URL"))
+	}
+	if len(c.IssuerURL) > tenant.MaxBaseURLLength {
+		errs = append(errs, fmt.Errorf("ISSUER_URL must be at most %d characters: every token carries it", tenant.MaxBaseURLLength))
 	}
 	return c, errors.Join(errs...)
 }

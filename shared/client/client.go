@@ -5,6 +5,7 @@
 package client
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
@@ -141,6 +142,9 @@ func (s Spec) Validate(scopes *oauthscope.Catalog, maxLifetime time.Duration) ma
 			add("allowedAudiences", fmt.Sprintf("[%d] is listed twice", i))
 		}
 	}
+	if n := audiencesSize(s.Audiences); n > MaxAudiencesSize {
+		add("allowedAudiences", fmt.Sprintf("must total at most %d bytes (these total %d)", MaxAudiencesSize, n))
+	}
 	if s.TokenLifetime != 0 && (s.TokenLifetime < MinTokenLifetime || s.TokenLifetime > maxLifetime) {
 		add("accessTokenLifetime", fmt.Sprintf("must be from %d to %d seconds", int(MinTokenLifetime.Seconds()), int(maxLifetime.Seconds())))
 	}
@@ -156,6 +160,9 @@ func (s Spec) Validate(scopes *oauthscope.Catalog, maxLifetime time.Duration) ma
 		case utf8.RuneCountInString(v) > MaxClaimValueLength || strings.ContainsFunc(v, unicode.IsControl):
 			add("tokenClaims", fmt.Sprintf("%q must be at most %d characters, without control characters", name, MaxClaimValueLength))
 		}
+	}
+	if n := claimsSize(s.TokenClaims); n > MaxTokenClaimsSize {
+		add("tokenClaims", fmt.Sprintf("names and values must total at most %d bytes (these total %d)", MaxTokenClaimsSize, n))
 	}
 
 	if len(errs) == 0 {
@@ -242,4 +249,37 @@ func checkPort(u *url.URL) string {
 		return msg
 	}
 	return ""
+}
+
+// Bounds on what a client adds to every token: gateways, and this service's
+// own guard, refuse bearer tokens past 8 KiB. TestLargestTokenFitsInAHeader
+// (shared/tokenapi) mints the largest token they allow. Sizes are counted
+// as the token's JSON carries them (jsonSize).
+const (
+	MaxTokenClaimsSize = 2048 // bytes of all tokenClaims names and values
+	MaxAudiencesSize   = 2048 // bytes of all allowedAudiences
+)
+
+// jsonSize is the bytes s takes inside a JSON string of the token: its
+// UTF-8, with each character encoding/json escapes (", \, <, >, &, U+2028,
+// U+2029) counted as its escape, since that is what the token carries.
+func jsonSize(s string) int {
+	b, _ := json.Marshal(s)
+	return len(b) - 2
+}
+
+func claimsSize(claims map[string]string) int {
+	n := 0
+	for k, v := range claims {
+		n += jsonSize(k) + jsonSize(v)
+	}
+	return n
+}
+
+func audiencesSize(audiences []string) int {
+	n := 0
+	for _, a := range audiences {
+		n += jsonSize(a)
+	}
+	return n
 }

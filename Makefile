@@ -8,7 +8,11 @@ KMS_PORT ?= 8090
 SIGNING_KEY_SPEC ?=
 TENANT ?=
 FUNCTIONS := TokenFunction ClientsFunction SecretsFunction PoliciesFunction ProvisioningFunction
-GO_BUILD_LAMBDA := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid='
+# The release every binary is stamped with (shared/version): the nearest tag,
+# commits since and -dirty; "dev" outside a git checkout.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION_LDFLAGS = -X github.com/machine-iam/machine-iam/shared/version.Version=$(VERSION)
+GO_BUILD_LAMBDA = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid= $(VERSION_LDFLAGS)'
 
 .PHONY: help
 help: ## List the targets.
@@ -45,7 +49,7 @@ tools: tools/node_modules/.installed bin/local-kms bin/aws-lambda-rie ## Install
 
 .PHONY: run
 run: tools/node_modules/.installed bin/local-kms ## Run the whole stack on http://127.0.0.1:$(PORT) (DynamoDB Local, local-kms, every function; SIGNING_KEY_SPEC=ECC_NIST_P256 for ES256).
-	go build -o bin/gateway ./cmd/gateway
+	go build -ldflags='$(VERSION_LDFLAGS)' -o bin/gateway ./cmd/gateway
 	PORT=$(PORT) DYNAMODB_PORT=$(DYNAMODB_PORT) KMS_PORT=$(KMS_PORT) SIGNING_KEY_SPEC=$(SIGNING_KEY_SPEC) bin/gateway
 
 EXAMPLE_PORT ?= 3001
@@ -58,13 +62,13 @@ example: ## Serve the example protected API (examples/protected-api) on 127.0.0.
 bootstrap: ## Create tenant TENANT on the running local stack and print its admin credentials.
 	@test -n "$(TENANT)" || { echo "usage: make bootstrap TENANT=name" >&2; exit 2; }
 	@test -f .run/local.env || { echo "the local stack is not running: start it with make run" >&2; exit 1; }
-	@set -a && . ./.run/local.env && set +a && go run ./cmd/iamctl bootstrap --tenant "$(TENANT)"
+	@set -a && . ./.run/local.env && set +a && go run -ldflags='$(VERSION_LDFLAGS)' ./cmd/iamctl bootstrap --tenant "$(TENANT)"
 
 .PHONY: recover
 recover: ## Give tenant TENANT on the running local stack a new owner client and print its credentials.
 	@test -n "$(TENANT)" || { echo "usage: make recover TENANT=name" >&2; exit 2; }
 	@test -f .run/local.env || { echo "the local stack is not running: start it with make run" >&2; exit 1; }
-	@set -a && . ./.run/local.env && set +a && go run ./cmd/iamctl recover --tenant "$(TENANT)"
+	@set -a && . ./.run/local.env && set +a && go run -ldflags='$(VERSION_LDFLAGS)' ./cmd/iamctl recover --tenant "$(TENANT)"
 
 # --- test and lint ---------------------------------------------------------
 
@@ -117,6 +121,19 @@ build-%:
 .PHONY: build
 build: $(addprefix build-,$(FUNCTIONS)) ## Build every function as a linux/arm64 bootstrap in build/<Function>/.
 
+IAMCTL ?= bin/iamctl
+
+.PHONY: iamctl
+iamctl: ## Build iamctl for this machine as $(IAMCTL), stamped with VERSION.
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w -buildid= $(VERSION_LDFLAGS)' -o $(IAMCTL) ./cmd/iamctl
+
+# --- release ------------------------------------------------------------------
+
+.PHONY: release
+release: ## From a tag (VERSION, default git describe --tags): zipped functions, templates, samconfig.toml, SHA256SUMS in dist/<version>/; ALLOW_DIRTY=1 for a dirty tree.
+	@MAKE="$(MAKE)" FUNCTIONS="$(FUNCTIONS)" ALLOW_DIRTY="$(ALLOW_DIRTY)" \
+		VERSION="$(if $(filter file,$(origin VERSION)),,$(VERSION))" scripts/release.sh
+
 ENV ?= default
 
 .PHONY: deploy
@@ -125,5 +142,5 @@ deploy: ## sam build && sam deploy for samconfig.toml environment ENV (default, 
 	sam deploy --config-env $(ENV)
 
 .PHONY: clean
-clean: ## Remove build output and installed tools.
-	rm -rf bin build .aws-sam .run tools/node_modules tools/openapi/node_modules
+clean: ## Remove build output, releases and installed tools.
+	rm -rf bin build dist .aws-sam .run tools/node_modules tools/openapi/node_modules

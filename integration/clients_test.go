@@ -242,3 +242,29 @@ func assertProblem(t *testing.T, r response, status int) {
 		t.Errorf("problem leaks internals: %s", r.Body)
 	}
 }
+
+// TestMalformedIfMatch: an If-Match that holds no entity tag is a 400
+// naming the header, never an unconditional write; a weak tag is
+// well-formed and never matches (412). Nothing is written either way.
+func TestMalformedIfMatch(t *testing.T) {
+	admin := adminToken(t)
+	created := send(t, http.MethodPost, "/v1/clients", admin, clientBody("if-match-client"))
+	if created.Status != http.StatusCreated {
+		t.Fatal(created)
+	}
+	id := created.json(t)["clientId"].(string)
+	update := clientBody("if-match-renamed")
+	for _, v := range []string{", , ,", "garbage", "1", `*, "1"`, `"1`} {
+		r := send(t, http.MethodPut, "/v1/clients/"+id, admin, update, "If-Match", v)
+		assertProblem(t, r, http.StatusBadRequest)
+		if errs, _ := r.json(t)["errors"].(map[string]any); errs["If-Match"] == nil {
+			t.Errorf("If-Match %q: the problem does not name the header: %s", v, r)
+		}
+	}
+	for _, v := range []string{`W/"1"`, `"01"`} {
+		assertProblem(t, send(t, http.MethodPut, "/v1/clients/"+id, admin, update, "If-Match", v), http.StatusPreconditionFailed)
+	}
+	if got := send(t, http.MethodGet, "/v1/clients/"+id, admin, nil); got.Header.Get("ETag") != `"1"` || got.json(t)["name"] != "if-match-client" {
+		t.Fatalf("a refused conditional write changed the client: %s", got)
+	}
+}

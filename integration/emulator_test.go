@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -119,6 +120,9 @@ func TestFunctionsUnderRuntimeEmulator(t *testing.T) {
 					t.Logf("%s: %s", fn, em.initReport())
 				}
 			}
+			if !em.logged(`"msg":"starting","version":"` + stampedVersion + `"`) {
+				t.Errorf("%s: no start-up line naming release %s:\n%s", fn, stampedVersion, em.logs())
+			}
 		})
 	}
 }
@@ -132,12 +136,19 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
+// The release buildBootstraps stamps into the functions, as the Makefile
+// stamps VERSION.
+const (
+	versionVar     = "github.com/machine-iam/machine-iam/shared/version.Version"
+	stampedVersion = "v0.0.0-emulator"
+)
+
 // buildBootstraps compiles every function the way make build does, for this
 // machine's architecture so the emulator can run it, in one go build.
 func buildBootstraps(t testing.TB, root string) map[string]string {
 	t.Helper()
 	out := t.TempDir()
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out+"/", "./functions/...")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w -X "+versionVar+"="+stampedVersion, "-o", out+"/", "./functions/...")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -237,6 +248,14 @@ func (e *emulator) invoke(t testing.TB, payload []byte) events.APIGatewayV2HTTPR
 	}
 	return resp
 }
+
+func (e *emulator) logs() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.output.String()
+}
+
+func (e *emulator) logged(fragment string) bool { return strings.Contains(e.logs(), fragment) }
 
 var initDuration = regexp.MustCompile(`Init Duration: [0-9.]+ ms`)
 

@@ -3,11 +3,13 @@ package integration
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/machine-iam/machine-iam/shared/client"
 	"github.com/machine-iam/machine-iam/shared/tenant"
 )
 
@@ -110,6 +112,9 @@ func TestResourceFieldsValidation(t *testing.T) {
 		"audience relative":   {"allowedAudiences": []string{"api"}},
 		"audience twice":      {"allowedAudiences": []string{"https://a.example.test", "https://a.example.test"}},
 		"audience with query": {"allowedAudiences": []string{"https://a.example.test/?x=1"}},
+		"audience port":       {"allowedAudiences": []string{"https://a.example.test:999999"}},
+		"redirect port":       {"redirectUris": []string{"http://localhost:999999/cb"}},
+		"redirect empty port": {"redirectUris": []string{"https://a.example.test:/cb"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			body := clientBody("invalid-resource-client")
@@ -171,4 +176,61 @@ func TestClearingAudiencesIsHeld(t *testing.T) {
 	if r := send(t, http.MethodPut, "/v1/clients/"+fenced, admin, clientBody("fenced", "services.iam")); r.Status != http.StatusOK {
 		t.Fatalf("the owner clears them: %s", r)
 	}
+}
+
+// TestTokenSizeBounds: what a client adds to its tokens is bounded in
+// total, so its largest token (every audience, every claim) still passes
+// this service's own guard, which refuses bearer tokens over 8 KiB.
+func TestTokenSizeBounds(t *testing.T) {
+	admin := adminToken(t)
+	// fill returns n strings of total bytes, each starting with head(i).
+	fill := func(n, total int, head func(int) string) []string {
+		out := make([]string, n)
+		for i := range out {
+			size := total / n
+			if i < total%n {
+				size++
+			}
+			out[i] = head(i) + strings.Repeat("x", size-len(head(i)))
+		}
+		return out
+	}
+	tooMany := clientBody("oversized-claims")
+	claims := map[string]string{}
+	for i := range client.MaxTokenClaims {
+		claims[fmt.Sprintf("claim%d", i)] = strings.Repeat("v", client.MaxClaimValueLength)
+	}
+	tooMany["tokenClaims"] = claims
+	r := send(t, http.MethodPost, "/v1/clients", admin, tooMany)
+	assertProblem(t, r, http.StatusBadRequest)
+	if errs, _ := r.json(t)["errors"].(map[string]any); errs["tokenClaims"] == nil {
+		t.Errorf("ten 256-character claims: %s", r)
+	}
+	wide := clientBody("oversized-audiences")
+	wide["allowedAudiences"] = fill(client.MaxAudiences, client.MaxAudiencesSize+1, func(i int) string { return fmt.Sprintf("https://api%02d.example.test/", i) })
+	assertProblem(t, send(t, http.MethodPost, "/v1/clients", admin, wide), http.StatusBadRequest)
+
+	largest := clientBody("largest-tokens", "services.iam", "api")
+	own := env.base + "/resources"
+	largest["allowedAudiences"] = append([]string{own}, fill(client.MaxAudiences-1, client.MaxAudiencesSize-len(own),
+		func(i int) string { return fmt.Sprintf("https://api%02d.example.test/", i) })...)
+	claims = map[string]string{}
+	values := fill(client.MaxTokenClaims, client.MaxTokenClaimsSize-64*client.MaxTokenClaims, func(int) string { return "" })
+	for i, v := range values {
+		claims[fmt.Sprintf("claim%02d", i)+strings.Repeat("n", 57)] = v
+	}
+	largest["tokenClaims"] = claims
+	r = send(t, http.MethodPost, "/v1/clients", admin, largest)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("a client at the bounds: %s", r)
+	}
+	id := r.json(t)["clientId"].(string)
+	secret := "largest-token-secret"
+	send(t, http.MethodPost, "/v1/clients/"+id+"/secrets", admin, map[string]string{"value": secret, "description": "x"})
+	tok := tokenFor(t, tenant.Default, id, secret, "")
+	if aud, _ := claimsOf(t, tok)["aud"].([]any); len(aud) != client.MaxAudiences || len(tok) >= 8192 {
+		t.Fatalf("%d bytes, aud %v", len(tok), aud)
+	}
+	// Not 401: the guard reads the token; the client may do nothing yet.
+	assertProblem(t, send(t, http.MethodGet, "/v1/clients/"+id, tok, nil), http.StatusForbidden)
 }

@@ -64,6 +64,8 @@ Desired state
 Operator (AWS credentials, TABLE_NAME, ISSUER_URL)
   bootstrap --tenant NAME [--out FILE]  recover --tenant NAME [--out FILE]
   upgrade --tenant NAME                 bring a tenant stored by an older version up to date
+Other
+  version                               the release iamctl was built from
 
 Flags of every API command: -o table|json, --profile FILE. "iamctl COMMAND --help"
 shows a command's flags.

@@ -8,7 +8,7 @@ package main
 
 import (
 	"context"
-	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"time"
@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/machine-iam/machine-iam/shared/customresource"
+	"github.com/machine-iam/machine-iam/shared/version"
 )
 
 // secretValues reads secrets from Secrets Manager.
@@ -48,9 +49,14 @@ func (s stacks) StackResource(ctx context.Context, stackID, logicalID string) (c
 }
 
 func main() {
+	// JSON lines, as the other functions write them; the first names the
+	// release.
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	slog.Info("starting", "version", version.Version)
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
-		log.Fatal(err)
+		slog.Error("cannot start", "error", err.Error())
+		os.Exit(1)
 	}
 	secrets := secretValues{secretsmanager.NewFromConfig(cfg)}
 	hc := &http.Client{Timeout: 20 * time.Second}

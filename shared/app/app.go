@@ -36,7 +36,9 @@ import (
 	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
 	"github.com/machine-iam/machine-iam/shared/store"
 	"github.com/machine-iam/machine-iam/shared/store/dynamo"
+	"github.com/machine-iam/machine-iam/shared/tenant"
 	"github.com/machine-iam/machine-iam/shared/token"
+	"github.com/machine-iam/machine-iam/shared/version"
 )
 
 // Config is the deployment configuration, read from the environment that
@@ -117,6 +119,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.Lockout.Window = seconds(intVar("LOCKOUT_WINDOW_SECONDS", 1, 86400, int(c.Lockout.Window/time.Second)))
 	if c.IssuerURL != "" && !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
 		errs = append(errs, errors.New("ISSUER_URL must be an absolute http(s) URL"))
+	}
+	if len(c.IssuerURL) > tenant.MaxBaseURLLength {
+		errs = append(errs, fmt.Errorf("ISSUER_URL must be at most %d characters: every token carries it", tenant.MaxBaseURLLength))
 	}
 	return c, errors.Join(errs...)
 }
@@ -200,11 +205,15 @@ func FromEnvironment(ctx context.Context) (*Deps, error) {
 	return d, nil
 }
 
-// Serve is a function's main: JSON logs, Deps from the environment (exit
-// on a configuration error), then the Lambda loop over the handler build
-// makes, through the API Gateway payload-2.0 adapter.
+// Serve is a function's main: JSON logs, a start-up line naming the
+// release, Deps from the environment (exit on a configuration error), then
+// the Lambda loop over the handler build makes, through the API Gateway
+// payload-2.0 adapter.
 func Serve(build func(*Deps) *Handler) {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	// First, so that even a configuration error is logged with the code
+	// that met it.
+	slog.Info("starting", "version", version.Version)
 	deps, err := FromEnvironment(context.Background())
 	if err != nil {
 		slog.Error("cannot start", "error", err.Error())

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,6 +29,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"TABLE_NAME": "t", "SIGNING_KEY_ID": "k", "TOKEN_LIFETIME_SECONDS": "59"},
 		{"TABLE_NAME": "t", "SIGNING_KEY_ID": "k", "TOKEN_LIFETIME_SECONDS": "1h"},
 		{"TABLE_NAME": "t", "SIGNING_KEY_ID": "k", "ISSUER_URL": "id.example.com"},
+		{"TABLE_NAME": "t", "SIGNING_KEY_ID": "k", "ISSUER_URL": "https://" + strings.Repeat("a", 293)},
 	} {
 		if _, err := ConfigFromEnv(env(bad)); err == nil {
 			t.Errorf("%v: want an error", bad)

@@ -5,11 +5,13 @@
 package client
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -143,6 +145,9 @@ func (s Spec) Validate(scopes *oauthscope.Catalog, maxLifetime time.Duration) ma
 			add("allowedAudiences", fmt.Sprintf("[%d] is listed twice", i))
 		}
 	}
+	if n := audiencesSize(s.Audiences); n > MaxAudiencesSize {
+		add("allowedAudiences", fmt.Sprintf("must total at most %d bytes (these total %d)", MaxAudiencesSize, n))
+	}
 	if s.TokenLifetime != 0 && (s.TokenLifetime < MinTokenLifetime || s.TokenLifetime > maxLifetime) {
 		add("accessTokenLifetime", fmt.Sprintf("must be from %d to %d seconds", int(MinTokenLifetime.Seconds()), int(maxLifetime.Seconds())))
 	}
@@ -158,6 +163,9 @@ func (s Spec) Validate(scopes *oauthscope.Catalog, maxLifetime time.Duration) ma
 		case utf8.RuneCountInString(v) > MaxClaimValueLength || strings.ContainsFunc(v, unicode.IsControl):
 			add("tokenClaims", fmt.Sprintf("%q must be at most %d characters, without control characters", name, MaxClaimValueLength))
 		}
+	}
+	if n := claimsSize(s.TokenClaims); n > MaxTokenClaimsSize {
+		add("tokenClaims", fmt.Sprintf("names and values must total at most %d bytes (these total %d)", MaxTokenClaimsSize, n))
 	}
 
 	if len(errs) == 0 {
@@ -189,6 +197,8 @@ func CheckResource(raw string) string {
 	switch {
 	case err != nil || !u.IsAbs() || u.Host == "" && u.Opaque == "":
 		return "must be an absolute URI"
+	case checkPort(u) != "":
+		return checkPort(u)
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return "must not have a fragment"
 	case u.RawQuery != "" || strings.Contains(raw, "?"):
@@ -207,6 +217,9 @@ func checkRedirectURI(raw string) string {
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return "must be an absolute URI"
 	}
+	if msg := checkPort(u); msg != "" {
+		return msg
+	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return "must not have a fragment"
 	}
@@ -218,4 +231,58 @@ func checkRedirectURI(raw string) string {
 	default:
 		return "must use https (plain http only for localhost)"
 	}
+}
+
+// checkPort refuses the ports url.Parse lets through: it checks only that
+// a port is digits, so http://localhost:999999 parses. A port, when the URI
+// has one, must be 1-65535 written plainly; an empty one ("host:") or
+// leading zeros would let one endpoint be registered under several
+// spellings, which exact matching then tells apart.
+func checkPort(u *url.URL) string {
+	const msg = "must have a port from 1 to 65535 (without leading zeros), or none"
+	p := u.Port()
+	if p == "" {
+		if strings.HasSuffix(u.Host, ":") {
+			return msg
+		}
+		return ""
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 || p[0] == '0' {
+		return msg
+	}
+	return ""
+}
+
+// Bounds on what a client adds to every token: gateways, and this service's
+// own guard, refuse bearer tokens past 8 KiB. TestLargestTokenFitsInAHeader
+// (shared/tokenapi) mints the largest token they allow. Sizes are counted
+// as the token's JSON carries them (jsonSize).
+const (
+	MaxTokenClaimsSize = 2048 // bytes of all tokenClaims names and values
+	MaxAudiencesSize   = 2048 // bytes of all allowedAudiences
+)
+
+// jsonSize is the bytes s takes inside a JSON string of the token: its
+// UTF-8, with each character encoding/json escapes (", \, <, >, &, U+2028,
+// U+2029) counted as its escape, since that is what the token carries.
+func jsonSize(s string) int {
+	b, _ := json.Marshal(s)
+	return len(b) - 2
+}
+
+func claimsSize(claims map[string]string) int {
+	n := 0
+	for k, v := range claims {
+		n += jsonSize(k) + jsonSize(v)
+	}
+	return n
+}
+
+func audiencesSize(audiences []string) int {
+	n := 0
+	for _, a := range audiences {
+		n += jsonSize(a)
+	}
+	return n
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/access"
@@ -448,29 +447,18 @@ func (s *Service) checkRightsChange(ctx context.Context, cur, next client.Client
 // expectedVersion turns If-Match (RFC 9110 §13.1.1) into the version the
 // write must find: 0 for no condition or "*" (the client must merely exist).
 // With several entity tags the current version is read and must be one of
-// them; the write is then conditional on that version.
+// them; the write is then conditional on that version. A malformed If-Match
+// is a 400 problem, never an unconditional write.
 func (s *Service) expectedVersion(r *http.Request, ten, cid string) (int64, error) {
-	var tags []string
-	for _, v := range r.Header.Values("If-Match") {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				tags = append(tags, t)
-			}
-		}
-	}
-	if len(tags) == 0 {
-		return 0, nil
+	m, err := httpapi.ParseIfMatch(r.Header)
+	if err != nil || !m.Present || m.Any {
+		return 0, err
 	}
 	var versions []int64
-	for _, t := range tags {
-		if t == "*" {
-			return 0, nil
-		}
-		// If-Match uses the strong comparison: weak tags never match.
-		if len(t) < 3 || t[0] != '"' || t[len(t)-1] != '"' {
-			continue
-		}
-		if n, err := strconv.ParseInt(t[1:len(t)-1], 10, 64); err == nil && n > 0 {
+	for _, t := range m.Tags {
+		// Strong comparison: weak tags are well-formed but never match, nor
+		// does any strong tag other than an ETag we send ("01" is not "1").
+		if n, err := strconv.ParseInt(t.Opaque, 10, 64); err == nil && n > 0 && !t.Weak && strconv.FormatInt(n, 10) == t.Opaque {
 			versions = append(versions, n)
 		}
 	}

@@ -16,6 +16,12 @@ var slug = regexp.MustCompile(`^[a-z0-9-]{1,63}$`)
 // Valid reports whether name is a tenant slug: 1–63 of a-z, 0-9 and '-'.
 func Valid(name string) bool { return slug.MatchString(name) }
 
+// MaxBaseURLLength bounds the base URL issuers are formed from: ISSUER_URL,
+// or https:// and the request's host name (a DNS name, at most 253
+// characters). Every token carries its issuer, and tokens must stay small
+// enough for a request header.
+const MaxBaseURLLength = 300
+
 // TokenEndpoint is the token endpoint of the issuer iss.
 func TokenEndpoint(iss string) string { return iss + "/connect/token" }
 

@@ -206,3 +206,18 @@ func TestTokenHandlerSuccessAndRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestReservedTenantPaths: a path whose tenant segment is a reserved word
+// names no tenant: 404 problem, whatever the credentials.
+func TestReservedTenantPaths(t *testing.T) {
+	h := newTestService(t).Handler()
+	for _, path := range []string{"/v1/connect/token", "/connect/connect/token", "/resources/connect/introspect", "/apis/connect/revocation"} {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader("grant_type=client_credentials&client_id="+knownID+"&client_secret="+knownSecret))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusNotFound || w.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s", path, w.Code, w.Body)
+		}
+	}
+}

@@ -108,13 +108,13 @@ func (s *Service) Handler() *httpapi.Router {
 var errNoTenant = httpapi.NotFound("No tenant of that name.")
 
 // pathTenant returns the tenant a path names, the default one when it names
-// none, and false for a malformed name.
+// none, and false for a malformed or reserved name (no tenant has one).
 func pathTenant(r *http.Request) (string, bool) {
 	t := r.PathValue("tenant")
 	if t == "" {
 		return tenant.Default, true
 	}
-	return t, tenant.Valid(t)
+	return t, tenant.Valid(t) && !tenant.Reserved(t)
 }
 
 // tokenResponse is the RFC 6749 §5.1 success body.

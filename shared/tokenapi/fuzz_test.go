@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -218,6 +219,44 @@ func TestReservedTenantPaths(t *testing.T) {
 		h.ServeHTTP(w, r)
 		if w.Code != http.StatusNotFound || w.Header().Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s: %d %s", path, w.Code, w.Body)
+		}
+	}
+}
+
+// TestClientAuthenticationMethods: no client authentication at all is
+// invalid_client (401, with a Basic challenge), as RFC 6749 §5.2 has it; a
+// client_id alone is none; two methods at once stay invalid_request.
+func TestClientAuthenticationMethods(t *testing.T) {
+	h := newTestService(t).Handler()
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(knownID+":"+knownSecret))
+	for _, c := range []struct {
+		name, body, auth string
+		status           int
+		code             string
+	}{
+		{"none", "grant_type=client_credentials", "", 401, "invalid_client"},
+		{"client_id alone", "grant_type=client_credentials&client_id=" + knownID, "", 401, "invalid_client"},
+		{"basic and post", "grant_type=client_credentials&client_secret=" + knownSecret, basic, 400, "invalid_request"},
+		{"basic and assertion", "grant_type=client_credentials&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=x", basic, 400, "invalid_request"},
+		{"post and assertion", "grant_type=client_credentials&client_id=" + knownID + "&client_secret=" + knownSecret +
+			"&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=x", "", 400, "invalid_request"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/connect/token", strings.NewReader(c.body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if c.auth != "" {
+			r.Header.Set("Authorization", c.auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &e)
+		if w.Code != c.status || e.Error != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.name, w.Code, w.Body, c.status, c.code)
+		}
+		if challenge := w.Header().Get("WWW-Authenticate"); c.status == 401 && !strings.HasPrefix(challenge, `Basic realm="`) {
+			t.Errorf("%s: WWW-Authenticate %q", c.name, challenge)
 		}
 	}
 }

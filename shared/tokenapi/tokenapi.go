@@ -209,14 +209,21 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 // whichever one method it uses, for the audited action; every failure is
 // invalid_client (or a 429 of the throttle).
 func (s *Service) authenticateClient(r *http.Request, ten string, form url.Values, action string) (client.Client, error) {
+	realm := tenant.Issuer(s.IssuerBase(r), ten)
 	creds, err := clientCredentials(r, form)
+	if errors.Is(err, errNoClientAuthentication) {
+		// RFC 6749 §5.2: no client authentication is invalid_client; the
+		// challenge names the scheme this endpoint takes (RFC 9110 §11.6.1).
+		e := httpapi.InvalidClient(true, realm)
+		e.Description = "Client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)."
+		return client.Client{}, e
+	}
 	if err != nil {
 		return client.Client{}, err
 	}
 	// Only a well-formed id is logged: a malformed one may be anything,
 	// even a secret pasted into the wrong field.
 	audit.Note(r.Context(), action, lockout.Key(creds.id))
-	realm := tenant.Issuer(s.IssuerBase(r), ten)
 	authenticate := s.authenticate
 	if creds.jwt {
 		authenticate = func(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
@@ -263,6 +270,10 @@ func readForm(r *http.Request) (url.Values, error) {
 	return form, nil
 }
 
+// errNoClientAuthentication: the request uses no client authentication
+// method at all (a client_id alone is none).
+var errNoClientAuthentication = errors.New("no client authentication")
+
 type credentials struct {
 	id string
 	// secrets holds the presented secret, and for Basic also its raw form
@@ -306,7 +317,7 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, error) {
 	}
 	if auth == "" {
 		if !inBody {
-			return credentials{}, httpapi.InvalidRequest("Client authentication is required (client_secret_basic or client_secret_post).")
+			return credentials{}, errNoClientAuthentication
 		}
 		if form.Get("client_id") == "" {
 			return credentials{}, httpapi.InvalidRequest("client_id is required with client_secret.")

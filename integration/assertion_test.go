@@ -184,7 +184,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		"aud shared with another server": rs.sign(t, claims(map[string]any{"aud": []string{env.base, "https://other.example.test"}})),
 		"expired":                        rs.sign(t, claims(map[string]any{"exp": now().Add(-2 * time.Minute).Unix()})),
 		"no exp":                         rs.sign(t, claims(map[string]any{"exp": nil})),
-		"exp far ahead":                  rs.sign(t, claims(map[string]any{"exp": now().Add(time.Hour).Unix()})),
+		"exp past the maximum":           rs.sign(t, claims(map[string]any{"exp": now().Add(time.Hour + 2*time.Minute).Unix()})),
 		"no jti":                         rs.sign(t, claims(map[string]any{"jti": nil})),
 		"replayed jti":                   replayed,
 		"unknown kid":                    assertionSigner{key: rsaKey, alg: jose.RS256, kid: "nope"}.sign(t, claims(nil)),
@@ -209,6 +209,23 @@ func TestPrivateKeyJWT(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an hour ahead, replayed within its life", func(t *testing.T) {
+		// The default maximum is an hour (authlib's PrivateKeyJWT signs for
+		// 3600 s); the jti is kept until exp, so a replay fails all along.
+		a := rs.sign(t, claims(map[string]any{"exp": now().Add(time.Hour).Unix()}))
+		if r := exchange(a, nil); r.Status != http.StatusOK {
+			t.Fatalf("exp = now+3600: %s", r)
+		}
+		defer env.clock.Reset()
+		for _, later := range []time.Duration{0, 10 * time.Minute, 45 * time.Minute} {
+			env.clock.Reset()
+			env.clock.Advance(later)
+			if r := sendVia(t, fromAddress("127.0.5.1"), http.MethodPost, "/connect/token", "",
+				url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {jwtBearer}, "client_assertion": {a}}); r.Status != http.StatusUnauthorized {
+				t.Errorf("replayed %s later: %s", later, r)
+			}
+		}
+	})
 	t.Run("expired key", func(t *testing.T) {
 		env.clock.Advance(2 * time.Hour)
 		defer env.clock.Reset()

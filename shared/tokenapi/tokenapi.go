@@ -66,7 +66,10 @@ type Service struct {
 	Actions  *action.Catalog
 	// MaxLifetime caps a client's own token lifetime.
 	MaxLifetime time.Duration
-	Now         func() time.Time
+	// MaxAssertionLifetime bounds how far ahead a client assertion's exp
+	// may be (0: clientkey.DefaultMaxAssertionLifetime).
+	MaxAssertionLifetime time.Duration
+	Now                  func() time.Time
 }
 
 // New is the handler of the token function.
@@ -77,7 +80,7 @@ func New(d *app.Deps) *app.Handler {
 		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
 		// The authority on its own tokens allows no leeway (RFC 7662 §2.2).
 		Verifier: &token.Verifier{Keys: d.Signer, Now: d.Now}, Actions: d.Actions,
-		MaxLifetime: d.Config.MaxTokenLifetime,
+		MaxLifetime: d.Config.MaxTokenLifetime, MaxAssertionLifetime: d.Config.MaxAssertionLifetime,
 	}
 	if p := d.Config.TokenReusePercent; p > 0 {
 		s.Reuse = &token.Reuse{MinRemaining: float64(p) / 100, Max: 10_000}
@@ -433,7 +436,13 @@ func (s *Service) authenticateAssertion(ctx context.Context, ten, address string
 	if cr.assertion == nil {
 		return fail(errors.New("unparsable, or client_id differs from iss"))
 	}
-	v, err := cr.assertion.Verify(rec.Keys, audiences, now)
+	maxLifetime := s.MaxAssertionLifetime
+	if maxLifetime == 0 {
+		maxLifetime = clientkey.DefaultMaxAssertionLifetime
+	}
+	// The jti is kept until the assertion expires (v.Expiry), however far
+	// ahead within maxLifetime that is.
+	v, err := cr.assertion.Verify(rec.Keys, audiences, now, maxLifetime)
 	if err == nil && rec.Client == nil {
 		err = errors.New("no such client")
 	}

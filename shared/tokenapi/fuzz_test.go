@@ -39,6 +39,10 @@ type memoryCredentials struct {
 	attempts map[string]lockout.Counts // by key and window
 	byAddr   map[string]int            // by key, window and address
 	used     map[string]bool           // client assertions
+	revoked  map[string]bool           // jtis
+	killedAt time.Time
+	// maxRevocations, when set, stands in for the limit's Max.
+	maxRevocations int
 }
 
 func (m *memoryCredentials) GetCredentials(_ context.Context, tenant, key, address string, window time.Time) (store.CredentialRecord, error) {
@@ -48,7 +52,9 @@ func (m *memoryCredentials) GetCredentials(_ context.Context, tenant, key, addre
 		Total: m.attempts[key+window.String()].Total, FromAddress: m.byAddr[key+window.String()+address]}}
 	if tenant == "default" && key == m.client.ID {
 		c := m.client
+		c.TokensRevokedAt = m.killedAt
 		rec.Client, rec.Secrets = &c, m.secrets
+		rec.Revocations = int64(len(m.revoked))
 	}
 	return rec, nil
 }
@@ -85,7 +91,7 @@ func (m *memoryCredentials) UncountAttempt(_ context.Context, _, key, address st
 	return nil
 }
 
-func (m *memoryCredentials) UseAssertion(_ context.Context, _, clientID, jti string, _ time.Time) error {
+func (m *memoryCredentials) UseAssertion(_ context.Context, _, clientID, jti string, _, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.used == nil {
@@ -98,14 +104,39 @@ func (m *memoryCredentials) UseAssertion(_ context.Context, _, clientID, jti str
 	return nil
 }
 
-func (m *memoryCredentials) RevokeToken(context.Context, string, string, string, time.Time) error {
+func (m *memoryCredentials) RevokeToken(_ context.Context, _, _, jti string, _ time.Time, l store.RevocationLimit) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.maxRevocations > 0 {
+		l.Max = m.maxRevocations
+	}
+	if len(m.revoked) >= l.Max {
+		return &store.LimitError{Until: l.Now.Add(l.Span)}
+	}
+	if m.revoked == nil {
+		m.revoked = map[string]bool{}
+	}
+	m.revoked[jti] = true
 	return nil
 }
-func (m *memoryCredentials) RevokeTokens(context.Context, string, string, time.Time) error {
+func (m *memoryCredentials) TokenRevoked(_ context.Context, _, _, jti string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.revoked[jti], nil
+}
+func (m *memoryCredentials) RevokeTokens(_ context.Context, _, _ string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.killedAt = at
 	return nil
 }
-func (m *memoryCredentials) Grants(context.Context, string, string) (policy.Grants, error) {
-	return policy.Grants{}, nil
+func (m *memoryCredentials) Grants(_ context.Context, _, subjectID string) (policy.Grants, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if subjectID != m.client.SubjectID() {
+		return policy.Grants{}, store.ErrSubjectNotFound
+	}
+	return policy.Grants{Revocation: policy.Revocation{KilledAt: m.killedAt}}, nil
 }
 
 func (m *memoryCredentials) CreateTenant(context.Context, string) error { return nil }

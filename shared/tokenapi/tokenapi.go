@@ -176,11 +176,11 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 		return nil, &httpapi.OAuthError{Code: httpapi.CodeUnauthorizedClient,
 			Description: "The client may not use client_credentials.", Status: http.StatusBadRequest}
 	}
-	scopes, err := s.grantedScopes(c, form)
+	scopes, err := s.grantedScopes(c.Client, form)
 	if err != nil {
 		return nil, err
 	}
-	audiences, err := grantedAudiences(c, form)
+	audiences, err := grantedAudiences(c.Client, form)
 	if err != nil {
 		return nil, err
 	}
@@ -192,9 +192,12 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 	grant := token.Grant{Issuer: realm, Tenant: ten, Subject: c.SubjectID(), ClientID: c.ID, Scopes: scopes,
 		Audiences: audiences, Lifetime: lifetime, Claims: c.TokenClaims}
 	now := s.Now()
+	state := c.revocationState()
 	if s.Reuse != nil {
-		// A remembered token the kill switch revoked is not handed out.
-		if raw, claims, ok := s.Reuse.Get(grant, now); ok && time.Unix(claims.IssuedAt, 0).After(c.TokensRevokedAt) {
+		// Only while the client's revocation state is unchanged since it
+		// was minted (no revocation, by RFC 7009 or the kill switch, since),
+		// and never a token the kill switch covers.
+		if raw, claims, ok := s.Reuse.Get(grant, state, now); ok && time.Unix(claims.IssuedAt, 0).After(c.TokensRevokedAt) {
 			return &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - now.Unix(), Scope: claims.Scope}, nil
 		}
 	}
@@ -203,7 +206,7 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 		return nil, err
 	}
 	if s.Reuse != nil {
-		s.Reuse.Put(grant, raw, claims, now)
+		s.Reuse.Put(grant, state, raw, claims, now)
 	}
 	return &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt, Scope: claims.Scope}, nil
 }
@@ -211,7 +214,7 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 // authenticateClient authenticates the request's client in tenant ten, by
 // whichever one method it uses, for the audited action; every failure is
 // invalid_client (or a 429 of the throttle).
-func (s *Service) authenticateClient(r *http.Request, ten string, form url.Values, action string) (client.Client, error) {
+func (s *Service) authenticateClient(r *http.Request, ten string, form url.Values, action string) (caller, error) {
 	realm := tenant.Issuer(s.IssuerBase(r), ten)
 	creds, err := clientCredentials(r, form)
 	if errors.Is(err, errNoClientAuthentication) {
@@ -219,26 +222,26 @@ func (s *Service) authenticateClient(r *http.Request, ten string, form url.Value
 		// challenge names the scheme this endpoint takes (RFC 9110 §11.6.1).
 		e := httpapi.InvalidClient(true, realm)
 		e.Description = "Client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)."
-		return client.Client{}, e
+		return caller{}, e
 	}
 	if err != nil {
-		return client.Client{}, err
+		return caller{}, err
 	}
 	// Only a well-formed id is logged: a malformed one may be anything,
 	// even a secret pasted into the wrong field.
 	audit.Note(r.Context(), action, lockout.Key(creds.id))
 	authenticate := s.authenticate
 	if creds.jwt {
-		authenticate = func(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
+		authenticate = func(ctx context.Context, ten, address string, cr credentials) (caller, error) {
 			return s.authenticateAssertion(ctx, ten, address, cr, []string{realm, tenant.TokenEndpoint(realm)})
 		}
 	}
 	c, err := authenticate(r.Context(), ten, lockout.Address(r.RemoteAddr), creds)
 	if errors.Is(err, errAuthFailed) {
-		return client.Client{}, httpapi.InvalidClient(creds.basic, realm)
+		return caller{}, httpapi.InvalidClient(creds.basic, realm)
 	}
 	if err != nil {
-		return client.Client{}, err
+		return caller{}, err
 	}
 	audit.NoteCaller(r.Context(), ten, c.SubjectID())
 	return c, nil
@@ -374,16 +377,16 @@ var errAuthFailed = errors.New("client authentication failed")
 // secret tried), then checked with the same hash work whether the client
 // exists or not; a success gives its count back. Every refusal is
 // errAuthFailed or a 429, alike for known and unknown client ids.
-func (s *Service) authenticate(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
+func (s *Service) authenticate(ctx context.Context, ten, address string, cr credentials) (caller, error) {
 	a, rec, err := s.attempt(ctx, ten, address, cr.id)
 	if err != nil {
-		return client.Client{}, err
+		return caller{}, err
 	}
 	key, now, window, end := a.key, a.now, a.window, a.end
 	if rec.Client != nil {
 		for _, presented := range cr.secrets {
 			if _, ok := s.Secrets.MatchWarm(rec.Secrets, presented, now); ok {
-				return *rec.Client, nil
+				return authenticated(rec), nil
 			}
 		}
 	}
@@ -393,9 +396,9 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 	err = s.Credentials.CountAttempt(ctx, ten, key, address, attempts, window, s.Lockout, end.Add(time.Hour))
 	switch {
 	case errors.Is(err, store.ErrLimitExceeded):
-		return client.Client{}, throttled(now, end)
+		return caller{}, throttled(now, end)
 	case err != nil:
-		return client.Client{}, err
+		return caller{}, err
 	}
 	matched := false
 	for _, presented := range cr.secrets {
@@ -404,13 +407,13 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 		}
 	}
 	if !matched || rec.Client == nil {
-		return client.Client{}, errAuthFailed
+		return caller{}, errAuthFailed
 	}
 	if err := s.Credentials.UncountAttempt(ctx, ten, key, address, attempts, window); err != nil {
 		// The client is in; only its address keeps its attempts spent.
 		slog.WarnContext(ctx, "successful authentication not uncounted", "error", err.Error())
 	}
-	return *rec.Client, nil
+	return authenticated(rec), nil
 }
 
 // authenticateAssertion checks a private_key_jwt client assertion with one
@@ -419,19 +422,19 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 // is cheap and not a guess of anything, so a failure is counted after it
 // (one write), not before; an address past its threshold gets 429 first.
 // Every failure is errAuthFailed after the same work, known client or not.
-func (s *Service) authenticateAssertion(ctx context.Context, ten, address string, cr credentials, audiences []string) (client.Client, error) {
+func (s *Service) authenticateAssertion(ctx context.Context, ten, address string, cr credentials, audiences []string) (caller, error) {
 	a, rec, err := s.attempt(ctx, ten, address, cr.id)
 	if err != nil {
-		return client.Client{}, err
+		return caller{}, err
 	}
 	key, now, window, end := a.key, a.now, a.window, a.end
-	fail := func(why error) (client.Client, error) {
+	fail := func(why error) (caller, error) {
 		slog.InfoContext(ctx, "client assertion refused", "reason", why.Error())
 		err := s.Credentials.CountAttempt(ctx, ten, key, address, 1, window, s.Lockout, end.Add(time.Hour))
 		if errors.Is(err, store.ErrLimitExceeded) {
-			return client.Client{}, throttled(now, end)
+			return caller{}, throttled(now, end)
 		}
-		return client.Client{}, errAuthFailed
+		return caller{}, errAuthFailed
 	}
 	if cr.assertion == nil {
 		return fail(errors.New("unparsable, or client_id differs from iss"))
@@ -449,13 +452,32 @@ func (s *Service) authenticateAssertion(ctx context.Context, ten, address string
 	if err != nil {
 		return fail(err)
 	}
-	switch err := s.Credentials.UseAssertion(ctx, ten, cr.id, v.JTI, v.Expiry); {
+	switch err := s.Credentials.UseAssertion(ctx, ten, cr.id, v.JTI, v.Expiry, now); {
 	case errors.Is(err, store.ErrConflict):
 		return fail(errors.New("jti used before"))
 	case err != nil:
-		return client.Client{}, err
+		return caller{}, err
 	}
-	return *rec.Client, nil
+	return authenticated(rec), nil
+}
+
+// caller is an authenticated client with the revocation state read with
+// it.
+type caller struct {
+	client.Client
+	revocations int64
+}
+
+// authenticated is the caller rec holds; rec.Client is not nil.
+func authenticated(rec store.CredentialRecord) caller {
+	return caller{Client: *rec.Client, revocations: rec.Revocations}
+}
+
+// revocationState is what token reuse compares: a remembered token is
+// handed out again only while the client's kill switch and the count of
+// its revoked tokens are what they were when it was minted.
+func (c caller) revocationState() string {
+	return strconv.FormatInt(c.TokensRevokedAt.Unix(), 10) + "/" + strconv.FormatInt(c.revocations, 10)
 }
 
 // attemptWindow is where an authentication attempt is counted.

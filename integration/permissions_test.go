@@ -376,3 +376,49 @@ func TestTokenRoleWritesOnlyItsOwnPartitions(t *testing.T) {
 		t.Error(p)
 	}
 }
+
+// TestSigningKeyPolicy reads the signing key's policy in template.yaml:
+// kms:Sign is allowed to the token function's role by its exact ARN and
+// denied to every other principal; kms:PutKeyPolicy is named (no kms:Put*)
+// and allowed to the key administrator alone, the account only when no
+// administrator role is given; no statement grants signing otherwise.
+func TestSigningKeyPolicy(t *testing.T) {
+	key := env.svc.Template.Resources["SigningKey"].Properties["KeyPolicy"].(map[string]any)
+	role := fmt.Sprint(map[string]any{"Fn::GetAtt": []any{"TokenFunctionRole", "Arn"}})
+	admin := fmt.Sprint(map[string]any{"Fn::If": []any{"HasKeyAdministrator", map[string]any{"Ref": "KeyAdministratorRoleArn"},
+		map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}})
+	signers, deniers, putters := 0, 0, 0
+	for _, st := range key["Statement"].([]any) {
+		s := st.(map[string]any)
+		actions := asList(s["Action"])
+		cond, _ := s["Condition"].(map[string]any)
+		principal := fmt.Sprint(s["Principal"].(map[string]any)["AWS"])
+		for _, a := range actions {
+			switch a := fmt.Sprint(a); {
+			case a == "kms:Sign" && s["Effect"] == "Allow":
+				signers++
+				if eq, _ := cond["ArnEquals"].(map[string]any); fmt.Sprint(eq["aws:PrincipalArn"]) != role {
+					t.Errorf("statement %v allows kms:Sign without naming the token function's role exactly: %v", s["Sid"], cond)
+				}
+			case a == "kms:Sign":
+				deniers++
+				if ne, _ := cond["ArnNotEquals"].(map[string]any); fmt.Sprint(ne["aws:PrincipalArn"]) != role || principal != "*" {
+					t.Errorf("statement %v denies kms:Sign to %v except %v", s["Sid"], principal, cond)
+				}
+			case strings.HasPrefix(a, "kms:Put") && a != "kms:PutKeyPolicy", strings.Contains(a, "*") && stringLike(a, "kms:Sign"):
+				t.Errorf("statement %v allows %s", s["Sid"], a)
+			case a == "kms:PutKeyPolicy":
+				putters++
+				if principal != admin {
+					t.Errorf("kms:PutKeyPolicy is allowed to %s, want the key administrator", principal)
+				}
+			}
+		}
+	}
+	if signers != 1 || deniers != 1 || putters != 1 {
+		t.Errorf("%d statements allow kms:Sign, %d deny it, %d allow kms:PutKeyPolicy; want one each", signers, deniers, putters)
+	}
+	if got := granted(env.svc.Template, "TokenFunction"); !got["kms:Sign@key"] {
+		t.Error("the token function's role is not allowed kms:Sign on the key")
+	}
+}

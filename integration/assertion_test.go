@@ -62,7 +62,9 @@ var jtiCounter int
 
 // TestPrivateKeyJWT registers public keys for a client and authenticates
 // it at the token endpoint with assertions signed by go-jose, then tries
-// every forgery and replay a client library or an attacker would.
+// every forgery and replay a client library or an attacker would. (Its
+// assertions are valid for minutes, so they could have been used under an
+// older release: their cost holds a GetItem of where that kept them.)
 func TestPrivateKeyJWT(t *testing.T) {
 	admin := adminToken(t)
 	cid := send(t, http.MethodPost, "/v1/clients", admin, clientBody("key-client", "api")).json(t)["clientId"].(string)
@@ -246,12 +248,9 @@ func TestPrivateKeyJWT(t *testing.T) {
 		if r := exchange(rs.sign(t, claims(nil)), nil); r.Status != http.StatusOK {
 			t.Fatal(r)
 		}
-		// An assertion valid for minutes could have been used under an
-		// older release, so where that kept them is read too (GetItem).
 		if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 2, "DynamoDB:PutItem": 1, "DynamoDB:GetItem": 1, "KMS:Sign": 1}; !maps.Equal(got, want) {
 			t.Errorf("calls %v, want %v", got, want)
 		}
-
 	})
 	t.Run("failures count for throttling", func(t *testing.T) {
 		atWindowStart(t)

@@ -62,7 +62,9 @@ var jtiCounter int
 
 // TestPrivateKeyJWT registers public keys for a client and authenticates
 // it at the token endpoint with assertions signed by go-jose, then tries
-// every forgery and replay a client library or an attacker would.
+// every forgery and replay a client library or an attacker would. (Its
+// assertions are valid for minutes, so they could have been used under an
+// older release: their cost holds a GetItem of where that kept them.)
 func TestPrivateKeyJWT(t *testing.T) {
 	admin := adminToken(t)
 	cid := send(t, http.MethodPost, "/v1/clients", admin, clientBody("key-client", "api")).json(t)["clientId"].(string)
@@ -184,7 +186,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		"aud shared with another server": rs.sign(t, claims(map[string]any{"aud": []string{env.base, "https://other.example.test"}})),
 		"expired":                        rs.sign(t, claims(map[string]any{"exp": now().Add(-2 * time.Minute).Unix()})),
 		"no exp":                         rs.sign(t, claims(map[string]any{"exp": nil})),
-		"exp far ahead":                  rs.sign(t, claims(map[string]any{"exp": now().Add(time.Hour).Unix()})),
+		"exp past the maximum":           rs.sign(t, claims(map[string]any{"exp": now().Add(time.Hour + 2*time.Minute).Unix()})),
 		"no jti":                         rs.sign(t, claims(map[string]any{"jti": nil})),
 		"replayed jti":                   replayed,
 		"unknown kid":                    assertionSigner{key: rsaKey, alg: jose.RS256, kid: "nope"}.sign(t, claims(nil)),
@@ -246,7 +248,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		if r := exchange(rs.sign(t, claims(nil)), nil); r.Status != http.StatusOK {
 			t.Fatal(r)
 		}
-		if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 1, "DynamoDB:PutItem": 1, "KMS:Sign": 1}; !maps.Equal(got, want) {
+		if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 2, "DynamoDB:PutItem": 1, "DynamoDB:GetItem": 1, "KMS:Sign": 1}; !maps.Equal(got, want) {
 			t.Errorf("calls %v, want %v", got, want)
 		}
 	})
@@ -263,4 +265,48 @@ func TestPrivateKeyJWT(t *testing.T) {
 			t.Errorf("the 12th failure from one address: %s", last)
 		}
 	})
+}
+
+// TestAssertionAnHourAhead: an assertion whose exp is an hour ahead (the
+// default maximum; Python's authlib signs PrivateKeyJWT assertions for
+// 3600 s) is accepted, costs no read of where older releases kept used
+// assertions, and stays single-use all its life; past the maximum and the
+// leeway it is refused.
+func TestAssertionAnHourAhead(t *testing.T) {
+	admin := adminToken(t)
+	cid := send(t, http.MethodPost, "/v1/clients", admin, clientBody("hour-key-client", "api")).json(t)["clientId"].(string)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if r := send(t, http.MethodPost, "/v1/clients/"+cid+"/keys", admin, map[string]any{"jwk": publicJWK(t, &key.PublicKey, "hour", "ES256"), "description": "k"}); r.Status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	s := assertionSigner{key: key, alg: jose.ES256, kid: "hour"}
+	assertion := func(ahead time.Duration) string {
+		now := env.clock.Now()
+		return s.sign(t, map[string]any{"iss": cid, "sub": cid, "aud": env.base, "iat": now.Unix(), "exp": now.Add(ahead).Unix(),
+			"jti": "hour-" + strconv.FormatInt(time.Now().UnixNano(), 36)})
+	}
+	exchange := func(a, address string) response {
+		return sendVia(t, fromAddress(address), http.MethodPost, "/connect/token", "",
+			url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {jwtBearer}, "client_assertion": {a}})
+	}
+	a := assertion(time.Hour)
+	env.calls.reset()
+	if r := exchange(a, "127.0.5.1"); r.Status != http.StatusOK {
+		t.Fatalf("exp = now+3600: %s", r)
+	}
+	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 2, "DynamoDB:PutItem": 1, "KMS:Sign": 1}; !maps.Equal(got, want) {
+		t.Errorf("calls %v, want %v", got, want)
+	}
+	defer env.clock.Reset()
+	for _, later := range []time.Duration{0, 10 * time.Minute, 45 * time.Minute} {
+		env.clock.Reset()
+		env.clock.Advance(later)
+		if r := exchange(a, "127.0.5.2"); r.Status != http.StatusUnauthorized || r.json(t)["error"] != "invalid_client" {
+			t.Errorf("replayed %s later: %s", later, r)
+		}
+	}
+	env.clock.Reset()
+	if r := exchange(assertion(time.Hour+2*time.Minute), "127.0.5.3"); r.Status != http.StatusUnauthorized {
+		t.Errorf("exp past the maximum and the leeway: %s", r)
+	}
 }

@@ -8,9 +8,10 @@ import (
 )
 
 // TestTokenRequestCost counts, with SDK middleware, the requests one token
-// request sends: one DynamoDB Query and one KMS Sign for a secret the
-// process verified before; the first verification in a process also counts
-// the attempt before its hash work and gives it back after.
+// request sends: two DynamoDB Queries at once (the client's credentials, its
+// token partition's attempt and revocation counts) and one KMS Sign for a
+// secret the process verified before; the first verification in a process
+// also counts the attempt before its hash work and gives it back after.
 func TestTokenRequestCost(t *testing.T) {
 	admin := adminToken(t)
 	id, value := newClient(t, admin, "cost")
@@ -19,9 +20,9 @@ func TestTokenRequestCost(t *testing.T) {
 		name string
 		want map[string]int
 	}{
-		{"cold cache", map[string]int{"DynamoDB:Query": 1, "DynamoDB:UpdateItem": 2, "KMS:Sign": 1}},
-		{"warm cache", map[string]int{"DynamoDB:Query": 1, "KMS:Sign": 1}},
-		{"warm cache again", map[string]int{"DynamoDB:Query": 1, "KMS:Sign": 1}},
+		{"cold cache", map[string]int{"DynamoDB:Query": 2, "DynamoDB:UpdateItem": 2, "KMS:Sign": 1}},
+		{"warm cache", map[string]int{"DynamoDB:Query": 2, "KMS:Sign": 1}},
+		{"warm cache again", map[string]int{"DynamoDB:Query": 2, "KMS:Sign": 1}},
 	} {
 		env.calls.reset()
 		if r := send(t, http.MethodPost, "/connect/token", "", form); r.Status != http.StatusOK {
@@ -37,19 +38,20 @@ func TestTokenRequestCost(t *testing.T) {
 		if r := send(t, http.MethodPost, "/connect/token", "", form); r.Status != http.StatusUnauthorized {
 			t.Fatal(r)
 		}
-		if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:Query": 1, "DynamoDB:UpdateItem": 1}) {
-			t.Errorf("calls = %v, want one Query, the failure count, and no signature", got)
+		if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:Query": 2, "DynamoDB:UpdateItem": 1}) {
+			t.Errorf("calls = %v, want the two reads, the failure count, and no signature", got)
 		}
 	})
 	t.Run("an authorized management read", func(t *testing.T) {
 		// Tokens are verified in-process (no KMS); the decision is one
-		// Query of the caller's partition (the admin is in no group); the
-		// read is one GetItem.
+		// Query of the caller's partition (the admin is in no group) and,
+		// beside it, one GetItem for the token's revocation; the read is
+		// one GetItem.
 		env.calls.reset()
 		if r := send(t, http.MethodGet, "/v1/clients/"+id, admin, nil); r.Status != http.StatusOK {
 			t.Fatal(r)
 		}
-		if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:Query": 1, "DynamoDB:GetItem": 1}) {
+		if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:Query": 1, "DynamoDB:GetItem": 2}) {
 			t.Errorf("calls = %v", got)
 		}
 	})

@@ -511,7 +511,7 @@ func TestEscalationCheckCost(t *testing.T) {
 	if r := send(t, http.MethodPost, "/v1/clients/"+target+"/secrets", tok, map[string]string{"value": "cost-secret-1", "description": "x"}); r.Status != http.StatusCreated {
 		t.Fatal(r)
 	}
-	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 7, "DynamoDB:TransactWriteItems": 1}; !maps.Equal(got, want) {
+	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 7, "DynamoDB:GetItem": 1, "DynamoDB:TransactWriteItems": 1}; !maps.Equal(got, want) {
 		t.Errorf("calls = %v, want %v", got, want)
 	}
 }

@@ -3,12 +3,16 @@ package integration
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/machine-iam/machine-iam/local/gateway"
+	"github.com/machine-iam/machine-iam/local/stack"
 	"github.com/machine-iam/machine-iam/shared/signer"
 	"github.com/machine-iam/machine-iam/shared/tenant"
 	"github.com/machine-iam/machine-iam/shared/token"
@@ -104,8 +108,8 @@ func TestIntrospection(t *testing.T) {
 	}
 	env.calls.reset()
 	look(live)
-	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 3}; !maps.Equal(got, want) {
-		t.Errorf("introspection calls %v, want %v (caller's credentials, caller's grants, token's client)", got, want)
+	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 4, "DynamoDB:GetItem": 1}; !maps.Equal(got, want) {
+		t.Errorf("introspection calls %v, want %v (caller's credentials and token partition, caller's grants, token's client, token's revocation)", got, want)
 	}
 }
 
@@ -158,8 +162,8 @@ func TestRevocation(t *testing.T) {
 	}
 	env.calls.reset()
 	send(t, http.MethodGet, "/v1/clients", keep, nil)
-	if got := env.calls.snapshot(); got["DynamoDB:Query"] != 2 || got["DynamoDB:GetItem"] != 1 || len(got) != 2 {
-		t.Errorf("a management read with revocations in force: %v, want the decision's Query, the listing's and the count", got)
+	if got := env.calls.snapshot(); got["DynamoDB:Query"] != 2 || got["DynamoDB:GetItem"] != 2 || len(got) != 2 {
+		t.Errorf("a management read with revocations in force: %v, want the decision's Query and the token's revocation, the listing's Query and the count", got)
 	}
 }
 
@@ -199,4 +203,95 @@ func TestKillSwitch(t *testing.T) {
 		t.Errorf("a token issued after the kill switch: %s", r)
 	}
 	assertProblem(t, send(t, http.MethodPost, "/v1/clients/00000000-0000-4000-8000-000000000000/revoke-tokens", admin, nil), http.StatusNotFound)
+}
+
+// reuseInstance serves every function through a gateway of its own whose
+// token function hands out still-fresh tokens again (TOKEN_REUSE_PERCENT
+// 50): one more Lambda instance of the deployment, with its own memory,
+// sharing the table and the key.
+func reuseInstance(t *testing.T) string {
+	t.Helper()
+	handlers := map[string]http.Handler{}
+	for fn, build := range stack.Functions {
+		d := *env.svc.Deps[fn]
+		if fn == "TokenFunction" {
+			d.Config.TokenReusePercent = 50
+		}
+		handlers[fn] = build(&d)
+	}
+	gw, err := gateway.New(env.svc.Template, handlers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestTokenReuseHonoursRevocation: with token reuse on, a token revoked by
+// RFC 7009 (at any instance) or issued before its client's kill switch is
+// never handed out again, at any instance; one nothing revoked still is.
+func TestTokenReuseHonoursRevocation(t *testing.T) {
+	admin := adminToken(t)
+	c := newCaller(t, admin, "reused")
+	grant(t, admin, c.subject, "iam.client.read", "/clients")
+	a, b := reuseInstance(t), reuseInstance(t)
+	issue := func(base string) string {
+		t.Helper()
+		resp, err := env.http.PostForm(base+"/connect/token", tokenForm(c.id, c.secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			AccessToken string `json:"access_token"`
+		}
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
+			t.Fatalf("token at %s: %d", base, resp.StatusCode)
+		}
+		return body.AccessToken
+	}
+	revoke := func(base, tok string) {
+		t.Helper()
+		resp, err := env.http.PostForm(base+"/connect/revocation", url.Values{"client_id": {c.id}, "client_secret": {c.secret}, "token": {tok}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("revocation at %s: %d", base, resp.StatusCode)
+		}
+	}
+	works := func(tok string) bool {
+		return send(t, http.MethodGet, "/v1/clients", tok, nil).Status == http.StatusOK
+	}
+
+	first := issue(a)
+	if issue(a) != first {
+		t.Fatal("reuse is off at the instance")
+	}
+	revoke(env.base, first) // at another instance
+	second := issue(a)
+	if second == first {
+		t.Fatal("a token revoked at another instance was handed out again")
+	}
+	if works(first) || !works(second) {
+		t.Fatal("the revoked token works, or its successor does not")
+	}
+	fromB := issue(b)
+	if issue(b) != fromB {
+		t.Fatal("reuse is off at the second instance")
+	}
+	revoke(a, fromB) // one instance revokes what another remembers
+	if again := issue(b); again == fromB || !works(again) {
+		t.Fatal("a token revoked at one instance was handed out again by another")
+	}
+	remembered := issue(a)
+	if r := send(t, http.MethodPost, "/v1/clients/"+c.id+"/revoke-tokens", admin, nil); r.Status != http.StatusNoContent {
+		t.Fatal(r)
+	}
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	if again := issue(a); again == remembered || !works(again) {
+		t.Fatal("a token issued before the kill switch was handed out again")
+	}
 }

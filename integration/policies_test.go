@@ -302,8 +302,8 @@ func TestDecisionCost(t *testing.T) {
 	if r := send(t, http.MethodGet, "/v1/actions", tok, nil); r.Status != 200 {
 		t.Fatal(r)
 	}
-	if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:Query": 4}) {
-		t.Errorf("calls = %v, want 4 Queries (caller + 3 groups) and nothing else", got)
+	if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:Query": 4, "DynamoDB:GetItem": 1}) {
+		t.Errorf("calls = %v, want 4 Queries (caller + 3 groups) and the token's revocation, nothing else", got)
 	}
 }
 

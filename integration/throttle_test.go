@@ -155,15 +155,16 @@ func TestThrottleCeiling(t *testing.T) {
 	}
 }
 
-// TestCountsNeverCrowdOutCredentials fills a client's partition with more
-// than a Query page (1 MB) of attempt counts from earlier windows, and the
-// current window's count at its ceiling of addresses: the token endpoint
-// still reads the client and its secrets in its one Query.
+// TestCountsNeverCrowdOutCredentials fills a client's token partition with
+// more than a Query page (1 MB) of attempt counts from earlier windows, and
+// the current window's count at its ceiling of addresses: the token
+// endpoint still reads the client, its secrets and the current count in its
+// two Queries.
 func TestCountsNeverCrowdOutCredentials(t *testing.T) {
 	admin := adminToken(t)
 	atWindowStart(t)
 	cid, value := newClient(t, admin, "crowded")
-	pk := "T#default#S#client-" + cid
+	pk := "TOKEN#default#" + cid
 	window, _ := lockout.Policy{Window: lockout.DefaultWindow}.WindowAt(env.clock.Now())
 	put := func(start time.Time, addresses, pad int) {
 		it := map[string]types.AttributeValue{
@@ -187,8 +188,8 @@ func TestCountsNeverCrowdOutCredentials(t *testing.T) {
 	if r := send(t, http.MethodPost, "/connect/token", "", tokenForm(cid, value)); r.Status != http.StatusOK {
 		t.Fatalf("token with a crowded partition: %s", r)
 	}
-	if got := env.calls.snapshot()["DynamoDB:Query"]; got != 1 {
-		t.Errorf("%d Queries, want 1", got)
+	if got := env.calls.snapshot()["DynamoDB:Query"]; got != 2 {
+		t.Errorf("%d Queries, want 2", got)
 	}
 	// And the current window's count was read: one more counted attempt
 	// reaches the ceiling.
@@ -202,7 +203,7 @@ func TestCountsNeverCrowdOutCredentials(t *testing.T) {
 // throttleSK mirrors the store's key of a window's count (a test of the
 // layout must not share the code it tests).
 func throttleSK(start time.Time) string {
-	return fmt.Sprintf("#THROTTLE#%011d", start.Unix())
+	return fmt.Sprintf("#ATTEMPTS#%011d", start.Unix())
 }
 
 // TestAuditEveryChange: every request that is not a GET leaves exactly one

@@ -47,8 +47,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"missing grant_type", http.MethodPost, "/connect/token", form("client_id", id, "client_secret", value), nil, 400, "invalid_request", false},
 		{"password grant", http.MethodPost, "/connect/token", form("grant_type", "password", "client_id", id, "client_secret", value), nil, 400, "unsupported_grant_type", false},
 		{"repeated parameter", http.MethodPost, "/connect/token", form("grant_type", "client_credentials", "grant_type", "client_credentials", "client_id", id, "client_secret", value), nil, 400, "invalid_request", false},
-		{"no client authentication", http.MethodPost, "/connect/token", form("grant_type", "client_credentials"), nil, 400, "invalid_request", false},
-		{"client_id alone", http.MethodPost, "/connect/token", form("grant_type", "client_credentials", "client_id", id), nil, 400, "invalid_request", false},
+		{"no client authentication", http.MethodPost, "/connect/token", form("grant_type", "client_credentials"), nil, 401, "invalid_client", true},
+		{"client_id alone", http.MethodPost, "/connect/token", form("grant_type", "client_credentials", "client_id", id), nil, 401, "invalid_client", true},
 		{"client_secret alone", http.MethodPost, "/connect/token", form("grant_type", "client_credentials", "client_secret", value), nil, 400, "invalid_request", false},
 		{"both methods", http.MethodPost, "/connect/token", form("grant_type", "client_credentials", "client_secret", value), []string{"Authorization", basic(id, value)}, 400, "invalid_request", false},
 		{"basic not base64", http.MethodPost, "/connect/token", form("grant_type", "client_credentials"), []string{"Authorization", "Basic %%%"}, 400, "invalid_request", false},
@@ -213,5 +213,28 @@ func TestSecretLifecycleGatesTokens(t *testing.T) {
 	}
 	if r := post(second); r.Status != 401 {
 		t.Fatalf("a deleted client must fail on the very next request: %s", r)
+	}
+}
+
+// TestNoClientAuthentication: a request with no client authentication at
+// all (RFC 6749 §5.2), at every endpoint that authenticates clients, is 401
+// invalid_client with a Basic challenge; two methods at once stay 400
+// invalid_request.
+func TestNoClientAuthentication(t *testing.T) {
+	for path, form := range map[string]url.Values{
+		"/connect/token":       {"grant_type": {"client_credentials"}},
+		"/other/connect/token": {"grant_type": {"client_credentials"}, "client_id": {"00000000-0000-4000-8000-000000000000"}},
+		"/connect/revocation":  {"token": {"x"}},
+		"/connect/introspect":  {"token": {"x"}},
+	} {
+		r := send(t, http.MethodPost, path, "", form)
+		if r.Status != http.StatusUnauthorized || r.json(t)["error"] != "invalid_client" || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), `Basic realm="`) {
+			t.Errorf("%s: %s %v", path, r, r.Header)
+		}
+	}
+	both := url.Values{"grant_type": {"client_credentials"}, "client_id": {env.admin.ClientID}, "client_secret": {env.admin.ClientSecret},
+		"client_assertion_type": {jwtBearer}, "client_assertion": {"a.b.c"}}
+	if r := send(t, http.MethodPost, "/connect/token", "", both); r.Status != http.StatusBadRequest || r.json(t)["error"] != "invalid_request" {
+		t.Errorf("two methods: %s", r)
 	}
 }

@@ -57,6 +57,10 @@ func Bootstrap(ctx context.Context, st Store, hasher secret.Hasher, name, issuer
 	if !tenant.Valid(name) {
 		return Result{}, fmt.Errorf("tenant name %q must be 1-63 characters of a-z, 0-9 and '-'", name)
 	}
+	if tenant.Reserved(name) {
+		return Result{}, fmt.Errorf("tenant name %q is reserved: it is a path word of the service (reserved: %s); choose another name",
+			name, strings.Join(tenant.ReservedWords, ", "))
+	}
 	if exists, err := st.TenantExists(ctx, name); err != nil {
 		return Result{}, err
 	} else if exists {

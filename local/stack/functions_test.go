@@ -11,6 +11,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/local/samtemplate"
 	"github.com/machine-iam/machine-iam/shared/app"
+	"github.com/machine-iam/machine-iam/shared/tenant"
 )
 
 // TestTemplateRoutesMatchHandlers: every route path template.yaml declares
@@ -58,5 +59,32 @@ func TestTemplateRoutesMatchHandlers(t *testing.T) {
 		if !slices.Equal(declared, served) {
 			t.Errorf("%s: template routes %v, handler serves %v", fn, declared, served)
 		}
+	}
+}
+
+// TestRouteWordsAreReservedTenants: the first segment of every route the
+// template declares, when it is a literal word, is no tenant name anybody
+// can bootstrap: a tenant called so would have the service's own paths as
+// its issuer and endpoints.
+func TestRouteWordsAreReservedTenants(t *testing.T) {
+	tmpl, err := samtemplate.Read(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, fn := range tmpl.APIFunctions() {
+		for _, r := range tmpl.Routes(fn) {
+			word, _, _ := strings.Cut(strings.TrimPrefix(r.Path, "/"), "/")
+			if strings.HasPrefix(word, "{") {
+				continue
+			}
+			seen++
+			if tenant.Valid(word) && !tenant.Reserved(word) {
+				t.Errorf("route %s: %q is a tenant name bootstrap would accept", r.Path, word)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no route with a literal first segment")
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/access"
 	"github.com/machine-iam/machine-iam/shared/action"
 	"github.com/machine-iam/machine-iam/shared/audit"
+	"github.com/machine-iam/machine-iam/shared/clientkey"
 	"github.com/machine-iam/machine-iam/shared/httpapi"
 	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauthscope"
@@ -64,6 +65,10 @@ type Config struct {
 	// TokenReusePercent, when not 0, hands out a token again while at least
 	// this percentage of its lifetime remains (TOKEN_REUSE_PERCENT, 0–99).
 	TokenReusePercent int
+	// MaxAssertionLifetime bounds how far ahead a private_key_jwt client
+	// assertion's exp may be (MAX_ASSERTION_LIFETIME_SECONDS, 60–86400,
+	// default 3600); its jti is kept that long against replay.
+	MaxAssertionLifetime time.Duration
 }
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
@@ -108,6 +113,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.RequestTimeout = seconds(intVar("REQUEST_TIMEOUT_SECONDS", 1, 900, int(c.RequestTimeout/time.Second)))
 	c.TokenReusePercent = intVar("TOKEN_REUSE_PERCENT", 0, 99, 0)
+	c.MaxAssertionLifetime = seconds(intVar("MAX_ASSERTION_LIFETIME_SECONDS", 60, 86400, int(clientkey.DefaultMaxAssertionLifetime/time.Second)))
 	c.KeyRefresh = seconds(intVar("SIGNING_KEY_REFRESH_SECONDS", 1, 86400, int(kmssigner.DefaultResolveEvery/time.Second)))
 	c.Lockout.Threshold = intVar("LOCKOUT_THRESHOLD", 1, 10000, c.Lockout.Threshold)
 	// The ceiling bounds what one window's count item holds (an attribute

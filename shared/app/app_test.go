@@ -46,12 +46,17 @@ func TestConfigLimits(t *testing.T) {
 		return func(k string) string { return base[k] }
 	}
 	c, err := ConfigFromEnv(env(map[string]string{"REQUEST_TIMEOUT_SECONDS": "3", "TOKEN_REUSE_PERCENT": "50",
-		"LOCKOUT_THRESHOLD": "5", "LOCKOUT_WINDOW_SECONDS": "60"}))
-	if err != nil || c.RequestTimeout != 3*time.Second || c.TokenReusePercent != 50 || c.Lockout.Threshold != 5 || c.Lockout.Window != time.Minute {
+		"LOCKOUT_THRESHOLD": "5", "LOCKOUT_WINDOW_SECONDS": "60", "MAX_ASSERTION_LIFETIME_SECONDS": "600"}))
+	if err != nil || c.RequestTimeout != 3*time.Second || c.TokenReusePercent != 50 || c.Lockout.Threshold != 5 || c.Lockout.Window != time.Minute ||
+		c.MaxAssertionLifetime != 10*time.Minute {
 		t.Fatalf("%+v %v", c, err)
+	}
+	if c, _ := ConfigFromEnv(env(nil)); c.MaxAssertionLifetime != time.Hour {
+		t.Errorf("default assertion lifetime %s, want an hour", c.MaxAssertionLifetime)
 	}
 	for _, bad := range []map[string]string{
 		{"REQUEST_TIMEOUT_SECONDS": "0"}, {"TOKEN_REUSE_PERCENT": "100"}, {"LOCKOUT_THRESHOLD": "0"}, {"LOCKOUT_WINDOW_SECONDS": "x"},
+		{"MAX_ASSERTION_LIFETIME_SECONDS": "59"}, {"MAX_ASSERTION_LIFETIME_SECONDS": "86401"},
 	} {
 		if _, err := ConfigFromEnv(env(bad)); err == nil {
 			t.Errorf("%v: want an error", bad)

@@ -31,8 +31,11 @@ const (
 	MaxDescriptionLength = 200
 	MaxKidLength         = 200
 	MinRSABits           = 2048
-	// MaxAssertionLifetime bounds how far ahead an assertion's exp may be.
-	MaxAssertionLifetime = 5 * time.Minute
+	// DefaultMaxAssertionLifetime is how far ahead an assertion's exp may
+	// be unless the deployment says otherwise: an hour, what common
+	// private_key_jwt clients put there (Python's authlib signs for 3600 s)
+	// and what other providers accept.
+	DefaultMaxAssertionLifetime = time.Hour
 	// Leeway tolerates clock skew on exp, nbf and iat.
 	Leeway = 60 * time.Second
 	// AssertionType is RFC 7523's client_assertion_type.
@@ -213,11 +216,11 @@ type Verified struct {
 // current best practice ask: signed by one of keys that is live (the one
 // its kid names, or any when it names none), with an algorithm that key
 // allows; aud is this server alone (one of audiences, exactly); exp is
-// present, not past, and at most MaxAssertionLifetime ahead; nbf and iat,
+// present, not past, and at most maxLifetime ahead; nbf and iat,
 // if present, are not in the future; jti is present. Replay is the
 // caller's to refuse (jti until Expiry). With no keys (an unknown client)
 // it still verifies one signature, so the work does not tell.
-func (a *Assertion) Verify(keys []Key, audiences []string, now time.Time) (Verified, error) {
+func (a *Assertion) Verify(keys []Key, audiences []string, now time.Time, maxLifetime time.Duration) (Verified, error) {
 	h := a.tok.Headers[0]
 	var candidates []Key
 	for _, k := range keys {
@@ -254,7 +257,7 @@ func (a *Assertion) Verify(keys []Key, audiences []string, now time.Time) (Verif
 		return Verified{}, invalid("exp is required")
 	case !now.Before(c.Expiry.Time().Add(Leeway)):
 		return Verified{}, invalid("expired")
-	case c.Expiry.Time().After(now.Add(MaxAssertionLifetime + Leeway)):
+	case c.Expiry.Time().After(now.Add(maxLifetime + Leeway)):
 		return Verified{}, invalid("exp is too far ahead")
 	case c.NotBefore != nil && c.NotBefore.Time().After(now.Add(Leeway)):
 		return Verified{}, invalid("not valid yet")

@@ -60,14 +60,40 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := a.Verify(keys, []string{"https://id.example.com"}, now); err != nil || v.JTI != "j1" {
+	if v, err := a.Verify(keys, []string{"https://id.example.com"}, now, time.Hour); err != nil || v.JTI != "j1" {
 		t.Fatal(v, err)
 	}
-	if _, err := a.Verify(nil, []string{"https://id.example.com"}, now); !errors.Is(err, ErrInvalid) {
+	if _, err := a.Verify(nil, []string{"https://id.example.com"}, now, time.Hour); !errors.Is(err, ErrInvalid) {
 		t.Error("no keys must not verify")
 	}
-	if _, err := a.Verify(keys, []string{"https://other.example.com"}, now); !errors.Is(err, ErrInvalid) {
+	if _, err := a.Verify(keys, []string{"https://other.example.com"}, now, time.Hour); !errors.Is(err, ErrInvalid) {
 		t.Error("another audience must not verify")
+	}
+	// exp up to the deployment's maximum (plus the leeway) ahead, not past it.
+	for _, c := range []struct {
+		exp  time.Duration
+		max  time.Duration
+		good bool
+	}{
+		{time.Hour, DefaultMaxAssertionLifetime, true},
+		{time.Hour + Leeway, DefaultMaxAssertionLifetime, true},
+		{time.Hour + Leeway + time.Second, DefaultMaxAssertionLifetime, false},
+		{10 * time.Minute, 5 * time.Minute, false},
+		{2 * time.Hour, 3 * time.Hour, true},
+	} {
+		claims := good
+		claims.Expiry = jwt.NewNumericDate(now.Add(c.exp))
+		a, err := ParseAssertion(sign(t, priv, "k1", claims))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := a.Verify(keys, []string{"https://id.example.com"}, now, c.max)
+		if (err == nil) != c.good {
+			t.Errorf("exp now+%s, maximum %s: %v", c.exp, c.max, err)
+		}
+		if err == nil && !v.Expiry.After(claims.Expiry.Time()) {
+			t.Errorf("exp now+%s: the jti is kept until %s, before the assertion expires", c.exp, v.Expiry)
+		}
 	}
 	if _, err := ParseAssertion(sign(t, priv, "k1", jwt.Claims{Issuer: "c", Subject: "d"})); !errors.Is(err, ErrInvalid) {
 		t.Error("iss must equal sub")
@@ -90,7 +116,7 @@ func FuzzAssertion(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := a.Verify(keys, []string{"a"}, now); err == nil {
+		if _, err := a.Verify(keys, []string{"a"}, now, time.Hour); err == nil {
 			t.Fatalf("accepted %q with a key that did not sign it", raw)
 		}
 	})

@@ -167,6 +167,11 @@ type CredentialRecord struct {
 	Secrets  []secret.Hashed
 	Keys     []clientkey.Key
 	Attempts lockout.Counts
+	// Revocations counts the tokens of the client under the key that
+	// RevokeToken revoked, for as long as any of them may be live; it only
+	// grows while it is kept. Token reuse hands a remembered token out
+	// again only while it is what it was when the token was minted.
+	Revocations int64
 }
 
 // Keys stores clients' public keys (private_key_jwt).
@@ -181,22 +186,53 @@ type Keys interface {
 	DeleteKey(ctx context.Context, tenant, clientID, keyID string) error
 }
 
-// Revocations records revoked access tokens, where authorization decisions
-// (Policies.Grants, policy.Grants.Revocation) read them.
+// Revocations records revoked access tokens. Authorization decisions read
+// the kill switch with the client (Policies.Grants) and single revoked
+// tokens with TokenRevoked.
 type Revocations interface {
 	// RevokeToken revokes one token of clientID by its jti until it
-	// expires.
-	RevokeToken(ctx context.Context, tenant, clientID, jti string, until time.Time) error
+	// expires, and counts it (CredentialRecord.Revocations). A client may
+	// revoke at most limit.Max tokens in a span of limit.Span, which starts
+	// with its first revocation after the previous span ended; past that, a
+	// *LimitError (ErrLimitExceeded) that says when the span ends, and
+	// nothing is revoked.
+	RevokeToken(ctx context.Context, tenant, clientID, jti string, until time.Time, limit RevocationLimit) error
+	// TokenRevoked reports whether RevokeToken revoked clientID's token jti
+	// (strongly consistent).
+	TokenRevoked(ctx context.Context, tenant, clientID, jti string) (bool, error)
 	// RevokeTokens revokes every token of clientID issued up to at;
 	// ErrNotFound.
 	RevokeTokens(ctx context.Context, tenant, clientID string, at time.Time) error
 }
 
+// MaxRevocations is how many tokens a client may revoke one by one in a
+// span of RevocationLimit.Span. A span is at least a token's longest life,
+// so at most twice as many revoked tokens are kept for a client at once.
+const MaxRevocations = 1000
+
+// RevocationLimit bounds RevokeToken.
+type RevocationLimit struct {
+	Max  int
+	Span time.Duration
+	Now  time.Time
+}
+
+// LimitError is ErrLimitExceeded with the time the limit lifts.
+type LimitError struct{ Until time.Time }
+
+func (e *LimitError) Error() string {
+	return ErrLimitExceeded.Error() + " until " + e.Until.UTC().Format(time.RFC3339)
+}
+
+// Is makes a LimitError ErrLimitExceeded.
+func (e *LimitError) Is(target error) bool { return target == ErrLimitExceeded }
+
 // Assertions remembers client assertions that were used.
 type Assertions interface {
 	// UseAssertion records jti of clientID's assertion as used until
-	// until; ErrConflict when it was used before (a replay).
-	UseAssertion(ctx context.Context, tenant, clientID, jti string, until time.Time) error
+	// until (now is the time of use); ErrConflict when it was used before
+	// (a replay).
+	UseAssertion(ctx context.Context, tenant, clientID, jti string, until, now time.Time) error
 }
 
 // Policies stores policies, in their subject's partition. Every

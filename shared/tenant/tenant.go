@@ -4,6 +4,7 @@ package tenant
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -21,6 +22,18 @@ func Valid(name string) bool { return slug.MatchString(name) }
 // characters). Every token carries its issuer, and tokens must stay small
 // enough for a request header.
 const MaxBaseURLLength = 300
+
+// ReservedWords are the path words of the service: first path segments of
+// its routes (v1, connect, .well-known), of its management audience
+// (resources) and of what it may serve later (apis, openapi.yaml). A tenant's
+// issuer is <base>/<tenant>, so a tenant with one of these names would have an
+// issuer or endpoints that are the service's own paths. Those that are not
+// slugs anyway are listed for completeness.
+var ReservedWords = []string{".well-known", "apis", "connect", "openapi.yaml", "resources", "v1"}
+
+// Reserved reports whether name is one of ReservedWords: no tenant may be
+// called so.
+func Reserved(name string) bool { return slices.Contains(ReservedWords, name) }
 
 // TokenEndpoint is the token endpoint of the issuer iss.
 func TokenEndpoint(iss string) string { return iss + "/connect/token" }

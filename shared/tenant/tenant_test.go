@@ -22,3 +22,18 @@ func TestIssuer(t *testing.T) {
 		t.Errorf("acme: %s", got)
 	}
 }
+
+// TestReserved: the service's path words are reserved, ordinary slugs and
+// the default tenant are not.
+func TestReserved(t *testing.T) {
+	for _, w := range []string{"resources", "v1", "connect", "apis", ".well-known", "openapi.yaml"} {
+		if !Reserved(w) {
+			t.Errorf("%q is not reserved", w)
+		}
+	}
+	for _, name := range []string{Default, "acme", "v2x", "connects", "resource"} {
+		if Reserved(name) {
+			t.Errorf("%q is reserved", name)
+		}
+	}
+}

@@ -13,6 +13,12 @@ import (
 // is left, instead of signing a new one. Credentials are still checked on
 // every request, so a deleted client or secret gets nothing; what changes is
 // only that callers asking often receive the same, still-valid token.
+//
+// Each token is remembered with the client's revocation state as the
+// token request read it (its kill switch and how many of its tokens were
+// revoked one by one): a token is handed out again only while that state is
+// unchanged, so no revocation, of it or of any other token of the client, in
+// this process or another, is ever undone by reuse.
 type Reuse struct {
 	// MinRemaining is the fraction (0–1) of a token's lifetime that must be
 	// left for it to be handed out again.
@@ -27,6 +33,7 @@ type Reuse struct {
 type reusable struct {
 	raw    string
 	claims Claims
+	state  string
 }
 
 func reuseKey(g Grant) string {
@@ -39,12 +46,13 @@ func reuseKey(g Grant) string {
 		strings.Join(g.Audiences, " "), g.Lifetime.String(), strings.Join(claims, "\x01")}, "\x00")
 }
 
-// Get returns a remembered token for g that is fresh enough at now.
-func (r *Reuse) Get(g Grant, now time.Time) (string, Claims, bool) {
+// Get returns a remembered token for g that is fresh enough at now and was
+// minted while the client's revocation state was state.
+func (r *Reuse) Get(g Grant, state string, now time.Time) (string, Claims, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t, ok := r.tokens[reuseKey(g)]
-	if !ok || !r.fresh(t.claims, now) {
+	if !ok || t.state != state || !r.fresh(t.claims, now) {
 		return "", Claims{}, false
 	}
 	return t.raw, t.claims, true
@@ -55,8 +63,9 @@ func (r *Reuse) fresh(c Claims, now time.Time) bool {
 	return float64(c.Expiry-now.Unix()) >= r.MinRemaining*lifetime
 }
 
-// Put remembers a token minted for g.
-func (r *Reuse) Put(g Grant, raw string, c Claims, now time.Time) {
+// Put remembers a token minted for g while the client's revocation state
+// was state.
+func (r *Reuse) Put(g Grant, state, raw string, c Claims, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tokens == nil {
@@ -76,5 +85,5 @@ func (r *Reuse) Put(g Grant, raw string, c Claims, now time.Time) {
 			delete(r.tokens, k)
 		}
 	}
-	r.tokens[reuseKey(g)] = reusable{raw: raw, claims: c}
+	r.tokens[reuseKey(g)] = reusable{raw: raw, claims: c, state: state}
 }

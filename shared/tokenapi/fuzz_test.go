@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -38,6 +39,10 @@ type memoryCredentials struct {
 	attempts map[string]lockout.Counts // by key and window
 	byAddr   map[string]int            // by key, window and address
 	used     map[string]bool           // client assertions
+	revoked  map[string]bool           // jtis
+	killedAt time.Time
+	// maxRevocations, when set, stands in for the limit's Max.
+	maxRevocations int
 }
 
 func (m *memoryCredentials) GetCredentials(_ context.Context, tenant, key, address string, window time.Time) (store.CredentialRecord, error) {
@@ -47,7 +52,9 @@ func (m *memoryCredentials) GetCredentials(_ context.Context, tenant, key, addre
 		Total: m.attempts[key+window.String()].Total, FromAddress: m.byAddr[key+window.String()+address]}}
 	if tenant == "default" && key == m.client.ID {
 		c := m.client
+		c.TokensRevokedAt = m.killedAt
 		rec.Client, rec.Secrets = &c, m.secrets
+		rec.Revocations = int64(len(m.revoked))
 	}
 	return rec, nil
 }
@@ -84,7 +91,7 @@ func (m *memoryCredentials) UncountAttempt(_ context.Context, _, key, address st
 	return nil
 }
 
-func (m *memoryCredentials) UseAssertion(_ context.Context, _, clientID, jti string, _ time.Time) error {
+func (m *memoryCredentials) UseAssertion(_ context.Context, _, clientID, jti string, _, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.used == nil {
@@ -97,14 +104,39 @@ func (m *memoryCredentials) UseAssertion(_ context.Context, _, clientID, jti str
 	return nil
 }
 
-func (m *memoryCredentials) RevokeToken(context.Context, string, string, string, time.Time) error {
+func (m *memoryCredentials) RevokeToken(_ context.Context, _, _, jti string, _ time.Time, l store.RevocationLimit) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.maxRevocations > 0 {
+		l.Max = m.maxRevocations
+	}
+	if len(m.revoked) >= l.Max {
+		return &store.LimitError{Until: l.Now.Add(l.Span)}
+	}
+	if m.revoked == nil {
+		m.revoked = map[string]bool{}
+	}
+	m.revoked[jti] = true
 	return nil
 }
-func (m *memoryCredentials) RevokeTokens(context.Context, string, string, time.Time) error {
+func (m *memoryCredentials) TokenRevoked(_ context.Context, _, _, jti string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.revoked[jti], nil
+}
+func (m *memoryCredentials) RevokeTokens(_ context.Context, _, _ string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.killedAt = at
 	return nil
 }
-func (m *memoryCredentials) Grants(context.Context, string, string) (policy.Grants, error) {
-	return policy.Grants{}, nil
+func (m *memoryCredentials) Grants(_ context.Context, _, subjectID string) (policy.Grants, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if subjectID != m.client.SubjectID() {
+		return policy.Grants{}, store.ErrSubjectNotFound
+	}
+	return policy.Grants{Revocation: policy.Revocation{KilledAt: m.killedAt}}, nil
 }
 
 func (m *memoryCredentials) CreateTenant(context.Context, string) error { return nil }
@@ -203,6 +235,59 @@ func TestTokenHandlerSuccessAndRefusal(t *testing.T) {
 		h.ServeHTTP(w, r)
 		if w.Code != c.status {
 			t.Errorf("%s: %d %s", c.body, w.Code, w.Body)
+		}
+	}
+}
+
+// TestReservedTenantPaths: a path whose tenant segment is a reserved word
+// names no tenant: 404 problem, whatever the credentials.
+func TestReservedTenantPaths(t *testing.T) {
+	h := newTestService(t).Handler()
+	for _, path := range []string{"/v1/connect/token", "/connect/connect/token", "/resources/connect/introspect", "/apis/connect/revocation"} {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader("grant_type=client_credentials&client_id="+knownID+"&client_secret="+knownSecret))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusNotFound || w.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s", path, w.Code, w.Body)
+		}
+	}
+}
+
+// TestClientAuthenticationMethods: no client authentication at all is
+// invalid_client (401, with a Basic challenge), as RFC 6749 §5.2 has it; a
+// client_id alone is none; two methods at once stay invalid_request.
+func TestClientAuthenticationMethods(t *testing.T) {
+	h := newTestService(t).Handler()
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(knownID+":"+knownSecret))
+	for _, c := range []struct {
+		name, body, auth string
+		status           int
+		code             string
+	}{
+		{"none", "grant_type=client_credentials", "", 401, "invalid_client"},
+		{"client_id alone", "grant_type=client_credentials&client_id=" + knownID, "", 401, "invalid_client"},
+		{"basic and post", "grant_type=client_credentials&client_secret=" + knownSecret, basic, 400, "invalid_request"},
+		{"basic and assertion", "grant_type=client_credentials&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=x", basic, 400, "invalid_request"},
+		{"post and assertion", "grant_type=client_credentials&client_id=" + knownID + "&client_secret=" + knownSecret +
+			"&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=x", "", 400, "invalid_request"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/connect/token", strings.NewReader(c.body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if c.auth != "" {
+			r.Header.Set("Authorization", c.auth)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &e)
+		if w.Code != c.status || e.Error != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.name, w.Code, w.Body, c.status, c.code)
+		}
+		if challenge := w.Header().Get("WWW-Authenticate"); c.status == 401 && !strings.HasPrefix(challenge, `Basic realm="`) {
+			t.Errorf("%s: WWW-Authenticate %q", c.name, challenge)
 		}
 	}
 }

@@ -2,7 +2,9 @@ package tokenapi
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/audit"
@@ -78,19 +80,32 @@ func (s *Service) liveToken(r *http.Request, ten, raw string) (token.Claims, boo
 	if err != nil {
 		return token.Claims{}, false, err
 	}
+	// The client (its kill switch) and the token's own revocation, read
+	// at once.
+	var revoked bool
+	var revokedErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		revoked, revokedErr = s.Credentials.TokenRevoked(r.Context(), ten, c.ClientID, c.ID)
+	}()
 	g, err := s.Credentials.Grants(r.Context(), ten, c.Subject)
+	<-done
 	if errors.Is(err, store.ErrSubjectNotFound) {
 		return token.Claims{}, false, nil
 	}
-	if err != nil {
+	if err = errors.Join(err, revokedErr); err != nil {
 		return token.Claims{}, false, err
 	}
-	return c, !g.Revocation.Revoked(c.ID, time.Unix(c.IssuedAt, 0)), nil
+	return c, !revoked && !g.Revocation.Revoked(c.ID, time.Unix(c.IssuedAt, 0)), nil
 }
 
 // revocation is RFC 7009's endpoint: a client revokes one of its own
 // tokens. A token that is unknown, expired, of another client or another
-// tenant is answered 200 as well, and nothing changes.
+// tenant is answered 200 as well, and nothing changes. A client that has
+// revoked store.MaxRevocations tokens in the current span gets 503 with
+// Retry-After until the span ends (RFC 7009 §2.2.1: the token is still
+// valid); its kill switch still revokes them all.
 func (s *Service) revocation(r *http.Request, ten string) (*struct{}, error) {
 	form, err := readForm(r)
 	if err != nil {
@@ -105,5 +120,22 @@ func (s *Service) revocation(r *http.Request, ten string) (*struct{}, error) {
 		return nil, err
 	}
 	audit.Note(r.Context(), "token.revoke", c.ID)
-	return nil, s.Credentials.RevokeToken(r.Context(), ten, caller.ID, c.ID, time.Unix(c.Expiry, 0))
+	now := s.Now()
+	err = s.Credentials.RevokeToken(r.Context(), ten, caller.ID, c.ID, time.Unix(c.Expiry, 0),
+		store.RevocationLimit{Max: store.MaxRevocations, Span: s.revocationSpan(), Now: now})
+	var limit *store.LimitError
+	if errors.As(err, &limit) {
+		seconds := int(math.Ceil(limit.Until.Sub(now).Seconds()))
+		return nil, &httpapi.OAuthError{Code: httpapi.CodeTemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+			Description: "The client revoked too many tokens one by one for now; retry later, or revoke all its tokens at once.",
+			Header:      http.Header{"Retry-After": {strconv.Itoa(max(1, seconds))}}}
+	}
+	return nil, err
+}
+
+// revocationSpan is the span MaxRevocations counts over: a token's
+// longest life and the ten minutes its revocation is kept past it, so that
+// a span's revoked tokens are gone by the end of the next.
+func (s *Service) revocationSpan() time.Duration {
+	return max(s.MaxLifetime, s.Minter.Lifetime) + 10*time.Minute
 }

@@ -66,7 +66,10 @@ type Service struct {
 	Actions  *action.Catalog
 	// MaxLifetime caps a client's own token lifetime.
 	MaxLifetime time.Duration
-	Now         func() time.Time
+	// MaxAssertionLifetime bounds how far ahead a client assertion's exp
+	// may be (0: clientkey.DefaultMaxAssertionLifetime).
+	MaxAssertionLifetime time.Duration
+	Now                  func() time.Time
 }
 
 // New is the handler of the token function.
@@ -77,7 +80,7 @@ func New(d *app.Deps) *app.Handler {
 		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
 		// The authority on its own tokens allows no leeway (RFC 7662 §2.2).
 		Verifier: &token.Verifier{Keys: d.Signer, Now: d.Now}, Actions: d.Actions,
-		MaxLifetime: d.Config.MaxTokenLifetime,
+		MaxLifetime: d.Config.MaxTokenLifetime, MaxAssertionLifetime: d.Config.MaxAssertionLifetime,
 	}
 	if p := d.Config.TokenReusePercent; p > 0 {
 		s.Reuse = &token.Reuse{MinRemaining: float64(p) / 100, Max: 10_000}
@@ -108,13 +111,13 @@ func (s *Service) Handler() *httpapi.Router {
 var errNoTenant = httpapi.NotFound("No tenant of that name.")
 
 // pathTenant returns the tenant a path names, the default one when it names
-// none, and false for a malformed name.
+// none, and false for a malformed or reserved name (no tenant has one).
 func pathTenant(r *http.Request) (string, bool) {
 	t := r.PathValue("tenant")
 	if t == "" {
 		return tenant.Default, true
 	}
-	return t, tenant.Valid(t)
+	return t, tenant.Valid(t) && !tenant.Reserved(t)
 }
 
 // tokenResponse is the RFC 6749 §5.1 success body.
@@ -173,11 +176,11 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 		return nil, &httpapi.OAuthError{Code: httpapi.CodeUnauthorizedClient,
 			Description: "The client may not use client_credentials.", Status: http.StatusBadRequest}
 	}
-	scopes, err := s.grantedScopes(c, form)
+	scopes, err := s.grantedScopes(c.Client, form)
 	if err != nil {
 		return nil, err
 	}
-	audiences, err := grantedAudiences(c, form)
+	audiences, err := grantedAudiences(c.Client, form)
 	if err != nil {
 		return nil, err
 	}
@@ -189,9 +192,12 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 	grant := token.Grant{Issuer: realm, Tenant: ten, Subject: c.SubjectID(), ClientID: c.ID, Scopes: scopes,
 		Audiences: audiences, Lifetime: lifetime, Claims: c.TokenClaims}
 	now := s.Now()
+	state := c.revocationState()
 	if s.Reuse != nil {
-		// A remembered token the kill switch revoked is not handed out.
-		if raw, claims, ok := s.Reuse.Get(grant, now); ok && time.Unix(claims.IssuedAt, 0).After(c.TokensRevokedAt) {
+		// Only while the client's revocation state is unchanged since it
+		// was minted (no revocation, by RFC 7009 or the kill switch, since),
+		// and never a token the kill switch covers.
+		if raw, claims, ok := s.Reuse.Get(grant, state, now); ok && time.Unix(claims.IssuedAt, 0).After(c.TokensRevokedAt) {
 			return &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - now.Unix(), Scope: claims.Scope}, nil
 		}
 	}
@@ -200,7 +206,7 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 		return nil, err
 	}
 	if s.Reuse != nil {
-		s.Reuse.Put(grant, raw, claims, now)
+		s.Reuse.Put(grant, state, raw, claims, now)
 	}
 	return &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt, Scope: claims.Scope}, nil
 }
@@ -208,27 +214,34 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 // authenticateClient authenticates the request's client in tenant ten, by
 // whichever one method it uses, for the audited action; every failure is
 // invalid_client (or a 429 of the throttle).
-func (s *Service) authenticateClient(r *http.Request, ten string, form url.Values, action string) (client.Client, error) {
+func (s *Service) authenticateClient(r *http.Request, ten string, form url.Values, action string) (caller, error) {
+	realm := tenant.Issuer(s.IssuerBase(r), ten)
 	creds, err := clientCredentials(r, form)
+	if errors.Is(err, errNoClientAuthentication) {
+		// RFC 6749 §5.2: no client authentication is invalid_client; the
+		// challenge names the scheme this endpoint takes (RFC 9110 §11.6.1).
+		e := httpapi.InvalidClient(true, realm)
+		e.Description = "Client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)."
+		return caller{}, e
+	}
 	if err != nil {
-		return client.Client{}, err
+		return caller{}, err
 	}
 	// Only a well-formed id is logged: a malformed one may be anything,
 	// even a secret pasted into the wrong field.
 	audit.Note(r.Context(), action, lockout.Key(creds.id))
-	realm := tenant.Issuer(s.IssuerBase(r), ten)
 	authenticate := s.authenticate
 	if creds.jwt {
-		authenticate = func(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
+		authenticate = func(ctx context.Context, ten, address string, cr credentials) (caller, error) {
 			return s.authenticateAssertion(ctx, ten, address, cr, []string{realm, tenant.TokenEndpoint(realm)})
 		}
 	}
 	c, err := authenticate(r.Context(), ten, lockout.Address(r.RemoteAddr), creds)
 	if errors.Is(err, errAuthFailed) {
-		return client.Client{}, httpapi.InvalidClient(creds.basic, realm)
+		return caller{}, httpapi.InvalidClient(creds.basic, realm)
 	}
 	if err != nil {
-		return client.Client{}, err
+		return caller{}, err
 	}
 	audit.NoteCaller(r.Context(), ten, c.SubjectID())
 	return c, nil
@@ -262,6 +275,10 @@ func readForm(r *http.Request) (url.Values, error) {
 	}
 	return form, nil
 }
+
+// errNoClientAuthentication: the request uses no client authentication
+// method at all (a client_id alone is none).
+var errNoClientAuthentication = errors.New("no client authentication")
 
 type credentials struct {
 	id string
@@ -306,7 +323,7 @@ func clientCredentials(r *http.Request, form url.Values) (credentials, error) {
 	}
 	if auth == "" {
 		if !inBody {
-			return credentials{}, httpapi.InvalidRequest("Client authentication is required (client_secret_basic or client_secret_post).")
+			return credentials{}, errNoClientAuthentication
 		}
 		if form.Get("client_id") == "" {
 			return credentials{}, httpapi.InvalidRequest("client_id is required with client_secret.")
@@ -360,16 +377,16 @@ var errAuthFailed = errors.New("client authentication failed")
 // secret tried), then checked with the same hash work whether the client
 // exists or not; a success gives its count back. Every refusal is
 // errAuthFailed or a 429, alike for known and unknown client ids.
-func (s *Service) authenticate(ctx context.Context, ten, address string, cr credentials) (client.Client, error) {
+func (s *Service) authenticate(ctx context.Context, ten, address string, cr credentials) (caller, error) {
 	a, rec, err := s.attempt(ctx, ten, address, cr.id)
 	if err != nil {
-		return client.Client{}, err
+		return caller{}, err
 	}
 	key, now, window, end := a.key, a.now, a.window, a.end
 	if rec.Client != nil {
 		for _, presented := range cr.secrets {
 			if _, ok := s.Secrets.MatchWarm(rec.Secrets, presented, now); ok {
-				return *rec.Client, nil
+				return authenticated(rec), nil
 			}
 		}
 	}
@@ -379,9 +396,9 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 	err = s.Credentials.CountAttempt(ctx, ten, key, address, attempts, window, s.Lockout, end.Add(time.Hour))
 	switch {
 	case errors.Is(err, store.ErrLimitExceeded):
-		return client.Client{}, throttled(now, end)
+		return caller{}, throttled(now, end)
 	case err != nil:
-		return client.Client{}, err
+		return caller{}, err
 	}
 	matched := false
 	for _, presented := range cr.secrets {
@@ -390,13 +407,13 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 		}
 	}
 	if !matched || rec.Client == nil {
-		return client.Client{}, errAuthFailed
+		return caller{}, errAuthFailed
 	}
 	if err := s.Credentials.UncountAttempt(ctx, ten, key, address, attempts, window); err != nil {
 		// The client is in; only its address keeps its attempts spent.
 		slog.WarnContext(ctx, "successful authentication not uncounted", "error", err.Error())
 	}
-	return *rec.Client, nil
+	return authenticated(rec), nil
 }
 
 // authenticateAssertion checks a private_key_jwt client assertion with one
@@ -405,37 +422,62 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr cred
 // is cheap and not a guess of anything, so a failure is counted after it
 // (one write), not before; an address past its threshold gets 429 first.
 // Every failure is errAuthFailed after the same work, known client or not.
-func (s *Service) authenticateAssertion(ctx context.Context, ten, address string, cr credentials, audiences []string) (client.Client, error) {
+func (s *Service) authenticateAssertion(ctx context.Context, ten, address string, cr credentials, audiences []string) (caller, error) {
 	a, rec, err := s.attempt(ctx, ten, address, cr.id)
 	if err != nil {
-		return client.Client{}, err
+		return caller{}, err
 	}
 	key, now, window, end := a.key, a.now, a.window, a.end
-	fail := func(why error) (client.Client, error) {
+	fail := func(why error) (caller, error) {
 		slog.InfoContext(ctx, "client assertion refused", "reason", why.Error())
 		err := s.Credentials.CountAttempt(ctx, ten, key, address, 1, window, s.Lockout, end.Add(time.Hour))
 		if errors.Is(err, store.ErrLimitExceeded) {
-			return client.Client{}, throttled(now, end)
+			return caller{}, throttled(now, end)
 		}
-		return client.Client{}, errAuthFailed
+		return caller{}, errAuthFailed
 	}
 	if cr.assertion == nil {
 		return fail(errors.New("unparsable, or client_id differs from iss"))
 	}
-	v, err := cr.assertion.Verify(rec.Keys, audiences, now)
+	maxLifetime := s.MaxAssertionLifetime
+	if maxLifetime == 0 {
+		maxLifetime = clientkey.DefaultMaxAssertionLifetime
+	}
+	// The jti is kept until the assertion expires (v.Expiry), however far
+	// ahead within maxLifetime that is.
+	v, err := cr.assertion.Verify(rec.Keys, audiences, now, maxLifetime)
 	if err == nil && rec.Client == nil {
 		err = errors.New("no such client")
 	}
 	if err != nil {
 		return fail(err)
 	}
-	switch err := s.Credentials.UseAssertion(ctx, ten, cr.id, v.JTI, v.Expiry); {
+	switch err := s.Credentials.UseAssertion(ctx, ten, cr.id, v.JTI, v.Expiry, now); {
 	case errors.Is(err, store.ErrConflict):
 		return fail(errors.New("jti used before"))
 	case err != nil:
-		return client.Client{}, err
+		return caller{}, err
 	}
-	return *rec.Client, nil
+	return authenticated(rec), nil
+}
+
+// caller is an authenticated client with the revocation state read with
+// it.
+type caller struct {
+	client.Client
+	revocations int64
+}
+
+// authenticated is the caller rec holds; rec.Client is not nil.
+func authenticated(rec store.CredentialRecord) caller {
+	return caller{Client: *rec.Client, revocations: rec.Revocations}
+}
+
+// revocationState is what token reuse compares: a remembered token is
+// handed out again only while the client's kill switch and the count of
+// its revoked tokens are what they were when it was minted.
+func (c caller) revocationState() string {
+	return strconv.FormatInt(c.TokensRevokedAt.Unix(), 10) + "/" + strconv.FormatInt(c.revocations, 10)
 }
 
 // attemptWindow is where an authentication attempt is counted.

@@ -16,7 +16,6 @@ import (
 	"github.com/machine-iam/machine-iam/shared/clientkey"
 	"github.com/machine-iam/machine-iam/shared/fault"
 	"github.com/machine-iam/machine-iam/shared/id"
-	"github.com/machine-iam/machine-iam/shared/lockout"
 	"github.com/machine-iam/machine-iam/shared/resource"
 	"github.com/machine-iam/machine-iam/shared/secret"
 	"github.com/machine-iam/machine-iam/shared/store"
@@ -473,31 +472,6 @@ func listPage[T any](ctx context.Context, s *Store, gsi1pk string, q store.PageQ
 	return page, nil
 }
 
-// GetCredentials implements store.Credentials with exactly one Query.
-func (s *Store) GetCredentials(ctx context.Context, tenant, lockoutKey, address string, window time.Time) (store.CredentialRecord, error) {
-	current := throttleSK(window)
-	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
-		TableName:              &s.table,
-		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :window AND :credentialsEnd"),
-		ExpressionAttributeValues: item{
-			":pk": str(clientPK(tenant, lockoutKey)), ":window": str(current), ":credentialsEnd": str(skCredentialsEnd),
-		},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return store.CredentialRecord{}, fault.Unavailable("dynamodb:Query", err)
-	}
-	// A client, 20 secrets and one window's count (at most Ceiling
-	// addresses) stay far below the 1 MB page limit, so one page is all.
-	rec := credentialRecord(out.Items)
-	for _, it := range out.Items {
-		if getS(it, attrSK) == current {
-			rec.Attempts = lockout.Counts{FromAddress: int(getN(it, addressAttr(address))), Total: int(getN(it, attrTotal))}
-		}
-	}
-	return rec, nil
-}
-
 func credentialRecord(items []item) store.CredentialRecord {
 	var rec store.CredentialRecord
 	for _, it := range items {
@@ -529,75 +503,6 @@ func credentialRecord(items []item) store.CredentialRecord {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return rec
-}
-
-// addressAttr names the attribute that counts one address's attempts.
-func addressAttr(address string) string { return "a:" + address }
-
-// CountAttempt implements store.Credentials with one conditional update,
-// and a second one, for the address alone, when only the ceiling refused.
-func (s *Store) CountAttempt(ctx context.Context, tenant, lockoutKey, address string, n int, window time.Time, p lockout.Policy, expires time.Time) error {
-	k := key(clientPK(tenant, lockoutKey), throttleSK(window))
-	names := map[string]string{"#total": attrTotal, "#address": addressAttr(address), "#ttl": attrTTL}
-	addressRoom := "(attribute_not_exists(#address) OR #address <= :addressMax)"
-	values := item{":n": num(int64(n)), ":ttl": num(expires.Unix()), ":addressMax": num(int64(p.Threshold - n))}
-	both := copyItem(values)
-	both[":totalMax"] = num(int64(p.Ceiling - n))
-	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: k,
-		UpdateExpression:                    aws.String("ADD #total :n, #address :n SET #ttl = :ttl"),
-		ConditionExpression:                 aws.String(addressRoom + " AND (attribute_not_exists(#total) OR #total <= :totalMax)"),
-		ExpressionAttributeNames:            names,
-		ExpressionAttributeValues:           both,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var ccf *types.ConditionalCheckFailedException
-	switch {
-	case err == nil:
-		return nil
-	case !errors.As(err, &ccf):
-		return fault.Unavailable("dynamodb:UpdateItem", err)
-	case getN(ccf.Item, addressAttr(address)) > int64(p.Threshold-n):
-		return store.ErrLimitExceeded
-	}
-	// Only the ceiling refused: the address still spends its attempts.
-	delete(names, "#total")
-	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: k,
-		UpdateExpression:          aws.String("ADD #address :n SET #ttl = :ttl"),
-		ConditionExpression:       aws.String(addressRoom),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	})
-	if err != nil && !isConditionFailed(err) {
-		return fault.Unavailable("dynamodb:UpdateItem", err)
-	}
-	return store.ErrLimitExceeded
-}
-
-func copyItem(it item) item {
-	out := make(item, len(it)+1)
-	for k, v := range it {
-		out[k] = v
-	}
-	return out
-}
-
-// UncountAttempt implements store.Credentials; a count that is gone (its
-// window expired) is left alone.
-func (s *Store) UncountAttempt(ctx context.Context, tenant, lockoutKey, address string, n int, window time.Time) error {
-	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       key(clientPK(tenant, lockoutKey), throttleSK(window)),
-		UpdateExpression:          aws.String("ADD #total :minus, #address :minus"),
-		ConditionExpression:       aws.String("#address >= :n AND #total >= :n"),
-		ExpressionAttributeNames:  map[string]string{"#total": attrTotal, "#address": addressAttr(address)},
-		ExpressionAttributeValues: item{":minus": num(int64(-n)), ":n": num(int64(n))},
-	})
-	if err != nil && !isConditionFailed(err) {
-		return fault.Unavailable("dynamodb:UpdateItem", err)
-	}
-	return nil
 }
 
 // ListSecrets implements store.Secrets.
@@ -741,12 +646,4 @@ func (s *Store) DeleteKey(ctx context.Context, tenant, clientID, keyID string) e
 		return fault.Unavailable("dynamodb:TransactWriteItems", err)
 	}
 	return nil
-}
-
-// UseAssertion implements store.Assertions with one conditional put in a
-// partition of the client's own, which no other read touches; the item
-// expires with the assertion.
-func (s *Store) UseAssertion(ctx context.Context, tenant, clientID, jti string, until time.Time) error {
-	return s.putNew(ctx, item{attrPK: str(assertionPK(tenant, clientID)), attrSK: str(digest(jti)),
-		attrTTL: num(until.Add(time.Minute).Unix())})
 }

@@ -247,6 +247,10 @@ func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Gr
 			g.TokenRights = c.TokenRights()
 			g.Revocation.KilledAt = c.TokensRevokedAt
 		case strings.HasPrefix(sk, skRevokedPrefix):
+			// Revoked by an older release, which kept them here; they
+			// expire by TTL within the longest token life plus 10 minutes
+			// of the upgrade. Revocations now live in the token partition
+			// (TokenRevoked).
 			g.Revocation.JTIs = append(g.Revocation.JTIs, strings.TrimPrefix(sk, skRevokedPrefix))
 		}
 	}
@@ -486,23 +490,6 @@ func onlyConflicts(reasons []types.CancellationReason) bool {
 		}
 	}
 	return conflict
-}
-
-// RevokeToken implements store.Revocations: one put in the client's
-// partition, which its authorization decisions read anyway, kept until the
-// token expires.
-func (s *Store) RevokeToken(ctx context.Context, tenant, clientID, jti string, until time.Time) error {
-	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table,
-		// Kept well past the last moment a verifier's leeway accepts the
-		// token, whatever the clocks.
-		Item: item{attrPK: str(clientPK(tenant, clientID)), attrSK: str(skRevokedPrefix + jti),
-			attrTTL: num(until.Add(10 * time.Minute).Unix())},
-	})
-	if err != nil {
-		return fault.Unavailable("dynamodb:PutItem", err)
-	}
-	return nil
 }
 
 // RevokeTokens implements store.Revocations on the client item.

@@ -10,9 +10,9 @@ import (
 	"github.com/machine-iam/machine-iam/shared/subject"
 )
 
-// Single-table layout. Every key starts with the tenant, so no query can
-// cross tenants. Each IAM subject has one partition holding everything that
-// decides what it may do.
+// Single-table layout. Every key names the tenant first (after TOKEN# in the
+// token function's partitions), so no query can cross tenants. Each IAM
+// subject has one partition holding everything that decides what it may do.
 //
 //	item             PK                          SK                        GSI1PK               GSI1SK
 //	tenant           T#<t>                       TENANT
@@ -21,25 +21,39 @@ import (
 //	client           T#<t>#S#client-<id>         A#CLIENT                  T#<t>#CLIENTS        <lower(name)>\x01<id>
 //	client secret    T#<t>#S#client-<id>         A#SECRET#<secretId>
 //	client key       T#<t>#S#client-<id>         A#KEY#<sha256(kid)>                                                           (id, kid, jwk)
-//	used assertion   T#<t>#ASSERTION#<clientId>  <sha256(jti)>                                                                 (ttl)
-//	auth attempts    T#<t>#S#client-<key>        #THROTTLE#<windowStart>                                                        (total, a:<address>…, ttl)
 //	group            T#<t>#S#group-<id>          A#GROUP                   T#<t>#GROUPS         <lower(name)>\x01<id>
 //	policy           T#<t>#S#<subjectId>         P#<action>#<scope>        T#<t>#POLICIES       <subjectId>#<action>#<scope>
 //	membership       T#<t>#S#<subjectId>         M#<groupId>
-//	revoked token    T#<t>#S#client-<id>         R#<jti>                                                                       (ttl)
 //	group member     T#<t>#S#group-<id>          X#MEMBER#<subjectId>
 //
-// The token endpoint reads, with one Query, the current window's attempt
-// count and a client's A# items (the client and its secrets): the range
-// runs from the current window's #THROTTLE# key to the end of A#. Counts
-// sort before everything else of the partition, oldest window first, so
-// older windows (kept until their TTL passes) are outside the range and can
-// never push the credentials off the Query's page. Attempts with unknown
-// client ids are counted under a partition of the same shape. An
-// authorization decision reads a subject's items from A# to X (its A# item,
-// memberships and policies; never the counts) with one Query, and the same
-// range of each of its groups with one Query each; member lists (X#) stay
-// out of decisions.
+// What the token function writes lives in partitions of its own, one per
+// tenant and presented client id (the lockout key: the id, or a digest of
+// a malformed one), whose keys start with TOKEN#. IAM lets the token
+// function write under that prefix only (dynamodb:LeadingKeys in
+// template.yaml), so it can touch no client, secret, policy or membership:
+//
+//	auth attempts    TOKEN#<t>#<key>             #ATTEMPTS#<windowStart>   (total, a:<address>…, ttl)
+//	revocation count TOKEN#<t>#<clientId>        #REVOCATIONS              (revocations, spanCount, spanEnd, ttl)
+//	revoked token    TOKEN#<t>#<clientId>        R#<jti>                   (ttl)
+//	used assertion   TOKEN#<t>#<clientId>        U#<sha256(jti)>           (ttl)
+//
+// The token endpoint reads a client's A# items (the client, its secrets and
+// keys) with one Query, and with another, at the same time, its token
+// partition from the current window's #ATTEMPTS# key to #REVOCATIONS: the
+// current count and the revocation count. Windows sort oldest first, so
+// older ones (kept until their TTL passes) are outside that range, and
+// revoked tokens and used assertions sort after it. An authorization
+// decision reads a subject's items from A# to X (its A# item, memberships
+// and policies) with one Query, the same range of each of its groups with
+// one Query each, and whether the caller's token was revoked with one
+// GetItem; member lists (X#) stay out of decisions.
+//
+// Older releases kept attempt counts (#THROTTLE#…) and revoked tokens (R#…)
+// in the client's own partition and used assertions under
+// T#<t>#ASSERTION#<clientId>. Decisions still read revoked tokens there
+// (they lie inside the A#–X range every decision reads anyway), and an
+// assertion is still refused when it is found there, until all of them have
+// expired: see docs/deploy.md.
 //
 // Listings of clients and groups read GSI1 in name order, a page at a time
 // (keyset: a position is the GSI1SK of an item); a tombstoned client or
@@ -59,7 +73,6 @@ const (
 	skClient           = "A#CLIENT"
 	skSecretPrefix     = "A#SECRET#"
 	skKeyPrefix        = "A#KEY#"
-	skThrottlePrefix   = "#THROTTLE#"
 	skGroup            = "A#GROUP"
 	skPolicyPrefix     = "P#"
 	skMembershipPrefix = "M#"
@@ -69,16 +82,29 @@ const (
 	// decision reads.
 	skDecisionStart = "A#"
 	skDecisionEnd   = "X"
-	// skCredentialsEnd is above every A# key.
-	skCredentialsEnd = "A$"
 	// skCredentialsPrefix holds a client and its secrets.
 	skCredentialsPrefix = "A#"
 )
 
-// throttleSK is the key of a window's attempt count, fixed width so that
+// tokenPrefix starts the partition key of every item the token function
+// writes; template.yaml allows the token function no other.
+const tokenPrefix = "TOKEN#"
+
+// Sort keys in a token partition.
+const (
+	skAttemptsPrefix      = "#ATTEMPTS#"
+	skRevocations         = "#REVOCATIONS"
+	skUsedAssertionPrefix = "U#"
+)
+
+// tokenPK is the partition of what the token function keeps about a
+// presented client id (its lockout key) in a tenant.
+func tokenPK(tenant, key string) string { return tokenPrefix + tenant + "#" + key }
+
+// attemptsSK is the key of a window's attempt count, fixed width so that
 // windows sort by start.
-func throttleSK(window time.Time) string {
-	return fmt.Sprintf("%s%011d", skThrottlePrefix, window.Unix())
+func attemptsSK(window time.Time) string {
+	return fmt.Sprintf("%s%011d", skAttemptsPrefix, window.Unix())
 }
 
 func tenantPK(tenant string) string             { return "T#" + tenant }
@@ -109,7 +135,9 @@ func groupsGSI1PK(tenant string) string   { return "T#" + tenant + "#GROUPS" }
 func policiesGSI1PK(tenant string) string { return "T#" + tenant + "#POLICIES" }
 func secretSK(secretID string) string     { return skSecretPrefix + secretID }
 func keySK(kid string) string             { return skKeyPrefix + digest(kid) }
-func assertionPK(tenant, clientID string) string {
+
+// legacyAssertionPK is where older releases kept used assertions.
+func legacyAssertionPK(tenant, clientID string) string {
 	return "T#" + tenant + "#ASSERTION#" + clientID
 }
 

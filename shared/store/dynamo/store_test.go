@@ -2,6 +2,8 @@ package dynamo_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -690,4 +692,74 @@ func TestSubjectCountsUnderChurn(t *testing.T) {
 	if len(all) > policy.MaxPerSubject || counted != fmt.Sprint(len(all)) {
 		t.Fatalf("%d policies, counted %s; want at most %d, counted exactly", len(all), counted, policy.MaxPerSubject)
 	}
+}
+
+// TestTokenFunctionItems: what the token function writes (attempt counts,
+// used assertions, revoked tokens and their count) lands in the client's
+// token partition, never in its own; revocations are counted, at most Max
+// per span; items older releases left in the client's partition or the
+// old assertion partition are still honoured.
+func TestTokenFunctionItems(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	c := newClient(t, ten)
+	own := func() int {
+		out, err := ddb.Query(ctx, &dynamodb.QueryInput{TableName: &table, KeyConditionExpression: aws.String("PK = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "T#" + ten + "#S#client-" + c.ID}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Items)
+	}
+	before := own()
+	window := now.Truncate(time.Minute)
+	is(t, st.CountAttempt(ctx, ten, c.ID, "192.0.2.1", 1, window, lockout.Policy{Threshold: 5, Ceiling: 5}, window.Add(time.Hour)), nil)
+	is(t, st.UseAssertion(ctx, ten, c.ID, "a-1", now.Add(time.Hour), now), nil)
+	is(t, st.UseAssertion(ctx, ten, c.ID, "a-1", now.Add(time.Hour), now), store.ErrConflict)
+	limit := store.RevocationLimit{Max: 2, Span: time.Hour, Now: now}
+	is(t, st.RevokeToken(ctx, ten, c.ID, "j-1", now.Add(time.Hour), limit), nil)
+	is(t, st.RevokeToken(ctx, ten, c.ID, "j-2", now.Add(time.Hour), limit), nil)
+	err := st.RevokeToken(ctx, ten, c.ID, "j-3", now.Add(time.Hour), limit)
+	var past *store.LimitError
+	if !errors.As(err, &past) || !errors.Is(err, store.ErrLimitExceeded) || !past.Until.Equal(now.Add(time.Hour)) {
+		t.Fatalf("a third revocation in the span: %v", err)
+	}
+	if after := own(); after != before {
+		t.Errorf("the token function's writes left %d items in the client's own partition", after-before)
+	}
+	for jti, want := range map[string]bool{"j-1": true, "j-2": true, "j-3": false, "a-1": false} {
+		if got, err := st.TokenRevoked(ctx, ten, c.ID, jti); err != nil || got != want {
+			t.Errorf("TokenRevoked(%s) = %v %v", jti, got, err)
+		}
+	}
+	rec, err := st.GetCredentials(ctx, ten, c.ID, "192.0.2.1", window)
+	if err != nil || rec.Client == nil || rec.Revocations != 2 || rec.Attempts != (lockout.Counts{FromAddress: 1, Total: 1}) {
+		t.Fatalf("credentials %+v %v", rec, err)
+	}
+	// The next span starts the count again; the total only grows.
+	limit.Now = now.Add(time.Hour)
+	is(t, st.RevokeToken(ctx, ten, c.ID, "j-3", now.Add(2*time.Hour), limit), nil)
+	if rec, _ := st.GetCredentials(ctx, ten, c.ID, "192.0.2.1", window); rec.Revocations != 3 {
+		t.Errorf("revocations %d after a new span, want 3", rec.Revocations)
+	}
+
+	// Left by an older release: a revoked token in the client's partition,
+	// a used assertion in the old assertion partition.
+	legacy := func(pk, sk string) {
+		if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: sk}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	legacy("T#"+ten+"#S#client-"+c.ID, "R#old-jti")
+	g, err := st.Grants(ctx, ten, "client-"+c.ID)
+	if err != nil || !g.Revocation.Revoked("old-jti", now) {
+		t.Errorf("a token revoked by an older release: %+v %v", g.Revocation, err)
+	}
+	sum := sha256.Sum256([]byte("old-assertion"))
+	legacy("T#"+ten+"#ASSERTION#"+c.ID, hex.EncodeToString(sum[:]))
+	is(t, st.UseAssertion(ctx, ten, c.ID, "old-assertion", now.Add(6*time.Minute), now), store.ErrConflict)
+	// One valid for longer than an older release accepted was never used there.
+	sum = sha256.Sum256([]byte("long-assertion"))
+	legacy("T#"+ten+"#ASSERTION#"+c.ID, hex.EncodeToString(sum[:]))
+	is(t, st.UseAssertion(ctx, ten, c.ID, "long-assertion", now.Add(time.Hour), now), nil)
 }

@@ -169,7 +169,7 @@ func (g *Guard) RequireMayChange(ctx context.Context, change, target string, bef
 }
 
 // MaxTokenLength bounds the bearer tokens the guard parses; this service's
-// tokens are well under 2 KiB.
+// tokens stay under it (the bounds on claims and audiences, shared/client).
 const MaxTokenLength = 8 << 10
 
 func (g *Guard) authenticate(r *http.Request) (Principal, error) {

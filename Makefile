@@ -8,10 +8,10 @@ KMS_PORT ?= 8090
 SIGNING_KEY_SPEC ?=
 TENANT ?=
 FUNCTIONS := TokenFunction ClientsFunction SecretsFunction PoliciesFunction ProvisioningFunction
-# The release every binary is stamped with (shared/version): the nearest tag,
+# The release every binary is stamped with (shared/runtime/version): the nearest tag,
 # commits since and -dirty; "dev" outside a git checkout.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-VERSION_LDFLAGS = -X github.com/machine-iam/machine-iam/shared/version.Version=$(VERSION)
+VERSION_LDFLAGS = -X github.com/machine-iam/machine-iam/shared/runtime/version.Version=$(VERSION)
 GO_BUILD_LAMBDA = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid= $(VERSION_LDFLAGS)'
 
 .PHONY: help
@@ -86,9 +86,9 @@ lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy ch
 	cfn-lint template.yaml examples/protected-api/template.yaml examples/provisioning/stack.yaml
 
 FUZZTIME ?= 30s
-FUZZ_TARGETS := shared/tokenapi:FuzzTokenRequest shared/clientsapi:FuzzClientBody shared/secretsapi:FuzzSecretBody \
-	shared/policiesapi:FuzzPolicyBody shared/policiesapi:FuzzMembersBody shared/resource:FuzzNormalize \
-	shared/action:FuzzActionNames shared/action:FuzzCatalogParse shared/token:FuzzVerify shared/clientkey:FuzzAssertion
+FUZZ_TARGETS := shared/endpoints/tokenapi:FuzzTokenRequest shared/endpoints/clientsapi:FuzzClientBody shared/endpoints/secretsapi:FuzzSecretBody \
+	shared/endpoints/policiesapi:FuzzPolicyBody shared/endpoints/policiesapi:FuzzMembersBody shared/iam/resource:FuzzNormalize \
+	shared/iam/action:FuzzActionNames shared/iam/action:FuzzCatalogParse shared/oauth/token:FuzzVerify shared/oauth/clientkey:FuzzAssertion
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (30s) each; seeds in testdata/fuzz also run in make test.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/operator"
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
 // newTenantAdmin bootstraps tenant name (made unique per run) and returns an

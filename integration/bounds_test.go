@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/machine-iam/machine-iam/shared/group"
-	"github.com/machine-iam/machine-iam/shared/policy"
+	"github.com/machine-iam/machine-iam/shared/iam/group"
+	"github.com/machine-iam/machine-iam/shared/iam/policy"
 )
 
 // TestSubjectBoundsOverHTTP: past policy.MaxPerSubject policies or

@@ -17,7 +17,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/config"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
-	"github.com/machine-iam/machine-iam/shared/route"
+	"github.com/machine-iam/machine-iam/shared/web/route"
 )
 
 // contract holds the service to docs/openapi.yaml: every request and

@@ -139,7 +139,7 @@ func repoRoot(t *testing.T) string {
 // The release buildBootstraps stamps into the functions, as the Makefile
 // stamps VERSION.
 const (
-	versionVar     = "github.com/machine-iam/machine-iam/shared/version.Version"
+	versionVar     = "github.com/machine-iam/machine-iam/shared/runtime/version.Version"
 	stampedVersion = "v0.0.0-emulator"
 )
 

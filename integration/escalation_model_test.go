@@ -15,14 +15,14 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/machine-iam/machine-iam/operator"
-	"github.com/machine-iam/machine-iam/shared/action"
-	"github.com/machine-iam/machine-iam/shared/apiclient"
-	"github.com/machine-iam/machine-iam/shared/client"
-	"github.com/machine-iam/machine-iam/shared/id"
-	"github.com/machine-iam/machine-iam/shared/policy"
-	"github.com/machine-iam/machine-iam/shared/provision"
-	"github.com/machine-iam/machine-iam/shared/tenant"
-	"github.com/machine-iam/machine-iam/shared/token"
+	"github.com/machine-iam/machine-iam/shared/iam/action"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/iam/policy"
+	"github.com/machine-iam/machine-iam/shared/oauth/client"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/token"
+	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
+	"github.com/machine-iam/machine-iam/shared/provisioning/provision"
 )
 
 // modelChecks is how many random runs TestNoEscalationModel makes by

@@ -16,8 +16,8 @@ import (
 	"github.com/machine-iam/machine-iam/examples/protected-api/hello"
 	"github.com/machine-iam/machine-iam/local/gateway"
 	"github.com/machine-iam/machine-iam/local/samtemplate"
-	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
-	"github.com/machine-iam/machine-iam/shared/token"
+	"github.com/machine-iam/machine-iam/shared/oauth/token"
+	kmssigner "github.com/machine-iam/machine-iam/shared/signing/kms"
 )
 
 // TestProtectedAPIExample serves examples/protected-api through the local

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
 // budget is the longest a request may take while a dependency is down:

@@ -20,10 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/machine-iam/machine-iam/shared/id"
-	"github.com/machine-iam/machine-iam/shared/signer"
-	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	kmssigner "github.com/machine-iam/machine-iam/shared/signing/kms"
+	"github.com/machine-iam/machine-iam/shared/signing/signer"
 )
 
 // TestBruteForceLockout: past the threshold within a window, the token

@@ -17,7 +17,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/local/stack"
 	"github.com/machine-iam/machine-iam/operator"
-	"github.com/machine-iam/machine-iam/shared/id"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
 )
 
 var iamctlBuild struct {

@@ -9,8 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
-	"github.com/machine-iam/machine-iam/shared/token"
+	"github.com/machine-iam/machine-iam/shared/oauth/token"
+	kmssigner "github.com/machine-iam/machine-iam/shared/signing/kms"
 )
 
 // BenchmarkKeySpec mints tokens with a KMS key of each spec SigningKeySpec

@@ -13,9 +13,9 @@ import (
 
 	"github.com/machine-iam/machine-iam/local/gateway"
 	"github.com/machine-iam/machine-iam/local/stack"
-	"github.com/machine-iam/machine-iam/shared/signer"
-	"github.com/machine-iam/machine-iam/shared/tenant"
-	"github.com/machine-iam/machine-iam/shared/token"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/token"
+	"github.com/machine-iam/machine-iam/shared/signing/signer"
 )
 
 func introspect(t *testing.T, path, clientID, secret, tok string) response {

@@ -34,9 +34,9 @@ import (
 	"github.com/machine-iam/machine-iam/local/gateway"
 	"github.com/machine-iam/machine-iam/local/stack"
 	"github.com/machine-iam/machine-iam/operator"
-	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/shared/secret"
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/runtime/app"
 )
 
 var env *harness

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
 func grant(t *testing.T, admin, subject, action, scope string) {

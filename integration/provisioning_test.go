@@ -20,9 +20,9 @@ import (
 	"github.com/machine-iam/machine-iam/local/samtemplate"
 	"github.com/machine-iam/machine-iam/local/stack"
 	"github.com/machine-iam/machine-iam/operator"
-	"github.com/machine-iam/machine-iam/shared/customresource"
-	"github.com/machine-iam/machine-iam/shared/id"
-	"github.com/machine-iam/machine-iam/shared/provision"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/provisioning/customresource"
+	"github.com/machine-iam/machine-iam/shared/provisioning/provision"
 )
 
 // fakeSecrets stands in for Secrets Manager, which has no local stand-in.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/machine-iam/machine-iam/shared/client"
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/client"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
 // claimsOf decodes a JWT's payload without verifying it.

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
+	kmssigner "github.com/machine-iam/machine-iam/shared/signing/kms"
 )
 
 // kidOf reads the kid of a compact JWS.

@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/machine-iam/machine-iam/shared/signer"
-	kmssigner "github.com/machine-iam/machine-iam/shared/signer/kms"
-	"github.com/machine-iam/machine-iam/shared/token"
+	"github.com/machine-iam/machine-iam/shared/oauth/token"
+	kmssigner "github.com/machine-iam/machine-iam/shared/signing/kms"
+	"github.com/machine-iam/machine-iam/shared/signing/signer"
 )
 
 func partitionSize(t *testing.T, pk string) int {

@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/machine-iam/machine-iam/shared/id"
-	"github.com/machine-iam/machine-iam/shared/lockout"
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
 // atWindowStart moves the functions' clock to the start of the next

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
 func basic(id, secret string) string {

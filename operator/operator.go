@@ -13,16 +13,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/machine-iam/machine-iam/shared/action"
-	"github.com/machine-iam/machine-iam/shared/client"
-	"github.com/machine-iam/machine-iam/shared/id"
-	"github.com/machine-iam/machine-iam/shared/oauthscope"
-	"github.com/machine-iam/machine-iam/shared/policy"
-	"github.com/machine-iam/machine-iam/shared/provenance"
-	"github.com/machine-iam/machine-iam/shared/resource"
-	"github.com/machine-iam/machine-iam/shared/secret"
-	"github.com/machine-iam/machine-iam/shared/store"
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/iam/action"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/iam/policy"
+	"github.com/machine-iam/machine-iam/shared/iam/provenance"
+	"github.com/machine-iam/machine-iam/shared/iam/resource"
+	"github.com/machine-iam/machine-iam/shared/oauth/client"
+	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/storage/store"
 )
 
 // Store is what bootstrapping writes to.

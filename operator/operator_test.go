@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/machine-iam/machine-iam/shared/secret"
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
 // TestBootstrapRefusesReservedNames: a tenant named after a path word of

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/machine-iam/machine-iam/shared/apiclient"
+	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 )
 
 func init() {

@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/machine-iam/machine-iam/shared/apiclient"
-	"github.com/machine-iam/machine-iam/shared/provision"
+	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
+	"github.com/machine-iam/machine-iam/shared/provisioning/provision"
 )
 
 func init() {

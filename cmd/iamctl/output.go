@@ -11,7 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/machine-iam/machine-iam/shared/apiclient"
+	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 )
 
 // flags is a command's flag set with the flags every API command has.

@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/machine-iam/machine-iam/shared/apiclient"
+	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 )
 
 // credentials reads the profile file, when one is named, and lets the

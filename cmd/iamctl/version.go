@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/machine-iam/machine-iam/shared/version"
+	"github.com/machine-iam/machine-iam/shared/runtime/version"
 )
 
 func init() {

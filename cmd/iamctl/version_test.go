@@ -55,7 +55,7 @@ func TestVersionStampedByMake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "-X github.com/machine-iam/machine-iam/shared/version.Version=" + stamp; !strings.Contains(string(cmds), want) {
+	if want := "-X github.com/machine-iam/machine-iam/shared/runtime/version.Version=" + stamp; !strings.Contains(string(cmds), want) {
 		t.Fatalf("make build-TokenFunction does not stamp the version (%s):\n%s", want, cmds)
 	}
 }

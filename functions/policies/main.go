@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/shared/policiesapi"
+	"github.com/machine-iam/machine-iam/shared/endpoints/policiesapi"
+	"github.com/machine-iam/machine-iam/shared/runtime/app"
 )
 
 func main() { app.Serve(policiesapi.New) }

@@ -1,5 +1,5 @@
 // Command provisioning is the CloudFormation custom-resource function behind
-// Custom::MachineIamClient (shared/customresource). It calls the service's
+// Custom::MachineIamClient (shared/provisioning/customresource). It calls the service's
 // HTTP API as the provisioner client of each tenant, whose credentials the
 // Secrets Manager secret PROVISIONER_SECRET_ARN holds; it has no access to
 // the table or the signing key. Secrets Manager and CloudFormation (which
@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/machine-iam/machine-iam/shared/customresource"
-	"github.com/machine-iam/machine-iam/shared/version"
+	"github.com/machine-iam/machine-iam/shared/provisioning/customresource"
+	"github.com/machine-iam/machine-iam/shared/runtime/version"
 )
 
 // secretValues reads secrets from Secrets Manager.

@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/shared/secretsapi"
+	"github.com/machine-iam/machine-iam/shared/endpoints/secretsapi"
+	"github.com/machine-iam/machine-iam/shared/runtime/app"
 )
 
 func main() { app.Serve(secretsapi.New) }

@@ -34,13 +34,13 @@ import (
 
 	"github.com/machine-iam/machine-iam/local/stack"
 	"github.com/machine-iam/machine-iam/operator"
-	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/shared/client"
-	"github.com/machine-iam/machine-iam/shared/group"
-	"github.com/machine-iam/machine-iam/shared/id"
-	"github.com/machine-iam/machine-iam/shared/policy"
-	"github.com/machine-iam/machine-iam/shared/secret"
-	"github.com/machine-iam/machine-iam/shared/store/dynamo"
+	"github.com/machine-iam/machine-iam/shared/iam/group"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/iam/policy"
+	"github.com/machine-iam/machine-iam/shared/oauth/client"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
+	"github.com/machine-iam/machine-iam/shared/runtime/app"
+	"github.com/machine-iam/machine-iam/shared/storage/dynamo"
 )
 
 // Sizes of the seeded tenant. The subject of the decision benchmark holds

@@ -27,8 +27,8 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/machine-iam/machine-iam/local/samtemplate"
-	"github.com/machine-iam/machine-iam/shared/id"
-	"github.com/machine-iam/machine-iam/shared/route"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/web/route"
 )
 
 // MaxPayloadBytes is API Gateway's request payload limit.

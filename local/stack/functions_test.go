@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/local/samtemplate"
-	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/shared/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/runtime/app"
 )
 
 // TestTemplateRoutesMatchHandlers: every route path template.yaml declares

@@ -13,11 +13,11 @@ import (
 
 	"github.com/machine-iam/machine-iam/local/gateway"
 	"github.com/machine-iam/machine-iam/local/samtemplate"
-	"github.com/machine-iam/machine-iam/shared/app"
-	"github.com/machine-iam/machine-iam/shared/clientsapi"
-	"github.com/machine-iam/machine-iam/shared/policiesapi"
-	"github.com/machine-iam/machine-iam/shared/secretsapi"
-	"github.com/machine-iam/machine-iam/shared/tokenapi"
+	"github.com/machine-iam/machine-iam/shared/endpoints/clientsapi"
+	"github.com/machine-iam/machine-iam/shared/endpoints/policiesapi"
+	"github.com/machine-iam/machine-iam/shared/endpoints/secretsapi"
+	"github.com/machine-iam/machine-iam/shared/endpoints/tokenapi"
+	"github.com/machine-iam/machine-iam/shared/runtime/app"
 )
 
 // Functions maps the logical id of each function in template.yaml to the

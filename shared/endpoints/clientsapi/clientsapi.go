@@ -1,0 +1,519 @@
+// Package clientsapi is the http.Handler of the clients function: list,
+// create, read, replace (with If-Match) and delete clients of the caller's
+// tenant, as api.md describes.
+package clientsapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/iam/policy"
+	"github.com/machine-iam/machine-iam/shared/iam/provenance"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
+	"github.com/machine-iam/machine-iam/shared/oauth/client"
+	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/runtime/app"
+	"github.com/machine-iam/machine-iam/shared/storage/listing"
+	"github.com/machine-iam/machine-iam/shared/storage/store"
+	"github.com/machine-iam/machine-iam/shared/web/audit"
+	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+)
+
+// IAM actions of the routes.
+const (
+	ActionRead   = "iam.client.read"
+	ActionCreate = "iam.client.create"
+	ActionUpdate = "iam.client.update"
+	ActionDelete = "iam.client.delete"
+	// ActionRevokeTokens is the kill switch's.
+	ActionRevokeTokens = "iam.token.revoke"
+)
+
+// Store is the storage the function uses.
+type Store interface {
+	store.Clients
+	store.Revocations
+}
+
+// Paging of the list (envelope A).
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// Service is what the clients function needs.
+type Service struct {
+	Clients Store
+	Guard   *access.Guard
+	Scopes  *oauthscope.Catalog
+	// MaxTokenLifetime bounds a client's accessTokenLifetime;
+	// DefaultTokenLifetime is a client's without one.
+	MaxTokenLifetime     time.Duration
+	DefaultTokenLifetime time.Duration
+	Now                  func() time.Time
+}
+
+// New is the handler of the clients function.
+func New(d *app.Deps) *app.Handler {
+	s := &Service{Clients: d.Store, Guard: d.Guard(), Scopes: d.Scopes, MaxTokenLifetime: d.Config.MaxTokenLifetime,
+		DefaultTokenLifetime: d.Config.TokenLifetime, Now: d.Now}
+	return d.Instrument(s.Handler())
+}
+
+// Handler returns the function's routes, each behind its permission.
+func (s *Service) Handler() *httpapi.Router {
+	collection := func(*http.Request) string { return "/clients" }
+	one := func(r *http.Request) string { return "/clients/" + r.PathValue("clientId") }
+	guard := s.Guard.Require
+	rt := httpapi.NewRouter()
+	rt.Route("/v1/clients", httpapi.Methods{
+		http.MethodGet:  guard(ActionRead, collection, s.list),
+		http.MethodPost: guard(ActionCreate, collection, s.create),
+	})
+	rt.Route("/v1/clients/{clientId}", httpapi.Methods{
+		http.MethodGet:    guard(ActionRead, one, s.get),
+		http.MethodPut:    guard(ActionUpdate, one, s.replace),
+		http.MethodDelete: guard(ActionDelete, one, s.delete),
+	})
+	rt.Route("/v1/clients/{clientId}/revoke-tokens", httpapi.Methods{
+		http.MethodPost: guard(ActionRevokeTokens, one, s.revokeTokens),
+	})
+	// Every path no function declares lands here (template.yaml), to get a
+	// problem document rather than API Gateway's bare 404.
+	rt.NotFound("/{proxy+}")
+	return rt
+}
+
+// clientRequest is the create and replace body. Pointers tell a missing
+// field from an empty one; every field is required.
+type clientRequest struct {
+	Name              *string   `json:"name"`
+	Description       *string   `json:"description"`
+	AllowedGrantTypes *[]string `json:"allowedGrantTypes"`
+	AllowedScopes     *[]string `json:"allowedScopes"`
+	RedirectURIs      *[]string `json:"redirectUris"`
+	// Optional, beyond Aritma's shape (api.md "Tokens for resource
+	// servers"); absent on a replace means none.
+	AllowedAudiences    []string          `json:"allowedAudiences"`
+	AccessTokenLifetime *int              `json:"accessTokenLifetime"`
+	TokenClaims         map[string]string `json:"tokenClaims"`
+	// Provenance is the path a create comes through (an apply, a stack);
+	// absent for the API. Set at creation only.
+	Provenance *httpapi.Provenance `json:"provenance"`
+}
+
+// spec reads the client's fields, recording what is wrong in f.
+func (req clientRequest) spec(f httpapi.Fields, scopes *oauthscope.Catalog, maxLifetime time.Duration) client.Spec {
+	f.Required("name", req.Name != nil)
+	f.Required("description", req.Description != nil)
+	f.Required("allowedGrantTypes", req.AllowedGrantTypes != nil)
+	f.Required("allowedScopes", req.AllowedScopes != nil)
+	f.Required("redirectUris", req.RedirectURIs != nil)
+	if len(f) > 0 {
+		return client.Spec{}
+	}
+	spec := client.Spec{Name: *req.Name, Description: *req.Description, GrantTypes: *req.AllowedGrantTypes,
+		Scopes: *req.AllowedScopes, RedirectURIs: *req.RedirectURIs, Audiences: req.AllowedAudiences, TokenClaims: req.TokenClaims}
+	if req.AccessTokenLifetime != nil {
+		// Checked in seconds, before the conversion could overflow.
+		if n := *req.AccessTokenLifetime; n < 1 || n > int(maxLifetime/time.Second) {
+			spec.TokenLifetime = -1
+		} else {
+			spec.TokenLifetime = time.Duration(n) * time.Second
+		}
+	}
+	f.Merge(spec.Validate(scopes, maxLifetime))
+	return spec
+}
+
+// clientResponse is a client on the wire.
+type clientResponse struct {
+	ClientID          string   `json:"clientId"`
+	SubjectID         string   `json:"subjectId"`
+	Name              string   `json:"name"`
+	Description       string   `json:"description"`
+	AllowedGrantTypes []string `json:"allowedGrantTypes"`
+	AllowedScopes     []string `json:"allowedScopes"`
+	RedirectURIs      []string `json:"redirectUris"`
+	// Present only when set, so Aritma-shaped clients read as before.
+	AllowedAudiences    []string          `json:"allowedAudiences,omitempty"`
+	AccessTokenLifetime int64             `json:"accessTokenLifetime,omitempty"`
+	TokenClaims         map[string]string `json:"tokenClaims,omitempty"`
+	// Provenance is absent for clients created before it was recorded.
+	Provenance *httpapi.Provenance `json:"provenance,omitempty"`
+	CreatedAt  string              `json:"createdAt"`
+	UpdatedAt  string              `json:"updatedAt"`
+}
+
+func toResponse(c client.Client) clientResponse {
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return clientResponse{
+		ClientID: c.ID, SubjectID: c.SubjectID(), Name: c.Name, Description: c.Description,
+		AllowedGrantTypes: nonNil(c.GrantTypes), AllowedScopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs),
+		AllowedAudiences: c.Audiences, AccessTokenLifetime: int64(c.TokenLifetime / time.Second), TokenClaims: c.TokenClaims,
+		Provenance: httpapi.ProvenanceOf(c.Provenance),
+		CreatedAt:  c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+}
+
+func etag(c client.Client) string { return `"` + strconv.FormatInt(c.Version, 10) + `"` }
+
+// noun names clients in store errors' problem details.
+const noun = "client"
+
+type page struct {
+	Page       int `json:"page"`
+	PageSize   int `json:"pageSize"`
+	TotalCount int `json:"totalCount"`
+}
+
+type links struct {
+	First    *string `json:"first"`
+	Previous *string `json:"previous"`
+	Next     *string `json:"next"`
+	Last     *string `json:"last"`
+}
+
+type listResponse struct {
+	Items    []clientResponse `json:"items"`
+	Metadata page             `json:"metadata"`
+	Links    links            `json:"links"`
+}
+
+// list answers envelope A with bounded reads (shared/storage/listing): the total
+// comes from the tenant's client count, a page from one keyset read, and a
+// search reads at most listing.SearchScan clients per request.
+func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := httpapi.Fields{}
+	req := listing.Request{
+		Page:   httpapi.IntParam(q, "page", 1, 1, 1<<31-1, f),
+		Size:   httpapi.IntParam(q, "pageSize", DefaultPageSize, 1, MaxPageSize, f),
+		Search: q.Get("searchText"),
+	}
+	if raw := q.Get("cursor"); raw != "" {
+		c, err := listing.Decode(raw)
+		if err != nil {
+			f.Add("cursor", "must be a cursor from a link of this listing")
+		}
+		req.Cursor = &c
+	}
+	query, err := req.Query()
+	if err != nil {
+		f.Add("page", err.Error())
+	}
+	if err := f.Err(); err != nil {
+		return err
+	}
+	ctx, tenant := r.Context(), access.PrincipalFrom(r.Context()).Tenant
+	total := 0
+	if req.Search == "" {
+		if total, err = s.Clients.CountClients(ctx, tenant); err != nil {
+			return err
+		}
+		if query.Last {
+			query.Limit = max(1, total-(listing.LastPage(total, req.Size)-1)*req.Size)
+		}
+	}
+	found, err := s.Clients.ListClients(ctx, tenant, query)
+	if errors.Is(err, store.ErrBadPosition) {
+		f.Add("cursor", "must be a cursor from a link of this listing")
+		return f.Err()
+	}
+	if err != nil {
+		return err
+	}
+	items := make([]clientResponse, 0, len(found.Items))
+	for _, c := range found.Items {
+		items = append(items, toResponse(c))
+	}
+	pageNo := req.PageNumber()
+	link := func(c *listing.Cursor) *string {
+		v := url.Values{"pageSize": {strconv.Itoa(req.Size)}}
+		if req.Search != "" {
+			v.Set("searchText", req.Search)
+		}
+		if c != nil {
+			v.Set("cursor", c.Encode())
+		}
+		s := "/v1/clients?" + v.Encode()
+		return &s
+	}
+	l := links{First: link(nil)}
+	backward := query.Before != "" || query.Last
+	if req.Search != "" {
+		// A search counts the matches up to where it has read (at most
+		// listing.SearchScan clients): the total is exact when that reaches
+		// the end of the tenant, and a lower bound before. It pages forward.
+		before := 0
+		if req.Cursor != nil {
+			before = req.Cursor.Found
+		}
+		total = before + found.Matched
+		if found.More {
+			l.Next = link(&listing.Cursor{After: found.Last, Page: pageNo + 1, Found: before + len(items)})
+		}
+		if !found.More {
+			l.Last = link(req.Cursor) // this page
+		}
+		httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, req.Size, total}, Links: l})
+		return nil
+	}
+	last := listing.LastPage(total, req.Size)
+	if query.Last {
+		pageNo = last
+	}
+	l.Last = link(&listing.Cursor{Last: true, Page: last})
+	if pageNo > 1 && len(items) > 0 {
+		l.Previous = link(&listing.Cursor{Before: found.First, Page: pageNo - 1})
+	}
+	if len(items) > 0 && (found.More && !backward || backward && pageNo < last) {
+		l.Next = link(&listing.Cursor{After: found.Last, Page: pageNo + 1})
+	}
+	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, req.Size, total}, Links: l})
+	return nil
+}
+
+// readSpec decodes and validates a create or replace body, with the
+// provenance label a create may carry (creating).
+func (s *Service) readSpec(w http.ResponseWriter, r *http.Request, creating bool) (client.Spec, provenance.Label, error) {
+	var req clientRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return client.Spec{}, provenance.Label{}, err
+	}
+	f := httpapi.Fields{}
+	spec := req.spec(f, s.Scopes, s.MaxTokenLifetime)
+	var label provenance.Label
+	if creating {
+		label = req.Provenance.Label(f)
+	} else if req.Provenance != nil {
+		f.Add("provenance", "is recorded at creation and cannot be changed")
+	}
+	return spec, label, f.Err()
+}
+
+func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
+	spec, label, err := s.readSpec(w, r, true)
+	if err != nil {
+		return err
+	}
+	if err := s.Guard.RequireHolds(r.Context(), "create a client with these rights", policy.Grants{TokenRights: spec.TokenRights()}); err != nil {
+		return err
+	}
+	now := s.Now().UTC().Truncate(time.Second)
+	c := client.Client{
+		Tenant: access.PrincipalFrom(r.Context()).Tenant,
+		Name:   spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
+		RedirectURIs: spec.RedirectURIs, Audiences: spec.Audiences, TokenLifetime: spec.TokenLifetime,
+		TokenClaims: spec.TokenClaims, CreatedAt: now, UpdatedAt: now, Version: 1,
+		Provenance: provenance.Made(access.PrincipalFrom(r.Context()).Subject, label),
+	}
+	c.ID, err = store.CreateWithNewID(func(newID string) error {
+		c.ID = newID
+		return s.Clients.CreateClient(r.Context(), c)
+	})
+	if err != nil {
+		return err
+	}
+	audit.Note(r.Context(), ActionCreate, "/clients/"+c.ID)
+	w.Header().Set("Location", "/v1/clients/"+c.ID)
+	w.Header().Set("ETag", etag(c))
+	httpapi.WriteJSON(w, http.StatusCreated, toResponse(c))
+	return nil
+}
+
+// clientID reads {clientId}: a well-formed id, or ErrNotFound, as for any
+// id that names no client.
+func clientID(r *http.Request) (string, error) {
+	cid := r.PathValue("clientId")
+	if !id.Valid(cid) {
+		return "", httpapi.About(store.ErrNotFound, noun)
+	}
+	return cid, nil
+}
+
+func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.Clients.GetClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
+	if err != nil {
+		return httpapi.About(err, noun)
+	}
+	w.Header().Set("ETag", etag(c))
+	httpapi.WriteJSON(w, http.StatusOK, toResponse(c))
+	return nil
+}
+
+func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	spec, _, err := s.readSpec(w, r, false)
+	if err != nil {
+		return err
+	}
+	ten := access.PrincipalFrom(r.Context()).Tenant
+	ifVersion, err := s.expectedVersion(r, ten, cid)
+	if err != nil {
+		return httpapi.About(err, noun)
+	}
+	replacement := client.Client{
+		Tenant: ten, ID: cid, Name: spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes,
+		Scopes: spec.Scopes, RedirectURIs: spec.RedirectURIs, Audiences: spec.Audiences, TokenLifetime: spec.TokenLifetime,
+		TokenClaims: spec.TokenClaims, UpdatedAt: s.Now().UTC().Truncate(time.Second),
+	}
+	c, err := s.replaceChecked(r, replacement, ifVersion)
+	if err != nil {
+		return httpapi.About(err, noun)
+	}
+	w.Header().Set("ETag", etag(c))
+	httpapi.WriteJSON(w, http.StatusOK, toResponse(c))
+	return nil
+}
+
+// replaceChecked writes replacement only over the version it checked. A
+// change to the rights-bearing fields goes through the one no-escalation
+// check (access.Guard.RequireMayChange) with the client's holdings as they
+// are and as they would be; a neutral change (name, description) needs
+// nothing beyond the route's permission. A client that holds owner on / by
+// its own policy must stay able to use the management API: a change that
+// takes that away is refused in the same write. Without If-Match, a write
+// that lost a race is checked again.
+func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifVersion int64) (client.Client, error) {
+	ctx := r.Context()
+	for {
+		cur, err := s.Clients.GetClient(ctx, replacement.Tenant, replacement.ID)
+		if err != nil {
+			return client.Client{}, err
+		}
+		if ifVersion != 0 && cur.Version != ifVersion {
+			return client.Client{}, store.ErrVersionMismatch
+		}
+		cond := store.ReplaceCondition{Version: cur.Version}
+		if !cur.TokenRights().Equal(replacement.TokenRights()) {
+			if cond.NotRootOwner, err = s.checkRightsChange(ctx, cur, replacement); err != nil {
+				return client.Client{}, err
+			}
+		}
+		c, err := s.Clients.ReplaceClient(ctx, replacement, cond)
+		if errors.Is(err, store.ErrVersionMismatch) && ifVersion == 0 && ctx.Err() == nil {
+			continue
+		}
+		if errors.Is(err, store.ErrLastOwner) {
+			return client.Client{}, httpapi.LastOwner(cur.SubjectID() + " holds owner on / by a policy of its own, so it keeps what it needs " +
+				"to use the management API (the " + oauthscope.IAM + " scope, the client_credentials grant and the management audience); " +
+				"remove its owner policy first.")
+		}
+		return c, err
+	}
+}
+
+// checkRightsChange applies the no-escalation rule to a change of cur's
+// rights-bearing fields, and reports whether the change takes the
+// management API out of its reach (which an owner may not lose).
+func (s *Service) checkRightsChange(ctx context.Context, cur, next client.Client) (losesManagement bool, err error) {
+	p := access.PrincipalFrom(ctx)
+	before, err := s.Guard.Authorizer.Holdings(ctx, cur.Tenant, cur.SubjectID())
+	if err != nil {
+		return false, err
+	}
+	// The rights of the version the write is conditional on.
+	before.TokenRights = cur.TokenRights()
+	after := before
+	after.TokenRights = next.TokenRights()
+	if err := s.Guard.RequireMayChange(ctx, "change the rights-bearing fields of "+cur.SubjectID(), cur.SubjectID(), before, after); err != nil {
+		return false, err
+	}
+	reaches := func(t policy.TokenRights) bool {
+		return client.ReachesManagement(t.Resolve(p.ManagementAudience, s.DefaultTokenLifetime))
+	}
+	return reaches(before.TokenRights) && !reaches(after.TokenRights), nil
+}
+
+// expectedVersion turns If-Match (RFC 9110 §13.1.1) into the version the
+// write must find: 0 for no condition or "*" (the client must merely exist).
+// With several entity tags the current version is read and must be one of
+// them; the write is then conditional on that version. A malformed If-Match
+// is a 400 problem, never an unconditional write.
+func (s *Service) expectedVersion(r *http.Request, ten, cid string) (int64, error) {
+	m, err := httpapi.ParseIfMatch(r.Header)
+	if err != nil || !m.Present || m.Any {
+		return 0, err
+	}
+	var versions []int64
+	for _, t := range m.Tags {
+		// Strong comparison: weak tags are well-formed but never match, nor
+		// does any strong tag other than an ETag we send ("01" is not "1").
+		if n, err := strconv.ParseInt(t.Opaque, 10, 64); err == nil && n > 0 && !t.Weak && strconv.FormatInt(n, 10) == t.Opaque {
+			versions = append(versions, n)
+		}
+	}
+	switch len(versions) {
+	case 0:
+		return 0, store.ErrVersionMismatch
+	case 1:
+		return versions[0], nil
+	}
+	cur, err := s.Clients.GetClient(r.Context(), ten, cid)
+	if err != nil {
+		return 0, err
+	}
+	for _, v := range versions {
+		if v == cur.Version {
+			return v, nil
+		}
+	}
+	return 0, store.ErrVersionMismatch
+}
+
+func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	// Deleting another client takes away everything it holds, so the
+	// caller must hold all of it (the no-escalation rule).
+	target := subject.ID(subject.Client, cid)
+	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete "+target, target); err != nil {
+		return err
+	}
+	if err := s.Clients.DeleteClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid); err != nil {
+		return httpapi.About(err, noun)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// revokeTokens is the kill switch: every token the client holds now stops
+// working on the management API at once and introspects as inactive; new
+// tokens work. Taking another client's tokens away takes away what it
+// holds, so the caller must hold all of it.
+func (s *Service) revokeTokens(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	target := subject.ID(subject.Client, cid)
+	if err := s.Guard.RequireHoldsSubject(r.Context(), "revoke the tokens of "+target, target); err != nil {
+		return err
+	}
+	if err := s.Clients.RevokeTokens(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, s.Now()); err != nil {
+		return httpapi.About(err, noun)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

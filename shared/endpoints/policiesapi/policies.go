@@ -1,0 +1,337 @@
+package policiesapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/iam/action"
+	"github.com/machine-iam/machine-iam/shared/iam/policy"
+	"github.com/machine-iam/machine-iam/shared/iam/resource"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
+	"github.com/machine-iam/machine-iam/shared/storage/listing"
+	"github.com/machine-iam/machine-iam/shared/storage/store"
+	"github.com/machine-iam/machine-iam/shared/web/audit"
+	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+)
+
+// Paging of the policy list (cursor envelope).
+const (
+	defaultPolicyPageSize = 50
+	maxPolicyPageSize     = 200
+)
+
+// tripleRequest is the body of create, delete and check.
+type tripleRequest struct {
+	Subject *string `json:"subject"`
+	Action  *string `json:"action"`
+	Scope   *string `json:"scope"`
+}
+
+type policyResponse struct {
+	Subject   string `json:"subject"`
+	Action    string `json:"action"`
+	Scope     string `json:"scope"`
+	Tenant    string `json:"tenant"`
+	CreatedAt string `json:"createdAt"`
+}
+
+func toPolicy(tenant string, p policy.Policy) policyResponse {
+	return policyResponse{Subject: p.Subject, Action: p.Action, Scope: p.Scope, Tenant: tenant,
+		CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339)}
+}
+
+func toPolicies(tenant string, ps []policy.Policy) []policyResponse {
+	out := make([]policyResponse, len(ps))
+	for i, p := range ps {
+		out[i] = toPolicy(tenant, p)
+	}
+	return out
+}
+
+// triple decodes and validates a {subject, action, scope} body, returning
+// the normalized key. With inertOK the action may also be one that left the
+// catalog (to delete the policies that name it).
+func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (policy.Key, error) {
+	var req tripleRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return policy.Key{}, err
+	}
+	f := httpapi.Fields{}
+	var k policy.Key
+	if f.Required("subject", req.Subject != nil) {
+		if _, _, err := subject.Parse(*req.Subject); err != nil {
+			f.Add("subject", err.Error())
+		} else {
+			k.Subject = *req.Subject
+		}
+	}
+	if f.Required("action", req.Action != nil) {
+		if !s.Actions.Has(*req.Action) && !(inertOK && action.ValidName(*req.Action)) {
+			f.Add("action", "is not an action of this deployment (see GET /v1/actions)")
+		} else {
+			k.Action = *req.Action
+		}
+	}
+	if f.Required("scope", req.Scope != nil) {
+		if sc, err := resource.Normalize(*req.Scope); err != nil {
+			f.Add("scope", err.Error())
+		} else {
+			k.Scope = sc
+		}
+	}
+	if err := f.Err(); err != nil {
+		return policy.Key{}, err
+	}
+	return k, nil
+}
+
+// mayChange applies the rule that a caller may create or delete a policy
+// only with the route's action on the policy's scope and only for an action
+// it holds there itself.
+func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Key) error {
+	audit.Note(r.Context(), routeAction, k.Subject+" "+k.Action+" "+k.Scope)
+	if err := s.Guard.Allow(r.Context(), routeAction, k.Scope); err != nil {
+		return err
+	}
+	if !s.Actions.Has(k.Action) {
+		// An inert policy grants nothing; only an owner of its scope may
+		// clear it away.
+		if err := s.Guard.Allow(r.Context(), action.Owner, k.Scope); err != nil {
+			return httpapi.Forbidden("Only a holder of owner on " + k.Scope + " can delete a policy whose action " + k.Action + " is not in the catalog.")
+		}
+		return nil
+	}
+	if err := s.Guard.Allow(r.Context(), k.Action, k.Scope); err != nil {
+		var e *httpapi.Error
+		if errors.As(err, &e) && e.Status == http.StatusForbidden {
+			return httpapi.Forbidden("The caller cannot grant or remove " + k.Action + " on " + k.Scope + ": it does not hold it there.")
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) error {
+	k, err := s.triple(w, r, false)
+	if err != nil {
+		return err
+	}
+	if err := s.mayChange(r, ActionPolicyCreate, k); err != nil {
+		return err
+	}
+	stored, _, err := s.Store.PutPolicy(r.Context(), tenantOf(r), policy.Policy{
+		Subject: k.Subject, Action: k.Action, Scope: k.Scope, CreatedAt: s.Now().UTC().Truncate(time.Second)})
+	switch {
+	case errors.Is(err, store.ErrSubjectNotFound):
+		f := httpapi.Fields{}
+		f.Add("subject", "does not exist in this tenant")
+		return f.Err()
+	case errors.Is(err, store.ErrLimitExceeded):
+		return httpapi.Conflict(fmt.Sprintf("%s holds %d policies, the most a subject may hold (each is read by every authorization decision): delete one first, or grant through a group.",
+			k.Subject, policy.MaxPerSubject))
+	case err != nil:
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, toPolicy(tenantOf(r), stored))
+	return nil
+}
+
+func (s *Service) deletePolicy(w http.ResponseWriter, r *http.Request) error {
+	k, err := s.triple(w, r, true)
+	if err != nil {
+		return err
+	}
+	if err := s.mayChange(r, ActionPolicyDelete, k); err != nil {
+		return err
+	}
+	if err := s.Store.DeletePolicy(r.Context(), tenantOf(r), k); err != nil {
+		return httpapi.Detailed(err, store.ErrNotFound, "No such policy.")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type policyList struct {
+	Items  []policyResponse `json:"items"`
+	Cursor string           `json:"cursor,omitempty"`
+}
+
+// listPolicies filters a subject's policies (with includeInherited, also
+// those of its groups) or the tenant's, by exact action and scope, or with
+// includeDerived by everything that grants them: ancestor actions and
+// ancestor scopes.
+func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := httpapi.Fields{}
+	inherited := httpapi.BoolParam(q, "includeInherited", f)
+	derived := httpapi.BoolParam(q, "includeDerived", f)
+	size := httpapi.IntParam(q, "pageSize", defaultPolicyPageSize, 1, maxPolicyPageSize, f)
+	subj, act, sc := q.Get("subject"), q.Get("action"), q.Get("scope")
+	if subj != "" {
+		if _, _, err := subject.Parse(subj); err != nil {
+			f.Add("subject", err.Error())
+		}
+	}
+	if act != "" && !action.ValidName(act) {
+		f.Add("action", "is not a dot-notation action name")
+	}
+	if sc != "" {
+		n, err := resource.Normalize(sc)
+		if err != nil {
+			f.Add("scope", err.Error())
+		}
+		sc = n
+	}
+	after, ok := decodeCursor(q.Get("cursor"))
+	if !ok {
+		f.Add("cursor", "is not a cursor this API returned")
+	}
+	if err := f.Err(); err != nil {
+		return err
+	}
+	ctx, ten := r.Context(), tenantOf(r)
+	keep := func(p policy.Policy) bool {
+		return (act == "" || p.Action == act || derived && s.Actions.Covers(p.Action, act)) &&
+			(sc == "" || p.Scope == sc || derived && resource.Covers(p.Scope, sc))
+	}
+	if subj == "" {
+		// The tenant's policies: one bounded read from the cursor on.
+		found, next, err := s.Store.ListPolicies(ctx, ten, after, size, listing.SearchScan, keep)
+		if err != nil {
+			return err
+		}
+		resp := policyList{Items: toPolicies(ten, found)}
+		if next != nil {
+			resp.Cursor = encodeCursor(*next)
+		}
+		httpapi.WriteJSON(w, http.StatusOK, resp)
+		return nil
+	}
+	var all []policy.Policy
+	var err error
+	switch {
+	case inherited:
+		var g policy.Grants
+		g, err = s.Store.Grants(ctx, ten, subj)
+		if errors.Is(err, store.ErrSubjectNotFound) {
+			err = nil
+		}
+		all = g.All()
+	default:
+		all, err = s.Store.SubjectPolicies(ctx, ten, subj)
+	}
+	if err != nil {
+		return err
+	}
+	// A subject's own policies and its groups' are bounded (at most
+	// policy.MaxPerSubject each): filtered in memory.
+	matched := slices.DeleteFunc(all, func(p policy.Policy) bool {
+		return !keep(p) || after != nil && policy.Compare(p.Key(), *after) <= 0
+	})
+	policy.Sort(matched)
+	matched = slices.CompactFunc(matched, func(a, b policy.Policy) bool { return a.Key() == b.Key() })
+	resp := policyList{Items: toPolicies(ten, matched[:min(size, len(matched))])}
+	if len(matched) > size {
+		resp.Cursor = encodeCursor(matched[size-1].Key())
+	}
+	httpapi.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// A cursor is the last key of the page, opaque to callers.
+func encodeCursor(k policy.Key) string {
+	b, _ := json.Marshal([3]string{k.Subject, k.Action, k.Scope})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(c string) (*policy.Key, bool) {
+	if c == "" {
+		return nil, true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	var parts [3]string
+	if err != nil || len(b) > 2048 || json.Unmarshal(b, &parts) != nil {
+		return nil, false
+	}
+	// The key positions a DynamoDB read: only the shape this API gives.
+	if _, _, err := subject.Parse(parts[0]); err != nil || !action.ValidName(parts[1]) || !strings.HasPrefix(parts[2], "/") || len(parts[2]) > 512 {
+		return nil, false
+	}
+	return &policy.Key{Subject: parts[0], Action: parts[1], Scope: parts[2]}, true
+}
+
+type actionResponse struct {
+	Action      string  `json:"action"`
+	Parent      *string `json:"parent"`
+	Description string  `json:"description"`
+}
+
+func (s *Service) listActions(w http.ResponseWriter, r *http.Request) error {
+	all := s.Actions.All()
+	items := make([]actionResponse, len(all))
+	for i, a := range all {
+		items[i] = actionResponse{Action: a.Name, Description: a.Description}
+		if a.Parent != "" {
+			items[i].Parent = &all[i].Parent
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
+}
+
+type checkResponse struct {
+	Allowed   bool             `json:"allowed"`
+	GrantedBy []policyResponse `json:"grantedBy"`
+}
+
+func (s *Service) check(w http.ResponseWriter, r *http.Request) error {
+	k, err := s.triple(w, r, false)
+	if err != nil {
+		return err
+	}
+	g, err := s.Store.Grants(r.Context(), tenantOf(r), k.Subject)
+	if err != nil && !errors.Is(err, store.ErrSubjectNotFound) {
+		return err
+	}
+	granting := policy.Evaluate(s.Actions, g, k.Action, k.Scope)
+	httpapi.WriteJSON(w, http.StatusOK, checkResponse{Allowed: len(granting) > 0, GrantedBy: toPolicies(tenantOf(r), granting)})
+	return nil
+}
+
+type permissionResponse struct {
+	Action    string           `json:"action"`
+	Scope     string           `json:"scope"`
+	GrantedBy []policyResponse `json:"grantedBy"`
+}
+
+func (s *Service) permissions(w http.ResponseWriter, r *http.Request) error {
+	subj := r.PathValue("subjectId")
+	page, size, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	noSubject := httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, "No subject with that id exists.")
+	if _, _, err := subject.Parse(subj); err != nil {
+		return noSubject
+	}
+	g, err := s.Store.Grants(r.Context(), tenantOf(r), subj)
+	if errors.Is(err, store.ErrSubjectNotFound) {
+		return noSubject
+	}
+	if err != nil {
+		return err
+	}
+	perms := policy.Effective(g)
+	out := make([]permissionResponse, len(perms))
+	for i, p := range perms {
+		out[i] = permissionResponse{Action: p.Action, Scope: p.Scope, GrantedBy: toPolicies(tenantOf(r), p.GrantedBy)}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
+	return nil
+}

@@ -1,0 +1,27 @@
+package secretsapi
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/machine-iam/machine-iam/shared/iam/policy"
+	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
+)
+
+// TestWireFieldsAreClassified maps each JSON member of the secret and key
+// wire types to the domain field it carries, which must be classified
+// (secret.Fields, clientkey.Fields). "expired" is derived from Expiration.
+func TestWireFieldsAreClassified(t *testing.T) {
+	secrets := map[string]string{"id": "ID", "description": "Description", "expiration": "Expiration", "createdAt": "CreatedAt",
+		"expired": "Expiration", "value": "Value"}
+	if missing := policy.UnclassifiedWire(secrets, secret.Fields, reflect.TypeFor[secretResponse](), reflect.TypeFor[createdResponse](),
+		reflect.TypeFor[createRequest]()); len(missing) > 0 {
+		t.Errorf("secret JSON members not mapped to a classified field: %v", missing)
+	}
+	keys := map[string]string{"id": "ID", "kid": "Kid", "alg": "Alg", "description": "Description", "expiration": "Expiration",
+		"createdAt": "CreatedAt", "expired": "Expiration", "jwk": "JWK"}
+	if missing := policy.UnclassifiedWire(keys, clientkey.Fields, reflect.TypeFor[keyResponse](), reflect.TypeFor[keyRequest]()); len(missing) > 0 {
+		t.Errorf("key JSON members not mapped to a classified field: %v", missing)
+	}
+}

@@ -1,0 +1,122 @@
+package secretsapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
+	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
+	"github.com/machine-iam/machine-iam/shared/storage/store"
+	"github.com/machine-iam/machine-iam/shared/web/audit"
+	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+)
+
+// keyResponse describes a registered public key.
+type keyResponse struct {
+	ID          string  `json:"id"`
+	Kid         string  `json:"kid"`
+	Alg         string  `json:"alg,omitempty"`
+	Description string  `json:"description"`
+	Expiration  *string `json:"expiration"`
+	CreatedAt   string  `json:"createdAt"`
+	Expired     bool    `json:"expired"`
+}
+
+type keyList struct {
+	Items []keyResponse `json:"items"`
+}
+
+type keyRequest struct {
+	JWK         json.RawMessage `json:"jwk"`
+	Description *string         `json:"description"`
+	Expiration  *string         `json:"expiration"`
+}
+
+func (s *Service) toKeyResponse(k clientkey.Key) keyResponse {
+	out := keyResponse{ID: k.ID, Kid: k.Kid, Alg: k.Alg, Description: k.Description,
+		CreatedAt: k.CreatedAt.UTC().Format(time.RFC3339), Expired: k.ExpiredAt(s.Now())}
+	if k.Expiration != nil {
+		e := k.Expiration.UTC().Format(time.RFC3339)
+		out.Expiration = &e
+	}
+	return out
+}
+
+func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	keys, err := s.Secrets.ListKeys(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
+	if err != nil {
+		return httpapi.About(err, "client")
+	}
+	items := make([]keyResponse, len(keys))
+	for i, k := range keys {
+		items[i] = s.toKeyResponse(k)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, keyList{Items: items})
+	return nil
+}
+
+func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	var req keyRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	f := httpapi.Fields{}
+	f.Required("jwk", len(req.JWK) > 0 && string(req.JWK) != "null")
+	f.Required("description", req.Description != nil)
+	exp := expiration(f, req.Expiration)
+	if err := f.Err(); err != nil {
+		return err
+	}
+	k, problems := clientkey.Spec{JWK: req.JWK, Description: *req.Description, Expiration: exp}.Parse(s.Now())
+	f.Merge(problems)
+	if err := f.Err(); err != nil {
+		return err
+	}
+	if err := s.mayCreateCredential(r, cid); err != nil {
+		return err
+	}
+	k.ID, k.CreatedAt = id.New(), s.Now().UTC().Truncate(time.Second)
+	err = s.Secrets.CreateKey(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, k, clientkey.MaxPerClient)
+	switch {
+	case errors.Is(err, store.ErrLimitExceeded):
+		return httpapi.Detailed(err, store.ErrLimitExceeded, "A client may have at most "+strconv.Itoa(clientkey.MaxPerClient)+" keys; delete one first.")
+	case errors.Is(err, store.ErrConflict):
+		return httpapi.Detailed(err, store.ErrConflict, "The client has a key with this kid already.")
+	case err != nil:
+		return httpapi.About(err, "client")
+	}
+	audit.Note(r.Context(), ActionCreate, "/clients/"+cid+"/keys/"+k.ID)
+	w.Header().Set("Location", "/v1/clients/"+cid+"/keys/"+k.ID)
+	httpapi.WriteJSON(w, http.StatusCreated, s.toKeyResponse(k))
+	return nil
+}
+
+func (s *Service) deleteKey(w http.ResponseWriter, r *http.Request) error {
+	cid, kid := r.PathValue("clientId"), r.PathValue("keyId")
+	const notFound = "No key with that id exists for that client."
+	if !id.Valid(cid) || !id.Valid(kid) {
+		return httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, notFound)
+	}
+	target := subject.ID(subject.Client, cid)
+	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
+		return err
+	}
+	if err := s.Secrets.DeleteKey(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, kid); err != nil {
+		return httpapi.Detailed(err, store.ErrNotFound, notFound)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

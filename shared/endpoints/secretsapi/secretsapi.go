@@ -1,0 +1,228 @@
+// Package secretsapi is the http.Handler of the secrets function: list,
+// create and delete the secrets of a client. A secret's value appears in
+// exactly one response, the one that creates it; only its argon2id hash is
+// stored.
+package secretsapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
+	"github.com/machine-iam/machine-iam/shared/runtime/app"
+	"github.com/machine-iam/machine-iam/shared/storage/store"
+	"github.com/machine-iam/machine-iam/shared/web/audit"
+	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+)
+
+// IAM actions of the routes.
+const (
+	ActionRead   = "iam.secret.read"
+	ActionCreate = "iam.secret.create"
+	ActionDelete = "iam.secret.delete"
+)
+
+// Store is the storage the function uses.
+type Store interface {
+	store.Secrets
+	store.Keys
+}
+
+// Service is what the secrets function needs: client secrets and client
+// keys, the two kinds of client credential.
+type Service struct {
+	Secrets Store
+	Hasher  secret.Hasher
+	Guard   *access.Guard
+	Now     func() time.Time
+}
+
+// New is the handler of the secrets function.
+func New(d *app.Deps) *app.Handler {
+	s := &Service{Secrets: d.Store, Hasher: d.Hasher, Guard: d.Guard(), Now: d.Now}
+	return d.Instrument(s.Handler())
+}
+
+// Handler returns the function's routes, each behind its permission.
+func (s *Service) Handler() *httpapi.Router {
+	owner := func(r *http.Request) string { return "/clients/" + r.PathValue("clientId") }
+	guard := func(action string, h httpapi.HandlerFunc) http.Handler {
+		return s.Guard.Require(action, owner, h)
+	}
+	rt := httpapi.NewRouter()
+	rt.Route("/v1/clients/{clientId}/secrets", httpapi.Methods{
+		http.MethodGet:  guard(ActionRead, s.list),
+		http.MethodPost: guard(ActionCreate, s.create),
+	})
+	rt.Route("/v1/clients/{clientId}/secrets/{secretId}", httpapi.Methods{
+		http.MethodDelete: guard(ActionDelete, s.delete),
+	})
+	// A key is a credential: the same actions as secrets.
+	rt.Route("/v1/clients/{clientId}/keys", httpapi.Methods{
+		http.MethodGet:  guard(ActionRead, s.listKeys),
+		http.MethodPost: guard(ActionCreate, s.createKey),
+	})
+	rt.Route("/v1/clients/{clientId}/keys/{keyId}", httpapi.Methods{
+		http.MethodDelete: guard(ActionDelete, s.deleteKey),
+	})
+	return rt
+}
+
+// secretResponse describes a secret. It has no field for a hash.
+type secretResponse struct {
+	ID          string  `json:"id"`
+	Description string  `json:"description"`
+	Expiration  *string `json:"expiration"`
+	CreatedAt   string  `json:"createdAt"`
+	Expired     bool    `json:"expired"`
+}
+
+// createdResponse is the one response that carries the value.
+type createdResponse struct {
+	secretResponse
+	Value string `json:"value"`
+}
+
+type listResponse struct {
+	Items []secretResponse `json:"items"`
+}
+
+type createRequest struct {
+	Value       *string `json:"value"`
+	Description *string `json:"description"`
+	Expiration  *string `json:"expiration"`
+}
+
+func (s *Service) toResponse(sec secret.Secret) secretResponse {
+	out := secretResponse{ID: sec.ID, Description: sec.Description,
+		CreatedAt: sec.CreatedAt.UTC().Format(time.RFC3339), Expired: sec.ExpiredAt(s.Now())}
+	if sec.Expiration != nil {
+		e := sec.Expiration.UTC().Format(time.RFC3339)
+		out.Expiration = &e
+	}
+	return out
+}
+
+// clientID reads {clientId}: a well-formed id, or ErrNotFound, as for any
+// id that names no client.
+func clientID(r *http.Request) (string, error) {
+	cid := r.PathValue("clientId")
+	if !id.Valid(cid) {
+		return "", httpapi.About(store.ErrNotFound, "client")
+	}
+	return cid, nil
+}
+
+func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	secrets, err := s.Secrets.ListSecrets(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
+	if err != nil {
+		return httpapi.About(err, "client")
+	}
+	items := make([]secretResponse, len(secrets))
+	for i, sec := range secrets {
+		items[i] = s.toResponse(sec)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items})
+	return nil
+}
+
+func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	var req createRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	spec, err := s.spec(req)
+	if err != nil {
+		return err
+	}
+	if err := s.mayCreateCredential(r, cid); err != nil {
+		return err
+	}
+	hash, err := s.Hasher.Hash(spec.Value)
+	if err != nil {
+		return err
+	}
+	sec := secret.Secret{ID: id.New(), Description: spec.Description, Expiration: spec.Expiration,
+		CreatedAt: s.Now().UTC().Truncate(time.Second)}
+	err = s.Secrets.CreateSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid,
+		secret.Hashed{Secret: sec, Hash: hash}, secret.MaxPerClient)
+	if errors.Is(err, store.ErrLimitExceeded) {
+		return httpapi.Detailed(err, store.ErrLimitExceeded, "A client may have at most "+strconv.Itoa(secret.MaxPerClient)+" secrets; delete one first.")
+	}
+	if err != nil {
+		return httpapi.About(err, "client")
+	}
+	audit.Note(r.Context(), ActionCreate, "/clients/"+cid+"/secrets/"+sec.ID)
+	w.Header().Set("Location", "/v1/clients/"+cid+"/secrets/"+sec.ID)
+	httpapi.WriteJSON(w, http.StatusCreated, createdResponse{secretResponse: s.toResponse(sec), Value: spec.Value})
+	return nil
+}
+
+// mayCreateCredential applies the no-escalation rule to a new credential:
+// one for another client lets the caller act as that client, so the caller
+// must hold everything that client holds. Every credential type (secrets,
+// keys) goes through here.
+func (s *Service) mayCreateCredential(r *http.Request, clientID string) error {
+	target := subject.ID(subject.Client, clientID)
+	return s.Guard.RequireHoldsSubject(r.Context(), "create a credential for "+target, target)
+}
+
+func (s *Service) spec(req createRequest) (secret.Spec, error) {
+	f := httpapi.Fields{}
+	f.Required("value", req.Value != nil)
+	f.Required("description", req.Description != nil)
+	exp := expiration(f, req.Expiration)
+	if err := f.Err(); err != nil {
+		return secret.Spec{}, err
+	}
+	spec := secret.Spec{Value: *req.Value, Description: *req.Description, Expiration: exp}
+	f.Merge(spec.Validate(s.Now()))
+	return spec, f.Err()
+}
+
+func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
+	cid, sid := r.PathValue("clientId"), r.PathValue("secretId")
+	const notFound = "No secret with that id exists for that client."
+	if !id.Valid(cid) || !id.Valid(sid) {
+		return httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, notFound)
+	}
+	// Deleting another client's secret can take away its only way to use
+	// what it holds, so the caller must hold all of it.
+	target := subject.ID(subject.Client, cid)
+	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
+		return err
+	}
+	if err := s.Secrets.DeleteSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, sid); err != nil {
+		return httpapi.Detailed(err, store.ErrNotFound, notFound)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// expiration reads a credential's optional expiration, recording in f what
+// is wrong with it.
+func expiration(f httpapi.Fields, raw *string) *time.Time {
+	if raw == nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, *raw)
+	if err != nil {
+		f.Add("expiration", "must be an RFC 3339 date-time, e.g. 2030-01-31T12:00:00Z")
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}

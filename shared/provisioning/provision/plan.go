@@ -1,0 +1,797 @@
+package provision
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/iam/provenance"
+	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
+)
+
+// API is what planning reads and applying writes; *apiclient.Client
+// implements it.
+type API interface {
+	Tenant() string
+	// Subject is the applying client's subject id: the creator the server
+	// records for what an apply creates.
+	Subject() string
+	ListClients(ctx context.Context, search string) ([]apiclient.ClientRecord, error)
+	GetClient(ctx context.Context, id string) (apiclient.ClientRecord, error)
+	CreateClient(ctx context.Context, spec apiclient.ClientSpec) (apiclient.ClientRecord, error)
+	ReplaceClient(ctx context.Context, id string, spec apiclient.ClientSpec, etag string) (apiclient.ClientRecord, error)
+	DeleteClient(ctx context.Context, id string) error
+	ListSecrets(ctx context.Context, clientID string) ([]apiclient.Secret, error)
+	CreateSecret(ctx context.Context, clientID, value, description string, expiration *time.Time) (apiclient.Secret, error)
+	DeleteSecret(ctx context.Context, clientID, secretID string) error
+	ListKeys(ctx context.Context, clientID string) ([]apiclient.Key, error)
+	CreateKey(ctx context.Context, clientID string, jwk json.RawMessage, description string, expiration *time.Time) (apiclient.Key, error)
+	DeleteKey(ctx context.Context, clientID, keyID string) error
+	ListPolicies(ctx context.Context, f apiclient.PolicyFilter) ([]apiclient.Policy, error)
+	Grant(ctx context.Context, p apiclient.Policy) (apiclient.Policy, error)
+	Revoke(ctx context.Context, p apiclient.Policy) error
+	ListGroups(ctx context.Context) ([]apiclient.Group, error)
+	CreateGroup(ctx context.Context, displayName, description string, via *apiclient.Provenance) (apiclient.Group, error)
+	DeleteGroup(ctx context.Context, id string) error
+	Members(ctx context.Context, groupID string) ([]apiclient.Subject, error)
+	AddMembers(ctx context.Context, groupID string, subjectIDs ...string) error
+	RemoveMembers(ctx context.Context, groupID string, subjectIDs ...string) error
+	Memberships(ctx context.Context, subject string) ([]apiclient.Group, error)
+	Permissions(ctx context.Context, subject string) ([]apiclient.Permission, error)
+	Check(ctx context.Context, subject, action, scope string) (apiclient.Decision, error)
+}
+
+// Op is what a change does to a resource.
+type Op string
+
+// The ops, with the sign plan output shows them by.
+const (
+	Create Op = "+"
+	Update Op = "~"
+	Delete Op = "-"
+)
+
+// Change is one resource's change, with a line per attribute, policy,
+// membership or key that changes.
+type Change struct {
+	Op      Op       `json:"op"`
+	Kind    string   `json:"kind"`
+	Name    string   `json:"name"`
+	ID      string   `json:"id,omitempty"`
+	Details []string `json:"details,omitempty"`
+}
+
+// Plan is the difference between a tenant and a document.
+type Plan struct {
+	Tenant  string   `json:"tenant"`
+	Changes []Change `json:"changes"`
+	// Notes are what the plan leaves alone and why: resources the document
+	// does not list (without --prune), group descriptions that differ.
+	Notes []string `json:"notes,omitempty"`
+
+	steps []step
+	// document is the applied document's name, recorded with what the
+	// apply creates.
+	document string
+	// clientIDs and groupIDs are the ids of what the document's entries
+	// manage, by declared name.
+	clientIDs, groupIDs map[string]string
+	// newSecrets are the new clients that get a generated secret.
+	newSecrets int
+	// via, when set, is the provenance of what the plan creates (a
+	// stack's); otherwise an apply of document.
+	via *apiclient.Provenance
+}
+
+// Options tune a plan.
+type Options struct {
+	// Prune deletes the clients and groups that applies of this document
+	// by this applier created and that it no longer lists.
+	Prune bool
+}
+
+// HasChanges reports whether applying the plan would change anything.
+func (p *Plan) HasChanges() bool { return len(p.Changes) > 0 }
+
+// NeedsSecretOutput reports whether applying generates secrets, which need
+// somewhere to go.
+func (p *Plan) NeedsSecretOutput() bool { return p.newSecrets > 0 }
+
+// Phases order the steps of an apply so that no subject holds, midway, a
+// right that neither the old nor the new state gives it, and none loses one
+// both give it: a group's removed policies go before anyone joins it, then
+// everything gained comes before everything else lost, and deletions last.
+const (
+	phaseCreateGroups = iota
+	phaseClients
+	phaseGrant
+	phaseRevokeFromGroups
+	phaseJoin
+	phaseLeave
+	phaseRevoke
+	phaseDeleteClients
+	phaseDeleteGroups
+)
+
+type step struct {
+	phase int
+	run   func(ctx context.Context, r *run) error
+}
+
+// run carries what an apply learns as it goes: the ids of what it created.
+type run struct {
+	api     API
+	clients map[string]string // name → client id
+	groups  map[string]string // name → group id
+	secrets SecretSink
+	tenant  string
+}
+
+// SecretSink receives a generated secret once, right after its client is
+// created, so that a later failure cannot lose it.
+type SecretSink func(NewSecret) error
+
+// NewSecret is a generated client secret.
+type NewSecret struct {
+	Tenant       string `json:"tenant"`
+	Name         string `json:"name"`
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+// MakePlan reads the tenant and compares it with doc. Each declared client
+// and group is matched to what it manages by provenance (see adopt.go).
+func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, error) {
+	if doc.Tenant != "" && doc.Tenant != api.Tenant() {
+		return nil, fmt.Errorf("the document is for tenant %q, the credentials for %q", doc.Tenant, api.Tenant())
+	}
+	if doc.Name == "" {
+		doc.Name = DefaultName
+	}
+	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}, document: doc.Name, clientIDs: map[string]string{}, groupIDs: map[string]string{}}
+	clients, err := api.ListClients(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("listing clients: %w", err)
+	}
+	groups, err := api.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing groups: %w", err)
+	}
+	clientObjs, groupObjs := objects(clients, clientObject), objects(groups, groupObject)
+	var clientDecls, groupDecls []declared
+	for _, c := range doc.Clients {
+		clientDecls = append(clientDecls, declared{c.Name, c.ID})
+	}
+	for _, g := range doc.Groups {
+		groupDecls = append(groupDecls, declared{g.Name, g.ID})
+	}
+	clientFor, err := match("client", api.Subject(), doc.Name, clientDecls, clientObjs, &p.Notes)
+	if err != nil {
+		return nil, err
+	}
+	groupFor, err := match("group", api.Subject(), doc.Name, groupDecls, groupObjs, &p.Notes)
+	if err != nil {
+		return nil, err
+	}
+	for name, m := range clientFor {
+		if m.index >= 0 {
+			p.clientIDs[name] = clientObjs[m.index].id
+		}
+	}
+	for name, m := range groupFor {
+		if m.index >= 0 {
+			p.groupIDs[name] = groupObjs[m.index].id
+		}
+	}
+	for _, c := range doc.Clients {
+		for _, g := range c.Groups {
+			if !slices.Contains(declaredGroups(doc), g) {
+				return nil, fmt.Errorf("client %q joins group %q, which the document does not declare: declare it (with its id to take over a group the applying client did not create)", c.Name, g)
+			}
+		}
+	}
+	for _, g := range doc.Groups {
+		if err := p.planGroup(ctx, api, doc, g, pick(groups, groupFor[g.Name]), groupFor[g.Name].takeover); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range doc.Clients {
+		if err := p.planClient(ctx, api, c, pick(clients, clientFor[c.Name]), true); err != nil {
+			return nil, err
+		}
+	}
+	p.planUnlisted(api.Subject(), clientObjs, groupObjs, opts)
+	return p, nil
+}
+
+func objects[T any](items []T, view func(T) object) []object {
+	out := make([]object, len(items))
+	for i, it := range items {
+		out[i] = view(it)
+	}
+	return out
+}
+
+// pick returns the object m matched, or nil.
+func pick[T any](items []T, m matched) *T {
+	if m.index < 0 {
+		return nil
+	}
+	return &items[m.index]
+}
+
+func declaredGroups(doc Document) []string {
+	names := make([]string, len(doc.Groups))
+	for i, g := range doc.Groups {
+		names[i] = g.Name
+	}
+	return names
+}
+
+func (p *Plan) add(c Change, steps ...step) {
+	p.Changes = append(p.Changes, c)
+	p.steps = append(p.steps, steps...)
+}
+
+// label is the provenance an apply gives what it creates for name.
+func (p *Plan) label(name string) *apiclient.Provenance {
+	if p.via != nil {
+		return p.via
+	}
+	return &apiclient.Provenance{Via: provenance.ViaApply, Document: p.document, Name: name}
+}
+
+func (p *Plan) planGroup(ctx context.Context, api API, doc Document, want Group, have *apiclient.Group, takeover bool) error {
+	ch := Change{Kind: "group", Name: want.Name}
+	var havePolicies []Grant
+	var members []apiclient.Subject
+	if have == nil {
+		ch.Op = Create
+		ch.Details = append(ch.Details, fmt.Sprintf("+ description  %q", want.Description))
+		p.steps = append(p.steps, step{phaseCreateGroups, func(ctx context.Context, r *run) error {
+			g, err := r.api.CreateGroup(ctx, want.Name, want.Description, p.label(want.Name))
+			if err != nil {
+				return fmt.Errorf("creating group %q: %w", want.Name, err)
+			}
+			r.groups[want.Name] = g.ID
+			return nil
+		}})
+	} else {
+		ch.Op, ch.ID = Update, have.ID
+		if takeover {
+			line, err := checkTakeover(ctx, api, "group", want.Name, groupObject(*have), nil)
+			if err != nil {
+				return err
+			}
+			ch.Details = append(ch.Details, line)
+		}
+		if have.Description != want.Description {
+			p.Notes = append(p.Notes, fmt.Sprintf("group %q: its description is %q, the document says %q; groups cannot be changed in place, so this is left as it is",
+				want.Name, have.Description, want.Description))
+		}
+		var err error
+		if havePolicies, err = directPolicies(ctx, api, have.SubjectID); err != nil {
+			return err
+		}
+		if members, err = api.Members(ctx, have.ID); err != nil {
+			return fmt.Errorf("group %q: %w", want.Name, err)
+		}
+	}
+	subject := func(r *run) string { return "group-" + r.groups[want.Name] }
+	steps := policySteps(&ch, havePolicies, want.Policies, subject, "group "+want.Name, phaseRevokeFromGroups)
+	steps = append(steps, p.memberSteps(&ch, doc, want, members)...)
+	if ch.Op == Update && len(ch.Details) == 0 {
+		return nil
+	}
+	p.add(ch, steps...)
+	return nil
+}
+
+// memberSteps shows every member of a group and plans its users: declared
+// users join, and any member the document does not declare (a user it does
+// not list, a client that is not one of its clients) leaves. The
+// document's own clients join and leave in their own changes.
+func (p *Plan) memberSteps(ch *Change, doc Document, want Group, members []apiclient.Subject) []step {
+	declaredClients := map[string]bool{}
+	for _, c := range doc.Clients {
+		if id := p.clientIDs[c.Name]; id != "" {
+			declaredClients["client-"+id] = true
+		}
+	}
+	var have, shown []string
+	for _, m := range members {
+		shown = append(shown, m.SubjectID+" ("+m.DisplayName+")")
+		if m.Type == "User" || !declaredClients[m.SubjectID] {
+			have = append(have, m.SubjectID)
+		}
+	}
+	if len(shown) > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("group %q (%s) has %d member(s): %s", want.Name, ch.ID, len(shown), strings.Join(shown, ", ")))
+	}
+	add, remove := diff(have, want.Users)
+	var steps []step
+	for _, u := range add {
+		ch.Details = append(ch.Details, "+ member       "+u)
+	}
+	for _, m := range remove {
+		ch.Details = append(ch.Details, "- member       "+m+" (not declared)")
+	}
+	if len(add) > 0 {
+		steps = append(steps, step{phaseJoin, func(ctx context.Context, r *run) error {
+			return r.api.AddMembers(ctx, r.groups[want.Name], add...)
+		}})
+	}
+	if len(remove) > 0 {
+		steps = append(steps, step{phaseLeave, func(ctx context.Context, r *run) error {
+			return r.api.RemoveMembers(ctx, r.groups[want.Name], remove...)
+		}})
+	}
+	return steps
+}
+
+func directPolicies(ctx context.Context, api API, subject string) ([]Grant, error) {
+	list, err := api.ListPolicies(ctx, apiclient.PolicyFilter{Subject: subject})
+	if err != nil {
+		return nil, fmt.Errorf("policies of %s: %w", subject, err)
+	}
+	grants := make([]Grant, 0, len(list))
+	for _, pol := range list {
+		if pol.Subject == subject {
+			grants = append(grants, Grant{Action: pol.Action, Scope: pol.Scope})
+		}
+	}
+	slices.SortFunc(grants, compareGrants)
+	return grants, nil
+}
+
+// policySteps adds the policy lines of a subject's change and returns the
+// steps that grant and revoke them.
+func policySteps(ch *Change, have, want []Grant, subject func(*run) string, owner string, revokePhase int) []step {
+	var steps []step
+	add, remove := diffFunc(have, want)
+	for _, g := range add {
+		ch.Details = append(ch.Details, "+ policy       "+g.String())
+		steps = append(steps, step{phaseGrant, func(ctx context.Context, r *run) error {
+			if _, err := r.api.Grant(ctx, apiclient.Policy{Subject: subject(r), Action: g.Action, Scope: g.Scope}); err != nil {
+				return fmt.Errorf("%s: granting %s: %w", owner, g, err)
+			}
+			return nil
+		}})
+	}
+	for _, g := range remove {
+		ch.Details = append(ch.Details, "- policy       "+g.String())
+		steps = append(steps, step{revokePhase, func(ctx context.Context, r *run) error {
+			err := r.api.Revoke(ctx, apiclient.Policy{Subject: subject(r), Action: g.Action, Scope: g.Scope})
+			if err != nil && !apiclient.IsNotFound(err) {
+				return fmt.Errorf("%s: revoking %s: %w", owner, g, err)
+			}
+			return nil
+		}})
+	}
+	return steps
+}
+
+// Spec is the client's create and replace body.
+func (c Client) Spec() apiclient.ClientSpec {
+	return apiclient.ClientSpec{
+		Name: c.Name, Description: c.Description, AllowedGrantTypes: c.GrantTypes, AllowedScopes: c.Scopes,
+		RedirectURIs: c.RedirectURIs, AllowedAudiences: c.Audiences, AccessTokenLifetime: c.AccessTokenLifetime,
+		TokenClaims: c.TokenClaims,
+	}
+}
+
+// PlanClient plans one client alone, whatever else the tenant holds: have
+// is its current record, nil to create it (without a secret) with the
+// provenance via. The groups it joins must exist; each is named by its
+// id, or by a display name that exactly one group of the tenant has.
+func PlanClient(ctx context.Context, api API, want Client, have *apiclient.ClientRecord, via *apiclient.Provenance) (*Plan, error) {
+	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}, clientIDs: map[string]string{}, groupIDs: map[string]string{}, via: via}
+	if len(want.Groups) > 0 {
+		groups, err := api.ListGroups(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing groups: %w", err)
+		}
+		for _, g := range want.Groups {
+			if p.groupIDs[g], err = groupNamed(groups, g); err != nil {
+				return nil, fmt.Errorf("client %q: %w", want.Name, err)
+			}
+		}
+	}
+	if have != nil {
+		p.clientIDs[want.Name] = have.ClientID
+	}
+	return p, p.planClient(ctx, api, want, have, false)
+}
+
+// groupNamed finds the group whose id, subject id or (unambiguous)
+// display name is name.
+func groupNamed(groups []apiclient.Group, name string) (string, error) {
+	var byName []string
+	for _, g := range groups {
+		if g.ID == name || g.SubjectID == name {
+			return g.ID, nil
+		}
+		if g.DisplayName == name {
+			byName = append(byName, g.ID)
+		}
+	}
+	switch len(byName) {
+	case 0:
+		return "", fmt.Errorf("the tenant has no group %q", name)
+	case 1:
+		return byName[0], nil
+	}
+	return "", fmt.Errorf("the tenant has %d groups named %q (%s): name one by its id", len(byName), name, strings.Join(byName, ", "))
+}
+
+// ClientID is the id of the client named name, after Apply for one it
+// created.
+func (p *Plan) ClientID(name string) string { return p.clientIDs[name] }
+
+// planClient plans want, matched to have (nil to create it); a new client
+// without public keys gets a generated secret when generateSecret.
+func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apiclient.ClientRecord, generateSecret bool) error {
+	ch := Change{Kind: "client", Name: want.Name}
+	var steps []step
+	var current clientState
+	if have == nil {
+		ch.Op = Create
+		steps = append(steps, p.createClientStep(&ch, want, generateSecret))
+	} else {
+		ch.Op, ch.ID = Update, have.ClientID
+		var err error
+		if current, err = p.readClient(ctx, api, &ch, want, *have); err != nil {
+			return err
+		}
+		steps = append(steps, current.replace...)
+	}
+	subject := func(r *run) string { return "client-" + r.clients[want.Name] }
+	steps = append(steps, keySteps(&ch, current.keys, want)...)
+	steps = append(steps, policySteps(&ch, current.policies, want.Policies, subject, "client "+want.Name, phaseRevoke)...)
+	steps = append(steps, p.membershipSteps(&ch, want, current.groups, subject)...)
+	if ch.Op == Update && len(ch.Details) == 0 {
+		return nil
+	}
+	p.add(ch, steps...)
+	return nil
+}
+
+// clientState is what a plan reads of an existing client.
+type clientState struct {
+	replace  []step
+	policies []Grant
+	groups   []apiclient.Group
+	keys     []apiclient.Key
+}
+
+// createClientStep plans a new client, with the provenance the server
+// records, and its generated secret.
+func (p *Plan) createClientStep(ch *Change, want Client, generateSecret bool) step {
+	ch.Details = append(ch.Details, fieldLines(apiclient.ClientSpec{}, want.Spec(), true)...)
+	secret := generateSecret && len(want.PublicKeys) == 0
+	if secret {
+		p.newSecrets++
+		ch.Details = append(ch.Details, "+ secret       generated, written once to the secrets output")
+	}
+	return step{phaseClients, func(ctx context.Context, r *run) error {
+		spec := want.Spec()
+		spec.Provenance = p.label(want.Name)
+		rec, err := r.api.CreateClient(ctx, spec)
+		if err != nil {
+			return fmt.Errorf("creating client %q: %w", want.Name, err)
+		}
+		r.clients[want.Name] = rec.ClientID
+		if !secret {
+			return nil
+		}
+		value := rand.Text()
+		if _, err := r.api.CreateSecret(ctx, rec.ClientID, value, "Generated by iamctl apply", nil); err != nil {
+			// A client left without its only credential would plan as
+			// unchanged forever: take it back.
+			if derr := r.api.DeleteClient(ctx, rec.ClientID); derr == nil {
+				delete(r.clients, want.Name)
+			}
+			return fmt.Errorf("client %q: creating its secret: %w", want.Name, err)
+		}
+		return r.secrets(NewSecret{Tenant: r.tenant, Name: want.Name, ClientID: rec.ClientID, ClientSecret: value})
+	}}
+}
+
+// readClient reads an existing client's fields, policies, groups and keys,
+// refusing a takeover the applier cannot make, and plans its replace.
+func (p *Plan) readClient(ctx context.Context, api API, ch *Change, want Client, have apiclient.ClientRecord) (clientState, error) {
+	var st clientState
+	if p.via == nil && !have.Provenance.Record().Applied(api.Subject(), p.document, want.Name) {
+		line, err := checkTakeover(ctx, api, "client", want.Name, clientObject(have), have.AllowedScopes)
+		if err != nil {
+			return st, err
+		}
+		ch.Details = append(ch.Details, line)
+	}
+	etag := have.ETag
+	lines := fieldLines(have.ClientSpec, want.Spec(), false)
+	if etag == "" && len(lines) > 0 {
+		// Listings carry no version: read the one this plan shows, so
+		// that apply overwrites nothing changed since (412).
+		cur, err := api.GetClient(ctx, have.ClientID)
+		if err != nil {
+			return st, fmt.Errorf("client %q: %w", want.Name, err)
+		}
+		etag, lines = cur.ETag, fieldLines(cur.ClientSpec, want.Spec(), false)
+	}
+	if len(lines) > 0 {
+		ch.Details = append(ch.Details, lines...)
+		id := have.ClientID
+		st.replace = append(st.replace, step{phaseClients, func(ctx context.Context, r *run) error {
+			if _, err := r.api.ReplaceClient(ctx, id, want.Spec(), etag); err != nil {
+				if apiclient.StatusOf(err) == 412 {
+					return fmt.Errorf("client %q changed since the plan: plan again", want.Name)
+				}
+				return fmt.Errorf("updating client %q: %w", want.Name, err)
+			}
+			return nil
+		}})
+	}
+	var err error
+	if st.policies, err = directPolicies(ctx, api, have.SubjectID); err != nil {
+		return st, err
+	}
+	if st.groups, err = api.Memberships(ctx, have.SubjectID); err != nil {
+		return st, fmt.Errorf("memberships of client %q: %w", want.Name, err)
+	}
+	if st.keys, err = api.ListKeys(ctx, have.ClientID); err != nil {
+		return st, fmt.Errorf("keys of client %q: %w", want.Name, err)
+	}
+	return st, nil
+}
+
+// membershipSteps joins the groups want declares that the client is not
+// in, and leaves every other group it is in; groups are compared by id.
+func (p *Plan) membershipSteps(ch *Change, want Client, in []apiclient.Group, subject func(*run) string) []step {
+	var steps []step
+	member := map[string]bool{}
+	for _, g := range in {
+		member[g.ID] = true
+	}
+	wanted := map[string]bool{}
+	for _, name := range want.Groups {
+		gid := p.groupIDs[name]
+		wanted[gid] = gid != ""
+		if gid != "" && member[gid] {
+			continue
+		}
+		ch.Details = append(ch.Details, "+ member of    "+name)
+		steps = append(steps, step{phaseJoin, func(ctx context.Context, r *run) error {
+			if err := r.api.AddMembers(ctx, r.groups[name], subject(r)); err != nil {
+				return fmt.Errorf("client %q: joining group %q: %w", want.Name, name, err)
+			}
+			return nil
+		}})
+	}
+	for _, g := range in {
+		if wanted[g.ID] {
+			continue
+		}
+		ch.Details = append(ch.Details, "- member of    "+g.DisplayName+" ("+g.ID+")")
+		steps = append(steps, step{phaseLeave, func(ctx context.Context, r *run) error {
+			if err := r.api.RemoveMembers(ctx, g.ID, subject(r)); err != nil {
+				return fmt.Errorf("client %q: leaving group %q: %w", want.Name, g.DisplayName, err)
+			}
+			return nil
+		}})
+	}
+	return steps
+}
+
+// keySteps adds keys the document lists and the client lacks (by kid), and
+// removes those it has and the document does not list. A key's material is
+// never read back, so a changed key needs a new kid.
+func keySteps(ch *Change, have []apiclient.Key, want Client) []step {
+	var steps []step
+	haveByKid := map[string]apiclient.Key{}
+	for _, k := range have {
+		haveByKid[k.Kid] = k
+	}
+	wantKids := map[string]bool{}
+	for _, k := range want.PublicKeys {
+		wantKids[k.Kid()] = true
+		if _, ok := haveByKid[k.Kid()]; ok {
+			continue
+		}
+		ch.Details = append(ch.Details, "+ public key   kid "+k.Kid())
+		steps = append(steps, step{phaseClients, func(ctx context.Context, r *run) error {
+			desc := k.Description
+			if desc == "" {
+				desc = "Declared in the desired state"
+			}
+			if _, err := r.api.CreateKey(ctx, r.clients[want.Name], k.JWK, desc, nil); err != nil {
+				return fmt.Errorf("client %q: adding key %q: %w", want.Name, k.Kid(), err)
+			}
+			return nil
+		}})
+	}
+	for _, k := range have {
+		if wantKids[k.Kid] {
+			continue
+		}
+		ch.Details = append(ch.Details, "- public key   kid "+k.Kid)
+		steps = append(steps, step{phaseRevoke, func(ctx context.Context, r *run) error {
+			if err := r.api.DeleteKey(ctx, r.clients[want.Name], k.ID); err != nil && !apiclient.IsNotFound(err) {
+				return fmt.Errorf("client %q: removing key %q: %w", want.Name, k.Kid, err)
+			}
+			return nil
+		}})
+	}
+	return steps
+}
+
+// fieldLines describes how a client's fields change from have to want; with
+// all, every field of want is shown (a create).
+func fieldLines(have, want apiclient.ClientSpec, all bool) []string {
+	var lines []string
+	field := func(name string, h, w any) {
+		hs, ws := show(h), show(w)
+		switch {
+		case all && ws != "[]" && ws != "0" && ws != "{}":
+			lines = append(lines, fmt.Sprintf("+ %-12s %s", name, ws))
+		case !all && hs != ws:
+			lines = append(lines, fmt.Sprintf("~ %-12s %s → %s", name, hs, ws))
+		}
+	}
+	if !all {
+		field("name", have.Name, want.Name)
+	}
+	field("description", have.Description, want.Description)
+	field("grantTypes", sorted(have.AllowedGrantTypes), sorted(want.AllowedGrantTypes))
+	field("scopes", sorted(have.AllowedScopes), sorted(want.AllowedScopes))
+	field("redirectUris", sorted(have.RedirectURIs), sorted(want.RedirectURIs))
+	field("audiences", sorted(have.AllowedAudiences), sorted(want.AllowedAudiences))
+	field("lifetime", have.AccessTokenLifetime, want.AccessTokenLifetime)
+	field("tokenClaims", have.TokenClaims, want.TokenClaims)
+	return lines
+}
+
+func sorted(l []string) []string {
+	l = slices.Clone(l)
+	slices.Sort(l)
+	return l
+}
+
+func show(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", v)
+	case []string:
+		return "[" + strings.Join(v, " ") + "]"
+	case map[string]string:
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			parts = append(parts, k+"="+v[k])
+		}
+		return "{" + strings.Join(parts, " ") + "}"
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// planUnlisted deletes (with Prune) or notes what applies of this document
+// by this applier created and the document no longer declares. Nothing
+// else is ever pruned: not what others created, by hand, through another
+// document or a stack, nor what a document took over by id.
+func (p *Plan) planUnlisted(me string, clients, groups []object, opts Options) {
+	managed := func(o object, ids map[string]string) bool {
+		return o.prov.CreatedBy == me && o.prov.Via == provenance.ViaApply && o.prov.Document == p.document &&
+			!slices.Contains(slices.Collect(maps.Values(ids)), o.id)
+	}
+	others := 0
+	for _, c := range clients {
+		if !managed(c, p.clientIDs) {
+			if !slices.Contains(slices.Collect(maps.Values(p.clientIDs)), c.id) {
+				others++
+			}
+			continue
+		}
+		p.unlisted(opts, "client", c, phaseDeleteClients, func(ctx context.Context, api API) error { return api.DeleteClient(ctx, c.id) })
+	}
+	for _, g := range groups {
+		if !managed(g, p.groupIDs) {
+			continue
+		}
+		p.unlisted(opts, "group", g, phaseDeleteGroups, func(ctx context.Context, api API) error { return api.DeleteGroup(ctx, g.id) })
+	}
+	if opts.Prune && others > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("%d other client(s) were not created by %s applying document %q; --prune leaves them alone", others, me, p.document))
+	}
+}
+
+// unlisted plans the deletion of o (with Prune), or notes it.
+func (p *Plan) unlisted(opts Options, kind string, o object, phase int, del func(context.Context, API) error) {
+	if !opts.Prune {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s %q (%s) was created by applying this document, which no longer declares it; --prune would delete it", kind, o.prov.Name, o.id))
+		return
+	}
+	p.add(Change{Op: Delete, Kind: kind, Name: o.prov.Name, ID: o.id, Details: []string{"  " + o.prov.String()}}, step{phase, func(ctx context.Context, r *run) error {
+		if err := del(ctx, r.api); err != nil && !apiclient.IsNotFound(err) {
+			return fmt.Errorf("deleting %s %q: %w", kind, o.prov.Name, err)
+		}
+		return nil
+	}})
+}
+
+// diff returns what want has and have lacks, and the reverse; both sorted.
+func diff(have, want []string) (add, remove []string) {
+	return diffFunc(sorted(have), sorted(want))
+}
+
+func diffFunc[T comparable](have, want []T) (add, remove []T) {
+	inHave := make(map[T]bool, len(have))
+	for _, h := range have {
+		inHave[h] = true
+	}
+	inWant := make(map[T]bool, len(want))
+	for _, w := range want {
+		inWant[w] = true
+		if !inHave[w] {
+			add = append(add, w)
+		}
+	}
+	for _, h := range have {
+		if !inWant[h] {
+			remove = append(remove, h)
+		}
+	}
+	return add, remove
+}
+
+// Apply makes the plan's changes, in phase order, and stops at the first
+// failure; planning again shows what is left. sink receives every generated
+// secret; it may be nil when NeedsSecretOutput is false.
+func (p *Plan) Apply(ctx context.Context, api API, sink SecretSink) error {
+	if p.NeedsSecretOutput() && sink == nil {
+		return fmt.Errorf("%d new client(s) get a generated secret: name where it goes", p.newSecrets)
+	}
+	r := &run{api: api, clients: maps.Clone(p.clientIDs), groups: maps.Clone(p.groupIDs), secrets: sink, tenant: p.Tenant}
+	defer func() { p.clientIDs = r.clients }()
+	steps := slices.Clone(p.steps)
+	slices.SortStableFunc(steps, func(a, b step) int { return a.phase - b.phase })
+	for _, s := range steps {
+		if err := s.run(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Write prints the plan the way terraform plan does.
+func (p *Plan) Write(w io.Writer) {
+	if !p.HasChanges() {
+		fmt.Fprintf(w, "No changes: tenant %q matches the document.\n", p.Tenant)
+	} else {
+		fmt.Fprintf(w, "Changes to tenant %q:\n\n", p.Tenant)
+	}
+	counts := map[Op]int{}
+	for _, c := range p.Changes {
+		counts[c.Op]++
+		id := ""
+		if c.ID != "" {
+			id = " (" + c.ID + ")"
+		}
+		fmt.Fprintf(w, "  %s %s %q%s\n", c.Op, c.Kind, c.Name, id)
+		for _, d := range c.Details {
+			fmt.Fprintf(w, "      %s\n", d)
+		}
+	}
+	if p.HasChanges() {
+		fmt.Fprintf(w, "\nPlan: %d to create, %d to change, %d to delete.\n", counts[Create], counts[Update], counts[Delete])
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "Note: %s\n", n)
+	}
+}

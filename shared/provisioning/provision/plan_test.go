@@ -1,0 +1,207 @@
+package provision
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
+)
+
+// recordingAPI is a tenant of one group and one client, recording every
+// write in order. Methods a test does not reach stay unimplemented.
+type recordingAPI struct {
+	API
+	writes []string
+}
+
+func (f *recordingAPI) Tenant() string  { return "t" }
+func (f *recordingAPI) Subject() string { return "client-applier" }
+
+// applied is the provenance of what the applier made from the default
+// document under name.
+func applied(name string) *apiclient.Provenance {
+	return &apiclient.Provenance{CreatedBy: "client-applier", Via: "apply", Document: DefaultName, Name: name}
+}
+
+func (f *recordingAPI) ListClients(context.Context, string) ([]apiclient.ClientRecord, error) {
+	return []apiclient.ClientRecord{{ClientSpec: f.spec(), ClientID: "c1", SubjectID: "client-c1", ETag: `"1"`}}, nil
+}
+
+func (f *recordingAPI) spec() apiclient.ClientSpec {
+	return apiclient.ClientSpec{Name: "job", Description: "d", AllowedGrantTypes: []string{"client_credentials"}, Provenance: applied("job")}
+}
+
+func (f *recordingAPI) ListGroups(context.Context) ([]apiclient.Group, error) {
+	return []apiclient.Group{{ID: "g1", SubjectID: "group-g1", DisplayName: "jobs", Description: "d", Provenance: applied("jobs")}}, nil
+}
+
+func (f *recordingAPI) ListPolicies(_ context.Context, p apiclient.PolicyFilter) ([]apiclient.Policy, error) {
+	if p.Subject == "group-g1" {
+		return []apiclient.Policy{{Subject: "group-g1", Action: "owner", Scope: "/companies/42"}}, nil
+	}
+	return nil, nil
+}
+
+func (f *recordingAPI) Members(context.Context, string) ([]apiclient.Subject, error) { return nil, nil }
+func (f *recordingAPI) Memberships(context.Context, string) ([]apiclient.Group, error) {
+	return nil, nil
+}
+func (f *recordingAPI) ListKeys(context.Context, string) ([]apiclient.Key, error) { return nil, nil }
+func (f *recordingAPI) GetClient(context.Context, string) (apiclient.ClientRecord, error) {
+	panic("no read needed")
+}
+
+func (f *recordingAPI) Grant(_ context.Context, p apiclient.Policy) (apiclient.Policy, error) {
+	f.writes = append(f.writes, "grant "+p.Subject+" "+p.Action)
+	return p, nil
+}
+
+func (f *recordingAPI) Revoke(_ context.Context, p apiclient.Policy) error {
+	f.writes = append(f.writes, "revoke "+p.Subject+" "+p.Action)
+	return nil
+}
+
+func (f *recordingAPI) AddMembers(_ context.Context, g string, ids ...string) error {
+	f.writes = append(f.writes, "join "+g+" "+strings.Join(ids, ","))
+	return nil
+}
+
+// TestApplyNeverGrantsWhatNeitherStateGives: the group loses owner and gains
+// read while the client joins it. Joining before the revoke would give the
+// client owner, which neither state gives it, for as long as apply takes
+// (or for good, were it stopped there).
+func TestApplyNeverGrantsWhatNeitherStateGives(t *testing.T) {
+	doc, err := Parse(strings.NewReader(`version: 1
+groups:
+  - {name: jobs, description: d, policies: [{action: banking.ais.read, scope: /companies/42}]}
+clients:
+  - {name: job, description: d, groups: [jobs]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &recordingAPI{}
+	plan, err := MakePlan(context.Background(), api, doc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Apply(context.Background(), api, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"grant group-g1 banking.ais.read", "revoke group-g1 owner", "join g1 client-c1"}
+	if !slices.Equal(api.writes, want) {
+		t.Fatalf("writes %q, want %q", api.writes, want)
+	}
+}
+
+// tenantAPI is a tenant of clients and groups made by various creators,
+// for the matching rules: what an apply manages is what it made.
+type tenantAPI struct {
+	recordingAPI
+	clients []apiclient.ClientRecord
+	groups  []apiclient.Group
+	members map[string][]apiclient.Subject
+	// holds is what the applier may do, as "action on scope".
+	holds []string
+	perms map[string][]apiclient.Permission
+}
+
+func (f *tenantAPI) ListClients(context.Context, string) ([]apiclient.ClientRecord, error) {
+	return f.clients, nil
+}
+func (f *tenantAPI) ListGroups(context.Context) ([]apiclient.Group, error) { return f.groups, nil }
+func (f *tenantAPI) Members(_ context.Context, g string) ([]apiclient.Subject, error) {
+	return f.members[g], nil
+}
+func (f *tenantAPI) Permissions(_ context.Context, s string) ([]apiclient.Permission, error) {
+	return f.perms[s], nil
+}
+func (f *tenantAPI) Check(_ context.Context, _, action, scope string) (apiclient.Decision, error) {
+	return apiclient.Decision{Allowed: slices.Contains(f.holds, action+" on "+scope)}, nil
+}
+
+func record(id, name string, p *apiclient.Provenance) apiclient.ClientRecord {
+	return apiclient.ClientRecord{ClientSpec: apiclient.ClientSpec{Name: name, Description: "d", AllowedGrantTypes: []string{"client_credentials"},
+		Provenance: p}, ClientID: id, SubjectID: "client-" + id, ETag: `"1"`}
+}
+
+func mustParse(t *testing.T, doc string) Document {
+	t.Helper()
+	d, err := Parse(strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestPlanAdoptsNothingByName: a client that renamed itself to a declared
+// name, and a group created under a declared name by someone else, are not
+// adopted: the plan creates the declared ones anew and says why; prune
+// deletes only what this applier made from this document.
+func TestPlanAdoptsNothingByName(t *testing.T) {
+	api := &tenantAPI{
+		clients: []apiclient.ClientRecord{
+			record("evil", "exporter", &apiclient.Provenance{CreatedBy: "client-evil", Via: "api"}),
+			record("planted", "other", &apiclient.Provenance{CreatedBy: "client-evil", Via: "apply", Document: DefaultName, Name: "exporter"}),
+			record("mine-old", "gone", applied("gone")),
+			record("elsewhere", "x", &apiclient.Provenance{CreatedBy: "client-applier", Via: "apply", Document: "other-doc", Name: "gone"}),
+			record("stack", "y", &apiclient.Provenance{CreatedBy: "client-applier", Via: "stack", StackID: "arn", LogicalID: "L"}),
+			record("legacy", "z", nil),
+		},
+		groups: []apiclient.Group{{ID: "g-evil", SubjectID: "group-g-evil", DisplayName: "jobs", Description: "d",
+			Provenance: &apiclient.Provenance{CreatedBy: "client-evil", Via: "api"}}},
+	}
+	doc := mustParse(t, `version: 1
+groups: [{name: jobs, description: d, policies: [{action: banking.ais.read, scope: /companies/42}]}]
+clients: [{name: exporter, description: d, groups: [jobs]}]
+`)
+	plan, err := MakePlan(context.Background(), api, doc, Options{Prune: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	plan.Write(&out)
+	text := out.String()
+	for _, want := range []string{`+ group "jobs"`, `+ client "exporter"`, `- client "gone" (mine-old)`,
+		`client "exporter" (evil) has the declared name but was created by client-evil through the API: it is not adopted`,
+		`group "jobs" (g-evil) has the declared name but was created by client-evil through the API: it is not adopted`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, text)
+		}
+	}
+	for _, c := range plan.Changes {
+		if slices.Contains([]string{"evil", "planted", "elsewhere", "stack", "legacy", "g-evil"}, c.ID) {
+			t.Errorf("the plan changes %s %s, which this apply did not make:\n%s", c.Kind, c.ID, text)
+		}
+	}
+	if got := plan.Changes; len(got) != 3 {
+		t.Errorf("changes %+v, want a group and a client to create and one client to prune", got)
+	}
+}
+
+// TestPlanTakeoverNeedsAllTheObjectHolds: a client named by id is taken
+// over only when the applier holds all it holds, and the plan says so.
+func TestPlanTakeoverNeedsAllTheObjectHolds(t *testing.T) {
+	api := &tenantAPI{
+		clients: []apiclient.ClientRecord{record("strong", "exporter", &apiclient.Provenance{CreatedBy: "client-boss", Via: "api"})},
+		perms:   map[string][]apiclient.Permission{"client-strong": {{Action: "iam.client.read", Scope: "/clients"}}},
+	}
+	doc := mustParse(t, `version: 1
+clients: [{name: exporter, id: strong, description: changed}]
+`)
+	if _, err := MakePlan(context.Background(), api, doc, Options{}); err == nil || !strings.Contains(err.Error(), "iam.client.read on /clients") {
+		t.Fatalf("a takeover of a client holding more than the applier: %v, want a refusal naming what it lacks", err)
+	}
+	api.holds = []string{"iam.client.read on /clients"}
+	plan, err := MakePlan(context.Background(), api, doc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	plan.Write(&out)
+	if !strings.Contains(out.String(), "! takes over   strong, created by client-boss through the API") {
+		t.Fatalf("the plan does not announce the takeover:\n%s", out.String())
+	}
+}

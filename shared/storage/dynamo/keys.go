@@ -1,0 +1,154 @@
+package dynamo
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
+)
+
+// Single-table layout. Every key names the tenant first (after TOKEN# in the
+// token function's partitions), so no query can cross tenants. Each IAM
+// subject has one partition holding everything that decides what it may do.
+//
+//	item             PK                          SK                        GSI1PK               GSI1SK
+//	tenant           T#<t>                       TENANT
+//	owner count      T#<t>                       OWNERS                                                                         (count)
+//	listing counts   T#<t>                       COUNTS                                                                         (clients, groups)
+//	client           T#<t>#S#client-<id>         A#CLIENT                  T#<t>#CLIENTS        <lower(name)>\x01<id>
+//	client secret    T#<t>#S#client-<id>         A#SECRET#<secretId>
+//	client key       T#<t>#S#client-<id>         A#KEY#<sha256(kid)>                                                           (id, kid, jwk)
+//	group            T#<t>#S#group-<id>          A#GROUP                   T#<t>#GROUPS         <lower(name)>\x01<id>
+//	policy           T#<t>#S#<subjectId>         P#<action>#<scope>        T#<t>#POLICIES       <subjectId>#<action>#<scope>
+//	membership       T#<t>#S#<subjectId>         M#<groupId>
+//	group member     T#<t>#S#group-<id>          X#MEMBER#<subjectId>
+//
+// What the token function writes lives in partitions of its own, one per
+// tenant and presented client id (the lockout key: the id, or a digest of
+// a malformed one), whose keys start with TOKEN#. IAM lets the token
+// function write under that prefix only (dynamodb:LeadingKeys in
+// template.yaml), so it can touch no client, secret, policy or membership:
+//
+//	auth attempts    TOKEN#<t>#<key>             #ATTEMPTS#<windowStart>   (total, a:<address>…, ttl)
+//	revocation count TOKEN#<t>#<clientId>        #REVOCATIONS              (revocations, spanCount, spanEnd, ttl)
+//	revoked token    TOKEN#<t>#<clientId>        R#<jti>                   (ttl)
+//	used assertion   TOKEN#<t>#<clientId>        U#<sha256(jti)>           (ttl)
+//
+// The token endpoint reads a client's A# items (the client, its secrets and
+// keys) with one Query, and with another, at the same time, its token
+// partition from the current window's #ATTEMPTS# key to #REVOCATIONS: the
+// current count and the revocation count. Windows sort oldest first, so
+// older ones (kept until their TTL passes) are outside that range, and
+// revoked tokens and used assertions sort after it. An authorization
+// decision reads a subject's items from A# to X (its A# item, memberships
+// and policies) with one Query, the same range of each of its groups with
+// one Query each, and whether the caller's token was revoked with one
+// GetItem; member lists (X#) stay out of decisions.
+//
+// Older releases kept attempt counts (#THROTTLE#…) and revoked tokens (R#…)
+// in the client's own partition and used assertions under
+// T#<t>#ASSERTION#<clientId>. Decisions still read revoked tokens there
+// (they lie inside the A#–X range every decision reads anyway), and an
+// assertion is still refused when it is found there, until all of them have
+// expired: see docs/deploy.md.
+//
+// Listings of clients and groups read GSI1 in name order, a page at a time
+// (keyset: a position is the GSI1SK of an item); a tombstoned client or
+// group leaves the index at once (its GSI1 keys are removed). Their totals
+// are counts kept in the same transactions that create and tombstone.
+const (
+	attrPK     = "PK"
+	attrSK     = "SK"
+	attrGSI1PK = "GSI1PK"
+	attrGSI1SK = "GSI1SK"
+
+	indexGSI1 = "GSI1"
+
+	skTenant           = "TENANT"
+	skOwners           = "OWNERS"
+	skCounts           = "COUNTS"
+	skClient           = "A#CLIENT"
+	skSecretPrefix     = "A#SECRET#"
+	skKeyPrefix        = "A#KEY#"
+	skGroup            = "A#GROUP"
+	skPolicyPrefix     = "P#"
+	skMembershipPrefix = "M#"
+	skRevokedPrefix    = "R#"
+	skMemberPrefix     = "X#MEMBER#"
+	// skDecisionStart and skDecisionEnd bound the items an authorization
+	// decision reads.
+	skDecisionStart = "A#"
+	skDecisionEnd   = "X"
+	// skCredentialsPrefix holds a client and its secrets.
+	skCredentialsPrefix = "A#"
+)
+
+// tokenPrefix starts the partition key of every item the token function
+// writes; template.yaml allows the token function no other.
+const tokenPrefix = "TOKEN#"
+
+// Sort keys in a token partition.
+const (
+	skAttemptsPrefix      = "#ATTEMPTS#"
+	skRevocations         = "#REVOCATIONS"
+	skUsedAssertionPrefix = "U#"
+)
+
+// tokenPK is the partition of what the token function keeps about a
+// presented client id (its lockout key) in a tenant.
+func tokenPK(tenant, key string) string { return tokenPrefix + tenant + "#" + key }
+
+// attemptsSK is the key of a window's attempt count, fixed width so that
+// windows sort by start.
+func attemptsSK(window time.Time) string {
+	return fmt.Sprintf("%s%011d", skAttemptsPrefix, window.Unix())
+}
+
+func tenantPK(tenant string) string             { return "T#" + tenant }
+func subjectPK(tenant, subjectID string) string { return "T#" + tenant + "#S#" + subjectID }
+func clientPK(tenant, clientID string) string {
+	return subjectPK(tenant, subject.ID(subject.Client, clientID))
+}
+func groupPK(tenant, groupID string) string {
+	return subjectPK(tenant, subject.ID(subject.Group, groupID))
+}
+
+// nameKeySeparator sorts before every character a name may hold (control
+// characters are refused), so that "ab" sorts before "abc" whatever the ids.
+const nameKeySeparator = "\x01"
+
+// nameKey is the GSI1SK of a client or group: listings run in name order,
+// case-insensitively, then by id.
+func nameKey(name, id string) string { return strings.ToLower(name) + nameKeySeparator + id }
+
+// idOfNameKey returns the id a nameKey ends with.
+func idOfNameKey(k string) string {
+	_, id, _ := strings.Cut(k, nameKeySeparator)
+	return id
+}
+
+func clientsGSI1PK(tenant string) string  { return "T#" + tenant + "#CLIENTS" }
+func groupsGSI1PK(tenant string) string   { return "T#" + tenant + "#GROUPS" }
+func policiesGSI1PK(tenant string) string { return "T#" + tenant + "#POLICIES" }
+func secretSK(secretID string) string     { return skSecretPrefix + secretID }
+func keySK(kid string) string             { return skKeyPrefix + digest(kid) }
+
+// legacyAssertionPK is where older releases kept used assertions.
+func legacyAssertionPK(tenant, clientID string) string {
+	return "T#" + tenant + "#ASSERTION#" + clientID
+}
+
+// digest keys items by values of any length and alphabet.
+func digest(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:])
+}
+func policySK(action, scope string) string { return skPolicyPrefix + action + "#" + scope }
+func membershipSK(groupID string) string   { return skMembershipPrefix + groupID }
+func memberSK(subjectID string) string     { return skMemberPrefix + subjectID }
+func policyGSI1SK(subjectID, action, scope string) string {
+	return subjectID + "#" + action + "#" + scope
+}

@@ -1,0 +1,43 @@
+package tokenapi
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
+	"github.com/machine-iam/machine-iam/shared/storage/store"
+	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+)
+
+// attemptWindow is where an authentication attempt is counted.
+type attemptWindow struct {
+	key              string // the lockout key of the presented client id
+	now, window, end time.Time
+}
+
+// attempt reads, in the one storage read of an authentication, the
+// presented of the presented client id and the attempts counted in the
+// current window; an address that spent its attempts gets its 429 here.
+func (s *Service) attempt(ctx context.Context, ten, address, clientID string) (attemptWindow, store.CredentialRecord, error) {
+	a := attemptWindow{key: lockout.Key(clientID), now: s.Now()}
+	a.window, a.end = s.Lockout.WindowAt(a.now)
+	rec, err := s.Credentials.GetCredentials(ctx, ten, a.key, address, a.window)
+	if err != nil {
+		return a, rec, err
+	}
+	if s.Lockout.AddressExhausted(rec.Attempts) {
+		return a, rec, throttled(a.now, a.end)
+	}
+	return a, rec, nil
+}
+
+// throttled is the 429 of a client id and address past the lockout.
+func throttled(now, end time.Time) error {
+	seconds := int(math.Ceil(end.Sub(now).Seconds()))
+	return &httpapi.OAuthError{Code: httpapi.CodeTemporarilyUnavailable, Status: http.StatusTooManyRequests,
+		Description: "Too many failed authentications for this client; retry later.",
+		Header:      http.Header{"Retry-After": {strconv.Itoa(max(1, seconds))}}}
+}

@@ -188,7 +188,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 	if err != nil {
 		return caller{}, err
 	}
-	key, now, window, end := a.key, a.now, a.window, a.end
+	now, end := a.now, a.end
 	if rec.Client != nil {
 		for _, presented := range cr.secrets {
 			if _, ok := s.Secrets.MatchWarm(rec.Secrets, presented, now); ok {
@@ -199,7 +199,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 	// Counted before any hash work; kept for 1 h past the window, so a
 	// slow give-back still finds it.
 	attempts := min(len(cr.secrets), s.Lockout.Threshold)
-	err = s.Credentials.CountAttempt(ctx, ten, key, address, attempts, window, s.Lockout, end.Add(time.Hour))
+	err = s.Credentials.CountAttempt(ctx, a.at, attempts, s.Lockout, end.Add(time.Hour))
 	switch {
 	case errors.Is(err, store.ErrLimitExceeded):
 		return caller{}, throttled(now, end)
@@ -215,7 +215,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 	if !matched || rec.Client == nil {
 		return caller{}, errAuthFailed
 	}
-	if err := s.Credentials.UncountAttempt(ctx, ten, key, address, attempts, window); err != nil {
+	if err := s.Credentials.UncountAttempt(ctx, a.at, attempts); err != nil {
 		// The client is in; only its address keeps its attempts spent.
 		slog.WarnContext(ctx, "successful authentication not uncounted", "error", err.Error())
 	}
@@ -233,10 +233,10 @@ func (s *Service) authenticateAssertion(ctx context.Context, ten, address string
 	if err != nil {
 		return caller{}, err
 	}
-	key, now, window, end := a.key, a.now, a.window, a.end
+	now, end := a.now, a.end
 	fail := func(why error) (caller, error) {
 		slog.InfoContext(ctx, "client assertion refused", "reason", why.Error())
-		err := s.Credentials.CountAttempt(ctx, ten, key, address, 1, window, s.Lockout, end.Add(time.Hour))
+		err := s.Credentials.CountAttempt(ctx, a.at, 1, s.Lockout, end.Add(time.Hour))
 		if errors.Is(err, store.ErrLimitExceeded) {
 			return caller{}, throttled(now, end)
 		}

@@ -59,7 +59,8 @@ func (m *memoryCredentials) GetCredentials(_ context.Context, tenant, key, addre
 	return rec, nil
 }
 
-func (m *memoryCredentials) CountAttempt(_ context.Context, _, key, address string, n int, window time.Time, p lockout.Policy, _ time.Time) error {
+func (m *memoryCredentials) CountAttempt(_ context.Context, at store.Attempts, n int, p lockout.Policy, _ time.Time) error {
+	key, address, window := at.Key, at.Address, at.Window
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.attempts == nil {
@@ -80,7 +81,8 @@ func (m *memoryCredentials) CountAttempt(_ context.Context, _, key, address stri
 	return nil
 }
 
-func (m *memoryCredentials) UncountAttempt(_ context.Context, _, key, address string, n int, window time.Time) error {
+func (m *memoryCredentials) UncountAttempt(_ context.Context, at store.Attempts, n int) error {
+	key, address, window := at.Key, at.Address, at.Window
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := key + window.String()

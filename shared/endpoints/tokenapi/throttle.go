@@ -14,17 +14,17 @@ import (
 
 // attemptWindow is where an authentication attempt is counted.
 type attemptWindow struct {
-	key              string // the lockout key of the presented client id
-	now, window, end time.Time
+	at       store.Attempts
+	now, end time.Time
 }
 
 // attempt reads, in the one storage read of an authentication, the
 // presented of the presented client id and the attempts counted in the
 // current window; an address that spent its attempts gets its 429 here.
 func (s *Service) attempt(ctx context.Context, ten, address, clientID string) (attemptWindow, store.CredentialRecord, error) {
-	a := attemptWindow{key: lockout.Key(clientID), now: s.Now()}
-	a.window, a.end = s.Lockout.WindowAt(a.now)
-	rec, err := s.Credentials.GetCredentials(ctx, ten, a.key, address, a.window)
+	a := attemptWindow{at: store.Attempts{Tenant: ten, Key: lockout.Key(clientID), Address: address}, now: s.Now()}
+	a.at.Window, a.end = s.Lockout.WindowAt(a.now)
+	rec, err := s.Credentials.GetCredentials(ctx, ten, a.at.Key, address, a.at.Window)
 	if err != nil {
 		return a, rec, err
 	}

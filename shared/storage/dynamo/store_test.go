@@ -206,7 +206,7 @@ func TestSecretsAndCredentials(t *testing.T) {
 
 	p := lockout.Policy{Threshold: 2, Ceiling: 3, Window: time.Minute}
 	count := func(addr string, n int) error {
-		return st.CountAttempt(ctx, ten, c.ID, addr, n, window, p, window.Add(time.Hour))
+		return st.CountAttempt(ctx, store.Attempts{Tenant: ten, Key: c.ID, Address: addr, Window: window}, n, p, window.Add(time.Hour))
 	}
 	is(t, count("192.0.2.1", 1), nil)
 	is(t, count("192.0.2.1", 1), nil)
@@ -231,11 +231,11 @@ func TestSecretsAndCredentials(t *testing.T) {
 	if got := counts("192.0.2.2"); got != (lockout.Counts{FromAddress: 2, Total: 3}) {
 		t.Errorf("counts %+v", got)
 	}
-	is(t, st.UncountAttempt(ctx, ten, c.ID, "192.0.2.4", 1, window), nil)
+	is(t, st.UncountAttempt(ctx, store.Attempts{Tenant: ten, Key: c.ID, Address: "192.0.2.4", Window: window}, 1), nil)
 	if got := counts("192.0.2.4"); got != (lockout.Counts{FromAddress: 0, Total: 2}) {
 		t.Errorf("after a give-back %+v", got)
 	}
-	is(t, st.UncountAttempt(ctx, ten, c.ID, "192.0.2.4", 1, window), nil) // nothing left to give back: no-op
+	is(t, st.UncountAttempt(ctx, store.Attempts{Tenant: ten, Key: c.ID, Address: "192.0.2.4", Window: window}, 1), nil) // nothing left to give back: no-op
 	if got := counts("192.0.2.4"); got != (lockout.Counts{FromAddress: 0, Total: 2}) {
 		t.Errorf("a give-back below zero: %+v", got)
 	}
@@ -712,7 +712,7 @@ func TestTokenFunctionItems(t *testing.T) {
 	}
 	before := own()
 	window := now.Truncate(time.Minute)
-	is(t, st.CountAttempt(ctx, ten, c.ID, "192.0.2.1", 1, window, lockout.Policy{Threshold: 5, Ceiling: 5}, window.Add(time.Hour)), nil)
+	is(t, st.CountAttempt(ctx, store.Attempts{Tenant: ten, Key: c.ID, Address: "192.0.2.1", Window: window}, 1, lockout.Policy{Threshold: 5, Ceiling: 5}, window.Add(time.Hour)), nil)
 	is(t, st.UseAssertion(ctx, ten, c.ID, "a-1", now.Add(time.Hour), now), nil)
 	is(t, st.UseAssertion(ctx, ten, c.ID, "a-1", now.Add(time.Hour), now), store.ErrConflict)
 	limit := store.RevocationLimit{Max: 2, Span: time.Hour, Now: now}

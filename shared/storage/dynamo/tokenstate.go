@@ -77,8 +77,8 @@ func addressAttr(address string) string { return "a:" + address }
 
 // CountAttempt implements store.Credentials with one conditional update,
 // and a second one, for the address alone, when only the ceiling refused.
-func (s *Store) CountAttempt(ctx context.Context, tenant, lockoutKey, address string, n int, window time.Time, p lockout.Policy, expires time.Time) error {
-	k := key(tokenPK(tenant, lockoutKey), attemptsSK(window))
+func (s *Store) CountAttempt(ctx context.Context, at store.Attempts, n int, p lockout.Policy, expires time.Time) error {
+	k, address := key(tokenPK(at.Tenant, at.Key), attemptsSK(at.Window)), at.Address
 	names := map[string]string{"#total": attrTotal, "#address": addressAttr(address), "#ttl": attrTTL}
 	addressRoom := "(attribute_not_exists(#address) OR #address <= :addressMax)"
 	values := item{":n": num(int64(n)), ":ttl": num(expires.Unix()), ":addressMax": num(int64(p.Threshold - n))}
@@ -133,10 +133,11 @@ func copyItem(it item) item {
 
 // UncountAttempt implements store.Credentials; a count that is gone (its
 // window expired) is left alone.
-func (s *Store) UncountAttempt(ctx context.Context, tenant, lockoutKey, address string, n int, window time.Time) error {
+func (s *Store) UncountAttempt(ctx context.Context, at store.Attempts, n int) error {
+	address := at.Address
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
-		Key:                       key(tokenPK(tenant, lockoutKey), attemptsSK(window)),
+		Key:                       key(tokenPK(at.Tenant, at.Key), attemptsSK(at.Window)),
 		UpdateExpression:          aws.String("ADD #total :minus, #address :minus"),
 		ConditionExpression:       aws.String("#address >= :n AND #total >= :n"),
 		ExpressionAttributeNames:  map[string]string{"#total": attrTotal, "#address": addressAttr(address)},

@@ -147,16 +147,23 @@ type Credentials interface {
 	// exists or not. No number of counted attempts, in this window or any
 	// other, can push the client or its secrets out of that read.
 	GetCredentials(ctx context.Context, tenant, key, address string, window time.Time) (CredentialRecord, error)
-	// CountAttempt counts n authentication attempts for key from address
-	// in the window starting at window, atomically, when the address has
-	// room for them under p.Threshold and the key under p.Ceiling. Else it
-	// returns ErrLimitExceeded: having counted nothing if the address had no
-	// room, and the address's n attempts alone if only the ceiling was
-	// reached (a refused attempt still spends its address's budget). The
-	// counts may be forgotten after expires.
-	CountAttempt(ctx context.Context, tenant, key, address string, n int, window time.Time, p lockout.Policy, expires time.Time) error
-	// UncountAttempt gives back n attempts CountAttempt counted.
-	UncountAttempt(ctx context.Context, tenant, key, address string, n int, window time.Time) error
+	// CountAttempt counts n authentication attempts at at, atomically, when
+	// the address has room for them under p.Threshold and the key under
+	// p.Ceiling. Else it returns ErrLimitExceeded: having counted nothing if
+	// the address had no room, and the address's n attempts alone if only
+	// the ceiling was reached (a refused attempt still spends its address's
+	// budget). The counts may be forgotten after expires.
+	CountAttempt(ctx context.Context, at Attempts, n int, p lockout.Policy, expires time.Time) error
+	// UncountAttempt gives back n attempts CountAttempt counted at at.
+	UncountAttempt(ctx context.Context, at Attempts, n int) error
+}
+
+// Attempts is where authentication attempts are counted: for a lockout key
+// (lockout.Key of the presented client id) of a tenant, from an address (a
+// lockout.Address), in the window that starts at Window.
+type Attempts struct {
+	Tenant, Key, Address string
+	Window               time.Time
 }
 
 // CredentialRecord is what GetCredentials read.

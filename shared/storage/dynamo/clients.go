@@ -1,0 +1,352 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/machine-iam/machine-iam/shared/iam/action"
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/iam/resource"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
+	"github.com/machine-iam/machine-iam/shared/oauth/client"
+	"github.com/machine-iam/machine-iam/shared/runtime/fault"
+	"github.com/machine-iam/machine-iam/shared/storage/store"
+)
+
+// CreateClient implements store.Clients.
+func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
+	return s.createListed(ctx, c.Tenant, clientItem(c), attrClients)
+}
+
+// createListed puts a new client or group item and counts it, in one
+// transaction; ErrConflict when the id is taken.
+func (s *Store) createListed(ctx context.Context, tenant string, it item, countAttr string) error {
+	reasons, err := s.transactCounted(ctx, tenant, []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		s.countStep(tenant, countAttr, 1),
+	}, 1)
+	switch {
+	case err == nil:
+		return nil
+	case failedCondition(reasons, 0):
+		return store.ErrConflict
+	case errors.Is(err, fault.ErrUnavailable):
+		return err
+	}
+	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+}
+
+// GetClient implements store.Clients.
+func (s *Store) GetClient(ctx context.Context, tenant, id string) (client.Client, error) {
+	it, err := s.getLive(ctx, clientPK(tenant, id), skClient)
+	if err != nil {
+		return client.Client{}, err
+	}
+	return clientFromItem(it), nil
+}
+
+// ReplaceClient implements store.Clients. With cond.NotRootOwner the
+// update and a check that the client has no owner policy on / are one
+// transaction, read back afterwards (transactions return no item).
+func (s *Store) ReplaceClient(ctx context.Context, c client.Client, cond store.ReplaceCondition) (client.Client, error) {
+	update := s.replaceUpdate(c, cond.Version)
+	if !cond.NotRootOwner {
+		out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: update.TableName, Key: update.Key, UpdateExpression: update.UpdateExpression,
+			ConditionExpression: update.ConditionExpression, ExpressionAttributeNames: update.ExpressionAttributeNames,
+			ExpressionAttributeValues: update.ExpressionAttributeValues, ReturnValues: types.ReturnValueAllNew,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			return client.Client{}, replaceRefusal(ccf.Item)
+		}
+		if err != nil {
+			return client.Client{}, fault.Unavailable("dynamodb:UpdateItem", err)
+		}
+		return clientFromItem(out.Attributes), nil
+	}
+	update.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: update},
+		{ConditionCheck: &types.ConditionCheck{TableName: &s.table,
+			Key:                 key(clientPK(c.Tenant, c.ID), policySK(action.Owner, resource.Root)),
+			ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+	}})
+	reasons := cancellation(err)
+	switch {
+	case err == nil:
+		return s.GetClient(ctx, c.Tenant, c.ID)
+	case failedCondition(reasons, 0):
+		return client.Client{}, replaceRefusal(reasons[0].Item)
+	case failedCondition(reasons, 1):
+		return client.Client{}, store.ErrLastOwner
+	}
+	return client.Client{}, fault.Unavailable("dynamodb:TransactWriteItems", err)
+}
+
+// replaceUpdate sets the fields a caller sets (client.Spec), over version
+// when it is not 0.
+func (s *Store) replaceUpdate(c client.Client, version int64) *types.Update {
+	cond := "attribute_exists(PK) AND attribute_not_exists(deleting)"
+	values := item{
+		":name": str(c.Name), ":description": str(c.Description),
+		":grantTypes": list(c.GrantTypes), ":scopes": list(c.Scopes), ":redirectUris": list(c.RedirectURIs),
+		":audiences": list(c.Audiences), ":tokenLifetime": num(int64(c.TokenLifetime / time.Second)), ":tokenClaims": strMap(c.TokenClaims),
+		":updatedAt": timestamp(c.UpdatedAt), ":one": num(1),
+		":nameKey": str(nameKey(c.Name, c.ID)), ":nameLower": str(strings.ToLower(c.Name)),
+	}
+	if version != 0 {
+		cond += " AND version = :expected"
+		values[":expected"] = num(version)
+	}
+	return &types.Update{
+		TableName: &s.table,
+		Key:       key(clientPK(c.Tenant, c.ID), skClient),
+		UpdateExpression: aws.String("SET #name = :name, description = :description, grantTypes = :grantTypes, " +
+			"scopes = :scopes, redirectUris = :redirectUris, audiences = :audiences, tokenLifetime = :tokenLifetime, " +
+			"tokenClaims = :tokenClaims, updatedAt = :updatedAt, version = version + :one, GSI1SK = :nameKey, nameLower = :nameLower"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#name": attrName},
+		ExpressionAttributeValues: values,
+	}
+}
+
+// replaceRefusal tells why a replace's condition failed, from the item as
+// it was: gone (or being deleted), or at another version.
+func replaceRefusal(old item) error {
+	if old == nil || getBool(old, attrDeleting) {
+		return store.ErrNotFound
+	}
+	return store.ErrVersionMismatch
+}
+
+// DeleteClient implements store.Clients. The sequence: mark the client item
+// as deleting (from here on the client does not exist for any reader, gets
+// no token, passes no authorization, and nothing can be added to it), end
+// its group memberships, delete every other item of its partition, delete
+// the client item last. A crash anywhere leaves a state the next call
+// finishes.
+func (s *Store) DeleteClient(ctx context.Context, tenant, id string) error {
+	pk := clientPK(tenant, id)
+	if err := s.markClientDeleting(ctx, tenant, id); err != nil {
+		return err
+	}
+	return s.finishDelete(ctx, tenant, subject.ID(subject.Client, id), pk, skClient)
+}
+
+// tombstoned reads the outcome of a transaction whose first step sets a
+// tombstone: done when it succeeded, found the subject gone (ErrNotFound)
+// or tombstoned before (nil: the caller finishes the cascade), or could not
+// reach DynamoDB.
+func tombstoned(reasons []types.CancellationReason, err error) (done bool, result error) {
+	switch {
+	case err == nil:
+		return true, nil
+	case failedCondition(reasons, 0):
+		if reasons[0].Item == nil {
+			return true, store.ErrNotFound
+		}
+		return true, nil
+	case errors.Is(err, fault.ErrUnavailable):
+		return true, err
+	}
+	return false, nil
+}
+
+// finishDelete removes everything of a tombstoned subject: its memberships
+// on both sides, the members of a group on both sides, every other item of
+// its partition, and finally its own item.
+func (s *Store) finishDelete(ctx context.Context, tenant, subjectID, pk, ownSK string) error {
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: item{":pk": str(pk)},
+	})
+	if err != nil {
+		return err
+	}
+	var doomed []item
+	for _, it := range items {
+		sk := getS(it, attrSK)
+		switch {
+		case sk == ownSK:
+		case strings.HasPrefix(sk, skMembershipPrefix):
+			if err := s.RemoveMember(ctx, tenant, strings.TrimPrefix(sk, skMembershipPrefix), subjectID); err != nil {
+				return err
+			}
+		case strings.HasPrefix(sk, skMemberPrefix):
+			member := strings.TrimPrefix(sk, skMemberPrefix)
+			groupID := strings.TrimPrefix(subjectID, subject.ID(subject.Group, ""))
+			doomed = append(doomed, key(subjectPK(tenant, member), membershipSK(groupID)), key(pk, sk))
+		default:
+			doomed = append(doomed, key(pk, sk))
+		}
+	}
+	if err := s.deleteAll(ctx, doomed); err != nil {
+		return err
+	}
+	if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: key(pk, ownSK)}); err != nil {
+		return fault.Unavailable("dynamodb:DeleteItem", err)
+	}
+	return nil
+}
+
+// deleteAll deletes keys in batches of 25, retrying what DynamoDB leaves
+// unprocessed.
+func (s *Store) deleteAll(ctx context.Context, keys []item) error {
+	for chunk := range slices.Chunk(keys, 25) {
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, k := range chunk {
+			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
+		}
+		pending := map[string][]types.WriteRequest{s.table: reqs}
+		for attempt := 0; len(pending[s.table]) > 0; attempt++ {
+			if attempt == 8 {
+				return fault.Unavailable("dynamodb:BatchWriteItem", errors.New("items left unprocessed"))
+			}
+			out, err := s.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				return fault.Unavailable("dynamodb:BatchWriteItem", err)
+			}
+			pending = out.UnprocessedItems
+		}
+	}
+	return nil
+}
+
+// ImportClients writes new clients of one tenant, 99 to a transaction with
+// the count: a bulk load (from another identity provider, or the scale
+// benchmark). The ids must be new; ErrConflict when one is not (nothing of
+// its transaction is written).
+func (s *Store) ImportClients(ctx context.Context, clients []client.Client) error {
+	for chunk := range slices.Chunk(clients, 99) {
+		tenant := chunk[0].Tenant
+		steps := make([]types.TransactWriteItem, 0, len(chunk)+1)
+		for _, c := range chunk {
+			if c.Tenant != tenant {
+				return errors.New("ImportClients: clients of several tenants")
+			}
+			steps = append(steps, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: clientItem(c),
+				ConditionExpression: aws.String("attribute_not_exists(PK)")}})
+		}
+		steps = append(steps, s.countStep(tenant, attrClients, int64(len(chunk))))
+		reasons, err := s.transactCounted(ctx, tenant, steps, len(chunk))
+		switch {
+		case err == nil:
+		case slices.ContainsFunc(reasons[:min(len(reasons), len(chunk))], func(r types.CancellationReason) bool {
+			return aws.ToString(r.Code) == "ConditionalCheckFailed"
+		}):
+			return store.ErrConflict
+		case errors.Is(err, fault.ErrUnavailable):
+			return err
+		default:
+			return fault.Unavailable("dynamodb:TransactWriteItems", err)
+		}
+	}
+	return nil
+}
+
+// ListClients implements store.Clients. Listings read GSI1, which is
+// eventually consistent: a client created a moment ago may be missing.
+func (s *Store) ListClients(ctx context.Context, tenant string, q store.PageQuery) (store.Page[client.Client], error) {
+	return listPage(ctx, s, clientsGSI1PK(tenant), q, func(k string) item { return key(clientPK(tenant, idOfNameKey(k)), skClient) }, clientFromItem)
+}
+
+// listPage reads one page of a tenant's GSI1 listing in name order: from a
+// position, backward to one, from the end, or skipping items from the start.
+// itemKey gives the table key of the item at a position. A search filters
+// on the lowercase name and reads at most q.ScanLimit items.
+func listPage[T any](ctx context.Context, s *Store, gsi1pk string, q store.PageQuery, itemKey func(string) item, from func(item) T) (store.Page[T], error) {
+	backward := q.Before != "" || q.Last
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		IndexName:                 aws.String(indexGSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: item{":pk": str(gsi1pk)},
+		ScanIndexForward:          aws.Bool(!backward),
+	}
+	if pos := q.After + q.Before; pos != "" {
+		if !id.Valid(idOfNameKey(pos)) {
+			return store.Page[T]{}, store.ErrBadPosition
+		}
+		start := itemKey(pos)
+		start[attrGSI1PK], start[attrGSI1SK] = str(gsi1pk), str(pos)
+		in.ExclusiveStartKey = start
+	}
+	// Tombstoned items leave the index in the tombstone's write; this
+	// also hides those of an interrupted older delete.
+	in.FilterExpression = aws.String("attribute_not_exists(deleting)")
+	search := q.Search != ""
+	if search {
+		in.FilterExpression = aws.String("attribute_not_exists(deleting) AND contains(nameLower, :search)")
+		in.ExpressionAttributeValues[":search"] = str(strings.ToLower(q.Search))
+	}
+	page := store.Page[T]{Items: []T{}}
+	skip, scanned := q.Skip, 0
+	for {
+		// DynamoDB returns at most 1 MB a call whatever the limit.
+		if search && q.ScanLimit > 0 {
+			in.Limit = aws.Int32(int32(q.ScanLimit - scanned))
+		} else {
+			// One more than the page, to know whether the listing goes on.
+			in.Limit = aws.Int32(int32(min(skip+q.Limit+1, 1<<20)))
+		}
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return page, fault.Unavailable("dynamodb:Query", err)
+		}
+		scanned += int(out.ScannedCount)
+		for _, it := range out.Items {
+			skipped := skip > 0
+			switch {
+			case skipped:
+				skip--
+				page.Skipped++
+				page.Last = getS(it, attrGSI1SK)
+			case len(page.Items) == q.Limit:
+				page.More = true
+			default:
+				page.Items = append(page.Items, from(it))
+				page.Last = getS(it, attrGSI1SK)
+				if len(page.Items) == 1 {
+					page.First = page.Last
+				}
+			}
+			if !skipped {
+				page.Matched++
+			}
+			if page.More && !search {
+				break
+			}
+		}
+		if out.LastEvaluatedKey == nil {
+			break
+		}
+		if page.More && !search {
+			break
+		}
+		if search && q.ScanLimit > 0 && scanned >= q.ScanLimit {
+			// The budget is spent. When the page is not full, the next
+			// page goes on from the last item read, match or not.
+			if !page.More {
+				page.More = true
+				page.Last = getS(out.LastEvaluatedKey, attrGSI1SK)
+			}
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+
+	if backward {
+		slices.Reverse(page.Items)
+		page.First, page.Last = page.Last, page.First
+	}
+	return page, nil
+}

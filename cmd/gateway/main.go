@@ -51,38 +51,23 @@ func envPort(name string, def int) (int, error) {
 
 func run(ctx context.Context) error {
 	started := time.Now()
-	port, err := envPort("PORT", 3000)
-	if err != nil {
-		return err
-	}
-	ddbPort, err := envPort("DYNAMODB_PORT", 8000)
-	if err != nil {
-		return err
-	}
-	kmsPort, err := envPort("KMS_PORT", 8090)
+	cfg, err := readConfig()
 	if err != nil {
 		return err
 	}
 	// Claim the gateway's port first: failing after starting the JVM would
 	// waste its start-up.
-	listener, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	listener, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(cfg.port))
 	if err != nil {
-		return fmt.Errorf("port %d is in use (set PORT): %w", port, err)
+		return fmt.Errorf("port %d is in use (set PORT): %w", cfg.port, err)
 	}
 	defer listener.Close()
 
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	params := map[string]string{}
-	if spec := os.Getenv("SIGNING_KEY_SPEC"); spec != "" {
-		if spec != "RSA_2048" && spec != "ECC_NIST_P256" {
-			return errors.New("SIGNING_KEY_SPEC must be RSA_2048 or ECC_NIST_P256")
-		}
-		params["SigningKeySpec"] = spec
-	}
+	base := "http://127.0.0.1:" + strconv.Itoa(cfg.port)
 	svc, err := stack.StartService(ctx, stack.ServiceOptions{
-		Options:    stack.Options{DynamoDBPort: ddbPort, KMSPort: kmsPort},
+		Options:    stack.Options{DynamoDBPort: cfg.dynamoDBPort, KMSPort: cfg.kmsPort},
 		IssuerBase: base,
-		Parameters: params,
+		Parameters: cfg.parameters,
 	})
 	if err != nil {
 		return err
@@ -95,31 +80,74 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("bootstrap default tenant: %w", err)
 	}
 	root, _ := stack.FindRoot()
-	envFile := filepath.Join(root, ".run", "local.env")
-	if err := writeEnvFile(envFile, svc.Env); err != nil {
+	cleanup, err := publish(root, svc, admin)
+	defer cleanup()
+	if err != nil {
 		return err
 	}
-	defer os.Remove(envFile)
-	// The admin's credentials as an iamctl profile, readable by its owner
-	// alone: IAMCTL_PROFILE=.run/admin.json iamctl clients list.
-	profile := filepath.Join(root, ".run", "admin.json")
-	if err := writeProfile(profile, admin); err != nil {
-		return err
-	}
-	defer os.Remove(profile)
-
-	out, _ := json.Marshal(admin)
-	fmt.Println(string(out))
 	fmt.Fprintf(os.Stderr, "\nmachine-iam is serving on %s (ready in %s)\n", base, time.Since(started).Round(time.Millisecond))
 	fmt.Fprintf(os.Stderr, "  tenant default admin: client_id=%s client_secret=%s\n", admin.ClientID, admin.ClientSecret)
-	fmt.Fprintf(os.Stderr, "  iamctl profile: IAMCTL_PROFILE=%s go run ./cmd/iamctl clients list\n", profile)
-	fmt.Fprintf(os.Stderr, "  DynamoDB Local %s, local-kms %s. Ctrl-C stops everything.\n\n", svc.DynamoDBEndpoint, svc.KMSEndpoint)
+	fmt.Fprintf(os.Stderr, "  iamctl profile: IAMCTL_PROFILE=.run/admin.json bin/iamctl clients list (make iamctl builds it)\n")
+	fmt.Fprintf(os.Stderr, "  DynamoDB Local %s, local-kms %s, both in memory: nothing is kept after Ctrl-C, which stops everything.\n\n",
+		svc.DynamoDBEndpoint, svc.KMSEndpoint)
+	return serve(ctx, listener, svc, filepath.Join(root, "docs", "openapi.yaml"))
+}
 
-	// The API description is served beside the API, for clients to generate
-	// from; API Gateway does not route it in the cloud.
-	// (Not a ServeMux: it would clean and redirect paths API Gateway passes
-	// through as they are.)
-	spec := filepath.Join(root, "docs", "openapi.yaml")
+// config is what make run passes in the environment.
+type config struct {
+	port, dynamoDBPort, kmsPort int
+	// parameters override template.yaml's defaults.
+	parameters map[string]string
+}
+
+func readConfig() (config, error) {
+	var c config
+	var err error
+	if c.port, err = envPort("PORT", 3000); err != nil {
+		return c, err
+	}
+	if c.dynamoDBPort, err = envPort("DYNAMODB_PORT", 8000); err != nil {
+		return c, err
+	}
+	if c.kmsPort, err = envPort("KMS_PORT", 8090); err != nil {
+		return c, err
+	}
+	c.parameters = map[string]string{}
+	if spec := os.Getenv("SIGNING_KEY_SPEC"); spec != "" {
+		if spec != "RSA_2048" && spec != "ECC_NIST_P256" {
+			return c, errors.New("SIGNING_KEY_SPEC must be RSA_2048 or ECC_NIST_P256")
+		}
+		c.parameters["SigningKeySpec"] = spec
+	}
+	return c, nil
+}
+
+// publish writes what other commands read while the stack runs (the
+// stand-ins' endpoints for make bootstrap, the admin's iamctl profile) and
+// prints the admin's credentials as one JSON line; cleanup removes the files.
+func publish(root string, svc *stack.Service, admin operator.Result) (cleanup func(), err error) {
+	envFile := filepath.Join(root, ".run", "local.env")
+	profile := filepath.Join(root, ".run", "admin.json")
+	cleanup = func() { os.Remove(envFile); os.Remove(profile) }
+	if err := writeEnvFile(envFile, svc.Env); err != nil {
+		return cleanup, err
+	}
+	// The admin's credentials as an iamctl profile, readable by its owner
+	// alone: IAMCTL_PROFILE=.run/admin.json iamctl clients list.
+	if err := writeProfile(profile, admin); err != nil {
+		return cleanup, err
+	}
+	out, _ := json.Marshal(admin)
+	fmt.Println(string(out))
+	return cleanup, nil
+}
+
+// serve answers on listener until ctx ends: every route through the API
+// Gateway emulation, and the API description beside it, for clients to
+// generate from (API Gateway does not route it in the cloud). Not a
+// ServeMux: it would clean and redirect paths API Gateway passes through
+// as they are.
+func serve(ctx context.Context, listener net.Listener, svc *stack.Service, spec string) error {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == "/openapi.yaml" {
 			w.Header().Set("Content-Type", "application/yaml")

@@ -94,7 +94,7 @@ type modelActor struct {
 	controls []string
 }
 
-// TestNoEscalationModel is a model-based test of api.md "No escalation, by
+// TestNoEscalationModel is a model-based test of docs/authorization.md "No escalation, by
 // any path". Several non-owner clients, each with random rights, and the
 // tenant's owner make random sequences of management calls (policies,
 // memberships, secrets, OAuth scopes, deletions, new clients and groups)

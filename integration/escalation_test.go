@@ -63,7 +63,7 @@ func members(t *testing.T, admin, gid string) []string {
 	return out
 }
 
-// TestNoEscalation walks the table of api.md "No escalation, by any path":
+// TestNoEscalation walks the table of docs/authorization.md "No escalation, by any path":
 // for each operation, a caller allowed to call the route but not holding
 // what the operation confers or removes gets a 403 naming what it lacks,
 // and nothing changes; once it holds that, the same request succeeds; the

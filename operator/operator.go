@@ -112,7 +112,7 @@ func newOwner(ctx context.Context, st Store, hasher secret.Hasher, ten, issuerBa
 	if err := st.CreateClient(ctx, admin); err != nil {
 		return Result{}, err
 	}
-	// 26 characters of base32, 130 bits: inside the 8-32 limit of api.md.
+	// 26 characters of base32, 130 bits: inside the API's 8-32 limit.
 	value := rand.Text()
 	hash, err := hasher.Hash(value)
 	if err != nil {

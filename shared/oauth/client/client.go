@@ -92,7 +92,7 @@ type Spec struct {
 
 var claimName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.:-]{0,63}$`)
 
-// Validate checks s against the rules of api.md and returns, per JSON field
+// Validate checks s against the API's rules (docs/openapi.yaml) and returns, per JSON field
 // name, what is wrong; nil means valid. maxLifetime is the deployment's
 // longest token lifetime.
 func (s Spec) Validate(scopes *oauthscope.Catalog, maxLifetime time.Duration) map[string][]string {

@@ -13,7 +13,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 )
 
-// Limits of api.md.
+// Limits of the API (docs/openapi.yaml).
 const (
 	MinValueLength       = 8
 	MaxValueLength       = 32
@@ -64,7 +64,7 @@ type Spec struct {
 	Expiration  *time.Time
 }
 
-// Validate checks s against api.md at now and returns, per JSON field name,
+// Validate checks s against the API's rules at now and returns, per JSON field name,
 // what is wrong; nil means valid. Messages never repeat the value.
 func (s Spec) Validate(now time.Time) map[string][]string {
 	errs := map[string][]string{}

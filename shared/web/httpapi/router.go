@@ -14,8 +14,8 @@ type Methods map[string]http.Handler
 
 // Router routes by path, with API Gateway's precedence among overlapping
 // paths (package route), then by method. Unknown paths get a 404 problem and
-// known paths with an unserved method a 405 problem with Allow, as api.md
-// requires. Path variables are available through r.PathValue.
+// known paths with an unserved method a 405 problem with Allow
+// (docs/errors.md). Path variables are available through r.PathValue.
 type Router struct {
 	table route.Table[*methods]
 }

@@ -1,28 +1,14 @@
 package integration
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
-
-// newTenantAdmin bootstraps tenant name (made unique per run) and returns an
-// admin token for it.
-func newTenantAdmin(t *testing.T, name string) (string, operator.Result) {
-	t.Helper()
-	name = name + "-" + strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", ""))
-	res, err := operator.Bootstrap(context.Background(), env.svc.Deps["ClientsFunction"].Store, testHasher, name, env.base, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tokenFor(t, name, res.ClientID, res.ClientSecret, ""), res
-}
 
 // routes lists one request for every management route.
 func routes(clientID string) [][2]string {

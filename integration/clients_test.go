@@ -226,23 +226,6 @@ func TestClientsValidation(t *testing.T) {
 	}
 }
 
-func assertProblem(t *testing.T, r response, status int) {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Fatalf("Content-Type %q, want application/problem+json", ct)
-	}
-	p := r.json(t)
-	if p["status"] != float64(status) || p["title"] == "" || p["type"] == "" || p["detail"] == "" {
-		t.Errorf("problem = %v", p)
-	}
-	if strings.Contains(string(r.Body), "goroutine") || strings.Contains(string(r.Body), ".go:") {
-		t.Errorf("problem leaks internals: %s", r.Body)
-	}
-}
-
 // TestMalformedIfMatch: an If-Match that holds no entity tag is a 400
 // naming the header, never an unconditional write; a weak tag is
 // well-formed and never matches (412). Nothing is written either way.

@@ -112,7 +112,7 @@ func TestNoEscalationModel(t *testing.T) {
 		defer func() { _ = f.Value.Set(f.DefValue) }()
 	}
 	actions := action.Default()
-	store := env.svc.Deps["PoliciesFunction"].Store
+	store := env.svc.Store()
 	actionPool := []string{"owner", "iam.manage", "iam.client.manage", "iam.client.create", "iam.client.update", "iam.client.delete",
 		"iam.secret.create", "iam.group.write", "iam.policy.create", "iam.policy.delete", "iam.policy.read", "banking.ais.read", "banking.manage"}
 	oauthPool := []string{"services.iam", "api", "reconcile"}
@@ -454,7 +454,7 @@ func provisioner(t *testing.T, res operator.Result) *apiclient.Client {
 
 // current is a client as stored, nil when it is gone.
 func current(ten, id string) *client.Client {
-	c, err := env.svc.Deps["ClientsFunction"].Store.GetClient(context.Background(), ten, id)
+	c, err := env.svc.Store().GetClient(context.Background(), ten, id)
 	if err != nil {
 		return nil
 	}

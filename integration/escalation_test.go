@@ -21,48 +21,6 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
-// tenantCaller is a client of tenant ten with one secret and the given
-// OAuth scopes, created by that tenant's admin.
-type tenantCaller struct {
-	ten, id, subject, secret string
-}
-
-func newTenantCaller(t *testing.T, ten, admin, name string, scopes ...string) tenantCaller {
-	t.Helper()
-	id, secret := newClient(t, admin, name, scopes...)
-	return tenantCaller{ten: ten, id: id, subject: "client-" + id, secret: secret}
-}
-
-func (c tenantCaller) token(t *testing.T) string {
-	t.Helper()
-	return tokenFor(t, c.ten, c.id, c.secret, "services.iam")
-}
-
-// assertLacks checks a 403 whose detail names each of what the caller lacks.
-func assertLacks(t *testing.T, r response, lacking ...string) {
-	t.Helper()
-	assertProblem(t, r, http.StatusForbidden)
-	detail := r.json(t)["detail"].(string)
-	for _, l := range lacking {
-		if !strings.Contains(detail, l) {
-			t.Errorf("detail %q does not name %q", detail, l)
-		}
-	}
-}
-
-func members(t *testing.T, admin, gid string) []string {
-	t.Helper()
-	r := send(t, http.MethodGet, "/v1/subjects/groups/"+gid+"/members", admin, nil)
-	if r.Status != http.StatusOK {
-		t.Fatal(r)
-	}
-	var out []string
-	for _, m := range r.json(t)["data"].([]any) {
-		out = append(out, m.(map[string]any)["subjectId"].(string))
-	}
-	return out
-}
-
 // TestNoEscalation walks the table of docs/authorization.md "No escalation, by any path":
 // for each operation, a caller allowed to call the route but not holding
 // what the operation confers or removes gets a 403 naming what it lacks,
@@ -455,6 +413,9 @@ func TestRecover(t *testing.T) {
 	iamctl := func(args ...string) (stdout, stderr string, err error) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "TABLE_NAME="+env.svc.Resources.TableName, "ISSUER_URL="+env.base)
+		for k, v := range env.svc.Env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
 		var o, e bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &o, &e
 		err = cmd.Run()

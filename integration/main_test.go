@@ -123,7 +123,7 @@ func run(m *testing.M) int {
 	server.Listener = ln
 	server.Start()
 	defer server.Close()
-	if h.admin, err = operator.Bootstrap(ctx, svc.Deps["ClientsFunction"].Store, testHasher, tenant.Default, h.base, time.Now()); err != nil {
+	if h.admin, err = operator.Bootstrap(ctx, svc.Store(), testHasher, tenant.Default, h.base, time.Now()); err != nil {
 		fmt.Fprintln(os.Stderr, "integration: bootstrap:", err)
 		return 1
 	}

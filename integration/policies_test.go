@@ -11,47 +11,6 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
-func grant(t *testing.T, admin, subject, action, scope string) {
-	t.Helper()
-	r := send(t, http.MethodPost, "/v1/policies", admin, map[string]string{"subject": subject, "action": action, "scope": scope})
-	if r.Status != http.StatusOK {
-		t.Fatalf("grant %s %s %s: %s", subject, action, scope, r)
-	}
-}
-
-func revoke(t *testing.T, admin, subject, action, scope string) {
-	t.Helper()
-	r := send(t, http.MethodDelete, "/v1/policies", admin, map[string]string{"subject": subject, "action": action, "scope": scope})
-	if r.Status != http.StatusNoContent {
-		t.Fatalf("revoke %s %s %s: %s", subject, action, scope, r)
-	}
-}
-
-// caller is a client allowed services.iam, with its token.
-type caller struct {
-	id, subject, secret string
-}
-
-func newCaller(t *testing.T, admin, name string) caller {
-	t.Helper()
-	id, secret := newClient(t, admin, name, "services.iam", "api")
-	return caller{id: id, subject: "client-" + id, secret: secret}
-}
-
-func (c caller) token(t *testing.T) string {
-	t.Helper()
-	return tokenFor(t, tenant.Default, c.id, c.secret, "")
-}
-
-func newGroup(t *testing.T, admin, name string) string {
-	t.Helper()
-	r := send(t, http.MethodPost, "/v1/subjects/groups", admin, map[string]string{"displayName": name, "description": "test group"})
-	if r.Status != http.StatusCreated {
-		t.Fatal(r)
-	}
-	return r.json(t)["id"].(string)
-}
-
 // TestAuthorizationMatrix walks every management route: 401 without a token,
 // 403 with a token lacking the policy, success with the narrowest policy
 // that allows it, and 403 on the very next request once that policy is gone.

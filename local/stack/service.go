@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/endpoints/secretsapi"
 	"github.com/machine-iam/machine-iam/shared/endpoints/tokenapi"
 	"github.com/machine-iam/machine-iam/shared/runtime/app"
+	"github.com/machine-iam/machine-iam/shared/storage/store"
 )
 
 // Functions maps the logical id of each function in template.yaml to the
@@ -62,6 +64,10 @@ type Service struct {
 	Gateway *gateway.Gateway
 }
 
+// Store is the store every function shares (one table): what operator
+// commands and tests read and write directly.
+func (svc *Service) Store() store.Store { return svc.Deps[svc.Template.APIFunctions()[0]].Store }
+
 // StartService starts the stand-ins, provisions the template's table and
 // key, and builds every function's handler behind the gateway, each from the
 // environment the template gives it, as separate Lambdas would be.
@@ -105,23 +111,23 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 		"AWS_REGION":                Region,
 		"ISSUER_URL":                opts.IssuerBase,
 	}
-	for k, v := range svc.Env {
-		if err := os.Setenv(k, v); err != nil {
-			return err
-		}
-	}
-	awsCfg, err := app.LoadAWS(ctx, opts.AWS...)
+	// The same settings reach this process's clients as options, not
+	// through the process's environment, which belongs to the caller.
+	local := []func(*config.LoadOptions) error{config.WithRegion(Region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""))}
+	awsCfg, err := app.LoadAWS(ctx, append(local, opts.AWS...)...)
 	if err != nil {
 		return err
 	}
 	svc.DynamoDB = dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(svc.Env["AWS_ENDPOINT_URL_DYNAMODB"])
 		// DynamoDB Local sends no x-amz-crc32 header on error responses,
 		// and the SDK then logs a spurious checksum warning for every
 		// failed condition (aws/aws-sdk-go-v2#3545). Real DynamoDB sends
 		// it, so only the local clients skip the check.
 		o.DisableValidateResponseChecksum = true
 	})
-	svc.KMS = kms.NewFromConfig(awsCfg)
+	svc.KMS = kms.NewFromConfig(awsCfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(svc.Env["AWS_ENDPOINT_URL_KMS"]) })
 	if svc.Resources, err = Provision(ctx, svc.Template, svc.DynamoDB, svc.KMS); err != nil {
 		return err
 	}

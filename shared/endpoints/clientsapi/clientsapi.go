@@ -6,6 +6,7 @@ package clientsapi
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -385,17 +386,24 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// replaceChecked writes replacement only over the version it checked. A
-// change to the rights-bearing fields goes through the one no-escalation
-// check (access.Guard.RequireMayChange) with the client's holdings as they
-// are and as they would be; a neutral change (name, description) needs
-// nothing beyond the route's permission. A client that holds owner on / by
-// its own policy must stay able to use the management API: a change that
-// takes that away is refused in the same write. Without If-Match, a write
-// that lost a race is checked again.
+// maxReplaceAttempts bounds how often a replace without If-Match that lost
+// a race to another write is checked and tried again.
+const maxReplaceAttempts = 5
+
+// replaceChecked writes replacement. A change to the rights-bearing fields
+// goes through the one no-escalation check (access.Guard.RequireMayChange)
+// with the client's holdings as they are and as they would be, and is
+// written only over the version it checked; a client that holds owner on /
+// by its own policy must stay able to use the management API, which the
+// same write checks. A change of the neutral fields alone (name,
+// description) needs nothing beyond the route's permission and, without
+// If-Match, writes only those fields, unconditionally: concurrent renames
+// never conflict, and none can undo a concurrent change of rights. A
+// rights change without If-Match that loses a race is checked again, a few
+// times, after a short random pause.
 func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifVersion int64) (client.Client, error) {
 	ctx := r.Context()
-	for {
+	for attempt := 1; ; attempt++ {
 		cur, err := s.Clients.GetClient(ctx, replacement.Tenant, replacement.ID)
 		if err != nil {
 			return client.Client{}, err
@@ -404,21 +412,39 @@ func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifV
 			return client.Client{}, store.ErrVersionMismatch
 		}
 		cond := store.ReplaceCondition{Version: cur.Version}
-		if !cur.TokenRights().Equal(replacement.TokenRights()) {
-			if cond.NotRootOwner, err = s.checkRightsChange(ctx, cur, replacement); err != nil {
-				return client.Client{}, err
+		if cur.TokenRights().Equal(replacement.TokenRights()) {
+			if ifVersion == 0 {
+				return s.Clients.RenameClient(ctx, replacement)
 			}
+		} else if cond.NotRootOwner, err = s.checkRightsChange(ctx, cur, replacement); err != nil {
+			return client.Client{}, err
 		}
 		c, err := s.Clients.ReplaceClient(ctx, replacement, cond)
-		if errors.Is(err, store.ErrVersionMismatch) && ifVersion == 0 && ctx.Err() == nil {
+		switch {
+		case errors.Is(err, store.ErrVersionMismatch) && ifVersion == 0 && attempt < maxReplaceAttempts:
+			if err := pause(ctx, attempt); err != nil {
+				return client.Client{}, err
+			}
 			continue
-		}
-		if errors.Is(err, store.ErrLastOwner) {
+		case errors.Is(err, store.ErrVersionMismatch) && ifVersion == 0:
+			return client.Client{}, httpapi.Conflict("The client kept changing while this replace was checked; send it again.")
+		case errors.Is(err, store.ErrLastOwner):
 			return client.Client{}, httpapi.LastOwner(cur.SubjectID() + " holds owner on / by a policy of its own, so it keeps what it needs " +
 				"to use the management API (the " + oauthscope.IAM + " scope, the client_credentials grant and the management audience); " +
 				"remove its owner policy first.")
 		}
 		return c, err
+	}
+}
+
+// pause waits a random time that grows with attempt (up to 5, 10, 20, 40
+// ms), so that racing replaces spread out instead of colliding again.
+func pause(ctx context.Context, attempt int) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(rand.Int64N(int64(5*time.Millisecond) << (attempt - 1)))):
+		return nil
 	}
 }
 

@@ -92,6 +92,30 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, cond store.R
 	return client.Client{}, fault.Unavailable("dynamodb:TransactWriteItems", err)
 }
 
+// RenameClient implements store.Clients with one unconditional update of
+// the neutral attributes (and the name index), so that concurrent renames
+// neither conflict nor retry.
+func (s *Store) RenameClient(ctx context.Context, c client.Client) (client.Client, error) {
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table,
+		Key:       key(clientPK(c.Tenant, c.ID), skClient),
+		UpdateExpression: aws.String("SET #name = :name, description = :description, updatedAt = :updatedAt, " +
+			"version = version + :one, GSI1SK = :nameKey, nameLower = :nameLower"),
+		ConditionExpression:      aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
+		ExpressionAttributeNames: map[string]string{"#name": attrName},
+		ExpressionAttributeValues: item{":name": str(c.Name), ":description": str(c.Description), ":updatedAt": timestamp(c.UpdatedAt),
+			":one": num(1), ":nameKey": str(nameKey(c.Name, c.ID)), ":nameLower": str(strings.ToLower(c.Name))},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return client.Client{}, store.ErrNotFound
+	}
+	if err != nil {
+		return client.Client{}, fault.Unavailable("dynamodb:UpdateItem", err)
+	}
+	return clientFromItem(out.Attributes), nil
+}
+
 // replaceUpdate sets the fields a caller sets (client.Spec), over version
 // when it is not 0.
 func (s *Store) replaceUpdate(c client.Client, version int64) *types.Update {

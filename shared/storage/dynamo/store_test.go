@@ -161,6 +161,22 @@ func TestClients(t *testing.T) {
 	missing.ID = id.New()
 	_, err = st.ReplaceClient(ctx, missing, store.ReplaceCondition{})
 	is(t, err, store.ErrNotFound)
+	_, err = st.RenameClient(ctx, missing)
+	is(t, err, store.ErrNotFound)
+
+	// A rename carrying a stale record (scopes read before a narrowing)
+	// writes only the neutral fields: the narrowing stays.
+	stale := v3
+	narrowed := v3
+	narrowed.Scopes = nil
+	if _, err := st.ReplaceClient(ctx, narrowed, store.ReplaceCondition{Version: v3.Version}); err != nil {
+		t.Fatal(err)
+	}
+	stale.Name, stale.Description = "renamed again", "new description"
+	v5, err := st.RenameClient(ctx, stale)
+	if err != nil || v5.Version != 5 || v5.Name != "renamed again" || v5.Description != "new description" || len(v5.Scopes) != 0 {
+		t.Fatalf("rename over a narrowing: %+v %v", v5, err)
+	}
 
 	other := newClient(t, ten)
 	list, err := st.ListClients(ctx, ten, store.PageQuery{Limit: 10})

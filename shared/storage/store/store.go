@@ -72,6 +72,12 @@ type Clients interface {
 	// client (client.Spec) and returns it with its new version, under
 	// cond. ErrNotFound.
 	ReplaceClient(ctx context.Context, c client.Client, cond ReplaceCondition) (client.Client, error)
+	// RenameClient sets only the neutral fields of an existing client (its
+	// name and description, client.Fields) and returns it with its new
+	// version, whatever version it was at: a write that changes no right
+	// needs no condition on the rights it read, and cannot undo a
+	// concurrent change of them. ErrNotFound.
+	RenameClient(ctx context.Context, c client.Client) (client.Client, error)
 	// DeleteClient deletes a client with its secrets, policies and group
 	// memberships; ErrLastOwner when it is the tenant's last owner. It is crash-safe and idempotent: the client stops
 	// existing for every reader, every token request and every

@@ -41,10 +41,18 @@ type matched struct {
 	takeover bool // named by id, not created by this applier for it
 }
 
+// matcher matches what a document declares to what the applier (me)
+// created from it (document), noting in notes what only shares a name.
+type matcher struct {
+	me, document string
+	notes        *[]string
+}
+
 // match finds, for each declared entry, the object it manages: the one
-// named by id, or the one the applier (me) created for that name from this
+// named by id, or the one the applier created for that name from this
 // document. Objects that only share the name are noted, never adopted.
-func match(kind, me, document string, decls []declared, existing []object, notes *[]string) (map[string]matched, error) {
+func (mt matcher) match(kind string, decls []declared, existing []object) (map[string]matched, error) {
+	me, document, notes := mt.me, mt.document, mt.notes
 	out := make(map[string]matched, len(decls))
 	claimed := map[int]string{}
 	for _, d := range decls {
@@ -123,13 +131,13 @@ func takeoverLacks(ctx context.Context, api API, subjectID string, scopes []stri
 
 // checkTakeover refuses a takeover of subjectID unless the applier holds
 // all of it, and returns the plan line that announces it.
-func checkTakeover(ctx context.Context, api API, kind, name string, o object, scopes []string) (string, error) {
+func checkTakeover(ctx context.Context, api API, what string, o object, scopes []string) (string, error) {
 	lacks, err := takeoverLacks(ctx, api, o.subjectID, scopes)
 	if err != nil {
 		return "", err
 	}
 	if len(lacks) > 0 {
-		return "", fmt.Errorf("%s %q: taking over %s needs all it holds, and the applying client lacks %v", kind, name, o.id, lacks)
+		return "", fmt.Errorf("%s: taking over %s needs all it holds, and the applying client lacks %v", what, o.id, lacks)
 	}
 	return fmt.Sprintf("! takes over   %s, %s", o.id, o.prov), nil
 }

@@ -172,11 +172,12 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 	for _, g := range doc.Groups {
 		groupDecls = append(groupDecls, declared{g.Name, g.ID})
 	}
-	clientFor, err := match("client", api.Subject(), doc.Name, clientDecls, clientObjs, &p.Notes)
+	mt := matcher{me: api.Subject(), document: doc.Name, notes: &p.Notes}
+	clientFor, err := mt.match("client", clientDecls, clientObjs)
 	if err != nil {
 		return nil, err
 	}
-	groupFor, err := match("group", api.Subject(), doc.Name, groupDecls, groupObjs, &p.Notes)
+	groupFor, err := mt.match("group", groupDecls, groupObjs)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +199,7 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 		}
 	}
 	for _, g := range doc.Groups {
-		if err := p.planGroup(ctx, api, doc, g, pick(groups, groupFor[g.Name]), groupFor[g.Name].takeover); err != nil {
+		if err := p.planGroup(ctx, api, doc, g, existingGroup(groups, groupFor[g.Name])); err != nil {
 			return nil, err
 		}
 	}
@@ -248,7 +249,20 @@ func (p *Plan) label(name string) *apiclient.Provenance {
 	return &apiclient.Provenance{Via: provenance.ViaApply, Document: p.document, Name: name}
 }
 
-func (p *Plan) planGroup(ctx context.Context, api API, doc Document, want Group, have *apiclient.Group, takeover bool) error {
+// managedGroup is an existing group a declared one manages.
+type managedGroup struct {
+	apiclient.Group
+	takeover bool // named by id, not created by this document's applies
+}
+
+func existingGroup(groups []apiclient.Group, m matched) *managedGroup {
+	if m.index < 0 {
+		return nil
+	}
+	return &managedGroup{groups[m.index], m.takeover}
+}
+
+func (p *Plan) planGroup(ctx context.Context, api API, doc Document, want Group, have *managedGroup) error {
 	ch := Change{Kind: "group", Name: want.Name}
 	var havePolicies []Grant
 	var members []apiclient.Subject
@@ -265,8 +279,8 @@ func (p *Plan) planGroup(ctx context.Context, api API, doc Document, want Group,
 		}})
 	} else {
 		ch.Op, ch.ID = Update, have.ID
-		if takeover {
-			line, err := checkTakeover(ctx, api, "group", want.Name, groupObject(*have), nil)
+		if have.takeover {
+			line, err := checkTakeover(ctx, api, fmt.Sprintf("group %q", want.Name), groupObject(have.Group), nil)
 			if err != nil {
 				return err
 			}
@@ -285,7 +299,7 @@ func (p *Plan) planGroup(ctx context.Context, api API, doc Document, want Group,
 		}
 	}
 	subject := func(r *run) string { return "group-" + r.groups[want.Name] }
-	steps := policySteps(&ch, havePolicies, want.Policies, subject, "group "+want.Name, phaseRevokeFromGroups)
+	steps := policySteps(&ch, havePolicies, want.Policies, policyTarget{subject, "group " + want.Name, phaseRevokeFromGroups})
 	steps = append(steps, p.memberSteps(&ch, doc, want, members)...)
 	if ch.Op == Update && len(ch.Details) == 0 {
 		return nil
@@ -353,7 +367,16 @@ func directPolicies(ctx context.Context, api API, subject string) ([]Grant, erro
 
 // policySteps adds the policy lines of a subject's change and returns the
 // steps that grant and revoke them.
-func policySteps(ch *Change, have, want []Grant, subject func(*run) string, owner string, revokePhase int) []step {
+// policyTarget is whose policies policySteps plans: its subject id once
+// known (at apply), its name for messages, and the phase its revokes run in.
+type policyTarget struct {
+	subject     func(*run) string
+	name        string
+	revokePhase int
+}
+
+func policySteps(ch *Change, have, want []Grant, target policyTarget) []step {
+	subject, owner, revokePhase := target.subject, target.name, target.revokePhase
 	var steps []step
 	add, remove := diffFunc(have, want)
 	for _, g := range add {
@@ -454,7 +477,7 @@ func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apicl
 	}
 	subject := func(r *run) string { return "client-" + r.clients[want.Name] }
 	steps = append(steps, keySteps(&ch, current.keys, want)...)
-	steps = append(steps, policySteps(&ch, current.policies, want.Policies, subject, "client "+want.Name, phaseRevoke)...)
+	steps = append(steps, policySteps(&ch, current.policies, want.Policies, policyTarget{subject, "client " + want.Name, phaseRevoke})...)
 	steps = append(steps, p.membershipSteps(&ch, want, current.groups, subject)...)
 	if ch.Op == Update && len(ch.Details) == 0 {
 		return nil
@@ -509,7 +532,7 @@ func (p *Plan) createClientStep(ch *Change, want Client, generateSecret bool) st
 func (p *Plan) readClient(ctx context.Context, api API, ch *Change, want Client, have apiclient.ClientRecord) (clientState, error) {
 	var st clientState
 	if p.via == nil && !have.Provenance.Record().Applied(api.Subject(), p.document, want.Name) {
-		line, err := checkTakeover(ctx, api, "client", want.Name, clientObject(have), have.AllowedScopes)
+		line, err := checkTakeover(ctx, api, fmt.Sprintf("client %q", want.Name), clientObject(have), have.AllowedScopes)
 		if err != nil {
 			return st, err
 		}

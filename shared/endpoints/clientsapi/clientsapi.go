@@ -23,6 +23,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // IAM actions of the routes.
@@ -90,26 +91,9 @@ func (s *Service) Handler() *httpapi.Router {
 	return rt
 }
 
-// clientRequest is the create and replace body. Pointers tell a missing
-// field from an empty one; every field is required.
-type clientRequest struct {
-	Name              *string   `json:"name"`
-	Description       *string   `json:"description"`
-	AllowedGrantTypes *[]string `json:"allowedGrantTypes"`
-	AllowedScopes     *[]string `json:"allowedScopes"`
-	RedirectURIs      *[]string `json:"redirectUris"`
-	// Optional, beyond Aritma's shape (api.md "Tokens for resource
-	// servers"); absent on a replace means none.
-	AllowedAudiences    []string          `json:"allowedAudiences"`
-	AccessTokenLifetime *int              `json:"accessTokenLifetime"`
-	TokenClaims         map[string]string `json:"tokenClaims"`
-	// Provenance is the path a create comes through (an apply, a stack);
-	// absent for the API. Set at creation only.
-	Provenance *httpapi.Provenance `json:"provenance"`
-}
-
-// spec reads the client's fields, recording what is wrong in f.
-func (req clientRequest) spec(f httpapi.Fields, scopes *oauthscope.Catalog, maxLifetime time.Duration) client.Spec {
+// specOf reads a create or replace body's client fields, recording what is
+// wrong in f.
+func specOf(req wire.ClientRequest, f httpapi.Fields, scopes *oauthscope.Catalog, maxLifetime time.Duration) client.Spec {
 	f.Required("name", req.Name != nil)
 	f.Required("description", req.Description != nil)
 	f.Required("allowedGrantTypes", req.AllowedGrantTypes != nil)
@@ -132,38 +116,21 @@ func (req clientRequest) spec(f httpapi.Fields, scopes *oauthscope.Catalog, maxL
 	return spec
 }
 
-// clientResponse is a client on the wire.
-type clientResponse struct {
-	ClientID          string   `json:"clientId"`
-	SubjectID         string   `json:"subjectId"`
-	Name              string   `json:"name"`
-	Description       string   `json:"description"`
-	AllowedGrantTypes []string `json:"allowedGrantTypes"`
-	AllowedScopes     []string `json:"allowedScopes"`
-	RedirectURIs      []string `json:"redirectUris"`
-	// Present only when set, so Aritma-shaped clients read as before.
-	AllowedAudiences    []string          `json:"allowedAudiences,omitempty"`
-	AccessTokenLifetime int64             `json:"accessTokenLifetime,omitempty"`
-	TokenClaims         map[string]string `json:"tokenClaims,omitempty"`
-	// Provenance is absent for clients created before it was recorded.
-	Provenance *httpapi.Provenance `json:"provenance,omitempty"`
-	CreatedAt  string              `json:"createdAt"`
-	UpdatedAt  string              `json:"updatedAt"`
-}
-
-func toResponse(c client.Client) clientResponse {
+// toResponse is c on the wire.
+func toResponse(c client.Client) wire.Client {
 	nonNil := func(s []string) []string {
 		if s == nil {
 			return []string{}
 		}
 		return s
 	}
-	return clientResponse{
-		ClientID: c.ID, SubjectID: c.SubjectID(), Name: c.Name, Description: c.Description,
-		AllowedGrantTypes: nonNil(c.GrantTypes), AllowedScopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs),
-		AllowedAudiences: c.Audiences, AccessTokenLifetime: int64(c.TokenLifetime / time.Second), TokenClaims: c.TokenClaims,
-		Provenance: httpapi.ProvenanceOf(c.Provenance),
-		CreatedAt:  c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
+	return wire.Client{
+		ClientID: c.ID, SubjectID: c.SubjectID(),
+		ClientSpec: wire.ClientSpec{Name: c.Name, Description: c.Description,
+			AllowedGrantTypes: nonNil(c.GrantTypes), AllowedScopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs),
+			AllowedAudiences: c.Audiences, AccessTokenLifetime: int(c.TokenLifetime / time.Second), TokenClaims: c.TokenClaims,
+			Provenance: wire.ProvenanceOf(c.Provenance)},
+		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }
 
@@ -171,25 +138,6 @@ func etag(c client.Client) string { return `"` + strconv.FormatInt(c.Version, 10
 
 // noun names clients in store errors' problem details.
 const noun = "client"
-
-type page struct {
-	Page       int `json:"page"`
-	PageSize   int `json:"pageSize"`
-	TotalCount int `json:"totalCount"`
-}
-
-type links struct {
-	First    *string `json:"first"`
-	Previous *string `json:"previous"`
-	Next     *string `json:"next"`
-	Last     *string `json:"last"`
-}
-
-type listResponse struct {
-	Items    []clientResponse `json:"items"`
-	Metadata page             `json:"metadata"`
-	Links    links            `json:"links"`
-}
 
 // list answers envelope A with bounded reads (shared/storage/listing): the total
 // comes from the tenant's client count, a page from one keyset read, and a
@@ -234,7 +182,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]clientResponse, 0, len(found.Items))
+	items := make([]wire.Client, 0, len(found.Items))
 	for _, c := range found.Items {
 		items = append(items, toResponse(c))
 	}
@@ -250,7 +198,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 		s := "/v1/clients?" + v.Encode()
 		return &s
 	}
-	l := links{First: link(nil)}
+	l := wire.Links{First: link(nil)}
 	backward := query.Before != "" || query.Last
 	if req.Search != "" {
 		// A search counts the matches up to where it has read (at most
@@ -267,7 +215,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 		if !found.More {
 			l.Last = link(req.Cursor) // this page
 		}
-		httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, req.Size, total}, Links: l})
+		httpapi.WriteJSON(w, http.StatusOK, wire.ClientList{Items: items, Metadata: wire.PageMetadata{Page: pageNo, PageSize: req.Size, TotalCount: total}, Links: l})
 		return nil
 	}
 	last := listing.LastPage(total, req.Size)
@@ -281,22 +229,22 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	if len(items) > 0 && (found.More && !backward || backward && pageNo < last) {
 		l.Next = link(&listing.Cursor{After: found.Last, Page: pageNo + 1})
 	}
-	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, req.Size, total}, Links: l})
+	httpapi.WriteJSON(w, http.StatusOK, wire.ClientList{Items: items, Metadata: wire.PageMetadata{Page: pageNo, PageSize: req.Size, TotalCount: total}, Links: l})
 	return nil
 }
 
 // readSpec decodes and validates a create or replace body, with the
 // provenance label a create may carry (creating).
 func (s *Service) readSpec(w http.ResponseWriter, r *http.Request, creating bool) (client.Spec, provenance.Label, error) {
-	var req clientRequest
+	var req wire.ClientRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return client.Spec{}, provenance.Label{}, err
 	}
 	f := httpapi.Fields{}
-	spec := req.spec(f, s.Scopes, s.MaxTokenLifetime)
+	spec := specOf(req, f, s.Scopes, s.MaxTokenLifetime)
 	var label provenance.Label
 	if creating {
-		label = req.Provenance.Label(f)
+		label = httpapi.ProvenanceLabel(req.Provenance, f)
 	} else if req.Provenance != nil {
 		f.Add("provenance", "is recorded at creation and cannot be changed")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // Paging of the policy list (cursor envelope).
@@ -26,28 +27,14 @@ const (
 	maxPolicyPageSize     = 200
 )
 
-// tripleRequest is the body of create, delete and check.
-type tripleRequest struct {
-	Subject *string `json:"subject"`
-	Action  *string `json:"action"`
-	Scope   *string `json:"scope"`
-}
-
-type policyResponse struct {
-	Subject   string `json:"subject"`
-	Action    string `json:"action"`
-	Scope     string `json:"scope"`
-	Tenant    string `json:"tenant"`
-	CreatedAt string `json:"createdAt"`
-}
-
-func toPolicy(tenant string, p policy.Policy) policyResponse {
-	return policyResponse{Subject: p.Subject, Action: p.Action, Scope: p.Scope, Tenant: tenant,
+// toPolicy is p on the wire.
+func toPolicy(tenant string, p policy.Policy) wire.Policy {
+	return wire.Policy{Subject: p.Subject, Action: p.Action, Scope: p.Scope, Tenant: tenant,
 		CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339)}
 }
 
-func toPolicies(tenant string, ps []policy.Policy) []policyResponse {
-	out := make([]policyResponse, len(ps))
+func toPolicies(tenant string, ps []policy.Policy) []wire.Policy {
+	out := make([]wire.Policy, len(ps))
 	for i, p := range ps {
 		out[i] = toPolicy(tenant, p)
 	}
@@ -58,7 +45,7 @@ func toPolicies(tenant string, ps []policy.Policy) []policyResponse {
 // the normalized key. With inertOK the action may also be one that left the
 // catalog (to delete the policies that name it).
 func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (policy.Key, error) {
-	var req tripleRequest
+	var req wire.PolicyRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return policy.Key{}, err
 	}
@@ -157,11 +144,6 @@ func (s *Service) deletePolicy(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type policyList struct {
-	Items  []policyResponse `json:"items"`
-	Cursor string           `json:"cursor,omitempty"`
-}
-
 // listPolicies filters a subject's policies (with includeInherited, also
 // those of its groups) or the tenant's, by exact action and scope, or with
 // includeDerived by everything that grants them: ancestor actions and
@@ -206,7 +188,7 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		resp := policyList{Items: toPolicies(ten, found)}
+		resp := wire.PolicyList{Items: toPolicies(ten, found)}
 		if next != nil {
 			resp.Cursor = encodeCursor(*next)
 		}
@@ -236,7 +218,7 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	})
 	policy.Sort(matched)
 	matched = slices.CompactFunc(matched, func(a, b policy.Policy) bool { return a.Key() == b.Key() })
-	resp := policyList{Items: toPolicies(ten, matched[:min(size, len(matched))])}
+	resp := wire.PolicyList{Items: toPolicies(ten, matched[:min(size, len(matched))])}
 	if len(matched) > size {
 		resp.Cursor = encodeCursor(matched[size-1].Key())
 	}
@@ -266,28 +248,17 @@ func decodeCursor(c string) (*policy.Key, bool) {
 	return &policy.Key{Subject: parts[0], Action: parts[1], Scope: parts[2]}, true
 }
 
-type actionResponse struct {
-	Action      string  `json:"action"`
-	Parent      *string `json:"parent"`
-	Description string  `json:"description"`
-}
-
 func (s *Service) listActions(w http.ResponseWriter, r *http.Request) error {
 	all := s.Actions.All()
-	items := make([]actionResponse, len(all))
+	items := make([]wire.Action, len(all))
 	for i, a := range all {
-		items[i] = actionResponse{Action: a.Name, Description: a.Description}
+		items[i] = wire.Action{Action: a.Name, Description: a.Description}
 		if a.Parent != "" {
 			items[i].Parent = &all[i].Parent
 		}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	httpapi.WriteJSON(w, http.StatusOK, wire.List[wire.Action]{Items: items})
 	return nil
-}
-
-type checkResponse struct {
-	Allowed   bool             `json:"allowed"`
-	GrantedBy []policyResponse `json:"grantedBy"`
 }
 
 func (s *Service) check(w http.ResponseWriter, r *http.Request) error {
@@ -300,14 +271,8 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	granting := policy.Evaluate(s.Actions, g, k.Action, k.Scope)
-	httpapi.WriteJSON(w, http.StatusOK, checkResponse{Allowed: len(granting) > 0, GrantedBy: toPolicies(tenantOf(r), granting)})
+	httpapi.WriteJSON(w, http.StatusOK, wire.Decision{Allowed: len(granting) > 0, GrantedBy: toPolicies(tenantOf(r), granting)})
 	return nil
-}
-
-type permissionResponse struct {
-	Action    string           `json:"action"`
-	Scope     string           `json:"scope"`
-	GrantedBy []policyResponse `json:"grantedBy"`
 }
 
 func (s *Service) permissions(w http.ResponseWriter, r *http.Request) error {
@@ -328,9 +293,9 @@ func (s *Service) permissions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	perms := policy.Effective(g)
-	out := make([]permissionResponse, len(perms))
+	out := make([]wire.Permission, len(perms))
 	for i, p := range perms {
-		out[i] = permissionResponse{Action: p.Action, Scope: p.Scope, GrantedBy: toPolicies(tenantOf(r), p.GrantedBy)}
+		out[i] = wire.Permission{Action: p.Action, Scope: p.Scope, GrantedBy: toPolicies(tenantOf(r), p.GrantedBy)}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
 	return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 func init() {
@@ -71,7 +72,7 @@ func addClientFlags(f *flags) *clientFlags {
 }
 
 // apply writes the given flags over spec.
-func (c *clientFlags) apply(f *flags, spec *apiclient.ClientSpec) error {
+func (c *clientFlags) apply(f *flags, spec *wire.ClientSpec) error {
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if set["name"] {
@@ -128,7 +129,7 @@ func clientsCreate(ctx context.Context, cio cmdIO, args []string) error {
 	if _, err := f.parse(args); err != nil {
 		return err
 	}
-	spec := apiclient.ClientSpec{AllowedGrantTypes: []string{"client_credentials"}}
+	spec := wire.ClientSpec{AllowedGrantTypes: []string{"client_credentials"}}
 	if err := cf.apply(f, &spec); err != nil {
 		return err
 	}
@@ -192,7 +193,7 @@ var (
 		return api.DeleteKey(ctx, pos[0], pos[1])
 	})
 	policiesRevoke = idCommand("policies revoke", "SUBJECT ACTION SCOPE", 3, func(ctx context.Context, api *apiclient.Client, pos []string) error {
-		return api.Revoke(ctx, apiclient.Policy{Subject: pos[0], Action: pos[1], Scope: pos[2]})
+		return api.Revoke(ctx, wire.Policy{Subject: pos[0], Action: pos[1], Scope: pos[2]})
 	})
 	groupsDelete = idCommand("groups delete", "GROUP_ID", 1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
 		return api.DeleteGroup(ctx, pos[0])
@@ -347,7 +348,7 @@ func policiesGrant(ctx context.Context, cio cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := api.Grant(ctx, apiclient.Policy{Subject: pos[0], Action: pos[1], Scope: pos[2]})
+	p, err := api.Grant(ctx, wire.Policy{Subject: pos[0], Action: pos[1], Scope: pos[2]})
 	if err != nil {
 		return err
 	}
@@ -402,24 +403,24 @@ var (
 		func(c apiclient.ClientRecord) []string {
 			return []string{c.ClientID, c.Name, list(c.AllowedScopes), list(c.AllowedGrantTypes), c.UpdatedAt}
 		}}
-	secretTable = table[apiclient.Secret]{[]string{"SECRET ID", "DESCRIPTION", "EXPIRES", "EXPIRED", "CREATED"},
-		func(s apiclient.Secret) []string {
+	secretTable = table[wire.Secret]{[]string{"SECRET ID", "DESCRIPTION", "EXPIRES", "EXPIRED", "CREATED"},
+		func(s wire.Secret) []string {
 			return []string{s.ID, s.Description, orDash(deref(s.Expiration)), strconv.FormatBool(s.Expired), s.CreatedAt}
 		}}
-	keyTable = table[apiclient.Key]{[]string{"KEY ID", "KID", "ALG", "DESCRIPTION", "EXPIRES", "CREATED"},
-		func(k apiclient.Key) []string {
+	keyTable = table[wire.Key]{[]string{"KEY ID", "KID", "ALG", "DESCRIPTION", "EXPIRES", "CREATED"},
+		func(k wire.Key) []string {
 			return []string{k.ID, k.Kid, orDash(k.Alg), k.Description, orDash(deref(k.Expiration)), k.CreatedAt}
 		}}
-	policyTable = table[apiclient.Policy]{[]string{"SUBJECT", "ACTION", "SCOPE", "CREATED"},
-		func(p apiclient.Policy) []string { return []string{p.Subject, p.Action, p.Scope, p.CreatedAt} }}
-	actionTable = table[apiclient.Action]{[]string{"ACTION", "PARENT", "DESCRIPTION"},
-		func(a apiclient.Action) []string { return []string{a.Action, orDash(deref(a.Parent)), a.Description} }}
-	groupTable = table[apiclient.Group]{[]string{"GROUP ID", "NAME", "DESCRIPTION", "CREATED"},
-		func(g apiclient.Group) []string { return []string{g.ID, g.DisplayName, g.Description, g.CreatedAt} }}
-	subjectTable = table[apiclient.Subject]{[]string{"SUBJECT", "TYPE", "NAME"},
-		func(s apiclient.Subject) []string { return []string{s.SubjectID, s.Type, s.DisplayName} }}
-	permissionTable = table[apiclient.Permission]{[]string{"ACTION", "SCOPE", "GRANTED BY"},
-		func(p apiclient.Permission) []string {
+	policyTable = table[wire.Policy]{[]string{"SUBJECT", "ACTION", "SCOPE", "CREATED"},
+		func(p wire.Policy) []string { return []string{p.Subject, p.Action, p.Scope, p.CreatedAt} }}
+	actionTable = table[wire.Action]{[]string{"ACTION", "PARENT", "DESCRIPTION"},
+		func(a wire.Action) []string { return []string{a.Action, orDash(deref(a.Parent)), a.Description} }}
+	groupTable = table[wire.Group]{[]string{"GROUP ID", "NAME", "DESCRIPTION", "CREATED"},
+		func(g wire.Group) []string { return []string{g.ID, g.DisplayName, g.Description, g.CreatedAt} }}
+	subjectTable = table[wire.Subject]{[]string{"SUBJECT", "TYPE", "NAME"},
+		func(s wire.Subject) []string { return []string{s.SubjectID, s.Type, s.DisplayName} }}
+	permissionTable = table[wire.Permission]{[]string{"ACTION", "SCOPE", "GRANTED BY"},
+		func(p wire.Permission) []string {
 			var by []string
 			for _, g := range p.GrantedBy {
 				by = append(by, g.Subject)
@@ -435,35 +436,35 @@ var (
 			return one(api.GetClient(ctx, pos[0]))
 		})
 	secretsList = readCommand("secrets list", "CLIENT_ID", 1, secretTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Secret, error) {
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Secret, error) {
 			return all(api.ListSecrets(ctx, pos[0]))
 		})
 	keysList = readCommand("keys list", "CLIENT_ID", 1, keyTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Key, error) {
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Key, error) {
 			return all(api.ListKeys(ctx, pos[0]))
 		})
 	actionsList = readCommand("actions list", "", 0, actionTable,
-		func(ctx context.Context, api *apiclient.Client, _ []string) (any, []apiclient.Action, error) {
+		func(ctx context.Context, api *apiclient.Client, _ []string) (any, []wire.Action, error) {
 			return all(api.ListActions(ctx))
 		})
 	groupsList = readCommand("groups list", "", 0, groupTable,
-		func(ctx context.Context, api *apiclient.Client, _ []string) (any, []apiclient.Group, error) {
+		func(ctx context.Context, api *apiclient.Client, _ []string) (any, []wire.Group, error) {
 			return all(api.ListGroups(ctx))
 		})
 	groupsGet = readCommand("groups get", "GROUP_ID", 1, groupTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Group, error) {
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Group, error) {
 			return one(api.GetGroup(ctx, pos[0]))
 		})
 	groupsMembers = readCommand("groups members", "GROUP_ID", 1, subjectTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Subject, error) {
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Subject, error) {
 			return all(api.Members(ctx, pos[0]))
 		})
 	subjectsMemberships = readCommand("subjects memberships", "SUBJECT", 1, groupTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Group, error) {
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Group, error) {
 			return all(api.Memberships(ctx, pos[0]))
 		})
 	subjectsPermissions = readCommand("subjects permissions", "SUBJECT", 1, permissionTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Permission, error) {
+		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Permission, error) {
 			return all(api.Permissions(ctx, pos[0]))
 		})
 )

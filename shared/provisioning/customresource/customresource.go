@@ -33,6 +33,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 	"github.com/machine-iam/machine-iam/shared/provisioning/provision"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // ResourceType is the type stacks declare.
@@ -279,8 +280,8 @@ func ours(c apiclient.ClientRecord, api provision.API, ev cfn.Event) bool {
 }
 
 // via is the provenance of the clients this resource creates.
-func via(ev cfn.Event) *apiclient.Provenance {
-	return &apiclient.Provenance{Via: provenance.ViaStack, StackID: ev.StackID, LogicalID: ev.LogicalResourceID}
+func via(ev cfn.Event) *wire.Provenance {
+	return &wire.Provenance{Via: provenance.ViaStack, StackID: ev.StackID, LogicalID: ev.LogicalResourceID}
 }
 
 func (h *Handler) create(ctx context.Context, ev cfn.Event, props Properties) (string, map[string]any, error) {

@@ -136,30 +136,58 @@ func StatusOf(err error) int {
 // IsNotFound reports whether err is a 404 answer.
 func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
 
-// call sends a JSON body (when in is not nil) and decodes a JSON answer into
-// out (when not nil). It returns the answer's headers.
-func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any, header http.Header) (http.Header, error) {
-	u := c.base + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
+// request is one call of the API. Only method and path are required.
+type request struct {
+	method, path string
+	query        url.Values
+	// body, when not nil, is sent as JSON; the JSON answer is decoded into
+	// out when not nil.
+	body, out any
+	header    http.Header
+}
+
+// get reads path into out.
+func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
+	_, err := c.do(ctx, request{method: http.MethodGet, path: path, query: query, out: out})
+	return err
+}
+
+// post sends body (nil for none) to path and reads the answer into out
+// (nil to ignore it).
+func (c *Client) post(ctx context.Context, path string, body, out any) error {
+	_, err := c.do(ctx, request{method: http.MethodPost, path: path, body: body, out: out})
+	return err
+}
+
+// delete deletes path; body, when not nil, says what (a policy).
+func (c *Client) delete(ctx context.Context, path string, body any) error {
+	_, err := c.do(ctx, request{method: http.MethodDelete, path: path, body: body})
+	return err
+}
+
+// do sends r and returns the answer's headers.
+func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
+	u := c.base + r.path
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
 	}
 	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
 		if err != nil {
 			return nil, err
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
 	if err != nil {
 		return nil, err
 	}
-	if in != nil {
+	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	for k, v := range header {
+	for k, v := range r.header {
 		req.Header[k] = v
 	}
 	resp, err := c.http.Do(req)
@@ -174,9 +202,9 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	if resp.StatusCode >= 300 {
 		return resp.Header, problemOf(resp, raw)
 	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.Header, fmt.Errorf("%s %s: unreadable answer: %w", method, path, err)
+	if r.out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, r.out); err != nil {
+			return resp.Header, fmt.Errorf("%s %s: unreadable answer: %w", r.method, r.path, err)
 		}
 	}
 	return resp.Header, nil
@@ -224,7 +252,7 @@ func (c *Client) ListClients(ctx context.Context, search string) ([]ClientRecord
 	path := "/v1/clients"
 	for {
 		var page wire.ClientList
-		if _, err := c.call(ctx, http.MethodGet, path, q, nil, &page, nil); err != nil {
+		if err := c.get(ctx, path, q, &page); err != nil {
 			return nil, err
 		}
 		for _, it := range page.Items {
@@ -244,7 +272,7 @@ func (c *Client) ListClients(ctx context.Context, search string) ([]ClientRecord
 // GetClient returns one client with its ETag.
 func (c *Client) GetClient(ctx context.Context, id string) (ClientRecord, error) {
 	var rec ClientRecord
-	h, err := c.call(ctx, http.MethodGet, "/v1/clients/"+esc(id), nil, nil, &rec.Client, nil)
+	h, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/clients/" + esc(id), out: &rec.Client})
 	if err == nil {
 		rec.ETag = h.Get("ETag")
 	}
@@ -254,7 +282,7 @@ func (c *Client) GetClient(ctx context.Context, id string) (ClientRecord, error)
 // CreateClient creates a client.
 func (c *Client) CreateClient(ctx context.Context, spec wire.ClientSpec) (ClientRecord, error) {
 	var rec ClientRecord
-	_, err := c.call(ctx, http.MethodPost, "/v1/clients", nil, withLists(spec), &rec.Client, nil)
+	err := c.post(ctx, "/v1/clients", withLists(spec), &rec.Client)
 	return rec, err
 }
 
@@ -267,7 +295,7 @@ func (c *Client) ReplaceClient(ctx context.Context, id string, spec wire.ClientS
 	}
 	var rec ClientRecord
 	spec.Provenance = nil
-	_, err := c.call(ctx, http.MethodPut, "/v1/clients/"+esc(id), nil, withLists(spec), &rec.Client, h)
+	_, err := c.do(ctx, request{method: http.MethodPut, path: "/v1/clients/" + esc(id), body: withLists(spec), out: &rec.Client, header: h})
 	return rec, err
 }
 
@@ -284,20 +312,18 @@ func withLists(s wire.ClientSpec) wire.ClientSpec {
 // DeleteClient deletes a client with its secrets, keys, policies and
 // memberships.
 func (c *Client) DeleteClient(ctx context.Context, id string) error {
-	_, err := c.call(ctx, http.MethodDelete, "/v1/clients/"+esc(id), nil, nil, nil, nil)
-	return err
+	return c.delete(ctx, "/v1/clients/"+esc(id), nil)
 }
 
 // RevokeTokens revokes every token issued to a client so far.
 func (c *Client) RevokeTokens(ctx context.Context, id string) error {
-	_, err := c.call(ctx, http.MethodPost, "/v1/clients/"+esc(id)+"/revoke-tokens", nil, nil, nil, nil)
-	return err
+	return c.post(ctx, "/v1/clients/"+esc(id)+"/revoke-tokens", nil, nil)
 }
 
 // ListSecrets lists a client's secrets.
 func (c *Client) ListSecrets(ctx context.Context, clientID string) ([]wire.Secret, error) {
 	var list wire.List[wire.Secret]
-	_, err := c.call(ctx, http.MethodGet, "/v1/clients/"+esc(clientID)+"/secrets", nil, nil, &list, nil)
+	err := c.get(ctx, "/v1/clients/"+esc(clientID)+"/secrets", nil, &list)
 	return list.Items, err
 }
 
@@ -305,20 +331,19 @@ func (c *Client) ListSecrets(ctx context.Context, clientID string) ([]wire.Secre
 func (c *Client) CreateSecret(ctx context.Context, clientID, value, description string, expiration *time.Time) (wire.CreatedSecret, error) {
 	body := wire.SecretRequest{Value: &value, Description: &description, Expiration: rfc3339(expiration)}
 	var s wire.CreatedSecret
-	_, err := c.call(ctx, http.MethodPost, "/v1/clients/"+esc(clientID)+"/secrets", nil, body, &s, nil)
+	err := c.post(ctx, "/v1/clients/"+esc(clientID)+"/secrets", body, &s)
 	return s, err
 }
 
 // DeleteSecret removes a secret.
 func (c *Client) DeleteSecret(ctx context.Context, clientID, secretID string) error {
-	_, err := c.call(ctx, http.MethodDelete, "/v1/clients/"+esc(clientID)+"/secrets/"+esc(secretID), nil, nil, nil, nil)
-	return err
+	return c.delete(ctx, "/v1/clients/"+esc(clientID)+"/secrets/"+esc(secretID), nil)
 }
 
 // ListKeys lists a client's public keys.
 func (c *Client) ListKeys(ctx context.Context, clientID string) ([]wire.Key, error) {
 	var list wire.List[wire.Key]
-	_, err := c.call(ctx, http.MethodGet, "/v1/clients/"+esc(clientID)+"/keys", nil, nil, &list, nil)
+	err := c.get(ctx, "/v1/clients/"+esc(clientID)+"/keys", nil, &list)
 	return list.Items, err
 }
 
@@ -326,7 +351,7 @@ func (c *Client) ListKeys(ctx context.Context, clientID string) ([]wire.Key, err
 func (c *Client) CreateKey(ctx context.Context, clientID string, jwk json.RawMessage, description string, expiration *time.Time) (wire.Key, error) {
 	body := wire.KeyRequest{JWK: jwk, Description: &description, Expiration: rfc3339(expiration)}
 	var k wire.Key
-	_, err := c.call(ctx, http.MethodPost, "/v1/clients/"+esc(clientID)+"/keys", nil, body, &k, nil)
+	err := c.post(ctx, "/v1/clients/"+esc(clientID)+"/keys", body, &k)
 	return k, err
 }
 
@@ -341,8 +366,7 @@ func rfc3339(t *time.Time) *string {
 
 // DeleteKey removes a public key.
 func (c *Client) DeleteKey(ctx context.Context, clientID, keyID string) error {
-	_, err := c.call(ctx, http.MethodDelete, "/v1/clients/"+esc(clientID)+"/keys/"+esc(keyID), nil, nil, nil, nil)
-	return err
+	return c.delete(ctx, "/v1/clients/"+esc(clientID)+"/keys/"+esc(keyID), nil)
 }
 
 // PolicyFilter selects policies; empty fields select all.
@@ -368,7 +392,7 @@ func (c *Client) ListPolicies(ctx context.Context, f PolicyFilter) ([]wire.Polic
 	var all []wire.Policy
 	for {
 		var page wire.PolicyList
-		if _, err := c.call(ctx, http.MethodGet, "/v1/policies", q, nil, &page, nil); err != nil {
+		if err := c.get(ctx, "/v1/policies", q, &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Items...)
@@ -382,27 +406,26 @@ func (c *Client) ListPolicies(ctx context.Context, f PolicyFilter) ([]wire.Polic
 // Grant creates a policy (a no-op when it exists).
 func (c *Client) Grant(ctx context.Context, p wire.Policy) (wire.Policy, error) {
 	var out wire.Policy
-	_, err := c.call(ctx, http.MethodPost, "/v1/policies", nil, p.Request(), &out, nil)
+	err := c.post(ctx, "/v1/policies", p.Request(), &out)
 	return out, err
 }
 
 // Revoke deletes a policy.
 func (c *Client) Revoke(ctx context.Context, p wire.Policy) error {
-	_, err := c.call(ctx, http.MethodDelete, "/v1/policies", nil, p.Request(), nil, nil)
-	return err
+	return c.delete(ctx, "/v1/policies", p.Request())
 }
 
 // Check asks whether subject may do action on scope.
 func (c *Client) Check(ctx context.Context, subject, action, scope string) (wire.Decision, error) {
 	var d wire.Decision
-	_, err := c.call(ctx, http.MethodPost, "/v1/permissions/check", nil, wire.Policy{Subject: subject, Action: action, Scope: scope}.Request(), &d, nil)
+	err := c.post(ctx, "/v1/permissions/check", wire.Policy{Subject: subject, Action: action, Scope: scope}.Request(), &d)
 	return d, err
 }
 
 // ListActions returns the action catalog.
 func (c *Client) ListActions(ctx context.Context) ([]wire.Action, error) {
 	var list wire.List[wire.Action]
-	_, err := c.call(ctx, http.MethodGet, "/v1/actions", nil, nil, &list, nil)
+	err := c.get(ctx, "/v1/actions", nil, &list)
 	return list.Items, err
 }
 
@@ -419,7 +442,7 @@ func (c *Client) ListGroups(ctx context.Context) ([]wire.Group, error) {
 // GetGroup returns one group, by id or group-<id>.
 func (c *Client) GetGroup(ctx context.Context, id string) (wire.Group, error) {
 	var g wire.Group
-	_, err := c.call(ctx, http.MethodGet, "/v1/subjects/groups/"+esc(id), nil, nil, &g, nil)
+	err := c.get(ctx, "/v1/subjects/groups/"+esc(id), nil, &g)
 	return g, err
 }
 
@@ -427,14 +450,13 @@ func (c *Client) GetGroup(ctx context.Context, id string) (wire.Group, error) {
 func (c *Client) CreateGroup(ctx context.Context, displayName, description string, via *wire.Provenance) (wire.Group, error) {
 	var g wire.Group
 	body := wire.GroupRequest{DisplayName: &displayName, Description: &description, Provenance: via}
-	_, err := c.call(ctx, http.MethodPost, "/v1/subjects/groups", nil, body, &g, nil)
+	err := c.post(ctx, "/v1/subjects/groups", body, &g)
 	return g, err
 }
 
 // DeleteGroup deletes a group with its policies and memberships.
 func (c *Client) DeleteGroup(ctx context.Context, id string) error {
-	_, err := c.call(ctx, http.MethodDelete, "/v1/subjects/groups/"+esc(id), nil, nil, nil, nil)
-	return err
+	return c.delete(ctx, "/v1/subjects/groups/"+esc(id), nil)
 }
 
 // Members returns a group's members.
@@ -460,7 +482,7 @@ func (c *Client) members(ctx context.Context, method, groupID string, ids []stri
 		n := min(len(ids), maxMembersPerCall)
 		chunk := ids[:n]
 		body := wire.MembersRequest{SubjectIDs: &chunk}
-		if _, err := c.call(ctx, method, "/v1/subjects/groups/"+esc(groupID)+"/members", nil, body, nil, nil); err != nil {
+		if _, err := c.do(ctx, request{method: method, path: "/v1/subjects/groups/" + esc(groupID) + "/members", body: body}); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -479,7 +501,7 @@ func pages[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 	for page := 1; ; page++ {
 		var env wire.Page[T]
 		q := url.Values{"page": {strconv.Itoa(page)}, "pageSize": {"200"}}
-		if _, err := c.call(ctx, http.MethodGet, path, q, nil, &env, nil); err != nil {
+		if err := c.get(ctx, path, q, &env); err != nil {
 			return nil, err
 		}
 		all = append(all, env.Data...)

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 	"github.com/machine-iam/machine-iam/shared/provisioning/provision"
@@ -366,7 +367,7 @@ func (h *Handler) reconcile(ctx context.Context, api provision.API, ev cfn.Event
 	}
 	iss := tenant.Issuer(h.BaseURL, props.Tenant)
 	return id, map[string]any{
-		"ClientId": id, "SubjectId": "client-" + id, "Tenant": props.Tenant,
+		"ClientId": id, "SubjectId": subject.ID(subject.Client, id), "Tenant": props.Tenant,
 		"Issuer": iss, "TokenEndpoint": tenant.TokenEndpoint(iss),
 	}, nil
 }

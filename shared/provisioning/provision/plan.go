@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
@@ -285,8 +286,8 @@ func (p *Plan) planGroup(ctx context.Context, api API, doc Document, want Group,
 			return fmt.Errorf("group %q: %w", want.Name, err)
 		}
 	}
-	subject := func(r *run) string { return "group-" + r.groups[want.Name] }
-	steps := policySteps(&ch, havePolicies, want.Policies, subject, "group "+want.Name, phaseRevokeFromGroups)
+	subjectOf := func(r *run) string { return subject.ID(subject.Group, r.groups[want.Name]) }
+	steps := policySteps(&ch, havePolicies, want.Policies, subjectOf, "group "+want.Name, phaseRevokeFromGroups)
 	steps = append(steps, p.memberSteps(&ch, doc, want, members)...)
 	if ch.Op == Update && len(ch.Details) == 0 {
 		return nil
@@ -303,13 +304,13 @@ func (p *Plan) memberSteps(ch *Change, doc Document, want Group, members []wire.
 	declaredClients := map[string]bool{}
 	for _, c := range doc.Clients {
 		if id := p.clientIDs[c.Name]; id != "" {
-			declaredClients["client-"+id] = true
+			declaredClients[subject.ID(subject.Client, id)] = true
 		}
 	}
 	var have, shown []string
 	for _, m := range members {
 		shown = append(shown, m.SubjectID+" ("+m.DisplayName+")")
-		if m.Type == "User" || !declaredClients[m.SubjectID] {
+		if m.Type == string(subject.User) || !declaredClients[m.SubjectID] {
 			have = append(have, m.SubjectID)
 		}
 	}
@@ -337,14 +338,14 @@ func (p *Plan) memberSteps(ch *Change, doc Document, want Group, members []wire.
 	return steps
 }
 
-func directPolicies(ctx context.Context, api API, subject string) ([]Grant, error) {
-	list, err := api.ListPolicies(ctx, apiclient.PolicyFilter{Subject: subject})
+func directPolicies(ctx context.Context, api API, subjectID string) ([]Grant, error) {
+	list, err := api.ListPolicies(ctx, apiclient.PolicyFilter{Subject: subjectID})
 	if err != nil {
-		return nil, fmt.Errorf("policies of %s: %w", subject, err)
+		return nil, fmt.Errorf("policies of %s: %w", subjectID, err)
 	}
 	grants := make([]Grant, 0, len(list))
 	for _, pol := range list {
-		if pol.Subject == subject {
+		if pol.Subject == subjectID {
 			grants = append(grants, Grant{Action: pol.Action, Scope: pol.Scope})
 		}
 	}
@@ -354,13 +355,13 @@ func directPolicies(ctx context.Context, api API, subject string) ([]Grant, erro
 
 // policySteps adds the policy lines of a subject's change and returns the
 // steps that grant and revoke them.
-func policySteps(ch *Change, have, want []Grant, subject func(*run) string, owner string, revokePhase int) []step {
+func policySteps(ch *Change, have, want []Grant, subjectOf func(*run) string, owner string, revokePhase int) []step {
 	var steps []step
 	add, remove := diffFunc(have, want)
 	for _, g := range add {
 		ch.Details = append(ch.Details, "+ policy       "+g.String())
 		steps = append(steps, step{phaseGrant, func(ctx context.Context, r *run) error {
-			if _, err := r.api.Grant(ctx, wire.Policy{Subject: subject(r), Action: g.Action, Scope: g.Scope}); err != nil {
+			if _, err := r.api.Grant(ctx, wire.Policy{Subject: subjectOf(r), Action: g.Action, Scope: g.Scope}); err != nil {
 				return fmt.Errorf("%s: granting %s: %w", owner, g, err)
 			}
 			return nil
@@ -369,7 +370,7 @@ func policySteps(ch *Change, have, want []Grant, subject func(*run) string, owne
 	for _, g := range remove {
 		ch.Details = append(ch.Details, "- policy       "+g.String())
 		steps = append(steps, step{revokePhase, func(ctx context.Context, r *run) error {
-			err := r.api.Revoke(ctx, wire.Policy{Subject: subject(r), Action: g.Action, Scope: g.Scope})
+			err := r.api.Revoke(ctx, wire.Policy{Subject: subjectOf(r), Action: g.Action, Scope: g.Scope})
 			if err != nil && !apiclient.IsNotFound(err) {
 				return fmt.Errorf("%s: revoking %s: %w", owner, g, err)
 			}
@@ -453,10 +454,10 @@ func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apicl
 		}
 		steps = append(steps, current.replace...)
 	}
-	subject := func(r *run) string { return "client-" + r.clients[want.Name] }
+	subjectOf := func(r *run) string { return subject.ID(subject.Client, r.clients[want.Name]) }
 	steps = append(steps, keySteps(&ch, current.keys, want)...)
-	steps = append(steps, policySteps(&ch, current.policies, want.Policies, subject, "client "+want.Name, phaseRevoke)...)
-	steps = append(steps, p.membershipSteps(&ch, want, current.groups, subject)...)
+	steps = append(steps, policySteps(&ch, current.policies, want.Policies, subjectOf, "client "+want.Name, phaseRevoke)...)
+	steps = append(steps, p.membershipSteps(&ch, want, current.groups, subjectOf)...)
 	if ch.Op == Update && len(ch.Details) == 0 {
 		return nil
 	}
@@ -555,7 +556,7 @@ func (p *Plan) readClient(ctx context.Context, api API, ch *Change, want Client,
 
 // membershipSteps joins the groups want declares that the client is not
 // in, and leaves every other group it is in; groups are compared by id.
-func (p *Plan) membershipSteps(ch *Change, want Client, in []wire.Group, subject func(*run) string) []step {
+func (p *Plan) membershipSteps(ch *Change, want Client, in []wire.Group, subjectOf func(*run) string) []step {
 	var steps []step
 	member := map[string]bool{}
 	for _, g := range in {
@@ -570,7 +571,7 @@ func (p *Plan) membershipSteps(ch *Change, want Client, in []wire.Group, subject
 		}
 		ch.Details = append(ch.Details, "+ member of    "+name)
 		steps = append(steps, step{phaseJoin, func(ctx context.Context, r *run) error {
-			if err := r.api.AddMembers(ctx, r.groups[name], subject(r)); err != nil {
+			if err := r.api.AddMembers(ctx, r.groups[name], subjectOf(r)); err != nil {
 				return fmt.Errorf("client %q: joining group %q: %w", want.Name, name, err)
 			}
 			return nil
@@ -582,7 +583,7 @@ func (p *Plan) membershipSteps(ch *Change, want Client, in []wire.Group, subject
 		}
 		ch.Details = append(ch.Details, "- member of    "+g.DisplayName+" ("+g.ID+")")
 		steps = append(steps, step{phaseLeave, func(ctx context.Context, r *run) error {
-			if err := r.api.RemoveMembers(ctx, g.ID, subject(r)); err != nil {
+			if err := r.api.RemoveMembers(ctx, g.ID, subjectOf(r)); err != nil {
 				return fmt.Errorf("client %q: leaving group %q: %w", want.Name, g.DisplayName, err)
 			}
 			return nil

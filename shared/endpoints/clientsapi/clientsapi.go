@@ -164,7 +164,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	if err := f.Err(); err != nil {
 		return err
 	}
-	ctx, tenant := r.Context(), access.PrincipalFrom(r.Context()).Tenant
+	ctx, tenant := r.Context(), access.TenantOf(r)
 	total := 0
 	if req.Search == "" {
 		if total, err = s.Clients.CountClients(ctx, tenant); err != nil {
@@ -261,7 +261,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.Now().UTC().Truncate(time.Second)
 	c := client.Client{
-		Tenant: access.PrincipalFrom(r.Context()).Tenant,
+		Tenant: access.TenantOf(r),
 		Name:   spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
 		RedirectURIs: spec.RedirectURIs, Audiences: spec.Audiences, TokenLifetime: spec.TokenLifetime,
 		TokenClaims: spec.TokenClaims, CreatedAt: now, UpdatedAt: now, Version: 1,
@@ -296,7 +296,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.Clients.GetClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
+	c, err := s.Clients.GetClient(r.Context(), access.TenantOf(r), cid)
 	if err != nil {
 		return httpapi.About(err, noun)
 	}
@@ -314,7 +314,7 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ten := access.PrincipalFrom(r.Context()).Tenant
+	ten := access.TenantOf(r)
 	ifVersion, err := s.expectedVersion(r, ten, cid)
 	if err != nil {
 		return httpapi.About(err, noun)
@@ -439,7 +439,7 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete "+target, target); err != nil {
 		return err
 	}
-	if err := s.Clients.DeleteClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid); err != nil {
+	if err := s.Clients.DeleteClient(r.Context(), access.TenantOf(r), cid); err != nil {
 		return httpapi.About(err, noun)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -459,7 +459,7 @@ func (s *Service) revokeTokens(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Guard.RequireHoldsSubject(r.Context(), "revoke the tokens of "+target, target); err != nil {
 		return err
 	}
-	if err := s.Clients.RevokeTokens(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, s.Now()); err != nil {
+	if err := s.Clients.RevokeTokens(r.Context(), access.TenantOf(r), cid, s.Now()); err != nil {
 		return httpapi.About(err, noun)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
 	"github.com/machine-iam/machine-iam/shared/iam/action"
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
@@ -112,7 +113,7 @@ func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err := s.mayChange(r, ActionPolicyCreate, k); err != nil {
 		return err
 	}
-	stored, _, err := s.Store.PutPolicy(r.Context(), tenantOf(r), policy.Policy{
+	stored, _, err := s.Store.PutPolicy(r.Context(), access.TenantOf(r), policy.Policy{
 		Subject: k.Subject, Action: k.Action, Scope: k.Scope, CreatedAt: s.Now().UTC().Truncate(time.Second)})
 	switch {
 	case errors.Is(err, store.ErrSubjectNotFound):
@@ -125,7 +126,7 @@ func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, toPolicy(tenantOf(r), stored))
+	httpapi.WriteJSON(w, http.StatusOK, toPolicy(access.TenantOf(r), stored))
 	return nil
 }
 
@@ -137,7 +138,7 @@ func (s *Service) deletePolicy(w http.ResponseWriter, r *http.Request) error {
 	if err := s.mayChange(r, ActionPolicyDelete, k); err != nil {
 		return err
 	}
-	if err := s.Store.DeletePolicy(r.Context(), tenantOf(r), k); err != nil {
+	if err := s.Store.DeletePolicy(r.Context(), access.TenantOf(r), k); err != nil {
 		return httpapi.Detailed(err, store.ErrNotFound, "No such policy.")
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -177,7 +178,7 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	if err := f.Err(); err != nil {
 		return err
 	}
-	ctx, ten := r.Context(), tenantOf(r)
+	ctx, ten := r.Context(), access.TenantOf(r)
 	keep := func(p policy.Policy) bool {
 		return (act == "" || p.Action == act || derived && s.Actions.Covers(p.Action, act)) &&
 			(sc == "" || p.Scope == sc || derived && resource.Covers(p.Scope, sc))
@@ -266,12 +267,12 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	g, err := s.Store.Grants(r.Context(), tenantOf(r), k.Subject)
+	g, err := s.Store.Grants(r.Context(), access.TenantOf(r), k.Subject)
 	if err != nil && !errors.Is(err, store.ErrSubjectNotFound) {
 		return err
 	}
 	granting := policy.Evaluate(s.Actions, g, k.Action, k.Scope)
-	httpapi.WriteJSON(w, http.StatusOK, wire.Decision{Allowed: len(granting) > 0, GrantedBy: toPolicies(tenantOf(r), granting)})
+	httpapi.WriteJSON(w, http.StatusOK, wire.Decision{Allowed: len(granting) > 0, GrantedBy: toPolicies(access.TenantOf(r), granting)})
 	return nil
 }
 
@@ -285,7 +286,7 @@ func (s *Service) permissions(w http.ResponseWriter, r *http.Request) error {
 	if _, _, err := subject.Parse(subj); err != nil {
 		return noSubject
 	}
-	g, err := s.Store.Grants(r.Context(), tenantOf(r), subj)
+	g, err := s.Store.Grants(r.Context(), access.TenantOf(r), subj)
 	if errors.Is(err, store.ErrSubjectNotFound) {
 		return noSubject
 	}
@@ -295,7 +296,7 @@ func (s *Service) permissions(w http.ResponseWriter, r *http.Request) error {
 	perms := policy.Effective(g)
 	out := make([]wire.Permission, len(perms))
 	for i, p := range perms {
-		out[i] = wire.Permission{Action: p.Action, Scope: p.Scope, GrantedBy: toPolicies(tenantOf(r), p.GrantedBy)}
+		out[i] = wire.Permission{Action: p.Action, Scope: p.Scope, GrantedBy: toPolicies(access.TenantOf(r), p.GrantedBy)}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
 	return nil

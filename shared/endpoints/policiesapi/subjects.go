@@ -40,7 +40,7 @@ var groupNotFound = httpapi.About(store.ErrNotFound, "group")
 // storage; a user's name lives in its identity provider, so its display
 // name is its subject id.
 func (s *Service) describe(r *http.Request, ids []string) ([]wire.Subject, error) {
-	names, err := s.Store.DisplayNames(r.Context(), tenantOf(r), ids)
+	names, err := s.Store.DisplayNames(r.Context(), access.TenantOf(r), ids)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (s *Service) describe(r *http.Request, ids []string) ([]wire.Subject, error
 		if !ok {
 			name = sid
 		}
-		out = append(out, wire.Subject{ID: raw, DisplayName: name, Tenant: tenantOf(r), SubjectID: sid, Type: string(kind)})
+		out = append(out, wire.Subject{ID: raw, DisplayName: name, Tenant: access.TenantOf(r), SubjectID: sid, Type: string(kind)})
 	}
 	return out, nil
 }
@@ -101,7 +101,7 @@ func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func
 }
 
 func (s *Service) clientSubjects(w http.ResponseWriter, r *http.Request) error {
-	ctx, ten := r.Context(), tenantOf(r)
+	ctx, ten := r.Context(), access.TenantOf(r)
 	return writeSearchPage(w, r,
 		func(q store.PageQuery) (store.Page[client.Client], error) { return s.Store.ListClients(ctx, ten, q) },
 		func() (int, error) { return s.Store.CountClients(ctx, ten) },
@@ -127,7 +127,7 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := f.Err(); err != nil {
 		return err
 	}
-	g := group.Group{Tenant: tenantOf(r), DisplayName: spec.DisplayName, Description: spec.Description,
+	g := group.Group{Tenant: access.TenantOf(r), DisplayName: spec.DisplayName, Description: spec.Description,
 		CreatedAt: s.Now().UTC().Truncate(time.Second), Provenance: provenance.Made(access.PrincipalFrom(r.Context()).Subject, label)}
 	var err error
 	g.ID, err = store.CreateWithNewID(func(newID string) error {
@@ -144,7 +144,7 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) listGroups(w http.ResponseWriter, r *http.Request) error {
-	ctx, ten := r.Context(), tenantOf(r)
+	ctx, ten := r.Context(), access.TenantOf(r)
 	return writeSearchPage(w, r,
 		func(q store.PageQuery) (store.Page[group.Group], error) { return s.Store.ListGroups(ctx, ten, q) },
 		func() (int, error) { return s.Store.CountGroups(ctx, ten) },
@@ -157,7 +157,7 @@ func (s *Service) lookupGroup(r *http.Request) (group.Group, error) {
 	if !id.Valid(gid) {
 		return group.Group{}, groupNotFound
 	}
-	g, err := s.Store.GetGroup(r.Context(), tenantOf(r), gid)
+	g, err := s.Store.GetGroup(r.Context(), access.TenantOf(r), gid)
 	return g, httpapi.About(err, "group")
 }
 
@@ -185,7 +185,7 @@ func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := s.mayChangeMembers(r, "delete "+subject.ID(subject.Group, gid), gid); err != nil {
 		return err
 	}
-	if err := s.Store.DeleteGroup(r.Context(), tenantOf(r), gid); err != nil {
+	if err := s.Store.DeleteGroup(r.Context(), access.TenantOf(r), gid); err != nil {
 		return httpapi.About(err, "group")
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -340,11 +340,11 @@ func (s *Service) memberships(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	if kind == subject.Client {
-		if _, err := s.Store.GetClient(ctx, tenantOf(r), raw); err != nil {
+		if _, err := s.Store.GetClient(ctx, access.TenantOf(r), raw); err != nil {
 			return httpapi.Detailed(err, store.ErrNotFound, "No subject with that id exists.")
 		}
 	}
-	gids, err := s.Store.Memberships(ctx, tenantOf(r), sid)
+	gids, err := s.Store.Memberships(ctx, access.TenantOf(r), sid)
 	if err != nil {
 		return err
 	}

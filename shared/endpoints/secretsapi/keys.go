@@ -32,7 +32,7 @@ func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	keys, err := s.Secrets.ListKeys(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
+	keys, err := s.Secrets.ListKeys(r.Context(), access.TenantOf(r), cid)
 	if err != nil {
 		return httpapi.About(err, "client")
 	}
@@ -69,7 +69,7 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	k.ID, k.CreatedAt = id.New(), s.Now().UTC().Truncate(time.Second)
-	err = s.Secrets.CreateKey(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, k, clientkey.MaxPerClient)
+	err = s.Secrets.CreateKey(r.Context(), access.TenantOf(r), cid, k, clientkey.MaxPerClient)
 	switch {
 	case errors.Is(err, store.ErrLimitExceeded):
 		return httpapi.Detailed(err, store.ErrLimitExceeded, "A client may have at most "+strconv.Itoa(clientkey.MaxPerClient)+" keys; delete one first.")
@@ -94,7 +94,7 @@ func (s *Service) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
 		return err
 	}
-	if err := s.Secrets.DeleteKey(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, kid); err != nil {
+	if err := s.Secrets.DeleteKey(r.Context(), access.TenantOf(r), cid, kid); err != nil {
 		return httpapi.Detailed(err, store.ErrNotFound, notFound)
 	}
 	w.WriteHeader(http.StatusNoContent)

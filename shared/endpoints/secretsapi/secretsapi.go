@@ -100,7 +100,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	secrets, err := s.Secrets.ListSecrets(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
+	secrets, err := s.Secrets.ListSecrets(r.Context(), access.TenantOf(r), cid)
 	if err != nil {
 		return httpapi.About(err, "client")
 	}
@@ -134,7 +134,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	sec := secret.Secret{ID: id.New(), Description: spec.Description, Expiration: spec.Expiration,
 		CreatedAt: s.Now().UTC().Truncate(time.Second)}
-	err = s.Secrets.CreateSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid,
+	err = s.Secrets.CreateSecret(r.Context(), access.TenantOf(r), cid,
 		secret.Hashed{Secret: sec, Hash: hash}, secret.MaxPerClient)
 	if errors.Is(err, store.ErrLimitExceeded) {
 		return httpapi.Detailed(err, store.ErrLimitExceeded, "A client may have at most "+strconv.Itoa(secret.MaxPerClient)+" secrets; delete one first.")
@@ -182,7 +182,7 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
 		return err
 	}
-	if err := s.Secrets.DeleteSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, sid); err != nil {
+	if err := s.Secrets.DeleteSecret(r.Context(), access.TenantOf(r), cid, sid); err != nil {
 		return httpapi.Detailed(err, store.ErrNotFound, notFound)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
 	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/runtime/app"
-	"github.com/machine-iam/machine-iam/shared/storage/listing"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
@@ -138,100 +136,6 @@ func etag(c client.Client) string { return `"` + strconv.FormatInt(c.Version, 10
 
 // noun names clients in store errors' problem details.
 const noun = "client"
-
-// list answers envelope A with bounded reads (shared/storage/listing): the total
-// comes from the tenant's client count, a page from one keyset read, and a
-// search reads at most listing.SearchScan clients per request.
-func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := httpapi.Fields{}
-	req := listing.Request{
-		Page:   httpapi.IntParam(q, "page", 1, 1, 1<<31-1, f),
-		Size:   httpapi.IntParam(q, "pageSize", DefaultPageSize, 1, MaxPageSize, f),
-		Search: q.Get("searchText"),
-	}
-	if raw := q.Get("cursor"); raw != "" {
-		c, err := listing.Decode(raw)
-		if err != nil {
-			f.Add("cursor", "must be a cursor from a link of this listing")
-		}
-		req.Cursor = &c
-	}
-	query, err := req.Query()
-	if err != nil {
-		f.Add("page", err.Error())
-	}
-	if err := f.Err(); err != nil {
-		return err
-	}
-	ctx, tenant := r.Context(), access.TenantOf(r)
-	total := 0
-	if req.Search == "" {
-		if total, err = s.Clients.CountClients(ctx, tenant); err != nil {
-			return err
-		}
-		if query.Last {
-			query.Limit = max(1, total-(listing.LastPage(total, req.Size)-1)*req.Size)
-		}
-	}
-	found, err := s.Clients.ListClients(ctx, tenant, query)
-	if errors.Is(err, store.ErrBadPosition) {
-		f.Add("cursor", "must be a cursor from a link of this listing")
-		return f.Err()
-	}
-	if err != nil {
-		return err
-	}
-	items := make([]wire.Client, 0, len(found.Items))
-	for _, c := range found.Items {
-		items = append(items, toResponse(c))
-	}
-	pageNo := req.PageNumber()
-	link := func(c *listing.Cursor) *string {
-		v := url.Values{"pageSize": {strconv.Itoa(req.Size)}}
-		if req.Search != "" {
-			v.Set("searchText", req.Search)
-		}
-		if c != nil {
-			v.Set("cursor", c.Encode())
-		}
-		s := "/v1/clients?" + v.Encode()
-		return &s
-	}
-	l := wire.Links{First: link(nil)}
-	backward := query.Before != "" || query.Last
-	if req.Search != "" {
-		// A search counts the matches up to where it has read (at most
-		// listing.SearchScan clients): the total is exact when that reaches
-		// the end of the tenant, and a lower bound before. It pages forward.
-		before := 0
-		if req.Cursor != nil {
-			before = req.Cursor.Found
-		}
-		total = before + found.Matched
-		if found.More {
-			l.Next = link(&listing.Cursor{After: found.Last, Page: pageNo + 1, Found: before + len(items)})
-		}
-		if !found.More {
-			l.Last = link(req.Cursor) // this page
-		}
-		httpapi.WriteJSON(w, http.StatusOK, wire.ClientList{Items: items, Metadata: wire.PageMetadata{Page: pageNo, PageSize: req.Size, TotalCount: total}, Links: l})
-		return nil
-	}
-	last := listing.LastPage(total, req.Size)
-	if query.Last {
-		pageNo = last
-	}
-	l.Last = link(&listing.Cursor{Last: true, Page: last})
-	if pageNo > 1 && len(items) > 0 {
-		l.Previous = link(&listing.Cursor{Before: found.First, Page: pageNo - 1})
-	}
-	if len(items) > 0 && (found.More && !backward || backward && pageNo < last) {
-		l.Next = link(&listing.Cursor{After: found.Last, Page: pageNo + 1})
-	}
-	httpapi.WriteJSON(w, http.StatusOK, wire.ClientList{Items: items, Metadata: wire.PageMetadata{Page: pageNo, PageSize: req.Size, TotalCount: total}, Links: l})
-	return nil
-}
 
 // readSpec decodes and validates a create or replace body, with the
 // provenance label a create may carry (creating).

@@ -31,7 +31,9 @@ type Client struct {
 
 // ClientRequest is a create or replace body as the server reads it:
 // ClientSpec with pointers, since every member but the optional ones is
-// required. TestRequestsMatchWhatIsSent keeps the two alike.
+// required. An optional member absent on a replace means none; provenance
+// is accepted on a create only. TestRequestsMatchWhatIsSent keeps the two
+// alike.
 type ClientRequest struct {
 	Name                *string           `json:"name"`
 	Description         *string           `json:"description"`

@@ -12,36 +12,8 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
-
-func init() {
-	commands["clients list"] = clientsList
-	commands["clients get"] = clientsGet
-	commands["clients create"] = clientsCreate
-	commands["clients update"] = clientsUpdate
-	commands["clients delete"] = clientsDelete
-	commands["clients revoke-tokens"] = clientsRevokeTokens
-	commands["secrets list"] = secretsList
-	commands["secrets create"] = secretsCreate
-	commands["secrets delete"] = secretsDelete
-	commands["keys list"] = keysList
-	commands["keys add"] = keysAdd
-	commands["keys delete"] = keysDelete
-	commands["policies list"] = policiesList
-	commands["policies grant"] = policiesGrant
-	commands["policies revoke"] = policiesRevoke
-	commands["actions list"] = actionsList
-	commands["groups list"] = groupsList
-	commands["groups get"] = groupsGet
-	commands["groups create"] = groupsCreate
-	commands["groups delete"] = groupsDelete
-	commands["groups members"] = groupsMembers
-	commands["groups add"] = groupsAdd
-	commands["groups remove"] = groupsRemove
-	commands["subjects memberships"] = subjectsMemberships
-	commands["subjects permissions"] = subjectsPermissions
-	commands["check"] = check
-}
 
 // stringList is a repeatable flag.
 type stringList []string
@@ -71,7 +43,7 @@ func addClientFlags(f *flags) *clientFlags {
 }
 
 // apply writes the given flags over spec.
-func (c *clientFlags) apply(f *flags, spec *apiclient.ClientSpec) error {
+func (c *clientFlags) apply(f *flags, spec *wire.ClientSpec) error {
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if set["name"] {
@@ -108,105 +80,100 @@ func (c *clientFlags) apply(f *flags, spec *apiclient.ClientSpec) error {
 	return nil
 }
 
-func clientsList(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "clients list", "", 0)
+func clientsList(f *flags) runner {
 	search := f.String("search", "", "only clients whose name contains this (case-insensitive)")
-	_, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	cs, err := api.ListClients(ctx, *search)
-	if err != nil {
-		return err
-	}
-	return clientTable.print(f, cio.stdout, cs, cs...)
-}
-
-func clientsCreate(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "clients create", "", 0)
-	cf := addClientFlags(f)
-	if _, err := f.parse(args); err != nil {
-		return err
-	}
-	spec := apiclient.ClientSpec{AllowedGrantTypes: []string{"client_credentials"}}
-	if err := cf.apply(f, &spec); err != nil {
-		return err
-	}
-	api, err := f.api(ctx, cio)
-	if err != nil {
-		return err
-	}
-	c, err := api.CreateClient(ctx, spec)
-	if err != nil {
-		return err
-	}
-	return clientTable.print(f, cio.stdout, c, c)
-}
-
-func clientsUpdate(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "clients update", "CLIENT_ID", 1)
-	cf := addClientFlags(f)
-	pos, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
-	}
-	cur, err := api.GetClient(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	spec := cur.ClientSpec
-	if err := cf.apply(f, &spec); err != nil {
-		return err
-	}
-	// Conditional on the version read, so a concurrent change is not lost.
-	c, err := api.ReplaceClient(ctx, pos[0], spec, cur.ETag)
-	if err != nil {
-		return err
-	}
-	return clientTable.print(f, cio.stdout, c, c)
-}
-
-// idCommand is a command that takes ids and prints nothing on success.
-func idCommand(name, argsUsage string, nargs int, do func(ctx context.Context, api *apiclient.Client, pos []string) error) func(context.Context, cmdIO, []string) error {
-	return func(ctx context.Context, cio cmdIO, args []string) error {
-		f := newFlags(cio, name, argsUsage, nargs)
-		pos, api, err := f.start(ctx, cio, args)
+	return func(ctx context.Context, cio cmdIO, _ []string) error {
+		api, err := f.api(ctx)
 		if err != nil {
 			return err
 		}
-		return do(ctx, api, pos)
+		cs, err := api.ListClients(ctx, *search)
+		if err != nil {
+			return err
+		}
+		return clientTable.print(f, cio.stdout, cs, cs...)
+	}
+}
+
+func clientsCreate(f *flags) runner {
+	cf := addClientFlags(f)
+	return func(ctx context.Context, cio cmdIO, _ []string) error {
+		spec := wire.ClientSpec{AllowedGrantTypes: []string{"client_credentials"}}
+		if err := cf.apply(f, &spec); err != nil {
+			return err
+		}
+		api, err := f.api(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := api.CreateClient(ctx, spec)
+		if err != nil {
+			return err
+		}
+		return clientTable.print(f, cio.stdout, c, c)
+	}
+}
+
+func clientsUpdate(f *flags) runner {
+	cf := addClientFlags(f)
+	return func(ctx context.Context, cio cmdIO, pos []string) error {
+		api, err := f.api(ctx)
+		if err != nil {
+			return err
+		}
+		cur, err := api.GetClient(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		spec := cur.ClientSpec
+		if err := cf.apply(f, &spec); err != nil {
+			return err
+		}
+		// Conditional on the version read, so a concurrent change is not lost.
+		c, err := api.ReplaceClient(ctx, pos[0], spec, cur.ETag)
+		if err != nil {
+			return err
+		}
+		return clientTable.print(f, cio.stdout, c, c)
+	}
+}
+
+// idCommand is a command that takes ids and prints nothing on success.
+func idCommand(do func(ctx context.Context, api *apiclient.Client, pos []string) error) func(*flags) runner {
+	return func(f *flags) runner {
+		return func(ctx context.Context, _ cmdIO, pos []string) error {
+			api, err := f.api(ctx)
+			if err != nil {
+				return err
+			}
+			return do(ctx, api, pos)
+		}
 	}
 }
 
 var (
-	clientsDelete = idCommand("clients delete", "CLIENT_ID", 1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+	clientsDelete = idCommand(func(ctx context.Context, api *apiclient.Client, pos []string) error {
 		return api.DeleteClient(ctx, pos[0])
 	})
-	clientsRevokeTokens = idCommand("clients revoke-tokens", "CLIENT_ID", 1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+	clientsRevokeTokens = idCommand(func(ctx context.Context, api *apiclient.Client, pos []string) error {
 		return api.RevokeTokens(ctx, pos[0])
 	})
-	secretsDelete = idCommand("secrets delete", "CLIENT_ID SECRET_ID", 2, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+	secretsDelete = idCommand(func(ctx context.Context, api *apiclient.Client, pos []string) error {
 		return api.DeleteSecret(ctx, pos[0], pos[1])
 	})
-	keysDelete = idCommand("keys delete", "CLIENT_ID KEY_ID", 2, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+	keysDelete = idCommand(func(ctx context.Context, api *apiclient.Client, pos []string) error {
 		return api.DeleteKey(ctx, pos[0], pos[1])
 	})
-	policiesRevoke = idCommand("policies revoke", "SUBJECT ACTION SCOPE", 3, func(ctx context.Context, api *apiclient.Client, pos []string) error {
-		return api.Revoke(ctx, apiclient.Policy{Subject: pos[0], Action: pos[1], Scope: pos[2]})
+	policiesRevoke = idCommand(func(ctx context.Context, api *apiclient.Client, pos []string) error {
+		return api.Revoke(ctx, wire.Policy{Subject: pos[0], Action: pos[1], Scope: pos[2]})
 	})
-	groupsDelete = idCommand("groups delete", "GROUP_ID", 1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
+	groupsDelete = idCommand(func(ctx context.Context, api *apiclient.Client, pos []string) error {
 		return api.DeleteGroup(ctx, pos[0])
 	})
-	groupsAdd = idCommand("groups add", "GROUP_ID SUBJECT...", -1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
-		if len(pos) < 2 {
-			return usagef("usage: iamctl groups add GROUP_ID SUBJECT...")
-		}
+	groupsAdd = idCommand(func(ctx context.Context, api *apiclient.Client, pos []string) error {
 		return api.AddMembers(ctx, pos[0], pos[1:]...)
 	})
-	groupsRemove = idCommand("groups remove", "GROUP_ID SUBJECT...", -1, func(ctx context.Context, api *apiclient.Client, pos []string) error {
-		if len(pos) < 2 {
-			return usagef("usage: iamctl groups remove GROUP_ID SUBJECT...")
-		}
+	groupsRemove = idCommand(func(ctx context.Context, api *apiclient.Client, pos []string) error {
 		return api.RemoveMembers(ctx, pos[0], pos[1:]...)
 	})
 )
@@ -231,169 +198,167 @@ func expiration(s string) (*time.Time, error) {
 
 // secretsCreate generates a value (or reads one) and shows it this once:
 // on standard output, or in a new file only its owner can read.
-func secretsCreate(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "secrets create", "CLIENT_ID", 1)
+func secretsCreate(f *flags) runner {
 	desc := f.String("description", "", "description (1-200 characters)")
 	expires := f.String("expires", "", "expiration, RFC 3339 (default: never)")
 	valueFile := f.String("value-file", "", "read the value from this file (- for standard input) instead of generating one")
 	out := f.String("out", "-", "write the created secret, with its value, to this new file (mode 0600); - is standard output")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	exp, err := expiration(*expires)
-	if err != nil {
-		return err
-	}
-	// 26 characters of base32 (130 bits), inside the API's 8-32 limit.
-	value := rand.Text()
-	if *valueFile != "" {
-		b, err := readInput(cio, *valueFile, 1024)
+	return func(ctx context.Context, cio cmdIO, pos []string) error {
+		exp, err := expiration(*expires)
 		if err != nil {
 			return err
 		}
-		value = strings.TrimRight(string(b), "\r\n")
-	}
-	api, err := f.api(ctx, cio)
-	if err != nil {
-		return err
-	}
-	// The file is made first, so a secret is never created with nowhere to
-	// show it.
-	var file *os.File
-	if *out != "-" {
-		if file, err = createSecretFile(*out); err != nil {
-			return usagef("--out: %v (it must not exist yet)", err)
+		// 26 characters of base32 (130 bits), inside the API's 8-32 limit.
+		value := rand.Text()
+		if *valueFile != "" {
+			b, err := readInput(cio, *valueFile, 1024)
+			if err != nil {
+				return err
+			}
+			value = strings.TrimRight(string(b), "\r\n")
 		}
-		defer file.Close()
-	}
-	s, err := api.CreateSecret(ctx, pos[0], value, *desc, exp)
-	if err != nil {
-		if file != nil {
-			os.Remove(*out)
+		api, err := f.api(ctx)
+		if err != nil {
+			return err
 		}
-		return err
+		// The file is made first, so a secret is never created with nowhere
+		// to show it.
+		var file *os.File
+		if *out != "-" {
+			if file, err = createSecretFile(*out); err != nil {
+				return usagef("--out: %v (it must not exist yet)", err)
+			}
+			defer file.Close()
+		}
+		s, err := api.CreateSecret(ctx, pos[0], value, *desc, exp)
+		if err != nil {
+			if file != nil {
+				os.Remove(*out)
+			}
+			return err
+		}
+		s.Value = value
+		b, _ := json.MarshalIndent(s, "", "  ")
+		b = append(b, '\n')
+		if file == nil {
+			_, err = cio.stdout.Write(b)
+			return err
+		}
+		if _, err := file.Write(b); err != nil {
+			return fmt.Errorf("secret %s was created, but writing it failed (delete it and try again): %w", s.ID, err)
+		}
+		fmt.Fprintf(cio.stderr, "secret %s written to %s\n", s.ID, *out)
+		return file.Close()
 	}
-	s.Value = value
-	b, _ := json.MarshalIndent(s, "", "  ")
-	b = append(b, '\n')
-	if file == nil {
-		_, err = cio.stdout.Write(b)
-		return err
-	}
-	if _, err := file.Write(b); err != nil {
-		return fmt.Errorf("secret %s was created, but writing it failed (delete it and try again): %w", s.ID, err)
-	}
-	fmt.Fprintf(cio.stderr, "secret %s written to %s\n", s.ID, *out)
-	return file.Close()
 }
 
-func keysAdd(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "keys add", "CLIENT_ID", 1)
+func keysAdd(f *flags) runner {
 	jwkFile := f.String("jwk", "", "file holding the public JWK (- for standard input)")
 	desc := f.String("description", "", "description (1-200 characters)")
 	expires := f.String("expires", "", "expiration, RFC 3339 (default: never)")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
+	return func(ctx context.Context, cio cmdIO, pos []string) error {
+		if *jwkFile == "" {
+			return usagef("--jwk is required")
+		}
+		exp, err := expiration(*expires)
+		if err != nil {
+			return err
+		}
+		jwk, err := readInput(cio, *jwkFile, 64<<10)
+		if err != nil {
+			return err
+		}
+		if !json.Valid(jwk) {
+			return usagef("--jwk %s does not hold JSON", *jwkFile)
+		}
+		api, err := f.api(ctx)
+		if err != nil {
+			return err
+		}
+		k, err := api.CreateKey(ctx, pos[0], jwk, *desc, exp)
+		if err != nil {
+			return err
+		}
+		return f.print(cio.stdout, k, []string{"KEY ID", "KID", "ALG", "DESCRIPTION"}, [][]string{{k.ID, k.Kid, orDash(k.Alg), k.Description}})
 	}
-	if *jwkFile == "" {
-		return usagef("--jwk is required")
-	}
-	exp, err := expiration(*expires)
-	if err != nil {
-		return err
-	}
-	jwk, err := readInput(cio, *jwkFile, 64<<10)
-	if err != nil {
-		return err
-	}
-	if !json.Valid(jwk) {
-		return usagef("--jwk %s does not hold JSON", *jwkFile)
-	}
-	api, err := f.api(ctx, cio)
-	if err != nil {
-		return err
-	}
-	k, err := api.CreateKey(ctx, pos[0], jwk, *desc, exp)
-	if err != nil {
-		return err
-	}
-	return f.print(cio.stdout, k, []string{"KEY ID", "KID", "ALG", "DESCRIPTION"}, [][]string{{k.ID, k.Kid, orDash(k.Alg), k.Description}})
 }
 
-func policiesList(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "policies list", "", 0)
+func policiesList(f *flags) runner {
 	var filter apiclient.PolicyFilter
 	f.StringVar(&filter.Subject, "subject", "", "only this subject's policies")
 	f.StringVar(&filter.Action, "action", "", "only policies on this action")
 	f.StringVar(&filter.Scope, "scope", "", "only policies on this scope")
 	f.BoolVar(&filter.Inherited, "inherited", false, "with --subject, also its groups' policies")
 	f.BoolVar(&filter.Derived, "derived", false, "also policies on ancestor actions and scopes")
-	_, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
+	return func(ctx context.Context, cio cmdIO, _ []string) error {
+		api, err := f.api(ctx)
+		if err != nil {
+			return err
+		}
+		ps, err := api.ListPolicies(ctx, filter)
+		if err != nil {
+			return err
+		}
+		return policyTable.print(f, cio.stdout, ps, ps...)
 	}
-	ps, err := api.ListPolicies(ctx, filter)
-	if err != nil {
-		return err
-	}
-	return policyTable.print(f, cio.stdout, ps, ps...)
 }
 
-func policiesGrant(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "policies grant", "SUBJECT ACTION SCOPE", 3)
-	pos, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
+func policiesGrant(f *flags) runner {
+	return func(ctx context.Context, cio cmdIO, pos []string) error {
+		api, err := f.api(ctx)
+		if err != nil {
+			return err
+		}
+		p, err := api.Grant(ctx, wire.Policy{Subject: pos[0], Action: pos[1], Scope: pos[2]})
+		if err != nil {
+			return err
+		}
+		return policyTable.print(f, cio.stdout, p, p)
 	}
-	p, err := api.Grant(ctx, apiclient.Policy{Subject: pos[0], Action: pos[1], Scope: pos[2]})
-	if err != nil {
-		return err
-	}
-	return policyTable.print(f, cio.stdout, p, p)
 }
 
-func groupsCreate(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "groups create", "", 0)
+func groupsCreate(f *flags) runner {
 	name := f.String("name", "", "display name (1-200 characters)")
 	desc := f.String("description", "", "description (up to 1000 characters)")
-	_, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
+	return func(ctx context.Context, cio cmdIO, _ []string) error {
+		api, err := f.api(ctx)
+		if err != nil {
+			return err
+		}
+		g, err := api.CreateGroup(ctx, *name, *desc, nil)
+		if err != nil {
+			return err
+		}
+		return groupTable.print(f, cio.stdout, g, g)
 	}
-	g, err := api.CreateGroup(ctx, *name, *desc, nil)
-	if err != nil {
-		return err
-	}
-	return groupTable.print(f, cio.stdout, g, g)
 }
 
 // check prints the decision and exits 0 when allowed, 3 when not.
-func check(ctx context.Context, cio cmdIO, args []string) error {
-	f := newFlags(cio, "check", "SUBJECT ACTION SCOPE", 3)
-	pos, api, err := f.start(ctx, cio, args)
-	if err != nil {
-		return err
+func check(f *flags) runner {
+	return func(ctx context.Context, cio cmdIO, pos []string) error {
+		api, err := f.api(ctx)
+		if err != nil {
+			return err
+		}
+		d, err := api.Check(ctx, pos[0], pos[1], pos[2])
+		if err != nil {
+			return err
+		}
+		rows := [][]string{}
+		for _, g := range d.GrantedBy {
+			rows = append(rows, []string{"allowed", g.Subject, g.Action, g.Scope})
+		}
+		if !d.Allowed {
+			rows = append(rows, []string{"denied", "-", "-", "-"})
+		}
+		if err := f.print(cio.stdout, d, []string{"DECISION", "GRANTED BY", "ACTION", "SCOPE"}, rows); err != nil {
+			return err
+		}
+		if !d.Allowed {
+			return exitCode(exitDenied)
+		}
+		return nil
 	}
-	d, err := api.Check(ctx, pos[0], pos[1], pos[2])
-	if err != nil {
-		return err
-	}
-	rows := [][]string{}
-	for _, g := range d.GrantedBy {
-		rows = append(rows, []string{"allowed", g.Subject, g.Action, g.Scope})
-	}
-	if !d.Allowed {
-		rows = append(rows, []string{"denied", "-", "-", "-"})
-	}
-	if err := f.print(cio.stdout, d, []string{"DECISION", "GRANTED BY", "ACTION", "SCOPE"}, rows); err != nil {
-		return err
-	}
-	if !d.Allowed {
-		return exitCode(exitDenied)
-	}
-	return nil
 }
 
 // The tables values print as.
@@ -402,24 +367,24 @@ var (
 		func(c apiclient.ClientRecord) []string {
 			return []string{c.ClientID, c.Name, list(c.AllowedScopes), list(c.AllowedGrantTypes), c.UpdatedAt}
 		}}
-	secretTable = table[apiclient.Secret]{[]string{"SECRET ID", "DESCRIPTION", "EXPIRES", "EXPIRED", "CREATED"},
-		func(s apiclient.Secret) []string {
+	secretTable = table[wire.Secret]{[]string{"SECRET ID", "DESCRIPTION", "EXPIRES", "EXPIRED", "CREATED"},
+		func(s wire.Secret) []string {
 			return []string{s.ID, s.Description, orDash(deref(s.Expiration)), strconv.FormatBool(s.Expired), s.CreatedAt}
 		}}
-	keyTable = table[apiclient.Key]{[]string{"KEY ID", "KID", "ALG", "DESCRIPTION", "EXPIRES", "CREATED"},
-		func(k apiclient.Key) []string {
+	keyTable = table[wire.Key]{[]string{"KEY ID", "KID", "ALG", "DESCRIPTION", "EXPIRES", "CREATED"},
+		func(k wire.Key) []string {
 			return []string{k.ID, k.Kid, orDash(k.Alg), k.Description, orDash(deref(k.Expiration)), k.CreatedAt}
 		}}
-	policyTable = table[apiclient.Policy]{[]string{"SUBJECT", "ACTION", "SCOPE", "CREATED"},
-		func(p apiclient.Policy) []string { return []string{p.Subject, p.Action, p.Scope, p.CreatedAt} }}
-	actionTable = table[apiclient.Action]{[]string{"ACTION", "PARENT", "DESCRIPTION"},
-		func(a apiclient.Action) []string { return []string{a.Action, orDash(deref(a.Parent)), a.Description} }}
-	groupTable = table[apiclient.Group]{[]string{"GROUP ID", "NAME", "DESCRIPTION", "CREATED"},
-		func(g apiclient.Group) []string { return []string{g.ID, g.DisplayName, g.Description, g.CreatedAt} }}
-	subjectTable = table[apiclient.Subject]{[]string{"SUBJECT", "TYPE", "NAME"},
-		func(s apiclient.Subject) []string { return []string{s.SubjectID, s.Type, s.DisplayName} }}
-	permissionTable = table[apiclient.Permission]{[]string{"ACTION", "SCOPE", "GRANTED BY"},
-		func(p apiclient.Permission) []string {
+	policyTable = table[wire.Policy]{[]string{"SUBJECT", "ACTION", "SCOPE", "CREATED"},
+		func(p wire.Policy) []string { return []string{p.Subject, p.Action, p.Scope, p.CreatedAt} }}
+	actionTable = table[wire.Action]{[]string{"ACTION", "PARENT", "DESCRIPTION"},
+		func(a wire.Action) []string { return []string{a.Action, orDash(deref(a.Parent)), a.Description} }}
+	groupTable = table[wire.Group]{[]string{"GROUP ID", "NAME", "DESCRIPTION", "CREATED"},
+		func(g wire.Group) []string { return []string{g.ID, g.DisplayName, g.Description, g.CreatedAt} }}
+	subjectTable = table[wire.Subject]{[]string{"SUBJECT", "TYPE", "NAME"},
+		func(s wire.Subject) []string { return []string{s.SubjectID, s.Type, s.DisplayName} }}
+	permissionTable = table[wire.Permission]{[]string{"ACTION", "SCOPE", "GRANTED BY"},
+		func(p wire.Permission) []string {
 			var by []string
 			for _, g := range p.GrantedBy {
 				by = append(by, g.Subject)
@@ -430,40 +395,31 @@ var (
 
 // The commands that read and print.
 var (
-	clientsGet = readCommand("clients get", "CLIENT_ID", 1, clientTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.ClientRecord, error) {
-			return one(api.GetClient(ctx, pos[0]))
-		})
-	secretsList = readCommand("secrets list", "CLIENT_ID", 1, secretTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Secret, error) {
-			return all(api.ListSecrets(ctx, pos[0]))
-		})
-	keysList = readCommand("keys list", "CLIENT_ID", 1, keyTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Key, error) {
-			return all(api.ListKeys(ctx, pos[0]))
-		})
-	actionsList = readCommand("actions list", "", 0, actionTable,
-		func(ctx context.Context, api *apiclient.Client, _ []string) (any, []apiclient.Action, error) {
-			return all(api.ListActions(ctx))
-		})
-	groupsList = readCommand("groups list", "", 0, groupTable,
-		func(ctx context.Context, api *apiclient.Client, _ []string) (any, []apiclient.Group, error) {
-			return all(api.ListGroups(ctx))
-		})
-	groupsGet = readCommand("groups get", "GROUP_ID", 1, groupTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Group, error) {
-			return one(api.GetGroup(ctx, pos[0]))
-		})
-	groupsMembers = readCommand("groups members", "GROUP_ID", 1, subjectTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Subject, error) {
-			return all(api.Members(ctx, pos[0]))
-		})
-	subjectsMemberships = readCommand("subjects memberships", "SUBJECT", 1, groupTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Group, error) {
-			return all(api.Memberships(ctx, pos[0]))
-		})
-	subjectsPermissions = readCommand("subjects permissions", "SUBJECT", 1, permissionTable,
-		func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.Permission, error) {
-			return all(api.Permissions(ctx, pos[0]))
-		})
+	clientsGet = readCommand(clientTable, func(ctx context.Context, api *apiclient.Client, pos []string) (any, []apiclient.ClientRecord, error) {
+		return one(api.GetClient(ctx, pos[0]))
+	})
+	secretsList = readCommand(secretTable, func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Secret, error) {
+		return all(api.ListSecrets(ctx, pos[0]))
+	})
+	keysList = readCommand(keyTable, func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Key, error) {
+		return all(api.ListKeys(ctx, pos[0]))
+	})
+	actionsList = readCommand(actionTable, func(ctx context.Context, api *apiclient.Client, _ []string) (any, []wire.Action, error) {
+		return all(api.ListActions(ctx))
+	})
+	groupsList = readCommand(groupTable, func(ctx context.Context, api *apiclient.Client, _ []string) (any, []wire.Group, error) {
+		return all(api.ListGroups(ctx))
+	})
+	groupsGet = readCommand(groupTable, func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Group, error) {
+		return one(api.GetGroup(ctx, pos[0]))
+	})
+	groupsMembers = readCommand(subjectTable, func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Subject, error) {
+		return all(api.Members(ctx, pos[0]))
+	})
+	subjectsMemberships = readCommand(groupTable, func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Group, error) {
+		return all(api.Memberships(ctx, pos[0]))
+	})
+	subjectsPermissions = readCommand(permissionTable, func(ctx context.Context, api *apiclient.Client, pos []string) (any, []wire.Permission, error) {
+		return all(api.Permissions(ctx, pos[0]))
+	})
 )

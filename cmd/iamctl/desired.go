@@ -12,57 +12,63 @@ import (
 	"github.com/machine-iam/machine-iam/shared/provisioning/provision"
 )
 
-func init() {
-	commands["plan"] = func(ctx context.Context, cio cmdIO, args []string) error { return desired(ctx, cio, "plan", args) }
-	commands["apply"] = func(ctx context.Context, cio cmdIO, args []string) error { return desired(ctx, cio, "apply", args) }
-	commands["schema"] = func(_ context.Context, cio cmdIO, args []string) error {
-		f := newFlags(cio, "schema", "", 0)
-		if _, err := f.parse(args); err != nil {
-			return err
-		}
+func schema(*flags) runner {
+	return func(_ context.Context, cio cmdIO, _ []string) error {
 		_, err := cio.stdout.Write(provision.Schema)
 		return err
 	}
 }
 
-// desired plans, or applies, the document named by -f.
-func desired(ctx context.Context, cio cmdIO, command string, args []string) error {
-	f := newFlags(cio, command, "-f FILE", 0)
-	file := f.String("f", "", "desired-state document, YAML or JSON (- for standard input)")
-	prune := f.Bool("prune", false, "delete the clients and groups the document does not list")
-	var secretsOut *string
-	if command == "apply" {
-		secretsOut = f.String("secrets-out", "", "where new clients' generated secrets go, as JSON lines: a new file (mode 0600), or - for standard output")
+// desiredFlags are the flags of plan and apply.
+type desiredFlags struct {
+	file  *string
+	prune *bool
+	// secretsOut is apply's alone.
+	secretsOut *string
+}
+
+func addDesiredFlags(f *flags) desiredFlags {
+	return desiredFlags{
+		file:  f.String("f", "", "desired-state document, YAML or JSON (- for standard input)"),
+		prune: f.Bool("prune", false, "delete the clients and groups the document does not list"),
 	}
-	if _, err := f.parse(args); err != nil {
-		return err
-	}
-	if *file == "" {
+}
+
+func plan(f *flags) runner {
+	d := addDesiredFlags(f)
+	return func(ctx context.Context, cio cmdIO, _ []string) error { return desired(ctx, cio, f, d) }
+}
+
+func apply(f *flags) runner {
+	d := addDesiredFlags(f)
+	d.secretsOut = f.String("secrets-out", "", "where new clients' generated secrets go, as JSON lines: a new file (mode 0600), or - for standard output")
+	return func(ctx context.Context, cio cmdIO, _ []string) error { return desired(ctx, cio, f, d) }
+}
+
+// desired plans, or applies (with d.secretsOut), the document named by -f.
+func desired(ctx context.Context, cio cmdIO, f *flags, d desiredFlags) error {
+	if *d.file == "" {
 		return usagef("-f FILE is required")
 	}
-	raw, err := readInput(cio, *file, provision.MaxDocument+1)
+	raw, err := readInput(cio, *d.file, provision.MaxDocument+1)
 	if err != nil {
 		return err
 	}
 	doc, err := provision.Parse(bytes.NewReader(raw))
 	if err != nil {
-		return fmt.Errorf("%s: %w", *file, err)
+		return fmt.Errorf("%s: %w", *d.file, err)
 	}
-	creds, err := credentials(cio, *f.profile)
+	api, err := f.api(ctx)
 	if err != nil {
 		return err
 	}
-	api, err := apiclient.New(ctx, creds, nil)
-	if err != nil {
-		return err
-	}
-	plan, err := provision.MakePlan(ctx, api, doc, provision.Options{Prune: *prune})
+	plan, err := provision.MakePlan(ctx, api, doc, provision.Options{Prune: *d.prune})
 	if err != nil {
 		return err
 	}
 	// The plan goes to stderr when stdout carries secrets.
 	report := cio.stdout
-	if secretsOut != nil && *secretsOut == "-" {
+	if d.secretsOut != nil && *d.secretsOut == "-" {
 		report = cio.stderr
 	}
 	if *f.output == "json" {
@@ -72,7 +78,7 @@ func desired(ctx context.Context, cio cmdIO, command string, args []string) erro
 	} else {
 		plan.Write(report)
 	}
-	if command == "plan" {
+	if d.secretsOut == nil {
 		if plan.HasChanges() {
 			return exitCode(exitChanges)
 		}
@@ -81,7 +87,18 @@ func desired(ctx context.Context, cio cmdIO, command string, args []string) erro
 	if !plan.HasChanges() {
 		return nil
 	}
-	sink, closeSink, err := secretSink(cio, plan, *secretsOut)
+	if err := applyPlan(ctx, cio, api, plan, *d.secretsOut); err != nil {
+		return err
+	}
+	if *f.output != "json" {
+		fmt.Fprintln(report, "\nApply complete.")
+	}
+	return nil
+}
+
+// applyPlan applies plan, writing generated secrets where out says.
+func applyPlan(ctx context.Context, cio cmdIO, api *apiclient.Client, plan *provision.Plan, out string) error {
+	sink, closeSink, err := secretSink(cio, plan, out)
 	if err != nil {
 		return err
 	}
@@ -91,9 +108,6 @@ func desired(ctx context.Context, cio cmdIO, command string, args []string) erro
 	}
 	if err != nil {
 		return fmt.Errorf("apply stopped: %w (iamctl plan shows what is left)", err)
-	}
-	if *f.output != "json" {
-		fmt.Fprintln(report, "\nApply complete.")
 	}
 	return nil
 }

@@ -32,6 +32,10 @@ func TestRunRefusesIncompleteCommands(t *testing.T) {
 		{[]string{"plan"}, "-f FILE is required", exitUsage},
 		{[]string{"policies", "grant", "client-x", "owner"}, "usage: iamctl policies grant SUBJECT ACTION SCOPE", exitUsage},
 		{[]string{"keys", "add", "x"}, "--jwk is required", exitUsage},
+		{[]string{"groups", "add", "g"}, "usage: iamctl groups add GROUP_ID SUBJECT...", exitUsage},
+		{[]string{"upgrade", "extra"}, "usage: iamctl upgrade --tenant NAME", exitUsage},
+		{[]string{"clients", "list", "--profile", "/nonexistent/profile.json"}, "profile /nonexistent/profile.json does not exist", exitUsage},
+		{[]string{"clients"}, "usage: iamctl clients COMMAND", exitUsage},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), c.args, strings.NewReader(""), &out, &errOut, noEnv)
@@ -45,18 +49,70 @@ func TestRunRefusesIncompleteCommands(t *testing.T) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for name := range commands {
+	var help bytes.Buffer
+	writeHelp(&help)
+	for _, c := range commands {
+		name := c.fullName()
 		var out, errOut bytes.Buffer
 		args := append(strings.Fields(name), "--help")
 		if code := run(context.Background(), args, strings.NewReader(""), &out, &errOut, noEnv); code != exitOK {
 			t.Errorf("%s --help: exit %d", name, code)
 		}
-		if !strings.Contains(errOut.String(), "usage: iamctl "+name) && !strings.Contains(errOut.String(), "Usage of "+name) {
+		if !strings.HasPrefix(errOut.String(), "usage: iamctl "+name) {
 			t.Errorf("%s --help printed %q", name, errOut.String())
 		}
-		if !strings.Contains(usage, name) {
-			t.Errorf("iamctl help does not mention %q", name)
+		if !strings.Contains(help.String(), "  "+name+" ") || c.about == "" || c.section == "" {
+			t.Errorf("iamctl help does not describe %q", name)
 		}
+		out.Reset()
+		if code := run(context.Background(), append([]string{"help"}, strings.Fields(name)...), strings.NewReader(""), &out, &errOut, noEnv); code != exitOK ||
+			!strings.HasPrefix(out.String(), "usage: iamctl "+name) {
+			t.Errorf("iamctl help %s: exit %d, %q", name, code, out.String())
+		}
+	}
+}
+
+// TestEveryGroupHasHelp: a group's noun alone is a usage error that shows
+// the group's commands; with --help it shows them on stdout.
+func TestEveryGroupHasHelp(t *testing.T) {
+	for _, g := range []string{"clients", "secrets", "keys", "policies", "actions", "groups", "subjects"} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{g}, strings.NewReader(""), &out, &errOut, noEnv); code != exitUsage ||
+			out.Len() != 0 || !strings.Contains(errOut.String(), "iamctl "+g+" list") && !strings.Contains(errOut.String(), "iamctl "+g+" memberships") {
+			t.Errorf("iamctl %s: exit %d, stdout %q, stderr %q", g, code, out.String(), errOut.String())
+		}
+		for _, args := range [][]string{{g, "--help"}, {g, "-h"}, {"help", g}} {
+			out.Reset()
+			errOut.Reset()
+			if code := run(context.Background(), args, strings.NewReader(""), &out, &errOut, noEnv); code != exitOK ||
+				!strings.HasPrefix(out.String(), "usage: iamctl "+g+" COMMAND") || errOut.Len() != 0 {
+				t.Errorf("iamctl %v: exit %d, stdout %q, stderr %q", args, code, out.String(), errOut.String())
+			}
+		}
+	}
+	for _, c := range commands {
+		if c.group != "" && !isGroup(c.group) {
+			t.Errorf("%s: no group", c.fullName())
+		}
+	}
+}
+
+// TestHelp: help lists the commands and exits 0; no command at all is a
+// usage error.
+func TestHelp(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+	}{{nil, exitUsage}, {[]string{"help"}, exitOK}, {[]string{"--help"}, exitOK}, {[]string{"-h"}, exitOK}} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), c.args, strings.NewReader(""), &out, &errOut, noEnv)
+		if code != c.code || !strings.Contains(out.String(), "Exit codes:") || !strings.Contains(out.String(), "clients revoke-tokens") {
+			t.Errorf("%v: exit %d, stdout %q", c.args, code, out.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"help", "nothing"}, strings.NewReader(""), &out, &errOut, noEnv); code != exitUsage || out.Len() != 0 {
+		t.Errorf("help nothing: exit %d, stdout %q", code, out.String())
 	}
 }
 

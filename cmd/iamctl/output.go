@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,73 +13,13 @@ import (
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 )
 
-// flags is a command's flag set with the flags every API command has.
-type flags struct {
-	*flag.FlagSet
-	output  *string
-	profile *string
-	nargs   int
-	args    string
-}
-
-// newFlags describes a command taking nargs positional arguments (-1: one
-// or more) named args in its usage line.
-func newFlags(cio cmdIO, name, args string, nargs int) *flags {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(cio.stderr)
-	f := &flags{FlagSet: fs, nargs: nargs, args: args}
-	f.output = fs.String("o", "table", "output: table or json")
-	f.profile = fs.String("profile", "", "profile file (mode 0600) with baseUrl, tenant, clientId, clientSecret (default $IAMCTL_PROFILE)")
-	fs.Usage = func() {
-		fmt.Fprintf(cio.stderr, "usage: iamctl %s %s [flags]\n\nflags:\n", name, args)
-		fs.PrintDefaults()
-	}
-	return f
-}
-
-// parse accepts flags before, between and after the positional arguments.
-func (f *flags) parse(args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := f.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, exitCode(exitOK)
-			}
-			return nil, exitCode(exitUsage)
-		}
-		args = f.Args()
-		if len(args) == 0 {
-			break
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
-	if *f.output != "table" && *f.output != "json" {
-		return nil, usagef("-o must be table or json")
-	}
-	if f.nargs >= 0 && len(positional) != f.nargs || f.nargs < 0 && len(positional) == 0 {
-		return nil, usagef("usage: iamctl %s %s", f.Name(), f.args)
-	}
-	return positional, nil
-}
-
 // api returns a client of the API acting as the configured credentials.
-func (f *flags) api(ctx context.Context, cio cmdIO) (*apiclient.Client, error) {
-	creds, err := credentials(cio, *f.profile)
+func (f *flags) api(ctx context.Context) (*apiclient.Client, error) {
+	creds, err := credentials(f.cio, *f.profile)
 	if err != nil {
 		return nil, err
 	}
 	return apiclient.New(ctx, creds, nil)
-}
-
-// start parses args and returns the positional arguments and an API client.
-func (f *flags) start(ctx context.Context, cio cmdIO, args []string) ([]string, *apiclient.Client, error) {
-	pos, err := f.parse(args)
-	if err != nil {
-		return nil, nil, err
-	}
-	api, err := f.api(ctx, cio)
-	return pos, api, err
 }
 
 // print writes v as JSON, or as a table of the given columns, one row per
@@ -116,19 +55,19 @@ func (t table[T]) print(f *flags, w io.Writer, v any, items ...T) error {
 
 // readCommand is a command that reads with its positional arguments and
 // prints what it read: v as JSON, items as rows.
-func readCommand[T any](name, argsUsage string, nargs int, t table[T],
-	read func(ctx context.Context, api *apiclient.Client, pos []string) (v any, items []T, err error)) func(context.Context, cmdIO, []string) error {
-	return func(ctx context.Context, cio cmdIO, args []string) error {
-		f := newFlags(cio, name, argsUsage, nargs)
-		pos, api, err := f.start(ctx, cio, args)
-		if err != nil {
-			return err
+func readCommand[T any](t table[T], read func(ctx context.Context, api *apiclient.Client, pos []string) (v any, items []T, err error)) func(*flags) runner {
+	return func(f *flags) runner {
+		return func(ctx context.Context, cio cmdIO, pos []string) error {
+			api, err := f.api(ctx)
+			if err != nil {
+				return err
+			}
+			v, items, err := read(ctx, api, pos)
+			if err != nil {
+				return err
+			}
+			return t.print(f, cio.stdout, v, items...)
 		}
-		v, items, err := read(ctx, api, pos)
-		if err != nil {
-			return err
-		}
-		return t.print(f, cio.stdout, v, items...)
 	}
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
@@ -56,6 +58,10 @@ func readInput(cio cmdIO, name string, limit int64) ([]byte, error) {
 // it holds a client secret.
 func readProfile(path string, creds *apiclient.Credentials) error {
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A name mistyped on the command line or in IAMCTL_PROFILE.
+		return usagef("profile %s does not exist: name an existing file with --profile or IAMCTL_PROFILE", path)
+	}
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}

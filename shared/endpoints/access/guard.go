@@ -46,6 +46,10 @@ func PrincipalFrom(ctx context.Context) Principal {
 	return p
 }
 
+// TenantOf is the tenant of r's caller: every handler reads and writes in
+// it alone.
+func TenantOf(r *http.Request) string { return PrincipalFrom(r.Context()).Tenant }
+
 // WithPrincipal returns ctx carrying p.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -20,10 +19,10 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
 	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/runtime/app"
-	"github.com/machine-iam/machine-iam/shared/storage/listing"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // IAM actions of the routes.
@@ -91,26 +90,9 @@ func (s *Service) Handler() *httpapi.Router {
 	return rt
 }
 
-// clientRequest is the create and replace body. Pointers tell a missing
-// field from an empty one; every field is required.
-type clientRequest struct {
-	Name              *string   `json:"name"`
-	Description       *string   `json:"description"`
-	AllowedGrantTypes *[]string `json:"allowedGrantTypes"`
-	AllowedScopes     *[]string `json:"allowedScopes"`
-	RedirectURIs      *[]string `json:"redirectUris"`
-	// Optional, beyond Aritma's shape (api.md "Tokens for resource
-	// servers"); absent on a replace means none.
-	AllowedAudiences    []string          `json:"allowedAudiences"`
-	AccessTokenLifetime *int              `json:"accessTokenLifetime"`
-	TokenClaims         map[string]string `json:"tokenClaims"`
-	// Provenance is the path a create comes through (an apply, a stack);
-	// absent for the API. Set at creation only.
-	Provenance *httpapi.Provenance `json:"provenance"`
-}
-
-// spec reads the client's fields, recording what is wrong in f.
-func (req clientRequest) spec(f httpapi.Fields, scopes *oauthscope.Catalog, maxLifetime time.Duration) client.Spec {
+// specOf reads a create or replace body's client fields, recording what is
+// wrong in f.
+func specOf(req wire.ClientRequest, f httpapi.Fields, scopes *oauthscope.Catalog, maxLifetime time.Duration) client.Spec {
 	f.Required("name", req.Name != nil)
 	f.Required("description", req.Description != nil)
 	f.Required("allowedGrantTypes", req.AllowedGrantTypes != nil)
@@ -133,38 +115,21 @@ func (req clientRequest) spec(f httpapi.Fields, scopes *oauthscope.Catalog, maxL
 	return spec
 }
 
-// clientResponse is a client on the wire.
-type clientResponse struct {
-	ClientID          string   `json:"clientId"`
-	SubjectID         string   `json:"subjectId"`
-	Name              string   `json:"name"`
-	Description       string   `json:"description"`
-	AllowedGrantTypes []string `json:"allowedGrantTypes"`
-	AllowedScopes     []string `json:"allowedScopes"`
-	RedirectURIs      []string `json:"redirectUris"`
-	// Present only when set, so Aritma-shaped clients read as before.
-	AllowedAudiences    []string          `json:"allowedAudiences,omitempty"`
-	AccessTokenLifetime int64             `json:"accessTokenLifetime,omitempty"`
-	TokenClaims         map[string]string `json:"tokenClaims,omitempty"`
-	// Provenance is absent for clients created before it was recorded.
-	Provenance *httpapi.Provenance `json:"provenance,omitempty"`
-	CreatedAt  string              `json:"createdAt"`
-	UpdatedAt  string              `json:"updatedAt"`
-}
-
-func toResponse(c client.Client) clientResponse {
+// toResponse is c on the wire.
+func toResponse(c client.Client) wire.Client {
 	nonNil := func(s []string) []string {
 		if s == nil {
 			return []string{}
 		}
 		return s
 	}
-	return clientResponse{
-		ClientID: c.ID, SubjectID: c.SubjectID(), Name: c.Name, Description: c.Description,
-		AllowedGrantTypes: nonNil(c.GrantTypes), AllowedScopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs),
-		AllowedAudiences: c.Audiences, AccessTokenLifetime: int64(c.TokenLifetime / time.Second), TokenClaims: c.TokenClaims,
-		Provenance: httpapi.ProvenanceOf(c.Provenance),
-		CreatedAt:  c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
+	return wire.Client{
+		ClientID: c.ID, SubjectID: c.SubjectID(),
+		ClientSpec: wire.ClientSpec{Name: c.Name, Description: c.Description,
+			AllowedGrantTypes: nonNil(c.GrantTypes), AllowedScopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs),
+			AllowedAudiences: c.Audiences, AccessTokenLifetime: int(c.TokenLifetime / time.Second), TokenClaims: c.TokenClaims,
+			Provenance: wire.ProvenanceOf(c.Provenance)},
+		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: c.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 }
 
@@ -173,131 +138,18 @@ func etag(c client.Client) string { return `"` + strconv.FormatInt(c.Version, 10
 // noun names clients in store errors' problem details.
 const noun = "client"
 
-type page struct {
-	Page       int `json:"page"`
-	PageSize   int `json:"pageSize"`
-	TotalCount int `json:"totalCount"`
-}
-
-type links struct {
-	First    *string `json:"first"`
-	Previous *string `json:"previous"`
-	Next     *string `json:"next"`
-	Last     *string `json:"last"`
-}
-
-type listResponse struct {
-	Items    []clientResponse `json:"items"`
-	Metadata page             `json:"metadata"`
-	Links    links            `json:"links"`
-}
-
-// list answers envelope A with bounded reads (shared/storage/listing): the total
-// comes from the tenant's client count, a page from one keyset read, and a
-// search reads at most listing.SearchScan clients per request.
-func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := httpapi.Fields{}
-	req := listing.Request{
-		Page:   httpapi.IntParam(q, "page", 1, 1, 1<<31-1, f),
-		Size:   httpapi.IntParam(q, "pageSize", DefaultPageSize, 1, MaxPageSize, f),
-		Search: q.Get("searchText"),
-	}
-	if raw := q.Get("cursor"); raw != "" {
-		c, err := listing.Decode(raw)
-		if err != nil {
-			f.Add("cursor", "must be a cursor from a link of this listing")
-		}
-		req.Cursor = &c
-	}
-	query, err := req.Query()
-	if err != nil {
-		f.Add("page", err.Error())
-	}
-	if err := f.Err(); err != nil {
-		return err
-	}
-	ctx, tenant := r.Context(), access.PrincipalFrom(r.Context()).Tenant
-	total := 0
-	if req.Search == "" {
-		if total, err = s.Clients.CountClients(ctx, tenant); err != nil {
-			return err
-		}
-		if query.Last {
-			query.Limit = max(1, total-(listing.LastPage(total, req.Size)-1)*req.Size)
-		}
-	}
-	found, err := s.Clients.ListClients(ctx, tenant, query)
-	if errors.Is(err, store.ErrBadPosition) {
-		f.Add("cursor", "must be a cursor from a link of this listing")
-		return f.Err()
-	}
-	if err != nil {
-		return err
-	}
-	items := make([]clientResponse, 0, len(found.Items))
-	for _, c := range found.Items {
-		items = append(items, toResponse(c))
-	}
-	pageNo := req.PageNumber()
-	link := func(c *listing.Cursor) *string {
-		v := url.Values{"pageSize": {strconv.Itoa(req.Size)}}
-		if req.Search != "" {
-			v.Set("searchText", req.Search)
-		}
-		if c != nil {
-			v.Set("cursor", c.Encode())
-		}
-		s := "/v1/clients?" + v.Encode()
-		return &s
-	}
-	l := links{First: link(nil)}
-	backward := query.Before != "" || query.Last
-	if req.Search != "" {
-		// A search counts the matches up to where it has read (at most
-		// listing.SearchScan clients): the total is exact when that reaches
-		// the end of the tenant, and a lower bound before. It pages forward.
-		before := 0
-		if req.Cursor != nil {
-			before = req.Cursor.Found
-		}
-		total = before + found.Matched
-		if found.More {
-			l.Next = link(&listing.Cursor{After: found.Last, Page: pageNo + 1, Found: before + len(items)})
-		}
-		if !found.More {
-			l.Last = link(req.Cursor) // this page
-		}
-		httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, req.Size, total}, Links: l})
-		return nil
-	}
-	last := listing.LastPage(total, req.Size)
-	if query.Last {
-		pageNo = last
-	}
-	l.Last = link(&listing.Cursor{Last: true, Page: last})
-	if pageNo > 1 && len(items) > 0 {
-		l.Previous = link(&listing.Cursor{Before: found.First, Page: pageNo - 1})
-	}
-	if len(items) > 0 && (found.More && !backward || backward && pageNo < last) {
-		l.Next = link(&listing.Cursor{After: found.Last, Page: pageNo + 1})
-	}
-	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items, Metadata: page{pageNo, req.Size, total}, Links: l})
-	return nil
-}
-
 // readSpec decodes and validates a create or replace body, with the
 // provenance label a create may carry (creating).
 func (s *Service) readSpec(w http.ResponseWriter, r *http.Request, creating bool) (client.Spec, provenance.Label, error) {
-	var req clientRequest
+	var req wire.ClientRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return client.Spec{}, provenance.Label{}, err
 	}
 	f := httpapi.Fields{}
-	spec := req.spec(f, s.Scopes, s.MaxTokenLifetime)
+	spec := specOf(req, f, s.Scopes, s.MaxTokenLifetime)
 	var label provenance.Label
 	if creating {
-		label = req.Provenance.Label(f)
+		label = httpapi.ProvenanceLabel(req.Provenance, f)
 	} else if req.Provenance != nil {
 		f.Add("provenance", "is recorded at creation and cannot be changed")
 	}
@@ -314,7 +166,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.Now().UTC().Truncate(time.Second)
 	c := client.Client{
-		Tenant: access.PrincipalFrom(r.Context()).Tenant,
+		Tenant: access.TenantOf(r),
 		Name:   spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
 		RedirectURIs: spec.RedirectURIs, Audiences: spec.Audiences, TokenLifetime: spec.TokenLifetime,
 		TokenClaims: spec.TokenClaims, CreatedAt: now, UpdatedAt: now, Version: 1,
@@ -349,7 +201,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.Clients.GetClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
+	c, err := s.Clients.GetClient(r.Context(), access.TenantOf(r), cid)
 	if err != nil {
 		return httpapi.About(err, noun)
 	}
@@ -367,7 +219,7 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ten := access.PrincipalFrom(r.Context()).Tenant
+	ten := access.TenantOf(r)
 	ifVersion, err := s.expectedVersion(r, ten, cid)
 	if err != nil {
 		return httpapi.About(err, noun)
@@ -517,7 +369,7 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete "+target, target); err != nil {
 		return err
 	}
-	if err := s.Clients.DeleteClient(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid); err != nil {
+	if err := s.Clients.DeleteClient(r.Context(), access.TenantOf(r), cid); err != nil {
 		return httpapi.About(err, noun)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -537,7 +389,7 @@ func (s *Service) revokeTokens(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Guard.RequireHoldsSubject(r.Context(), "revoke the tokens of "+target, target); err != nil {
 		return err
 	}
-	if err := s.Clients.RevokeTokens(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, s.Now()); err != nil {
+	if err := s.Clients.RevokeTokens(r.Context(), access.TenantOf(r), cid, s.Now()); err != nil {
 		return httpapi.About(err, noun)
 	}
 	w.WriteHeader(http.StatusNoContent)

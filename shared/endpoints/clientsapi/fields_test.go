@@ -6,6 +6,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // wireFields maps each JSON member of the client wire types to the
@@ -19,7 +20,7 @@ var wireFields = map[string]string{
 }
 
 func TestWireFieldsAreClassified(t *testing.T) {
-	if missing := policy.UnclassifiedWire(wireFields, client.Fields, reflect.TypeFor[clientRequest](), reflect.TypeFor[clientResponse]()); len(missing) > 0 {
+	if missing := policy.UnclassifiedWire(wireFields, client.Fields, reflect.TypeFor[wire.ClientRequest](), reflect.TypeFor[wire.Client]()); len(missing) > 0 {
 		t.Fatalf("JSON members not mapped to a classified client field: %v", missing)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // Envelope B of api.md: page numbers, totals, pageSize clamped to 10-200.
@@ -12,15 +13,6 @@ const (
 	maxPageSize     = 200
 	defaultPageSize = 50
 )
-
-type pageB[T any] struct {
-	Page       int `json:"page"`
-	PageSize   int `json:"pageSize"`
-	Count      int `json:"count"`
-	Total      int `json:"total"`
-	TotalPages int `json:"totalPages"`
-	Data       []T `json:"data"`
-}
 
 // pageParams reads page and pageSize; pageSize is clamped, not refused, as
 // Aritma does. Non-numbers are a 400.
@@ -36,8 +28,8 @@ func pageParams(r *http.Request) (page, size int, err error) {
 }
 
 // paginate cuts page page of size from all.
-func paginate[T any](all []T, page, size int) pageB[T] {
-	out := pageB[T]{Page: page, PageSize: size, Total: len(all), TotalPages: (len(all) + size - 1) / size, Data: []T{}}
+func paginate[T any](all []T, page, size int) wire.Page[T] {
+	out := wire.Page[T]{Page: page, PageSize: size, Total: len(all), TotalPages: (len(all) + size - 1) / size, Data: []T{}}
 	if start := (page - 1) * size; start < len(all) {
 		out.Data = all[start:min(start+size, len(all))]
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
 	"github.com/machine-iam/machine-iam/shared/iam/action"
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
@@ -18,6 +19,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // Paging of the policy list (cursor envelope).
@@ -26,28 +28,14 @@ const (
 	maxPolicyPageSize     = 200
 )
 
-// tripleRequest is the body of create, delete and check.
-type tripleRequest struct {
-	Subject *string `json:"subject"`
-	Action  *string `json:"action"`
-	Scope   *string `json:"scope"`
-}
-
-type policyResponse struct {
-	Subject   string `json:"subject"`
-	Action    string `json:"action"`
-	Scope     string `json:"scope"`
-	Tenant    string `json:"tenant"`
-	CreatedAt string `json:"createdAt"`
-}
-
-func toPolicy(tenant string, p policy.Policy) policyResponse {
-	return policyResponse{Subject: p.Subject, Action: p.Action, Scope: p.Scope, Tenant: tenant,
+// toPolicy is p on the wire.
+func toPolicy(tenant string, p policy.Policy) wire.Policy {
+	return wire.Policy{Subject: p.Subject, Action: p.Action, Scope: p.Scope, Tenant: tenant,
 		CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339)}
 }
 
-func toPolicies(tenant string, ps []policy.Policy) []policyResponse {
-	out := make([]policyResponse, len(ps))
+func toPolicies(tenant string, ps []policy.Policy) []wire.Policy {
+	out := make([]wire.Policy, len(ps))
 	for i, p := range ps {
 		out[i] = toPolicy(tenant, p)
 	}
@@ -58,7 +46,7 @@ func toPolicies(tenant string, ps []policy.Policy) []policyResponse {
 // the normalized key. With inertOK the action may also be one that left the
 // catalog (to delete the policies that name it).
 func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (policy.Key, error) {
-	var req tripleRequest
+	var req wire.PolicyRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return policy.Key{}, err
 	}
@@ -125,7 +113,7 @@ func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err := s.mayChange(r, ActionPolicyCreate, k); err != nil {
 		return err
 	}
-	stored, _, err := s.Store.PutPolicy(r.Context(), tenantOf(r), policy.Policy{
+	stored, _, err := s.Store.PutPolicy(r.Context(), access.TenantOf(r), policy.Policy{
 		Subject: k.Subject, Action: k.Action, Scope: k.Scope, CreatedAt: s.Now().UTC().Truncate(time.Second)})
 	switch {
 	case errors.Is(err, store.ErrSubjectNotFound):
@@ -138,7 +126,7 @@ func (s *Service) createPolicy(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, toPolicy(tenantOf(r), stored))
+	httpapi.WriteJSON(w, http.StatusOK, toPolicy(access.TenantOf(r), stored))
 	return nil
 }
 
@@ -150,16 +138,11 @@ func (s *Service) deletePolicy(w http.ResponseWriter, r *http.Request) error {
 	if err := s.mayChange(r, ActionPolicyDelete, k); err != nil {
 		return err
 	}
-	if err := s.Store.DeletePolicy(r.Context(), tenantOf(r), k); err != nil {
+	if err := s.Store.DeletePolicy(r.Context(), access.TenantOf(r), k); err != nil {
 		return httpapi.Detailed(err, store.ErrNotFound, "No such policy.")
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-type policyList struct {
-	Items  []policyResponse `json:"items"`
-	Cursor string           `json:"cursor,omitempty"`
 }
 
 // listPolicies filters a subject's policies (with includeInherited, also
@@ -195,7 +178,7 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	if err := f.Err(); err != nil {
 		return err
 	}
-	ctx, ten := r.Context(), tenantOf(r)
+	ctx, ten := r.Context(), access.TenantOf(r)
 	keep := func(p policy.Policy) bool {
 		return (act == "" || p.Action == act || derived && s.Actions.Covers(p.Action, act)) &&
 			(sc == "" || p.Scope == sc || derived && resource.Covers(p.Scope, sc))
@@ -206,7 +189,7 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		resp := policyList{Items: toPolicies(ten, found)}
+		resp := wire.PolicyList{Items: toPolicies(ten, found)}
 		if next != nil {
 			resp.Cursor = encodeCursor(*next)
 		}
@@ -236,7 +219,7 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	})
 	policy.Sort(matched)
 	matched = slices.CompactFunc(matched, func(a, b policy.Policy) bool { return a.Key() == b.Key() })
-	resp := policyList{Items: toPolicies(ten, matched[:min(size, len(matched))])}
+	resp := wire.PolicyList{Items: toPolicies(ten, matched[:min(size, len(matched))])}
 	if len(matched) > size {
 		resp.Cursor = encodeCursor(matched[size-1].Key())
 	}
@@ -266,28 +249,17 @@ func decodeCursor(c string) (*policy.Key, bool) {
 	return &policy.Key{Subject: parts[0], Action: parts[1], Scope: parts[2]}, true
 }
 
-type actionResponse struct {
-	Action      string  `json:"action"`
-	Parent      *string `json:"parent"`
-	Description string  `json:"description"`
-}
-
 func (s *Service) listActions(w http.ResponseWriter, r *http.Request) error {
 	all := s.Actions.All()
-	items := make([]actionResponse, len(all))
+	items := make([]wire.Action, len(all))
 	for i, a := range all {
-		items[i] = actionResponse{Action: a.Name, Description: a.Description}
+		items[i] = wire.Action{Action: a.Name, Description: a.Description}
 		if a.Parent != "" {
 			items[i].Parent = &all[i].Parent
 		}
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	httpapi.WriteJSON(w, http.StatusOK, wire.List[wire.Action]{Items: items})
 	return nil
-}
-
-type checkResponse struct {
-	Allowed   bool             `json:"allowed"`
-	GrantedBy []policyResponse `json:"grantedBy"`
 }
 
 func (s *Service) check(w http.ResponseWriter, r *http.Request) error {
@@ -295,19 +267,13 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	g, err := s.Store.Grants(r.Context(), tenantOf(r), k.Subject)
+	g, err := s.Store.Grants(r.Context(), access.TenantOf(r), k.Subject)
 	if err != nil && !errors.Is(err, store.ErrSubjectNotFound) {
 		return err
 	}
 	granting := policy.Evaluate(s.Actions, g, k.Action, k.Scope)
-	httpapi.WriteJSON(w, http.StatusOK, checkResponse{Allowed: len(granting) > 0, GrantedBy: toPolicies(tenantOf(r), granting)})
+	httpapi.WriteJSON(w, http.StatusOK, wire.Decision{Allowed: len(granting) > 0, GrantedBy: toPolicies(access.TenantOf(r), granting)})
 	return nil
-}
-
-type permissionResponse struct {
-	Action    string           `json:"action"`
-	Scope     string           `json:"scope"`
-	GrantedBy []policyResponse `json:"grantedBy"`
 }
 
 func (s *Service) permissions(w http.ResponseWriter, r *http.Request) error {
@@ -320,7 +286,7 @@ func (s *Service) permissions(w http.ResponseWriter, r *http.Request) error {
 	if _, _, err := subject.Parse(subj); err != nil {
 		return noSubject
 	}
-	g, err := s.Store.Grants(r.Context(), tenantOf(r), subj)
+	g, err := s.Store.Grants(r.Context(), access.TenantOf(r), subj)
 	if errors.Is(err, store.ErrSubjectNotFound) {
 		return noSubject
 	}
@@ -328,9 +294,9 @@ func (s *Service) permissions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	perms := policy.Effective(g)
-	out := make([]permissionResponse, len(perms))
+	out := make([]wire.Permission, len(perms))
 	for i, p := range perms {
-		out[i] = permissionResponse{Action: p.Action, Scope: p.Scope, GrantedBy: toPolicies(tenantOf(r), p.GrantedBy)}
+		out[i] = wire.Permission{Action: p.Action, Scope: p.Scope, GrantedBy: toPolicies(access.TenantOf(r), p.GrantedBy)}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))
 	return nil

@@ -83,5 +83,3 @@ func (s *Service) Handler() *httpapi.Router {
 	})
 	return rt
 }
-
-func tenantOf(r *http.Request) string { return access.PrincipalFrom(r.Context()).Tenant }

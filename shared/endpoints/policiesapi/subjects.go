@@ -18,32 +18,13 @@ import (
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
-// subjectResponse is Aritma's subject shape.
-type subjectResponse struct {
-	ID          string       `json:"id"`
-	DisplayName string       `json:"displayName"`
-	Tenant      string       `json:"tenant"`
-	SubjectID   string       `json:"subjectId"`
-	Type        subject.Kind `json:"type"`
-}
-
-type groupResponse struct {
-	ID          string       `json:"id"`
-	SubjectID   string       `json:"subjectId"`
-	DisplayName string       `json:"displayName"`
-	Description string       `json:"description"`
-	Tenant      string       `json:"tenant"`
-	Type        subject.Kind `json:"type"`
-	// Provenance is absent for groups created before it was recorded.
-	Provenance *httpapi.Provenance `json:"provenance,omitempty"`
-	CreatedAt  string              `json:"createdAt"`
-}
-
-func toGroup(g group.Group) groupResponse {
-	return groupResponse{ID: g.ID, SubjectID: subject.ID(subject.Group, g.ID), DisplayName: g.DisplayName,
-		Description: g.Description, Tenant: g.Tenant, Type: subject.Group, Provenance: httpapi.ProvenanceOf(g.Provenance),
+// toGroup is g on the wire.
+func toGroup(g group.Group) wire.Group {
+	return wire.Group{ID: g.ID, SubjectID: subject.ID(subject.Group, g.ID), DisplayName: g.DisplayName,
+		Description: g.Description, Tenant: g.Tenant, Type: string(subject.Group), Provenance: wire.ProvenanceOf(g.Provenance),
 		CreatedAt: g.CreatedAt.UTC().Format(time.RFC3339)}
 }
 
@@ -58,12 +39,12 @@ var groupNotFound = httpapi.About(store.ErrNotFound, "group")
 // describe turns subject ids into subjects, naming clients and groups from
 // storage; a user's name lives in its identity provider, so its display
 // name is its subject id.
-func (s *Service) describe(r *http.Request, ids []string) ([]subjectResponse, error) {
-	names, err := s.Store.DisplayNames(r.Context(), tenantOf(r), ids)
+func (s *Service) describe(r *http.Request, ids []string) ([]wire.Subject, error) {
+	names, err := s.Store.DisplayNames(r.Context(), access.TenantOf(r), ids)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]subjectResponse, 0, len(ids))
+	out := make([]wire.Subject, 0, len(ids))
 	for _, sid := range ids {
 		kind, raw, err := subject.Parse(sid)
 		if err != nil {
@@ -76,7 +57,7 @@ func (s *Service) describe(r *http.Request, ids []string) ([]subjectResponse, er
 		if !ok {
 			name = sid
 		}
-		out = append(out, subjectResponse{ID: raw, DisplayName: name, Tenant: tenantOf(r), SubjectID: sid, Type: kind})
+		out = append(out, wire.Subject{ID: raw, DisplayName: name, Tenant: access.TenantOf(r), SubjectID: sid, Type: string(kind)})
 	}
 	return out, nil
 }
@@ -102,7 +83,7 @@ func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func
 	if err != nil {
 		return err
 	}
-	out := pageB[R]{Page: pageNo, PageSize: size, Data: make([]R, 0, len(found.Items))}
+	out := wire.Page[R]{Page: pageNo, PageSize: size, Data: make([]R, 0, len(found.Items))}
 	for _, v := range found.Items {
 		out.Data = append(out.Data, convert(v))
 	}
@@ -120,25 +101,17 @@ func writeSearchPage[T, R any](w http.ResponseWriter, r *http.Request, list func
 }
 
 func (s *Service) clientSubjects(w http.ResponseWriter, r *http.Request) error {
-	ctx, ten := r.Context(), tenantOf(r)
+	ctx, ten := r.Context(), access.TenantOf(r)
 	return writeSearchPage(w, r,
 		func(q store.PageQuery) (store.Page[client.Client], error) { return s.Store.ListClients(ctx, ten, q) },
 		func() (int, error) { return s.Store.CountClients(ctx, ten) },
-		func(c client.Client) subjectResponse {
-			return subjectResponse{ID: c.ID, DisplayName: c.Name, Tenant: c.Tenant, SubjectID: c.SubjectID(), Type: subject.Client}
+		func(c client.Client) wire.Subject {
+			return wire.Subject{ID: c.ID, DisplayName: c.Name, Tenant: c.Tenant, SubjectID: c.SubjectID(), Type: string(subject.Client)}
 		})
 }
 
-type groupRequest struct {
-	DisplayName *string `json:"displayName"`
-	Description *string `json:"description"`
-	// Provenance is the path a create comes through (an apply); absent
-	// for the API.
-	Provenance *httpapi.Provenance `json:"provenance"`
-}
-
 func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) error {
-	var req groupRequest
+	var req wire.GroupRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
@@ -150,11 +123,11 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) error {
 	}
 	spec := group.Spec{DisplayName: *req.DisplayName, Description: *req.Description}
 	f.Merge(spec.Validate())
-	label := req.Provenance.Label(f)
+	label := httpapi.ProvenanceLabel(req.Provenance, f)
 	if err := f.Err(); err != nil {
 		return err
 	}
-	g := group.Group{Tenant: tenantOf(r), DisplayName: spec.DisplayName, Description: spec.Description,
+	g := group.Group{Tenant: access.TenantOf(r), DisplayName: spec.DisplayName, Description: spec.Description,
 		CreatedAt: s.Now().UTC().Truncate(time.Second), Provenance: provenance.Made(access.PrincipalFrom(r.Context()).Subject, label)}
 	var err error
 	g.ID, err = store.CreateWithNewID(func(newID string) error {
@@ -171,7 +144,7 @@ func (s *Service) createGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) listGroups(w http.ResponseWriter, r *http.Request) error {
-	ctx, ten := r.Context(), tenantOf(r)
+	ctx, ten := r.Context(), access.TenantOf(r)
 	return writeSearchPage(w, r,
 		func(q store.PageQuery) (store.Page[group.Group], error) { return s.Store.ListGroups(ctx, ten, q) },
 		func() (int, error) { return s.Store.CountGroups(ctx, ten) },
@@ -184,7 +157,7 @@ func (s *Service) lookupGroup(r *http.Request) (group.Group, error) {
 	if !id.Valid(gid) {
 		return group.Group{}, groupNotFound
 	}
-	g, err := s.Store.GetGroup(r.Context(), tenantOf(r), gid)
+	g, err := s.Store.GetGroup(r.Context(), access.TenantOf(r), gid)
 	return g, httpapi.About(err, "group")
 }
 
@@ -212,7 +185,7 @@ func (s *Service) deleteGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := s.mayChangeMembers(r, "delete "+subject.ID(subject.Group, gid), gid); err != nil {
 		return err
 	}
-	if err := s.Store.DeleteGroup(r.Context(), tenantOf(r), gid); err != nil {
+	if err := s.Store.DeleteGroup(r.Context(), access.TenantOf(r), gid); err != nil {
 		return httpapi.About(err, "group")
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -236,19 +209,15 @@ func (s *Service) listMembers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(members, func(a, b subjectResponse) int { return strings.Compare(a.SubjectID, b.SubjectID) })
+	slices.SortFunc(members, func(a, b wire.Subject) int { return strings.Compare(a.SubjectID, b.SubjectID) })
 	httpapi.WriteJSON(w, http.StatusOK, paginate(members, page, size))
 	return nil
-}
-
-type membersRequest struct {
-	SubjectIDs *[]string `json:"subjectIds"`
 }
 
 // memberIDs decodes and validates a members body: 1-100 distinct client or
 // user subject ids (groups do not nest).
 func memberIDs(w http.ResponseWriter, r *http.Request) ([]string, error) {
-	var req membersRequest
+	var req wire.MembersRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return nil, err
 	}
@@ -371,11 +340,11 @@ func (s *Service) memberships(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	if kind == subject.Client {
-		if _, err := s.Store.GetClient(ctx, tenantOf(r), raw); err != nil {
+		if _, err := s.Store.GetClient(ctx, access.TenantOf(r), raw); err != nil {
 			return httpapi.Detailed(err, store.ErrNotFound, "No subject with that id exists.")
 		}
 	}
-	gids, err := s.Store.Memberships(ctx, tenantOf(r), sid)
+	gids, err := s.Store.Memberships(ctx, access.TenantOf(r), sid)
 	if err != nil {
 		return err
 	}
@@ -387,7 +356,7 @@ func (s *Service) memberships(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(out, func(a, b subjectResponse) int {
+	slices.SortFunc(out, func(a, b wire.Subject) int {
 		return strings.Compare(strings.ToLower(a.DisplayName), strings.ToLower(b.DisplayName))
 	})
 	httpapi.WriteJSON(w, http.StatusOK, paginate(out, page, size))

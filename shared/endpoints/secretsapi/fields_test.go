@@ -7,6 +7,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // TestWireFieldsAreClassified maps each JSON member of the secret and key
@@ -15,13 +16,12 @@ import (
 func TestWireFieldsAreClassified(t *testing.T) {
 	secrets := map[string]string{"id": "ID", "description": "Description", "expiration": "Expiration", "createdAt": "CreatedAt",
 		"expired": "Expiration", "value": "Value"}
-	if missing := policy.UnclassifiedWire(secrets, secret.Fields, reflect.TypeFor[secretResponse](), reflect.TypeFor[createdResponse](),
-		reflect.TypeFor[createRequest]()); len(missing) > 0 {
+	if missing := policy.UnclassifiedWire(secrets, secret.Fields, reflect.TypeFor[wire.CreatedSecret](), reflect.TypeFor[wire.SecretRequest]()); len(missing) > 0 {
 		t.Errorf("secret JSON members not mapped to a classified field: %v", missing)
 	}
 	keys := map[string]string{"id": "ID", "kid": "Kid", "alg": "Alg", "description": "Description", "expiration": "Expiration",
 		"createdAt": "CreatedAt", "expired": "Expiration", "jwk": "JWK"}
-	if missing := policy.UnclassifiedWire(keys, clientkey.Fields, reflect.TypeFor[keyResponse](), reflect.TypeFor[keyRequest]()); len(missing) > 0 {
+	if missing := policy.UnclassifiedWire(keys, clientkey.Fields, reflect.TypeFor[wire.Key](), reflect.TypeFor[wire.KeyRequest]()); len(missing) > 0 {
 		t.Errorf("key JSON members not mapped to a classified field: %v", missing)
 	}
 }

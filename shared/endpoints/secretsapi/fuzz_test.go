@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // FuzzSecretBody: any create body is a valid spec or a 4xx problem that
@@ -20,7 +21,7 @@ func FuzzSecretBody(f *testing.F) {
 	s := &Service{Now: time.Now}
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest(http.MethodPost, "/v1/clients/x/secrets", strings.NewReader(body))
-		var req createRequest
+		var req wire.SecretRequest
 		err := httpapi.DecodeJSON(httptest.NewRecorder(), r, &req)
 		if err == nil {
 			_, err = s.spec(req)

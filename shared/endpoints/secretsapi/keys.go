@@ -1,7 +1,6 @@
 package secretsapi
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -14,31 +13,12 @@ import (
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
-// keyResponse describes a registered public key.
-type keyResponse struct {
-	ID          string  `json:"id"`
-	Kid         string  `json:"kid"`
-	Alg         string  `json:"alg,omitempty"`
-	Description string  `json:"description"`
-	Expiration  *string `json:"expiration"`
-	CreatedAt   string  `json:"createdAt"`
-	Expired     bool    `json:"expired"`
-}
-
-type keyList struct {
-	Items []keyResponse `json:"items"`
-}
-
-type keyRequest struct {
-	JWK         json.RawMessage `json:"jwk"`
-	Description *string         `json:"description"`
-	Expiration  *string         `json:"expiration"`
-}
-
-func (s *Service) toKeyResponse(k clientkey.Key) keyResponse {
-	out := keyResponse{ID: k.ID, Kid: k.Kid, Alg: k.Alg, Description: k.Description,
+// toKeyResponse is k on the wire.
+func (s *Service) toKeyResponse(k clientkey.Key) wire.Key {
+	out := wire.Key{ID: k.ID, Kid: k.Kid, Alg: k.Alg, Description: k.Description,
 		CreatedAt: k.CreatedAt.UTC().Format(time.RFC3339), Expired: k.ExpiredAt(s.Now())}
 	if k.Expiration != nil {
 		e := k.Expiration.UTC().Format(time.RFC3339)
@@ -52,15 +32,15 @@ func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	keys, err := s.Secrets.ListKeys(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
+	keys, err := s.Secrets.ListKeys(r.Context(), access.TenantOf(r), cid)
 	if err != nil {
 		return httpapi.About(err, "client")
 	}
-	items := make([]keyResponse, len(keys))
+	items := make([]wire.Key, len(keys))
 	for i, k := range keys {
 		items[i] = s.toKeyResponse(k)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, keyList{Items: items})
+	httpapi.WriteJSON(w, http.StatusOK, wire.List[wire.Key]{Items: items})
 	return nil
 }
 
@@ -69,7 +49,7 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req keyRequest
+	var req wire.KeyRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
@@ -89,7 +69,7 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	k.ID, k.CreatedAt = id.New(), s.Now().UTC().Truncate(time.Second)
-	err = s.Secrets.CreateKey(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, k, clientkey.MaxPerClient)
+	err = s.Secrets.CreateKey(r.Context(), access.TenantOf(r), cid, k, clientkey.MaxPerClient)
 	switch {
 	case errors.Is(err, store.ErrLimitExceeded):
 		return httpapi.Detailed(err, store.ErrLimitExceeded, "A client may have at most "+strconv.Itoa(clientkey.MaxPerClient)+" keys; delete one first.")
@@ -114,7 +94,7 @@ func (s *Service) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
 		return err
 	}
-	if err := s.Secrets.DeleteKey(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, kid); err != nil {
+	if err := s.Secrets.DeleteKey(r.Context(), access.TenantOf(r), cid, kid); err != nil {
 		return httpapi.Detailed(err, store.ErrNotFound, notFound)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -18,6 +18,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // IAM actions of the routes.
@@ -73,33 +74,9 @@ func (s *Service) Handler() *httpapi.Router {
 	return rt
 }
 
-// secretResponse describes a secret. It has no field for a hash.
-type secretResponse struct {
-	ID          string  `json:"id"`
-	Description string  `json:"description"`
-	Expiration  *string `json:"expiration"`
-	CreatedAt   string  `json:"createdAt"`
-	Expired     bool    `json:"expired"`
-}
-
-// createdResponse is the one response that carries the value.
-type createdResponse struct {
-	secretResponse
-	Value string `json:"value"`
-}
-
-type listResponse struct {
-	Items []secretResponse `json:"items"`
-}
-
-type createRequest struct {
-	Value       *string `json:"value"`
-	Description *string `json:"description"`
-	Expiration  *string `json:"expiration"`
-}
-
-func (s *Service) toResponse(sec secret.Secret) secretResponse {
-	out := secretResponse{ID: sec.ID, Description: sec.Description,
+// toResponse is sec on the wire.
+func (s *Service) toResponse(sec secret.Secret) wire.Secret {
+	out := wire.Secret{ID: sec.ID, Description: sec.Description,
 		CreatedAt: sec.CreatedAt.UTC().Format(time.RFC3339), Expired: sec.ExpiredAt(s.Now())}
 	if sec.Expiration != nil {
 		e := sec.Expiration.UTC().Format(time.RFC3339)
@@ -123,15 +100,15 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	secrets, err := s.Secrets.ListSecrets(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid)
+	secrets, err := s.Secrets.ListSecrets(r.Context(), access.TenantOf(r), cid)
 	if err != nil {
 		return httpapi.About(err, "client")
 	}
-	items := make([]secretResponse, len(secrets))
+	items := make([]wire.Secret, len(secrets))
 	for i, sec := range secrets {
 		items[i] = s.toResponse(sec)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, listResponse{Items: items})
+	httpapi.WriteJSON(w, http.StatusOK, wire.List[wire.Secret]{Items: items})
 	return nil
 }
 
@@ -140,7 +117,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req createRequest
+	var req wire.SecretRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
@@ -157,7 +134,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	sec := secret.Secret{ID: id.New(), Description: spec.Description, Expiration: spec.Expiration,
 		CreatedAt: s.Now().UTC().Truncate(time.Second)}
-	err = s.Secrets.CreateSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid,
+	err = s.Secrets.CreateSecret(r.Context(), access.TenantOf(r), cid,
 		secret.Hashed{Secret: sec, Hash: hash}, secret.MaxPerClient)
 	if errors.Is(err, store.ErrLimitExceeded) {
 		return httpapi.Detailed(err, store.ErrLimitExceeded, "A client may have at most "+strconv.Itoa(secret.MaxPerClient)+" secrets; delete one first.")
@@ -167,7 +144,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	audit.Note(r.Context(), ActionCreate, "/clients/"+cid+"/secrets/"+sec.ID)
 	w.Header().Set("Location", "/v1/clients/"+cid+"/secrets/"+sec.ID)
-	httpapi.WriteJSON(w, http.StatusCreated, createdResponse{secretResponse: s.toResponse(sec), Value: spec.Value})
+	httpapi.WriteJSON(w, http.StatusCreated, wire.CreatedSecret{Secret: s.toResponse(sec), Value: spec.Value})
 	return nil
 }
 
@@ -180,7 +157,7 @@ func (s *Service) mayCreateCredential(r *http.Request, clientID string) error {
 	return s.Guard.RequireHoldsSubject(r.Context(), "create a credential for "+target, target)
 }
 
-func (s *Service) spec(req createRequest) (secret.Spec, error) {
+func (s *Service) spec(req wire.SecretRequest) (secret.Spec, error) {
 	f := httpapi.Fields{}
 	f.Required("value", req.Value != nil)
 	f.Required("description", req.Description != nil)
@@ -205,7 +182,7 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
 		return err
 	}
-	if err := s.Secrets.DeleteSecret(r.Context(), access.PrincipalFrom(r.Context()).Tenant, cid, sid); err != nil {
+	if err := s.Secrets.DeleteSecret(r.Context(), access.TenantOf(r), cid, sid); err != nil {
 		return httpapi.Detailed(err, store.ErrNotFound, notFound)
 	}
 	w.WriteHeader(http.StatusNoContent)

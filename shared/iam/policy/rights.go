@@ -149,12 +149,17 @@ func Unclassified(fields map[string]FieldClass, types ...reflect.Type) []string 
 // UnclassifiedWire lists the JSON members of wire types (structs) that
 // wire does not map to a domain field (member name → field name), or that
 // it maps to a field fields does not classify: the same guard as
-// Unclassified, for what crosses the API.
+// Unclassified, for what crosses the API. The members of an embedded
+// struct count as the embedding type's, as encoding/json promotes them.
 func UnclassifiedWire(wire map[string]string, fields map[string]FieldClass, types ...reflect.Type) []string {
 	var out []string
 	for _, typ := range types {
 		for f := range typ.Fields() {
 			member, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Anonymous && member == "" && f.Type.Kind() == reflect.Struct {
+				out = append(out, UnclassifiedWire(wire, fields, f.Type)...)
+				continue
+			}
 			if member == "" || member == "-" {
 				continue
 			}

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/oauth/token"
 )
@@ -27,9 +28,6 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantAuthorizationCode = "authorization_code"
 )
-
-// SubjectPrefix starts the IAM subject id of every client.
-const SubjectPrefix = "client-"
 
 // Limits on the fields of a client.
 const (
@@ -72,7 +70,7 @@ type Client struct {
 }
 
 // SubjectID is the client's IAM subject id.
-func (c Client) SubjectID() string { return SubjectPrefix + c.ID }
+func (c Client) SubjectID() string { return subject.ID(subject.Client, c.ID) }
 
 // AllowsGrant reports whether the client may use grant type g.
 func (c Client) AllowsGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }

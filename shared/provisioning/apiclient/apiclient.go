@@ -23,9 +23,9 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/machine-iam/machine-iam/shared/iam/provenance"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // Credentials name the service and the client to act as.
@@ -136,30 +136,58 @@ func StatusOf(err error) int {
 // IsNotFound reports whether err is a 404 answer.
 func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
 
-// call sends a JSON body (when in is not nil) and decodes a JSON answer into
-// out (when not nil). It returns the answer's headers.
-func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any, header http.Header) (http.Header, error) {
-	u := c.base + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
+// request is one call of the API. Only method and path are required.
+type request struct {
+	method, path string
+	query        url.Values
+	// body, when not nil, is sent as JSON; the JSON answer is decoded into
+	// out when not nil.
+	body, out any
+	header    http.Header
+}
+
+// get reads path into out.
+func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
+	_, err := c.do(ctx, request{method: http.MethodGet, path: path, query: query, out: out})
+	return err
+}
+
+// post sends body (nil for none) to path and reads the answer into out
+// (nil to ignore it).
+func (c *Client) post(ctx context.Context, path string, body, out any) error {
+	_, err := c.do(ctx, request{method: http.MethodPost, path: path, body: body, out: out})
+	return err
+}
+
+// delete deletes path; body, when not nil, says what (a policy).
+func (c *Client) delete(ctx context.Context, path string, body any) error {
+	_, err := c.do(ctx, request{method: http.MethodDelete, path: path, body: body})
+	return err
+}
+
+// do sends r and returns the answer's headers.
+func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
+	u := c.base + r.path
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
 	}
 	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
 		if err != nil {
 			return nil, err
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
 	if err != nil {
 		return nil, err
 	}
-	if in != nil {
+	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	for k, v := range header {
+	for k, v := range r.header {
 		req.Header[k] = v
 	}
 	resp, err := c.http.Do(req)
@@ -174,9 +202,9 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	if resp.StatusCode >= 300 {
 		return resp.Header, problemOf(resp, raw)
 	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.Header, fmt.Errorf("%s %s: unreadable answer: %w", method, path, err)
+	if r.out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, r.out); err != nil {
+			return resp.Header, fmt.Errorf("%s %s: unreadable answer: %w", r.method, r.path, err)
 		}
 	}
 	return resp.Header, nil
@@ -205,53 +233,11 @@ func problemOf(resp *http.Response, raw []byte) error {
 // and step out of the path it belongs to.
 func esc(s string) string { return strings.ReplaceAll(url.PathEscape(s), ".", "%2E") }
 
-// ClientSpec is a client's create and replace body.
-type ClientSpec struct {
-	Name                string            `json:"name"`
-	Description         string            `json:"description"`
-	AllowedGrantTypes   []string          `json:"allowedGrantTypes"`
-	AllowedScopes       []string          `json:"allowedScopes"`
-	RedirectURIs        []string          `json:"redirectUris"`
-	AllowedAudiences    []string          `json:"allowedAudiences,omitempty"`
-	AccessTokenLifetime int               `json:"accessTokenLifetime,omitempty"`
-	TokenClaims         map[string]string `json:"tokenClaims,omitempty"`
-	// Provenance, on a create, is the path it comes through (the server
-	// records the creator itself); on a record, how the client was made.
-	// Replaces never send it.
-	Provenance *Provenance `json:"provenance,omitempty"`
-}
-
-// Provenance is how a client or group was made: CreatedBy is the subject
-// whose token created it, recorded by the server; Via is "api", "apply",
-// "stack" or "operator", with the document and declared name of an apply
-// or the stack and logical id of a stack.
-type Provenance struct {
-	CreatedBy string `json:"createdBy,omitempty"`
-	Via       string `json:"via,omitempty"`
-	Document  string `json:"document,omitempty"`
-	Name      string `json:"name,omitempty"`
-	StackID   string `json:"stackId,omitempty"`
-	LogicalID string `json:"logicalId,omitempty"`
-}
-
-// Record is p as the provenance package holds it; the zero record for an
-// object made before provenance was recorded.
-func (p *Provenance) Record() provenance.Record {
-	if p == nil {
-		return provenance.Record{}
-	}
-	return provenance.Record{CreatedBy: p.CreatedBy, Label: provenance.Label{Via: p.Via, Document: p.Document, Name: p.Name,
-		StackID: p.StackID, LogicalID: p.LogicalID}}
-}
-
-// ClientRecord is a stored client.
+// ClientRecord is a stored client with the version it was read at.
 type ClientRecord struct {
-	ClientSpec
-	ClientID  string `json:"clientId"`
-	SubjectID string `json:"subjectId"`
-	CreatedAt string `json:"createdAt"`
-	UpdatedAt string `json:"updatedAt"`
-	// ETag is the version the record was read at, for ReplaceClient.
+	wire.Client
+	// ETag is the version the record was read at, for ReplaceClient;
+	// listings carry none.
 	ETag string `json:"-"`
 }
 
@@ -265,14 +251,13 @@ func (c *Client) ListClients(ctx context.Context, search string) ([]ClientRecord
 	var all []ClientRecord
 	path := "/v1/clients"
 	for {
-		var page struct {
-			Items []ClientRecord
-			Links struct{ Next *string }
-		}
-		if _, err := c.call(ctx, http.MethodGet, path, q, nil, &page, nil); err != nil {
+		var page wire.ClientList
+		if err := c.get(ctx, path, q, &page); err != nil {
 			return nil, err
 		}
-		all = append(all, page.Items...)
+		for _, it := range page.Items {
+			all = append(all, ClientRecord{Client: it})
+		}
 		if page.Links.Next == nil {
 			return all, nil
 		}
@@ -287,7 +272,7 @@ func (c *Client) ListClients(ctx context.Context, search string) ([]ClientRecord
 // GetClient returns one client with its ETag.
 func (c *Client) GetClient(ctx context.Context, id string) (ClientRecord, error) {
 	var rec ClientRecord
-	h, err := c.call(ctx, http.MethodGet, "/v1/clients/"+esc(id), nil, nil, &rec, nil)
+	h, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/clients/" + esc(id), out: &rec.Client})
 	if err == nil {
 		rec.ETag = h.Get("ETag")
 	}
@@ -295,27 +280,27 @@ func (c *Client) GetClient(ctx context.Context, id string) (ClientRecord, error)
 }
 
 // CreateClient creates a client.
-func (c *Client) CreateClient(ctx context.Context, spec ClientSpec) (ClientRecord, error) {
+func (c *Client) CreateClient(ctx context.Context, spec wire.ClientSpec) (ClientRecord, error) {
 	var rec ClientRecord
-	_, err := c.call(ctx, http.MethodPost, "/v1/clients", nil, spec.wire(), &rec, nil)
+	err := c.post(ctx, "/v1/clients", withLists(spec), &rec.Client)
 	return rec, err
 }
 
 // ReplaceClient replaces a client's fields; a non-empty etag makes the
 // replace conditional on it (412 when another write came first).
-func (c *Client) ReplaceClient(ctx context.Context, id string, spec ClientSpec, etag string) (ClientRecord, error) {
+func (c *Client) ReplaceClient(ctx context.Context, id string, spec wire.ClientSpec, etag string) (ClientRecord, error) {
 	var h http.Header
 	if etag != "" {
 		h = http.Header{"If-Match": {etag}}
 	}
 	var rec ClientRecord
 	spec.Provenance = nil
-	_, err := c.call(ctx, http.MethodPut, "/v1/clients/"+esc(id), nil, spec.wire(), &rec, h)
+	_, err := c.do(ctx, request{method: http.MethodPut, path: "/v1/clients/" + esc(id), body: withLists(spec), out: &rec.Client, header: h})
 	return rec, err
 }
 
-// wire fills the lists the API requires present.
-func (s ClientSpec) wire() ClientSpec {
+// withLists fills the lists the API requires present.
+func withLists(s wire.ClientSpec) wire.ClientSpec {
 	for _, l := range []*[]string{&s.AllowedGrantTypes, &s.AllowedScopes, &s.RedirectURIs} {
 		if *l == nil {
 			*l = []string{}
@@ -327,93 +312,61 @@ func (s ClientSpec) wire() ClientSpec {
 // DeleteClient deletes a client with its secrets, keys, policies and
 // memberships.
 func (c *Client) DeleteClient(ctx context.Context, id string) error {
-	_, err := c.call(ctx, http.MethodDelete, "/v1/clients/"+esc(id), nil, nil, nil, nil)
-	return err
+	return c.delete(ctx, "/v1/clients/"+esc(id), nil)
 }
 
 // RevokeTokens revokes every token issued to a client so far.
 func (c *Client) RevokeTokens(ctx context.Context, id string) error {
-	_, err := c.call(ctx, http.MethodPost, "/v1/clients/"+esc(id)+"/revoke-tokens", nil, nil, nil, nil)
-	return err
-}
-
-// Secret is a client secret as listed; Value is set only in CreateSecret's
-// answer.
-type Secret struct {
-	ID          string  `json:"id"`
-	Description string  `json:"description"`
-	Expiration  *string `json:"expiration"`
-	CreatedAt   string  `json:"createdAt"`
-	Expired     bool    `json:"expired"`
-	Value       string  `json:"value,omitempty"`
+	return c.post(ctx, "/v1/clients/"+esc(id)+"/revoke-tokens", nil, nil)
 }
 
 // ListSecrets lists a client's secrets.
-func (c *Client) ListSecrets(ctx context.Context, clientID string) ([]Secret, error) {
-	var list struct{ Items []Secret }
-	_, err := c.call(ctx, http.MethodGet, "/v1/clients/"+esc(clientID)+"/secrets", nil, nil, &list, nil)
+func (c *Client) ListSecrets(ctx context.Context, clientID string) ([]wire.Secret, error) {
+	var list wire.List[wire.Secret]
+	err := c.get(ctx, "/v1/clients/"+esc(clientID)+"/secrets", nil, &list)
 	return list.Items, err
 }
 
 // CreateSecret adds a secret with value; expiration is optional.
-func (c *Client) CreateSecret(ctx context.Context, clientID, value, description string, expiration *time.Time) (Secret, error) {
-	body := map[string]string{"value": value, "description": description}
-	if expiration != nil {
-		body["expiration"] = expiration.UTC().Format(time.RFC3339)
-	}
-	var s Secret
-	_, err := c.call(ctx, http.MethodPost, "/v1/clients/"+esc(clientID)+"/secrets", nil, body, &s, nil)
+func (c *Client) CreateSecret(ctx context.Context, clientID, value, description string, expiration *time.Time) (wire.CreatedSecret, error) {
+	body := wire.SecretRequest{Value: &value, Description: &description, Expiration: rfc3339(expiration)}
+	var s wire.CreatedSecret
+	err := c.post(ctx, "/v1/clients/"+esc(clientID)+"/secrets", body, &s)
 	return s, err
 }
 
 // DeleteSecret removes a secret.
 func (c *Client) DeleteSecret(ctx context.Context, clientID, secretID string) error {
-	_, err := c.call(ctx, http.MethodDelete, "/v1/clients/"+esc(clientID)+"/secrets/"+esc(secretID), nil, nil, nil, nil)
-	return err
-}
-
-// Key is a client's public key (private_key_jwt).
-type Key struct {
-	ID          string  `json:"id"`
-	Kid         string  `json:"kid"`
-	Alg         string  `json:"alg,omitempty"`
-	Description string  `json:"description"`
-	Expiration  *string `json:"expiration"`
-	CreatedAt   string  `json:"createdAt"`
-	Expired     bool    `json:"expired"`
+	return c.delete(ctx, "/v1/clients/"+esc(clientID)+"/secrets/"+esc(secretID), nil)
 }
 
 // ListKeys lists a client's public keys.
-func (c *Client) ListKeys(ctx context.Context, clientID string) ([]Key, error) {
-	var list struct{ Items []Key }
-	_, err := c.call(ctx, http.MethodGet, "/v1/clients/"+esc(clientID)+"/keys", nil, nil, &list, nil)
+func (c *Client) ListKeys(ctx context.Context, clientID string) ([]wire.Key, error) {
+	var list wire.List[wire.Key]
+	err := c.get(ctx, "/v1/clients/"+esc(clientID)+"/keys", nil, &list)
 	return list.Items, err
 }
 
 // CreateKey adds a public JWK.
-func (c *Client) CreateKey(ctx context.Context, clientID string, jwk json.RawMessage, description string, expiration *time.Time) (Key, error) {
-	body := map[string]any{"jwk": jwk, "description": description}
-	if expiration != nil {
-		body["expiration"] = expiration.UTC().Format(time.RFC3339)
-	}
-	var k Key
-	_, err := c.call(ctx, http.MethodPost, "/v1/clients/"+esc(clientID)+"/keys", nil, body, &k, nil)
+func (c *Client) CreateKey(ctx context.Context, clientID string, jwk json.RawMessage, description string, expiration *time.Time) (wire.Key, error) {
+	body := wire.KeyRequest{JWK: jwk, Description: &description, Expiration: rfc3339(expiration)}
+	var k wire.Key
+	err := c.post(ctx, "/v1/clients/"+esc(clientID)+"/keys", body, &k)
 	return k, err
+}
+
+// rfc3339 is an optional expiration on the wire.
+func rfc3339(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
 }
 
 // DeleteKey removes a public key.
 func (c *Client) DeleteKey(ctx context.Context, clientID, keyID string) error {
-	_, err := c.call(ctx, http.MethodDelete, "/v1/clients/"+esc(clientID)+"/keys/"+esc(keyID), nil, nil, nil, nil)
-	return err
-}
-
-// Policy grants Subject Action on Scope.
-type Policy struct {
-	Subject   string `json:"subject"`
-	Action    string `json:"action"`
-	Scope     string `json:"scope"`
-	Tenant    string `json:"tenant,omitempty"`
-	CreatedAt string `json:"createdAt,omitempty"`
+	return c.delete(ctx, "/v1/clients/"+esc(clientID)+"/keys/"+esc(keyID), nil)
 }
 
 // PolicyFilter selects policies; empty fields select all.
@@ -423,7 +376,7 @@ type PolicyFilter struct {
 }
 
 // ListPolicies returns the policies the filter selects, following cursors.
-func (c *Client) ListPolicies(ctx context.Context, f PolicyFilter) ([]Policy, error) {
+func (c *Client) ListPolicies(ctx context.Context, f PolicyFilter) ([]wire.Policy, error) {
 	q := url.Values{"pageSize": {"200"}}
 	for k, v := range map[string]string{"subject": f.Subject, "action": f.Action, "scope": f.Scope} {
 		if v != "" {
@@ -436,13 +389,10 @@ func (c *Client) ListPolicies(ctx context.Context, f PolicyFilter) ([]Policy, er
 	if f.Derived {
 		q.Set("includeDerived", "true")
 	}
-	var all []Policy
+	var all []wire.Policy
 	for {
-		var page struct {
-			Items  []Policy
-			Cursor string
-		}
-		if _, err := c.call(ctx, http.MethodGet, "/v1/policies", q, nil, &page, nil); err != nil {
+		var page wire.PolicyList
+		if err := c.get(ctx, "/v1/policies", q, &page); err != nil {
 			return nil, err
 		}
 		all = append(all, page.Items...)
@@ -454,112 +404,64 @@ func (c *Client) ListPolicies(ctx context.Context, f PolicyFilter) ([]Policy, er
 }
 
 // Grant creates a policy (a no-op when it exists).
-func (c *Client) Grant(ctx context.Context, p Policy) (Policy, error) {
-	var out Policy
-	_, err := c.call(ctx, http.MethodPost, "/v1/policies", nil, Policy{Subject: p.Subject, Action: p.Action, Scope: p.Scope}, &out, nil)
+func (c *Client) Grant(ctx context.Context, p wire.Policy) (wire.Policy, error) {
+	var out wire.Policy
+	err := c.post(ctx, "/v1/policies", p.Request(), &out)
 	return out, err
 }
 
 // Revoke deletes a policy.
-func (c *Client) Revoke(ctx context.Context, p Policy) error {
-	_, err := c.call(ctx, http.MethodDelete, "/v1/policies", nil, Policy{Subject: p.Subject, Action: p.Action, Scope: p.Scope}, nil, nil)
-	return err
-}
-
-// Decision is a permission check's answer.
-type Decision struct {
-	Allowed   bool     `json:"allowed"`
-	GrantedBy []Policy `json:"grantedBy"`
+func (c *Client) Revoke(ctx context.Context, p wire.Policy) error {
+	return c.delete(ctx, "/v1/policies", p.Request())
 }
 
 // Check asks whether subject may do action on scope.
-func (c *Client) Check(ctx context.Context, subject, action, scope string) (Decision, error) {
-	var d Decision
-	_, err := c.call(ctx, http.MethodPost, "/v1/permissions/check", nil, Policy{Subject: subject, Action: action, Scope: scope}, &d, nil)
+func (c *Client) Check(ctx context.Context, subject, action, scope string) (wire.Decision, error) {
+	var d wire.Decision
+	err := c.post(ctx, "/v1/permissions/check", wire.Policy{Subject: subject, Action: action, Scope: scope}.Request(), &d)
 	return d, err
 }
 
-// Action is an entry of the action catalog.
-type Action struct {
-	Action      string  `json:"action"`
-	Parent      *string `json:"parent"`
-	Description string  `json:"description"`
-}
-
 // ListActions returns the action catalog.
-func (c *Client) ListActions(ctx context.Context) ([]Action, error) {
-	var list struct{ Items []Action }
-	_, err := c.call(ctx, http.MethodGet, "/v1/actions", nil, nil, &list, nil)
+func (c *Client) ListActions(ctx context.Context) ([]wire.Action, error) {
+	var list wire.List[wire.Action]
+	err := c.get(ctx, "/v1/actions", nil, &list)
 	return list.Items, err
 }
 
-// Permission is one of a subject's effective permissions.
-type Permission struct {
-	Action    string   `json:"action"`
-	Scope     string   `json:"scope"`
-	GrantedBy []Policy `json:"grantedBy"`
-}
-
 // Permissions returns a subject's effective permissions.
-func (c *Client) Permissions(ctx context.Context, subject string) ([]Permission, error) {
-	return pages[Permission](ctx, c, "/v1/subjects/"+esc(subject)+"/permissions")
-}
-
-// Group is a group of subjects.
-type Group struct {
-	ID          string `json:"id"`
-	SubjectID   string `json:"subjectId"`
-	DisplayName string `json:"displayName"`
-	Description string `json:"description"`
-	Tenant      string `json:"tenant"`
-	Type        string `json:"type"`
-	CreatedAt   string `json:"createdAt"`
-	// Provenance is how the group was made (see ClientSpec).
-	Provenance *Provenance `json:"provenance,omitempty"`
-}
-
-// Subject is a client, group or user as listings show it.
-type Subject struct {
-	ID          string `json:"id"`
-	DisplayName string `json:"displayName"`
-	Tenant      string `json:"tenant"`
-	SubjectID   string `json:"subjectId"`
-	Type        string `json:"type"`
+func (c *Client) Permissions(ctx context.Context, subject string) ([]wire.Permission, error) {
+	return pages[wire.Permission](ctx, c, "/v1/subjects/"+esc(subject)+"/permissions")
 }
 
 // ListGroups returns every group.
-func (c *Client) ListGroups(ctx context.Context) ([]Group, error) {
-	return pages[Group](ctx, c, "/v1/subjects/groups")
+func (c *Client) ListGroups(ctx context.Context) ([]wire.Group, error) {
+	return pages[wire.Group](ctx, c, "/v1/subjects/groups")
 }
 
 // GetGroup returns one group, by id or group-<id>.
-func (c *Client) GetGroup(ctx context.Context, id string) (Group, error) {
-	var g Group
-	_, err := c.call(ctx, http.MethodGet, "/v1/subjects/groups/"+esc(id), nil, nil, &g, nil)
+func (c *Client) GetGroup(ctx context.Context, id string) (wire.Group, error) {
+	var g wire.Group
+	err := c.get(ctx, "/v1/subjects/groups/"+esc(id), nil, &g)
 	return g, err
 }
 
 // CreateGroup creates a group.
-func (c *Client) CreateGroup(ctx context.Context, displayName, description string, via *Provenance) (Group, error) {
-	var g Group
-	body := struct {
-		DisplayName string      `json:"displayName"`
-		Description string      `json:"description"`
-		Provenance  *Provenance `json:"provenance,omitempty"`
-	}{displayName, description, via}
-	_, err := c.call(ctx, http.MethodPost, "/v1/subjects/groups", nil, body, &g, nil)
+func (c *Client) CreateGroup(ctx context.Context, displayName, description string, via *wire.Provenance) (wire.Group, error) {
+	var g wire.Group
+	body := wire.GroupRequest{DisplayName: &displayName, Description: &description, Provenance: via}
+	err := c.post(ctx, "/v1/subjects/groups", body, &g)
 	return g, err
 }
 
 // DeleteGroup deletes a group with its policies and memberships.
 func (c *Client) DeleteGroup(ctx context.Context, id string) error {
-	_, err := c.call(ctx, http.MethodDelete, "/v1/subjects/groups/"+esc(id), nil, nil, nil, nil)
-	return err
+	return c.delete(ctx, "/v1/subjects/groups/"+esc(id), nil)
 }
 
 // Members returns a group's members.
-func (c *Client) Members(ctx context.Context, groupID string) ([]Subject, error) {
-	return pages[Subject](ctx, c, "/v1/subjects/groups/"+esc(groupID)+"/members")
+func (c *Client) Members(ctx context.Context, groupID string) ([]wire.Subject, error) {
+	return pages[wire.Subject](ctx, c, "/v1/subjects/groups/"+esc(groupID)+"/members")
 }
 
 // AddMembers adds subjects to a group.
@@ -578,8 +480,9 @@ const maxMembersPerCall = 100
 func (c *Client) members(ctx context.Context, method, groupID string, ids []string) error {
 	for len(ids) > 0 {
 		n := min(len(ids), maxMembersPerCall)
-		body := map[string][]string{"subjectIds": ids[:n]}
-		if _, err := c.call(ctx, method, "/v1/subjects/groups/"+esc(groupID)+"/members", nil, body, nil, nil); err != nil {
+		chunk := ids[:n]
+		body := wire.MembersRequest{SubjectIDs: &chunk}
+		if _, err := c.do(ctx, request{method: method, path: "/v1/subjects/groups/" + esc(groupID) + "/members", body: body}); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -588,20 +491,17 @@ func (c *Client) members(ctx context.Context, method, groupID string, ids []stri
 }
 
 // Memberships returns the groups a subject belongs to.
-func (c *Client) Memberships(ctx context.Context, subject string) ([]Group, error) {
-	return pages[Group](ctx, c, "/v1/subjects/"+esc(subject)+"/memberships")
+func (c *Client) Memberships(ctx context.Context, subject string) ([]wire.Group, error) {
+	return pages[wire.Group](ctx, c, "/v1/subjects/"+esc(subject)+"/memberships")
 }
 
 // pages reads every page of an envelope B listing.
 func pages[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 	var all []T
 	for page := 1; ; page++ {
-		var env struct {
-			TotalPages int
-			Data       []T
-		}
+		var env wire.Page[T]
 		q := url.Values{"page": {strconv.Itoa(page)}, "pageSize": {"200"}}
-		if _, err := c.call(ctx, http.MethodGet, path, q, nil, &env, nil); err != nil {
+		if err := c.get(ctx, path, q, &env); err != nil {
 			return nil, err
 		}
 		all = append(all, env.Data...)

@@ -30,9 +30,11 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 	"github.com/machine-iam/machine-iam/shared/provisioning/provision"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // ResourceType is the type stacks declare.
@@ -279,8 +281,8 @@ func ours(c apiclient.ClientRecord, api provision.API, ev cfn.Event) bool {
 }
 
 // via is the provenance of the clients this resource creates.
-func via(ev cfn.Event) *apiclient.Provenance {
-	return &apiclient.Provenance{Via: provenance.ViaStack, StackID: ev.StackID, LogicalID: ev.LogicalResourceID}
+func via(ev cfn.Event) *wire.Provenance {
+	return &wire.Provenance{Via: provenance.ViaStack, StackID: ev.StackID, LogicalID: ev.LogicalResourceID}
 }
 
 func (h *Handler) create(ctx context.Context, ev cfn.Event, props Properties) (string, map[string]any, error) {
@@ -365,7 +367,7 @@ func (h *Handler) reconcile(ctx context.Context, api provision.API, ev cfn.Event
 	}
 	iss := tenant.Issuer(h.BaseURL, props.Tenant)
 	return id, map[string]any{
-		"ClientId": id, "SubjectId": "client-" + id, "Tenant": props.Tenant,
+		"ClientId": id, "SubjectId": subject.ID(subject.Client, id), "Tenant": props.Tenant,
 		"Issuer": iss, "TokenEndpoint": tenant.TokenEndpoint(iss),
 	}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // An apply manages only what it can prove is its own: the objects that the
@@ -28,7 +29,7 @@ func clientObject(c apiclient.ClientRecord) object {
 	return object{id: c.ClientID, name: c.Name, subjectID: c.SubjectID, prov: c.Provenance.Record()}
 }
 
-func groupObject(g apiclient.Group) object {
+func groupObject(g wire.Group) object {
 	return object{id: g.ID, name: g.DisplayName, subjectID: g.SubjectID, prov: g.Provenance.Record()}
 }
 

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // API is what planning reads and applying writes; *apiclient.Client
@@ -25,27 +27,27 @@ type API interface {
 	Subject() string
 	ListClients(ctx context.Context, search string) ([]apiclient.ClientRecord, error)
 	GetClient(ctx context.Context, id string) (apiclient.ClientRecord, error)
-	CreateClient(ctx context.Context, spec apiclient.ClientSpec) (apiclient.ClientRecord, error)
-	ReplaceClient(ctx context.Context, id string, spec apiclient.ClientSpec, etag string) (apiclient.ClientRecord, error)
+	CreateClient(ctx context.Context, spec wire.ClientSpec) (apiclient.ClientRecord, error)
+	ReplaceClient(ctx context.Context, id string, spec wire.ClientSpec, etag string) (apiclient.ClientRecord, error)
 	DeleteClient(ctx context.Context, id string) error
-	ListSecrets(ctx context.Context, clientID string) ([]apiclient.Secret, error)
-	CreateSecret(ctx context.Context, clientID, value, description string, expiration *time.Time) (apiclient.Secret, error)
+	ListSecrets(ctx context.Context, clientID string) ([]wire.Secret, error)
+	CreateSecret(ctx context.Context, clientID, value, description string, expiration *time.Time) (wire.CreatedSecret, error)
 	DeleteSecret(ctx context.Context, clientID, secretID string) error
-	ListKeys(ctx context.Context, clientID string) ([]apiclient.Key, error)
-	CreateKey(ctx context.Context, clientID string, jwk json.RawMessage, description string, expiration *time.Time) (apiclient.Key, error)
+	ListKeys(ctx context.Context, clientID string) ([]wire.Key, error)
+	CreateKey(ctx context.Context, clientID string, jwk json.RawMessage, description string, expiration *time.Time) (wire.Key, error)
 	DeleteKey(ctx context.Context, clientID, keyID string) error
-	ListPolicies(ctx context.Context, f apiclient.PolicyFilter) ([]apiclient.Policy, error)
-	Grant(ctx context.Context, p apiclient.Policy) (apiclient.Policy, error)
-	Revoke(ctx context.Context, p apiclient.Policy) error
-	ListGroups(ctx context.Context) ([]apiclient.Group, error)
-	CreateGroup(ctx context.Context, displayName, description string, via *apiclient.Provenance) (apiclient.Group, error)
+	ListPolicies(ctx context.Context, f apiclient.PolicyFilter) ([]wire.Policy, error)
+	Grant(ctx context.Context, p wire.Policy) (wire.Policy, error)
+	Revoke(ctx context.Context, p wire.Policy) error
+	ListGroups(ctx context.Context) ([]wire.Group, error)
+	CreateGroup(ctx context.Context, displayName, description string, via *wire.Provenance) (wire.Group, error)
 	DeleteGroup(ctx context.Context, id string) error
-	Members(ctx context.Context, groupID string) ([]apiclient.Subject, error)
+	Members(ctx context.Context, groupID string) ([]wire.Subject, error)
 	AddMembers(ctx context.Context, groupID string, subjectIDs ...string) error
 	RemoveMembers(ctx context.Context, groupID string, subjectIDs ...string) error
-	Memberships(ctx context.Context, subject string) ([]apiclient.Group, error)
-	Permissions(ctx context.Context, subject string) ([]apiclient.Permission, error)
-	Check(ctx context.Context, subject, action, scope string) (apiclient.Decision, error)
+	Memberships(ctx context.Context, subject string) ([]wire.Group, error)
+	Permissions(ctx context.Context, subject string) ([]wire.Permission, error)
+	Check(ctx context.Context, subject, action, scope string) (wire.Decision, error)
 }
 
 // Op is what a change does to a resource.
@@ -87,7 +89,7 @@ type Plan struct {
 	newSecrets int
 	// via, when set, is the provenance of what the plan creates (a
 	// stack's); otherwise an apply of document.
-	via *apiclient.Provenance
+	via *wire.Provenance
 }
 
 // Options tune a plan.
@@ -242,20 +244,20 @@ func (p *Plan) add(c Change, steps ...step) {
 }
 
 // label is the provenance an apply gives what it creates for name.
-func (p *Plan) label(name string) *apiclient.Provenance {
+func (p *Plan) label(name string) *wire.Provenance {
 	if p.via != nil {
 		return p.via
 	}
-	return &apiclient.Provenance{Via: provenance.ViaApply, Document: p.document, Name: name}
+	return &wire.Provenance{Via: provenance.ViaApply, Document: p.document, Name: name}
 }
 
 // managedGroup is an existing group a declared one manages.
 type managedGroup struct {
-	apiclient.Group
+	wire.Group
 	takeover bool // named by id, not created by this document's applies
 }
 
-func existingGroup(groups []apiclient.Group, m matched) *managedGroup {
+func existingGroup(groups []wire.Group, m matched) *managedGroup {
 	if m.index < 0 {
 		return nil
 	}
@@ -265,7 +267,7 @@ func existingGroup(groups []apiclient.Group, m matched) *managedGroup {
 func (p *Plan) planGroup(ctx context.Context, api API, doc Document, want Group, have *managedGroup) error {
 	ch := Change{Kind: "group", Name: want.Name}
 	var havePolicies []Grant
-	var members []apiclient.Subject
+	var members []wire.Subject
 	if have == nil {
 		ch.Op = Create
 		ch.Details = append(ch.Details, fmt.Sprintf("+ description  %q", want.Description))
@@ -298,8 +300,8 @@ func (p *Plan) planGroup(ctx context.Context, api API, doc Document, want Group,
 			return fmt.Errorf("group %q: %w", want.Name, err)
 		}
 	}
-	subject := func(r *run) string { return "group-" + r.groups[want.Name] }
-	steps := policySteps(&ch, havePolicies, want.Policies, policyTarget{subject, "group " + want.Name, phaseRevokeFromGroups})
+	subjectOf := func(r *run) string { return subject.ID(subject.Group, r.groups[want.Name]) }
+	steps := policySteps(&ch, havePolicies, want.Policies, policyTarget{subjectOf, "group " + want.Name, phaseRevokeFromGroups})
 	steps = append(steps, p.memberSteps(&ch, doc, want, members)...)
 	if ch.Op == Update && len(ch.Details) == 0 {
 		return nil
@@ -312,17 +314,17 @@ func (p *Plan) planGroup(ctx context.Context, api API, doc Document, want Group,
 // users join, and any member the document does not declare (a user it does
 // not list, a client that is not one of its clients) leaves. The
 // document's own clients join and leave in their own changes.
-func (p *Plan) memberSteps(ch *Change, doc Document, want Group, members []apiclient.Subject) []step {
+func (p *Plan) memberSteps(ch *Change, doc Document, want Group, members []wire.Subject) []step {
 	declaredClients := map[string]bool{}
 	for _, c := range doc.Clients {
 		if id := p.clientIDs[c.Name]; id != "" {
-			declaredClients["client-"+id] = true
+			declaredClients[subject.ID(subject.Client, id)] = true
 		}
 	}
 	var have, shown []string
 	for _, m := range members {
 		shown = append(shown, m.SubjectID+" ("+m.DisplayName+")")
-		if m.Type == "User" || !declaredClients[m.SubjectID] {
+		if m.Type == string(subject.User) || !declaredClients[m.SubjectID] {
 			have = append(have, m.SubjectID)
 		}
 	}
@@ -350,14 +352,14 @@ func (p *Plan) memberSteps(ch *Change, doc Document, want Group, members []apicl
 	return steps
 }
 
-func directPolicies(ctx context.Context, api API, subject string) ([]Grant, error) {
-	list, err := api.ListPolicies(ctx, apiclient.PolicyFilter{Subject: subject})
+func directPolicies(ctx context.Context, api API, subjectID string) ([]Grant, error) {
+	list, err := api.ListPolicies(ctx, apiclient.PolicyFilter{Subject: subjectID})
 	if err != nil {
-		return nil, fmt.Errorf("policies of %s: %w", subject, err)
+		return nil, fmt.Errorf("policies of %s: %w", subjectID, err)
 	}
 	grants := make([]Grant, 0, len(list))
 	for _, pol := range list {
-		if pol.Subject == subject {
+		if pol.Subject == subjectID {
 			grants = append(grants, Grant{Action: pol.Action, Scope: pol.Scope})
 		}
 	}
@@ -376,13 +378,13 @@ type policyTarget struct {
 }
 
 func policySteps(ch *Change, have, want []Grant, target policyTarget) []step {
-	subject, owner, revokePhase := target.subject, target.name, target.revokePhase
+	subjectOf, owner, revokePhase := target.subject, target.name, target.revokePhase
 	var steps []step
 	add, remove := diffFunc(have, want)
 	for _, g := range add {
 		ch.Details = append(ch.Details, "+ policy       "+g.String())
 		steps = append(steps, step{phaseGrant, func(ctx context.Context, r *run) error {
-			if _, err := r.api.Grant(ctx, apiclient.Policy{Subject: subject(r), Action: g.Action, Scope: g.Scope}); err != nil {
+			if _, err := r.api.Grant(ctx, wire.Policy{Subject: subjectOf(r), Action: g.Action, Scope: g.Scope}); err != nil {
 				return fmt.Errorf("%s: granting %s: %w", owner, g, err)
 			}
 			return nil
@@ -391,7 +393,7 @@ func policySteps(ch *Change, have, want []Grant, target policyTarget) []step {
 	for _, g := range remove {
 		ch.Details = append(ch.Details, "- policy       "+g.String())
 		steps = append(steps, step{revokePhase, func(ctx context.Context, r *run) error {
-			err := r.api.Revoke(ctx, apiclient.Policy{Subject: subject(r), Action: g.Action, Scope: g.Scope})
+			err := r.api.Revoke(ctx, wire.Policy{Subject: subjectOf(r), Action: g.Action, Scope: g.Scope})
 			if err != nil && !apiclient.IsNotFound(err) {
 				return fmt.Errorf("%s: revoking %s: %w", owner, g, err)
 			}
@@ -402,8 +404,8 @@ func policySteps(ch *Change, have, want []Grant, target policyTarget) []step {
 }
 
 // Spec is the client's create and replace body.
-func (c Client) Spec() apiclient.ClientSpec {
-	return apiclient.ClientSpec{
+func (c Client) Spec() wire.ClientSpec {
+	return wire.ClientSpec{
 		Name: c.Name, Description: c.Description, AllowedGrantTypes: c.GrantTypes, AllowedScopes: c.Scopes,
 		RedirectURIs: c.RedirectURIs, AllowedAudiences: c.Audiences, AccessTokenLifetime: c.AccessTokenLifetime,
 		TokenClaims: c.TokenClaims,
@@ -414,7 +416,7 @@ func (c Client) Spec() apiclient.ClientSpec {
 // is its current record, nil to create it (without a secret) with the
 // provenance via. The groups it joins must exist; each is named by its
 // id, or by a display name that exactly one group of the tenant has.
-func PlanClient(ctx context.Context, api API, want Client, have *apiclient.ClientRecord, via *apiclient.Provenance) (*Plan, error) {
+func PlanClient(ctx context.Context, api API, want Client, have *apiclient.ClientRecord, via *wire.Provenance) (*Plan, error) {
 	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}, clientIDs: map[string]string{}, groupIDs: map[string]string{}, via: via}
 	if len(want.Groups) > 0 {
 		groups, err := api.ListGroups(ctx)
@@ -435,7 +437,7 @@ func PlanClient(ctx context.Context, api API, want Client, have *apiclient.Clien
 
 // groupNamed finds the group whose id, subject id or (unambiguous)
 // display name is name.
-func groupNamed(groups []apiclient.Group, name string) (string, error) {
+func groupNamed(groups []wire.Group, name string) (string, error) {
 	var byName []string
 	for _, g := range groups {
 		if g.ID == name || g.SubjectID == name {
@@ -475,10 +477,10 @@ func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apicl
 		}
 		steps = append(steps, current.replace...)
 	}
-	subject := func(r *run) string { return "client-" + r.clients[want.Name] }
+	subjectOf := func(r *run) string { return subject.ID(subject.Client, r.clients[want.Name]) }
 	steps = append(steps, keySteps(&ch, current.keys, want)...)
-	steps = append(steps, policySteps(&ch, current.policies, want.Policies, policyTarget{subject, "client " + want.Name, phaseRevoke})...)
-	steps = append(steps, p.membershipSteps(&ch, want, current.groups, subject)...)
+	steps = append(steps, policySteps(&ch, current.policies, want.Policies, policyTarget{subjectOf, "client " + want.Name, phaseRevoke})...)
+	steps = append(steps, p.membershipSteps(&ch, want, current.groups, subjectOf)...)
 	if ch.Op == Update && len(ch.Details) == 0 {
 		return nil
 	}
@@ -490,14 +492,14 @@ func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apicl
 type clientState struct {
 	replace  []step
 	policies []Grant
-	groups   []apiclient.Group
-	keys     []apiclient.Key
+	groups   []wire.Group
+	keys     []wire.Key
 }
 
 // createClientStep plans a new client, with the provenance the server
 // records, and its generated secret.
 func (p *Plan) createClientStep(ch *Change, want Client, generateSecret bool) step {
-	ch.Details = append(ch.Details, fieldLines(apiclient.ClientSpec{}, want.Spec(), true)...)
+	ch.Details = append(ch.Details, fieldLines(wire.ClientSpec{}, want.Spec(), true)...)
 	secret := generateSecret && len(want.PublicKeys) == 0
 	if secret {
 		p.newSecrets++
@@ -577,7 +579,7 @@ func (p *Plan) readClient(ctx context.Context, api API, ch *Change, want Client,
 
 // membershipSteps joins the groups want declares that the client is not
 // in, and leaves every other group it is in; groups are compared by id.
-func (p *Plan) membershipSteps(ch *Change, want Client, in []apiclient.Group, subject func(*run) string) []step {
+func (p *Plan) membershipSteps(ch *Change, want Client, in []wire.Group, subjectOf func(*run) string) []step {
 	var steps []step
 	member := map[string]bool{}
 	for _, g := range in {
@@ -592,7 +594,7 @@ func (p *Plan) membershipSteps(ch *Change, want Client, in []apiclient.Group, su
 		}
 		ch.Details = append(ch.Details, "+ member of    "+name)
 		steps = append(steps, step{phaseJoin, func(ctx context.Context, r *run) error {
-			if err := r.api.AddMembers(ctx, r.groups[name], subject(r)); err != nil {
+			if err := r.api.AddMembers(ctx, r.groups[name], subjectOf(r)); err != nil {
 				return fmt.Errorf("client %q: joining group %q: %w", want.Name, name, err)
 			}
 			return nil
@@ -604,7 +606,7 @@ func (p *Plan) membershipSteps(ch *Change, want Client, in []apiclient.Group, su
 		}
 		ch.Details = append(ch.Details, "- member of    "+g.DisplayName+" ("+g.ID+")")
 		steps = append(steps, step{phaseLeave, func(ctx context.Context, r *run) error {
-			if err := r.api.RemoveMembers(ctx, g.ID, subject(r)); err != nil {
+			if err := r.api.RemoveMembers(ctx, g.ID, subjectOf(r)); err != nil {
 				return fmt.Errorf("client %q: leaving group %q: %w", want.Name, g.DisplayName, err)
 			}
 			return nil
@@ -616,9 +618,9 @@ func (p *Plan) membershipSteps(ch *Change, want Client, in []apiclient.Group, su
 // keySteps adds keys the document lists and the client lacks (by kid), and
 // removes those it has and the document does not list. A key's material is
 // never read back, so a changed key needs a new kid.
-func keySteps(ch *Change, have []apiclient.Key, want Client) []step {
+func keySteps(ch *Change, have []wire.Key, want Client) []step {
 	var steps []step
-	haveByKid := map[string]apiclient.Key{}
+	haveByKid := map[string]wire.Key{}
 	for _, k := range have {
 		haveByKid[k.Kid] = k
 	}
@@ -657,7 +659,7 @@ func keySteps(ch *Change, have []apiclient.Key, want Client) []step {
 
 // fieldLines describes how a client's fields change from have to want; with
 // all, every field of want is shown (a create).
-func fieldLines(have, want apiclient.ClientSpec, all bool) []string {
+func fieldLines(have, want wire.ClientSpec, all bool) []string {
 	var lines []string
 	field := func(name string, h, w any) {
 		hs, ws := show(h), show(w)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // recordingAPI is a tenant of one group and one client, recording every
@@ -21,44 +22,44 @@ func (f *recordingAPI) Subject() string { return "client-applier" }
 
 // applied is the provenance of what the applier made from the default
 // document under name.
-func applied(name string) *apiclient.Provenance {
-	return &apiclient.Provenance{CreatedBy: "client-applier", Via: "apply", Document: DefaultName, Name: name}
+func applied(name string) *wire.Provenance {
+	return &wire.Provenance{CreatedBy: "client-applier", Via: "apply", Document: DefaultName, Name: name}
 }
 
 func (f *recordingAPI) ListClients(context.Context, string) ([]apiclient.ClientRecord, error) {
-	return []apiclient.ClientRecord{{ClientSpec: f.spec(), ClientID: "c1", SubjectID: "client-c1", ETag: `"1"`}}, nil
+	return []apiclient.ClientRecord{{Client: wire.Client{ClientSpec: f.spec(), ClientID: "c1", SubjectID: "client-c1"}, ETag: `"1"`}}, nil
 }
 
-func (f *recordingAPI) spec() apiclient.ClientSpec {
-	return apiclient.ClientSpec{Name: "job", Description: "d", AllowedGrantTypes: []string{"client_credentials"}, Provenance: applied("job")}
+func (f *recordingAPI) spec() wire.ClientSpec {
+	return wire.ClientSpec{Name: "job", Description: "d", AllowedGrantTypes: []string{"client_credentials"}, Provenance: applied("job")}
 }
 
-func (f *recordingAPI) ListGroups(context.Context) ([]apiclient.Group, error) {
-	return []apiclient.Group{{ID: "g1", SubjectID: "group-g1", DisplayName: "jobs", Description: "d", Provenance: applied("jobs")}}, nil
+func (f *recordingAPI) ListGroups(context.Context) ([]wire.Group, error) {
+	return []wire.Group{{ID: "g1", SubjectID: "group-g1", DisplayName: "jobs", Description: "d", Provenance: applied("jobs")}}, nil
 }
 
-func (f *recordingAPI) ListPolicies(_ context.Context, p apiclient.PolicyFilter) ([]apiclient.Policy, error) {
+func (f *recordingAPI) ListPolicies(_ context.Context, p apiclient.PolicyFilter) ([]wire.Policy, error) {
 	if p.Subject == "group-g1" {
-		return []apiclient.Policy{{Subject: "group-g1", Action: "owner", Scope: "/companies/42"}}, nil
+		return []wire.Policy{{Subject: "group-g1", Action: "owner", Scope: "/companies/42"}}, nil
 	}
 	return nil, nil
 }
 
-func (f *recordingAPI) Members(context.Context, string) ([]apiclient.Subject, error) { return nil, nil }
-func (f *recordingAPI) Memberships(context.Context, string) ([]apiclient.Group, error) {
+func (f *recordingAPI) Members(context.Context, string) ([]wire.Subject, error) { return nil, nil }
+func (f *recordingAPI) Memberships(context.Context, string) ([]wire.Group, error) {
 	return nil, nil
 }
-func (f *recordingAPI) ListKeys(context.Context, string) ([]apiclient.Key, error) { return nil, nil }
+func (f *recordingAPI) ListKeys(context.Context, string) ([]wire.Key, error) { return nil, nil }
 func (f *recordingAPI) GetClient(context.Context, string) (apiclient.ClientRecord, error) {
 	panic("no read needed")
 }
 
-func (f *recordingAPI) Grant(_ context.Context, p apiclient.Policy) (apiclient.Policy, error) {
+func (f *recordingAPI) Grant(_ context.Context, p wire.Policy) (wire.Policy, error) {
 	f.writes = append(f.writes, "grant "+p.Subject+" "+p.Action)
 	return p, nil
 }
 
-func (f *recordingAPI) Revoke(_ context.Context, p apiclient.Policy) error {
+func (f *recordingAPI) Revoke(_ context.Context, p wire.Policy) error {
 	f.writes = append(f.writes, "revoke "+p.Subject+" "+p.Action)
 	return nil
 }
@@ -101,30 +102,30 @@ clients:
 type tenantAPI struct {
 	recordingAPI
 	clients []apiclient.ClientRecord
-	groups  []apiclient.Group
-	members map[string][]apiclient.Subject
+	groups  []wire.Group
+	members map[string][]wire.Subject
 	// holds is what the applier may do, as "action on scope".
 	holds []string
-	perms map[string][]apiclient.Permission
+	perms map[string][]wire.Permission
 }
 
 func (f *tenantAPI) ListClients(context.Context, string) ([]apiclient.ClientRecord, error) {
 	return f.clients, nil
 }
-func (f *tenantAPI) ListGroups(context.Context) ([]apiclient.Group, error) { return f.groups, nil }
-func (f *tenantAPI) Members(_ context.Context, g string) ([]apiclient.Subject, error) {
+func (f *tenantAPI) ListGroups(context.Context) ([]wire.Group, error) { return f.groups, nil }
+func (f *tenantAPI) Members(_ context.Context, g string) ([]wire.Subject, error) {
 	return f.members[g], nil
 }
-func (f *tenantAPI) Permissions(_ context.Context, s string) ([]apiclient.Permission, error) {
+func (f *tenantAPI) Permissions(_ context.Context, s string) ([]wire.Permission, error) {
 	return f.perms[s], nil
 }
-func (f *tenantAPI) Check(_ context.Context, _, action, scope string) (apiclient.Decision, error) {
-	return apiclient.Decision{Allowed: slices.Contains(f.holds, action+" on "+scope)}, nil
+func (f *tenantAPI) Check(_ context.Context, _, action, scope string) (wire.Decision, error) {
+	return wire.Decision{Allowed: slices.Contains(f.holds, action+" on "+scope)}, nil
 }
 
-func record(id, name string, p *apiclient.Provenance) apiclient.ClientRecord {
-	return apiclient.ClientRecord{ClientSpec: apiclient.ClientSpec{Name: name, Description: "d", AllowedGrantTypes: []string{"client_credentials"},
-		Provenance: p}, ClientID: id, SubjectID: "client-" + id, ETag: `"1"`}
+func record(id, name string, p *wire.Provenance) apiclient.ClientRecord {
+	return apiclient.ClientRecord{Client: wire.Client{ClientSpec: wire.ClientSpec{Name: name, Description: "d", AllowedGrantTypes: []string{"client_credentials"},
+		Provenance: p}, ClientID: id, SubjectID: "client-" + id}, ETag: `"1"`}
 }
 
 func mustParse(t *testing.T, doc string) Document {
@@ -143,15 +144,15 @@ func mustParse(t *testing.T, doc string) Document {
 func TestPlanAdoptsNothingByName(t *testing.T) {
 	api := &tenantAPI{
 		clients: []apiclient.ClientRecord{
-			record("evil", "exporter", &apiclient.Provenance{CreatedBy: "client-evil", Via: "api"}),
-			record("planted", "other", &apiclient.Provenance{CreatedBy: "client-evil", Via: "apply", Document: DefaultName, Name: "exporter"}),
+			record("evil", "exporter", &wire.Provenance{CreatedBy: "client-evil", Via: "api"}),
+			record("planted", "other", &wire.Provenance{CreatedBy: "client-evil", Via: "apply", Document: DefaultName, Name: "exporter"}),
 			record("mine-old", "gone", applied("gone")),
-			record("elsewhere", "x", &apiclient.Provenance{CreatedBy: "client-applier", Via: "apply", Document: "other-doc", Name: "gone"}),
-			record("stack", "y", &apiclient.Provenance{CreatedBy: "client-applier", Via: "stack", StackID: "arn", LogicalID: "L"}),
+			record("elsewhere", "x", &wire.Provenance{CreatedBy: "client-applier", Via: "apply", Document: "other-doc", Name: "gone"}),
+			record("stack", "y", &wire.Provenance{CreatedBy: "client-applier", Via: "stack", StackID: "arn", LogicalID: "L"}),
 			record("legacy", "z", nil),
 		},
-		groups: []apiclient.Group{{ID: "g-evil", SubjectID: "group-g-evil", DisplayName: "jobs", Description: "d",
-			Provenance: &apiclient.Provenance{CreatedBy: "client-evil", Via: "api"}}},
+		groups: []wire.Group{{ID: "g-evil", SubjectID: "group-g-evil", DisplayName: "jobs", Description: "d",
+			Provenance: &wire.Provenance{CreatedBy: "client-evil", Via: "api"}}},
 	}
 	doc := mustParse(t, `version: 1
 groups: [{name: jobs, description: d, policies: [{action: banking.ais.read, scope: /companies/42}]}]
@@ -185,8 +186,8 @@ clients: [{name: exporter, description: d, groups: [jobs]}]
 // over only when the applier holds all it holds, and the plan says so.
 func TestPlanTakeoverNeedsAllTheObjectHolds(t *testing.T) {
 	api := &tenantAPI{
-		clients: []apiclient.ClientRecord{record("strong", "exporter", &apiclient.Provenance{CreatedBy: "client-boss", Via: "api"})},
-		perms:   map[string][]apiclient.Permission{"client-strong": {{Action: "iam.client.read", Scope: "/clients"}}},
+		clients: []apiclient.ClientRecord{record("strong", "exporter", &wire.Provenance{CreatedBy: "client-boss", Via: "api"})},
+		perms:   map[string][]wire.Permission{"client-strong": {{Action: "iam.client.read", Scope: "/clients"}}},
 	}
 	doc := mustParse(t, `version: 1
 clients: [{name: exporter, id: strong, description: changed}]

@@ -1,0 +1,44 @@
+package wire
+
+import "encoding/json"
+
+// Secret is a client secret as listed: it has no member for the value's
+// hash, and the value itself appears only in CreatedSecret.
+type Secret struct {
+	ID          string  `json:"id"`
+	Description string  `json:"description"`
+	Expiration  *string `json:"expiration"`
+	CreatedAt   string  `json:"createdAt"`
+	Expired     bool    `json:"expired"`
+}
+
+// CreatedSecret is the one answer that carries a secret's value.
+type CreatedSecret struct {
+	Secret
+	Value string `json:"value"`
+}
+
+// SecretRequest is a secret's create body; expiration is optional.
+type SecretRequest struct {
+	Value       *string `json:"value"`
+	Description *string `json:"description"`
+	Expiration  *string `json:"expiration,omitempty"`
+}
+
+// Key is a client's registered public key (private_key_jwt).
+type Key struct {
+	ID          string  `json:"id"`
+	Kid         string  `json:"kid"`
+	Alg         string  `json:"alg,omitempty"`
+	Description string  `json:"description"`
+	Expiration  *string `json:"expiration"`
+	CreatedAt   string  `json:"createdAt"`
+	Expired     bool    `json:"expired"`
+}
+
+// KeyRequest is a key's create body: a public JWK; expiration is optional.
+type KeyRequest struct {
+	JWK         json.RawMessage `json:"jwk"`
+	Description *string         `json:"description"`
+	Expiration  *string         `json:"expiration,omitempty"`
+}

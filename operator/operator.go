@@ -103,10 +103,10 @@ func Recover(ctx context.Context, st Store, hasher secret.Hasher, name, issuerBa
 func newOwner(ctx context.Context, st Store, hasher secret.Hasher, ten, issuerBase, name, description string, now time.Time) (Result, error) {
 	now = now.UTC().Truncate(time.Second)
 	admin := client.Client{
-		Tenant: ten, ID: id.New(), Name: name, Description: description,
-		GrantTypes:   []string{client.GrantClientCredentials},
-		Scopes:       []string{oauthscope.IAM},
-		RedirectURIs: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1,
+		Tenant: ten, ID: id.New(),
+		Spec: client.Spec{Name: name, Description: description, GrantTypes: []string{client.GrantClientCredentials},
+			Scopes: []string{oauthscope.IAM}, RedirectURIs: []string{}},
+		CreatedAt: now, UpdatedAt: now, Version: 1,
 		Provenance: provenance.Record{CreatedBy: provenance.Operator, Label: provenance.Label{Via: provenance.ViaOperator}},
 	}
 	if err := st.CreateClient(ctx, admin); err != nil {

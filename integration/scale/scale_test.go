@@ -246,9 +246,7 @@ func seedClients(ctx context.Context, st *dynamo.Store, tenant string, n int) er
 			if i%searchEvery == 0 {
 				name = fmt.Sprintf("payments-export-%06d", i)
 			}
-			cs = append(cs, client.Client{Tenant: tenant, ID: id.New(), Name: name, Description: "Seeded for the scale benchmark",
-				GrantTypes: []string{client.GrantClientCredentials}, Scopes: []string{"api"}, RedirectURIs: []string{},
-				CreatedAt: now, UpdatedAt: now, Version: 1})
+			cs = append(cs, client.Client{Tenant: tenant, ID: id.New(), Spec: client.Spec{Name: name, Description: "Seeded for the scale benchmark", GrantTypes: []string{client.GrantClientCredentials}, Scopes: []string{"api"}, RedirectURIs: []string{}}, CreatedAt: now, UpdatedAt: now, Version: 1})
 		}
 		select {
 		case work <- cs:
@@ -271,9 +269,7 @@ func seedClients(ctx context.Context, st *dynamo.Store, tenant string, n int) er
 // maxGroups groups of maxPolicies policies each.
 func seedMaximalSubject(ctx context.Context, st *dynamo.Store, tenant string) (string, error) {
 	now := time.Now().UTC().Truncate(time.Second)
-	c := client.Client{Tenant: tenant, ID: id.New(), Name: "maximal", Description: "At the per-subject maxima",
-		GrantTypes: []string{client.GrantClientCredentials}, Scopes: []string{"api"}, RedirectURIs: []string{},
-		CreatedAt: now, UpdatedAt: now, Version: 1}
+	c := client.Client{Tenant: tenant, ID: id.New(), Spec: client.Spec{Name: "maximal", Description: "At the per-subject maxima", GrantTypes: []string{client.GrantClientCredentials}, Scopes: []string{"api"}, RedirectURIs: []string{}}, CreatedAt: now, UpdatedAt: now, Version: 1}
 	if err := st.CreateClient(ctx, c); err != nil {
 		return "", err
 	}

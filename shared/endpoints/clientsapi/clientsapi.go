@@ -165,13 +165,8 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.Now().UTC().Truncate(time.Second)
-	c := client.Client{
-		Tenant: access.TenantOf(r),
-		Name:   spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
-		RedirectURIs: spec.RedirectURIs, Audiences: spec.Audiences, TokenLifetime: spec.TokenLifetime,
-		TokenClaims: spec.TokenClaims, CreatedAt: now, UpdatedAt: now, Version: 1,
-		Provenance: provenance.Made(access.PrincipalFrom(r.Context()).Subject, label),
-	}
+	c := client.Client{Tenant: access.TenantOf(r), Spec: spec, CreatedAt: now, UpdatedAt: now, Version: 1,
+		Provenance: provenance.Made(access.PrincipalFrom(r.Context()).Subject, label)}
 	c.ID, err = store.CreateWithNewID(func(newID string) error {
 		c.ID = newID
 		return s.Clients.CreateClient(r.Context(), c)
@@ -224,11 +219,7 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpapi.About(err, noun)
 	}
-	replacement := client.Client{
-		Tenant: ten, ID: cid, Name: spec.Name, Description: spec.Description, GrantTypes: spec.GrantTypes,
-		Scopes: spec.Scopes, RedirectURIs: spec.RedirectURIs, Audiences: spec.Audiences, TokenLifetime: spec.TokenLifetime,
-		TokenClaims: spec.TokenClaims, UpdatedAt: s.Now().UTC().Truncate(time.Second),
-	}
+	replacement := client.Client{Tenant: ten, ID: cid, Spec: spec, UpdatedAt: s.Now().UTC().Truncate(time.Second)}
 	c, err := s.replaceChecked(r, replacement, ifVersion)
 	if err != nil {
 		return httpapi.About(err, noun)

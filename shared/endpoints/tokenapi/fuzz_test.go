@@ -156,8 +156,7 @@ func newTestService(t testing.TB) *Service {
 	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	sig, _ := signer.NewLocal(priv)
 	creds := &memoryCredentials{
-		client: client.Client{Tenant: "default", ID: knownID, Name: "n", GrantTypes: []string{client.GrantClientCredentials},
-			Scopes: []string{"api", oauthscope.IAM}},
+		client:  client.Client{Tenant: "default", ID: knownID, Spec: client.Spec{Name: "n", GrantTypes: []string{client.GrantClientCredentials}, Scopes: []string{"api", oauthscope.IAM}}},
 		secrets: []secret.Hashed{{Secret: secret.Secret{ID: "s"}, Hash: phc}},
 	}
 	return &Service{

@@ -41,22 +41,12 @@ const (
 	MinTokenLifetime     = time.Minute
 )
 
-// Client is a registered machine identity of one tenant.
+// Client is a registered machine identity of one tenant: what a caller set
+// (Spec) and what the server keeps beside it.
 type Client struct {
-	Tenant       string
-	ID           string
-	Name         string
-	Description  string
-	GrantTypes   []string
-	Scopes       []string
-	RedirectURIs []string
-	// Audiences are the resource servers (RFC 8707 resource URIs) the
-	// client may ask tokens for; none means the deployment's default.
-	Audiences []string
-	// TokenLifetime, when not 0, replaces the deployment's.
-	TokenLifetime time.Duration
-	// TokenClaims are string claims added to its tokens.
-	TokenClaims map[string]string
+	Tenant string
+	ID     string
+	Spec
 	// TokensRevokedAt is when the kill switch last revoked every token
 	// it held; zero for never.
 	TokensRevokedAt time.Time

@@ -31,7 +31,7 @@ var Fields = map[string]policy.FieldClass{
 
 // TokenRights are the rights c's fields bear (its policies and groups
 // aside), unresolved: see policy.TokenRights.Resolve.
-func (c Client) TokenRights() policy.TokenRights { return c.Spec().TokenRights() }
+func (c Client) TokenRights() policy.TokenRights { return c.Spec.TokenRights() }
 
 // TokenRights are the rights a client with spec s would bear.
 func (s Spec) TokenRights() policy.TokenRights {
@@ -39,12 +39,6 @@ func (s Spec) TokenRights() policy.TokenRights {
 		OAuthScopes: slices.Clone(s.Scopes), GrantTypes: slices.Clone(s.GrantTypes), Audiences: slices.Clone(s.Audiences),
 		Claims: s.TokenClaims, Lifetime: s.TokenLifetime, RedirectURIs: slices.Clone(s.RedirectURIs),
 	}
-}
-
-// Spec returns what a caller set of c.
-func (c Client) Spec() Spec {
-	return Spec{Name: c.Name, Description: c.Description, GrantTypes: c.GrantTypes, Scopes: c.Scopes, RedirectURIs: c.RedirectURIs,
-		Audiences: c.Audiences, TokenLifetime: c.TokenLifetime, TokenClaims: c.TokenClaims}
 }
 
 // ReachesManagement reports whether a client with resolved rights t can get

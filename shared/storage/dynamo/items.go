@@ -189,10 +189,12 @@ func clientFromItem(it item) client.Client {
 	tenant := tenantOf(it)
 	return client.Client{
 		Tenant: tenant, ID: subjectIDOf(it, subject.Client),
-		Name: getS(it, attrName), Description: getS(it, attrDescription),
-		GrantTypes: getList(it, attrGrantTypes), Scopes: getList(it, attrScopes), RedirectURIs: getList(it, attrRedirectURIs),
-		Audiences: getList(it, attrAudiences), TokenLifetime: time.Duration(getN(it, attrTokenLife)) * time.Second,
-		TokenClaims:     getStrMap(it, attrTokenClaims),
+		Spec: client.Spec{
+			Name: getS(it, attrName), Description: getS(it, attrDescription),
+			GrantTypes: getList(it, attrGrantTypes), Scopes: getList(it, attrScopes), RedirectURIs: getList(it, attrRedirectURIs),
+			Audiences: getList(it, attrAudiences), TokenLifetime: time.Duration(getN(it, attrTokenLife)) * time.Second,
+			TokenClaims: getStrMap(it, attrTokenClaims),
+		},
 		TokensRevokedAt: unixOrZero(getN(it, attrKilledAt)),
 		Provenance:      provenanceOf(it),
 		CreatedAt:       getTime(it, attrCreatedAt), UpdatedAt: getTime(it, attrUpdatedAt),

@@ -93,8 +93,7 @@ func tenant(t *testing.T) string {
 
 func newClient(t *testing.T, ten string, scopes ...string) client.Client {
 	t.Helper()
-	c := client.Client{Tenant: ten, ID: id.New(), Name: "c-" + id.New()[:8], Description: "d", GrantTypes: []string{client.GrantClientCredentials},
-		Scopes: scopes, RedirectURIs: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1}
+	c := client.Client{Tenant: ten, ID: id.New(), Spec: client.Spec{Name: "c-" + id.New()[:8], Description: "d", GrantTypes: []string{client.GrantClientCredentials}, Scopes: scopes, RedirectURIs: []string{}}, CreatedAt: now, UpdatedAt: now, Version: 1}
 	if err := st.CreateClient(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -488,8 +487,7 @@ func TestListingPagesAndCounts(t *testing.T) {
 	ctx, ten := context.Background(), tenant(t)
 	byName := map[string]client.Client{}
 	for _, n := range []string{"delta", "Alpha", "charlie", "bravo", "echo", "alpha", "Foxtrot"} {
-		c := client.Client{Tenant: ten, ID: id.New(), Name: n, Description: "d", GrantTypes: []string{client.GrantClientCredentials},
-			RedirectURIs: []string{}, CreatedAt: now, UpdatedAt: now, Version: 1}
+		c := client.Client{Tenant: ten, ID: id.New(), Spec: client.Spec{Name: n, Description: "d", GrantTypes: []string{client.GrantClientCredentials}, RedirectURIs: []string{}}, CreatedAt: now, UpdatedAt: now, Version: 1}
 		is(t, st.CreateClient(ctx, c), nil)
 		byName[n] = c
 	}

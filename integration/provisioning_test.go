@@ -212,9 +212,14 @@ func TestCustomResourceLifecycle(t *testing.T) {
 		"Tenant":       res.Tenant, "Name": "invoice-exporter", "Description": "Nightly export",
 		"Scopes": []any{"api"}, "AccessTokenLifetime": "900", "TokenClaims": map[string]any{"team": "payments"},
 		"Policies":  []any{map[string]any{"Action": "banking.pis.read", "Scope": "/companies/42/payments/"}},
-		"Groups":    []any{"payment-jobs"},
+		"Groups":    []any{groupSubject},
 		"SecretArn": "arn:secret-1",
 	}
+	// A group is named by its id: a display name is refused, as anyone
+	// allowed to create groups could take it.
+	byName := clone(props)
+	byName["Name"], byName["Groups"] = "by-name", []any{"payment-jobs"}
+	p.fail(p.event(cfn.RequestCreate, "", byName, nil), "by its id")
 	create := p.event(cfn.RequestCreate, "", props, nil)
 	resp := p.succeed(create)
 	clientID := resp.PhysicalResourceID

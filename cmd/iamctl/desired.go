@@ -106,6 +106,11 @@ func applyPlan(ctx context.Context, cio cmdIO, api *apiclient.Client, plan *prov
 	if cerr := closeSink(); err == nil {
 		err = cerr
 	}
+	// What others added to what the apply manages while it ran, and the
+	// apply removed, is said on stderr (stdout may carry secrets).
+	for _, line := range plan.Swept {
+		fmt.Fprintln(cio.stderr, "Swept: "+line)
+	}
 	if err != nil {
 		return fmt.Errorf("apply stopped: %w (iamctl plan shows what is left)", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
@@ -63,6 +64,10 @@ func (s Spec) Validate() map[string][]string {
 		errs["displayName"] = append(errs["displayName"], "must not be empty")
 	case n > MaxDisplayNameLength:
 		errs["displayName"] = append(errs["displayName"], fmt.Sprintf("must be at most %d characters", MaxDisplayNameLength))
+	}
+	if strings.ContainsFunc(s.DisplayName, unicode.IsControl) {
+		// A name is one line wherever it is shown (a plan, a table).
+		errs["displayName"] = append(errs["displayName"], "must not contain line breaks or tabs")
 	}
 	if utf8.RuneCountInString(s.Description) > MaxDescriptionLength {
 		errs["description"] = append(errs["description"], fmt.Sprintf("must be at most %d characters", MaxDescriptionLength))

@@ -86,6 +86,10 @@ func (t TokenRights) Equal(u TokenRights) bool {
 		maps.Equal(t.Claims, u.Claims) && t.Lifetime == u.Lifetime
 }
 
+// Lacking lists what a client with rights t may not obtain of conferred
+// (see lacks), for callers outside a decision, such as a plan.
+func (t TokenRights) Lacking(conferred TokenRights) []string { return t.lacks(conferred) }
+
 // lacks lists what holder may not obtain of conferred, both resolved:
 // every OAuth scope, grant type, audience, redirect URI and claim conferred
 // that holder lacks, and a lifetime longer than holder's own.

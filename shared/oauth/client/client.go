@@ -88,6 +88,10 @@ func (s Spec) Validate(scopes *oauthscope.Catalog, maxLifetime time.Duration) ma
 	add := func(field, msg string) { errs[field] = append(errs[field], msg) }
 
 	checkText(add, "name", s.Name, MaxNameLength)
+	if strings.ContainsFunc(s.Name, unicode.IsControl) {
+		// A name is one line wherever it is shown (a plan, a table).
+		add("name", "must not contain line breaks or tabs")
+	}
 	checkText(add, "description", s.Description, MaxDescriptionLength)
 
 	if len(s.GrantTypes) == 0 {

@@ -3,8 +3,10 @@ package provision
 import (
 	"context"
 	"fmt"
-	"slices"
+	"strings"
+	"time"
 
+	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
@@ -97,7 +99,7 @@ func (mt matcher) match(kind string, decls []declared, existing []object) (map[s
 // client's OAuth scopes. Taking an object over hands the document's rights
 // over it to the applier, so it must hold all of it, as the server's
 // no-escalation rule asks of any change to it.
-func takeoverLacks(ctx context.Context, api API, subjectID string, scopes []string) ([]string, error) {
+func takeoverLacks(ctx context.Context, api API, subjectID string, target *wire.ClientSpec) ([]string, error) {
 	var lacks []string
 	perms, err := api.Permissions(ctx, subjectID)
 	if err != nil {
@@ -112,7 +114,7 @@ func takeoverLacks(ctx context.Context, api API, subjectID string, scopes []stri
 			lacks = append(lacks, p.Action+" on "+p.Scope)
 		}
 	}
-	if len(scopes) == 0 {
+	if target == nil {
 		return lacks, nil
 	}
 	if owner, err := api.Check(ctx, api.Subject(), "owner", "/"); err != nil || owner.Allowed {
@@ -122,18 +124,22 @@ func takeoverLacks(ctx context.Context, api API, subjectID string, scopes []stri
 	if err != nil {
 		return nil, fmt.Errorf("reading the applying client: %w", err)
 	}
-	for _, s := range scopes {
-		if !slices.Contains(me.AllowedScopes, s) {
-			lacks = append(lacks, "OAuth scope "+s)
-		}
-	}
-	return lacks, nil
+	// Every right a client's fields bear, compared as the server compares
+	// them (an absent lifetime or audience list is the deployment's).
+	return append(lacks, rightsOf(me.ClientSpec).Lacking(rightsOf(*target))...), nil
+}
+
+// rightsOf is what a client's fields let it obtain in its tokens.
+func rightsOf(c wire.ClientSpec) policy.TokenRights {
+	return policy.TokenRights{OAuthScopes: c.AllowedScopes, GrantTypes: c.AllowedGrantTypes, Audiences: c.AllowedAudiences,
+		Claims: c.TokenClaims, Lifetime: time.Duration(c.AccessTokenLifetime) * time.Second, RedirectURIs: c.RedirectURIs,
+	}.Resolve("", 0)
 }
 
 // checkTakeover refuses a takeover of subjectID unless the applier holds
 // all of it, and returns the plan line that announces it.
-func checkTakeover(ctx context.Context, api API, what string, o object, scopes []string) (string, error) {
-	lacks, err := takeoverLacks(ctx, api, o.subjectID, scopes)
+func checkTakeover(ctx context.Context, api API, what string, o object, target *wire.ClientSpec) (string, error) {
+	lacks, err := takeoverLacks(ctx, api, o.subjectID, target)
 	if err != nil {
 		return "", err
 	}
@@ -144,6 +150,5 @@ func checkTakeover(ctx context.Context, api API, what string, o object, scopes [
 }
 
 func idOfSubject(s string) string {
-	_, id, _ := subject.Parse(s)
-	return id
+	return strings.TrimPrefix(s, subject.ID(subject.Client, ""))
 }

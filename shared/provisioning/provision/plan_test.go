@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 	"github.com/machine-iam/machine-iam/shared/web/wire"
@@ -107,6 +108,15 @@ type tenantAPI struct {
 	// holds is what the applier may do, as "action on scope".
 	holds []string
 	perms map[string][]wire.Permission
+	// me is the applying client's record.
+	me apiclient.ClientRecord
+}
+
+func (f *tenantAPI) GetClient(_ context.Context, id string) (apiclient.ClientRecord, error) {
+	if id != "applier" {
+		panic("only the applier is read")
+	}
+	return f.me, nil
 }
 
 func (f *tenantAPI) ListClients(context.Context, string) ([]apiclient.ClientRecord, error) {
@@ -188,6 +198,7 @@ func TestPlanTakeoverNeedsAllTheObjectHolds(t *testing.T) {
 	api := &tenantAPI{
 		clients: []apiclient.ClientRecord{record("strong", "exporter", &wire.Provenance{CreatedBy: "client-boss", Via: "api"})},
 		perms:   map[string][]wire.Permission{"client-strong": {{Action: "iam.client.read", Scope: "/clients"}}},
+		me:      record("applier", "applier", nil),
 	}
 	doc := mustParse(t, `version: 1
 clients: [{name: exporter, id: strong, description: changed}]
@@ -196,6 +207,13 @@ clients: [{name: exporter, id: strong, description: changed}]
 		t.Fatalf("a takeover of a client holding more than the applier: %v, want a refusal naming what it lacks", err)
 	}
 	api.holds = []string{"iam.client.read on /clients"}
+	// Every right its fields bear counts too: an audience the applier's
+	// own tokens may not carry is one it lacks.
+	api.clients[0].AllowedAudiences = []string{"https://payments.example"}
+	if _, err := MakePlan(context.Background(), api, doc, Options{}); err == nil || !strings.Contains(err.Error(), "audience https://payments.example") {
+		t.Fatalf("a takeover of a client with another audience: %v, want a refusal naming it", err)
+	}
+	api.clients[0].AllowedAudiences = nil
 	plan, err := MakePlan(context.Background(), api, doc, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -204,5 +222,75 @@ clients: [{name: exporter, id: strong, description: changed}]
 	plan.Write(&out)
 	if !strings.Contains(out.String(), "! takes over   strong, created by client-boss through the API") {
 		t.Fatalf("the plan does not announce the takeover:\n%s", out.String())
+	}
+}
+
+// racedAPI is an empty tenant in which, while an apply runs, someone else
+// joins the group it creates and plants a secret on the client it creates.
+type racedAPI struct {
+	tenantAPI
+	members map[string][]wire.Subject
+	secrets []wire.Secret
+	writes  []string
+}
+
+func (f *racedAPI) CreateGroup(_ context.Context, name, _ string, _ *wire.Provenance) (wire.Group, error) {
+	f.members = map[string][]wire.Subject{"g1": {{SubjectID: "client-evil", Type: "Client"}}}
+	return wire.Group{ID: "g1", SubjectID: "group-g1", DisplayName: name}, nil
+}
+func (f *racedAPI) CreateClient(context.Context, wire.ClientSpec) (apiclient.ClientRecord, error) {
+	return apiclient.ClientRecord{Client: wire.Client{ClientID: "c1", SubjectID: "client-c1"}}, nil
+}
+func (f *racedAPI) CreateSecret(_ context.Context, clientID, _, _ string, _ *time.Time) (wire.CreatedSecret, error) {
+	f.secrets = append(f.secrets, wire.Secret{ID: "generated"}, wire.Secret{ID: "planted"})
+	return wire.CreatedSecret{Secret: wire.Secret{ID: "generated"}}, nil
+}
+func (f *racedAPI) ListSecrets(context.Context, string) ([]wire.Secret, error) { return f.secrets, nil }
+func (f *racedAPI) ListKeys(context.Context, string) ([]wire.Key, error)       { return nil, nil }
+func (f *racedAPI) Members(_ context.Context, g string) ([]wire.Subject, error) {
+	return f.members[g], nil
+}
+func (f *racedAPI) Grant(_ context.Context, p wire.Policy) (wire.Policy, error) { return p, nil }
+func (f *racedAPI) AddMembers(_ context.Context, g string, ids ...string) error {
+	for _, id := range ids {
+		f.members[g] = append(f.members[g], wire.Subject{SubjectID: id, Type: "Client"})
+	}
+	return nil
+}
+func (f *racedAPI) RemoveMembers(_ context.Context, g string, ids ...string) error {
+	f.writes = append(f.writes, "leave "+g+" "+strings.Join(ids, ","))
+	return nil
+}
+func (f *racedAPI) DeleteSecret(_ context.Context, c, s string) error {
+	f.writes = append(f.writes, "delete secret "+c+" "+s)
+	return nil
+}
+func (f *racedAPI) RevokeTokens(_ context.Context, c string) error {
+	f.writes = append(f.writes, "revoke tokens "+c)
+	return nil
+}
+
+// TestApplySweepsWhatOthersAddedWhileItRan: a member that joined the group
+// the apply created before its grants, and a secret planted on the client
+// it created, are gone when the apply ends, with that client's tokens.
+func TestApplySweepsWhatOthersAddedWhileItRan(t *testing.T) {
+	api := &racedAPI{}
+	doc := mustParse(t, `version: 1
+groups: [{name: payers, description: d, policies: [{action: banking.ais.read, scope: /companies/42}]}]
+clients: [{name: exporter, description: d, scopes: [api], groups: [payers]}]
+`)
+	plan, err := MakePlan(context.Background(), api, doc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plan.Apply(context.Background(), api, func(NewSecret) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"leave g1 client-evil", "delete secret c1 planted", "revoke tokens c1"}
+	if !slices.Equal(api.writes, want) {
+		t.Fatalf("writes %q, want %q", api.writes, want)
+	}
+	if len(plan.Swept) != 3 {
+		t.Fatalf("swept %q", plan.Swept)
 	}
 }

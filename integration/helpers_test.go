@@ -21,7 +21,7 @@ import (
 func newTenantAdmin(t *testing.T, name string) (string, operator.Result) {
 	t.Helper()
 	name = name + "-" + strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", ""))
-	res, err := operator.Bootstrap(context.Background(), env.svc.Store(), testHasher, name, env.base, time.Now())
+	res, err := operator.Operator{Store: env.svc.Store(), Hasher: testHasher, IssuerBase: env.base, Now: time.Now()}.Bootstrap(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,8 @@ func run(m *testing.M) int {
 	server.Listener = ln
 	server.Start()
 	defer server.Close()
-	if h.admin, err = operator.Bootstrap(ctx, svc.Store(), testHasher, tenant.Default, h.base, time.Now()); err != nil {
+	op := operator.Operator{Store: svc.Store(), Hasher: testHasher, IssuerBase: h.base, Now: time.Now()}
+	if h.admin, err = op.Bootstrap(ctx, tenant.Default); err != nil {
 		fmt.Fprintln(os.Stderr, "integration: bootstrap:", err)
 		return 1
 	}

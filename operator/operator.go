@@ -49,11 +49,22 @@ type Result struct {
 // ErrTenantExists is returned when the tenant was bootstrapped before.
 var ErrTenantExists = errors.New("tenant exists already")
 
+// Operator is what operator commands act with: the table (with AWS
+// credentials, not through the API), the hasher of the secrets they make,
+// the issuer base URL their results name, and the time.
+type Operator struct {
+	Store      Store
+	Hasher     secret.Hasher
+	IssuerBase string
+	Now        time.Time
+}
+
 // Bootstrap creates tenant name and its admin client. The tenant record is
 // written last and conditionally, so a crash or a concurrent run never leaves
 // a tenant whose admin credentials nobody received; an admin client left by
 // such a failure has a secret nobody knows.
-func Bootstrap(ctx context.Context, st Store, hasher secret.Hasher, name, issuerBase string, now time.Time) (Result, error) {
+func (o Operator) Bootstrap(ctx context.Context, name string) (Result, error) {
+	st := o.Store
 	if !tenant.Valid(name) {
 		return Result{}, fmt.Errorf("tenant name %q must be 1-63 characters of a-z, 0-9 and '-'", name)
 	}
@@ -66,8 +77,7 @@ func Bootstrap(ctx context.Context, st Store, hasher secret.Hasher, name, issuer
 	} else if exists {
 		return Result{}, ErrTenantExists
 	}
-	res, err := newOwner(ctx, st, hasher, name, issuerBase, "Tenant administrator",
-		"Created by iamctl bootstrap; holds the tenant's management rights.", now)
+	res, err := o.newOwner(ctx, name, "Tenant administrator", "Created by iamctl bootstrap; holds the tenant's management rights.")
 	if err != nil {
 		return Result{}, err
 	}
@@ -88,20 +98,19 @@ var ErrNoTenant = errors.New("no such tenant")
 // whose tenant lost its last usable owner (a leaked or forgotten secret, a
 // deleted admin client's successor removed): the way back that the HTTP API
 // deliberately does not offer. Nothing else of the tenant changes.
-func Recover(ctx context.Context, st Store, hasher secret.Hasher, name, issuerBase string, now time.Time) (Result, error) {
-	if exists, err := st.TenantExists(ctx, name); err != nil {
+func (o Operator) Recover(ctx context.Context, name string) (Result, error) {
+	if exists, err := o.Store.TenantExists(ctx, name); err != nil {
 		return Result{}, err
 	} else if !exists {
 		return Result{}, ErrNoTenant
 	}
-	return newOwner(ctx, st, hasher, name, issuerBase, "Recovered administrator",
-		"Created by iamctl recover; holds the tenant's management rights.", now)
+	return o.newOwner(ctx, name, "Recovered administrator", "Created by iamctl recover; holds the tenant's management rights.")
 }
 
 // newOwner creates a client allowed services.iam, holding owner on /, with
 // one generated secret, and returns its credentials.
-func newOwner(ctx context.Context, st Store, hasher secret.Hasher, ten, issuerBase, name, description string, now time.Time) (Result, error) {
-	now = now.UTC().Truncate(time.Second)
+func (o Operator) newOwner(ctx context.Context, ten, name, description string) (Result, error) {
+	st, hasher, issuerBase, now := o.Store, o.Hasher, o.IssuerBase, o.Now.UTC().Truncate(time.Second)
 	admin := client.Client{
 		Tenant: ten, ID: id.New(),
 		Spec: client.Spec{Name: name, Description: description, GrantTypes: []string{client.GrantClientCredentials},

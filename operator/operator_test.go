@@ -15,7 +15,7 @@ import (
 // read or written (the store here is nil).
 func TestBootstrapRefusesReservedNames(t *testing.T) {
 	for _, name := range append([]string{"resources", "v1", "connect", "apis"}, tenant.ReservedWords...) {
-		_, err := Bootstrap(context.Background(), nil, secret.DefaultArgon2id, name, "https://id.example.com", time.Now())
+		_, err := Operator{Hasher: secret.DefaultArgon2id, IssuerBase: "https://id.example.com", Now: time.Now()}.Bootstrap(context.Background(), name)
 		if err == nil {
 			t.Fatalf("%q: bootstrapped", name)
 		}

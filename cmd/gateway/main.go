@@ -75,7 +75,7 @@ func run(ctx context.Context) error {
 	defer svc.Stop()
 	svc.Gateway.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	admin, err := operator.Bootstrap(ctx, svc.Store(), secret.DefaultArgon2id, tenant.Default, base, time.Now())
+	admin, err := operator.Operator{Store: svc.Store(), Hasher: secret.DefaultArgon2id, IssuerBase: base, Now: time.Now()}.Bootstrap(ctx, tenant.Default)
 	if err != nil {
 		return fmt.Errorf("bootstrap default tenant: %w", err)
 	}

@@ -89,9 +89,9 @@ func operate(f *flags, command string) runner {
 		base := strings.TrimSuffix(*issuer, "/")
 		var res operator.Result
 		if command == "bootstrap" {
-			res, err = operator.Bootstrap(ctx, st, secret.DefaultArgon2id, *o.tenant, base, time.Now())
+			res, err = operator.Operator{Store: st, Hasher: secret.DefaultArgon2id, IssuerBase: base, Now: time.Now()}.Bootstrap(ctx, *o.tenant)
 		} else {
-			res, err = operator.Recover(ctx, st, secret.DefaultArgon2id, *o.tenant, base, time.Now())
+			res, err = operator.Operator{Store: st, Hasher: secret.DefaultArgon2id, IssuerBase: base, Now: time.Now()}.Recover(ctx, *o.tenant)
 			if err == nil {
 				// The same audit line the functions write for a change over HTTP.
 				audit.Write(ctx, slog.New(slog.NewJSONHandler(cio.stderr, nil)), "",

@@ -201,7 +201,7 @@ func build() (*world, error) {
 	w.server.Start()
 	st := svc.Deps["ClientsFunction"].Store.(*dynamo.Store)
 	w.tenant = "scale"
-	admin, err := operator.Bootstrap(ctx, st, secret.Argon2id{Time: 1, MemoryKiB: 1024, Threads: 1}, w.tenant, base, time.Now())
+	admin, err := operator.Operator{Store: st, Hasher: secret.Argon2id{Time: 1, MemoryKiB: 1024, Threads: 1}, IssuerBase: base, Now: time.Now()}.Bootstrap(ctx, w.tenant)
 	if err != nil {
 		return nil, err
 	}

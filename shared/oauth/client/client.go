@@ -127,6 +127,17 @@ func (s Spec) Validate(scopes *oauthscope.Catalog, maxLifetime time.Duration) ma
 		add("redirectUris", "must not be empty when authorization_code is allowed")
 	}
 
+	s.validateTokenSettings(add, maxLifetime)
+
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// validateTokenSettings checks what s adds to its tokens: audiences, the
+// lifetime and claims, each bounded so that every token fits a header.
+func (s Spec) validateTokenSettings(add func(string, string), maxLifetime time.Duration) {
 	if len(s.Audiences) > MaxAudiences {
 		add("allowedAudiences", fmt.Sprintf("must hold at most %d URIs", MaxAudiences))
 	}
@@ -159,11 +170,6 @@ func (s Spec) Validate(scopes *oauthscope.Catalog, maxLifetime time.Duration) ma
 	if n := claimsSize(s.TokenClaims); n > MaxTokenClaimsSize {
 		add("tokenClaims", fmt.Sprintf("names and values must total at most %d bytes (these total %d)", MaxTokenClaimsSize, n))
 	}
-
-	if len(errs) == 0 {
-		return nil
-	}
-	return errs
 }
 
 func checkText(add func(string, string), field, v string, max int) {

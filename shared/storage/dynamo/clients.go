@@ -289,16 +289,59 @@ func (s *Store) ListClients(ctx context.Context, tenant string, q store.PageQuer
 // on the lowercase name and reads at most q.ScanLimit items.
 func listPage[T any](ctx context.Context, s *Store, gsi1pk string, q store.PageQuery, itemKey func(string) item, from func(item) T) (store.Page[T], error) {
 	backward := q.Before != "" || q.Last
+	in, err := s.listQuery(gsi1pk, q, itemKey)
+	if err != nil {
+		return store.Page[T]{}, err
+	}
+	search := q.Search != ""
+	r := &pageReader[T]{q: q, from: from, search: search, skip: q.Skip, page: store.Page[T]{Items: []T{}}}
+	for {
+		// DynamoDB returns at most 1 MB a call whatever the limit.
+		if search && q.ScanLimit > 0 {
+			in.Limit = aws.Int32(int32(q.ScanLimit - r.scanned))
+		} else {
+			// One more than the page, to know whether the listing goes on.
+			in.Limit = aws.Int32(int32(min(r.skip+q.Limit+1, 1<<20)))
+		}
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return r.page, fault.Unavailable("dynamodb:Query", err)
+		}
+		r.scanned += int(out.ScannedCount)
+		r.read(out.Items)
+		if out.LastEvaluatedKey == nil || r.page.More && !search {
+			break
+		}
+		if search && q.ScanLimit > 0 && r.scanned >= q.ScanLimit {
+			// The budget is spent. When the page is not full, the next
+			// page goes on from the last item read, match or not.
+			if !r.page.More {
+				r.page.More = true
+				r.page.Last = getS(out.LastEvaluatedKey, attrGSI1SK)
+			}
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if backward {
+		slices.Reverse(r.page.Items)
+		r.page.First, r.page.Last = r.page.Last, r.page.First
+	}
+	return r.page, nil
+}
+
+// listQuery is the first Query of a listing page.
+func (s *Store) listQuery(gsi1pk string, q store.PageQuery, itemKey func(string) item) (*dynamodb.QueryInput, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 &s.table,
 		IndexName:                 aws.String(indexGSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
 		ExpressionAttributeValues: item{":pk": str(gsi1pk)},
-		ScanIndexForward:          aws.Bool(!backward),
+		ScanIndexForward:          aws.Bool(q.Before == "" && !q.Last),
 	}
 	if pos := q.After + q.Before; pos != "" {
 		if !id.Valid(idOfNameKey(pos)) {
-			return store.Page[T]{}, store.ErrBadPosition
+			return nil, store.ErrBadPosition
 		}
 		start := itemKey(pos)
 		start[attrGSI1PK], start[attrGSI1SK] = str(gsi1pk), str(pos)
@@ -307,70 +350,47 @@ func listPage[T any](ctx context.Context, s *Store, gsi1pk string, q store.PageQ
 	// Tombstoned items leave the index in the tombstone's write; this
 	// also hides those of an interrupted older delete.
 	in.FilterExpression = aws.String("attribute_not_exists(deleting)")
-	search := q.Search != ""
-	if search {
+	if q.Search != "" {
 		in.FilterExpression = aws.String("attribute_not_exists(deleting) AND contains(nameLower, :search)")
 		in.ExpressionAttributeValues[":search"] = str(strings.ToLower(q.Search))
 	}
-	page := store.Page[T]{Items: []T{}}
-	skip, scanned := q.Skip, 0
-	for {
-		// DynamoDB returns at most 1 MB a call whatever the limit.
-		if search && q.ScanLimit > 0 {
-			in.Limit = aws.Int32(int32(q.ScanLimit - scanned))
-		} else {
-			// One more than the page, to know whether the listing goes on.
-			in.Limit = aws.Int32(int32(min(skip+q.Limit+1, 1<<20)))
-		}
-		out, err := s.api.Query(ctx, in)
-		if err != nil {
-			return page, fault.Unavailable("dynamodb:Query", err)
-		}
-		scanned += int(out.ScannedCount)
-		for _, it := range out.Items {
-			skipped := skip > 0
-			switch {
-			case skipped:
-				skip--
-				page.Skipped++
-				page.Last = getS(it, attrGSI1SK)
-			case len(page.Items) == q.Limit:
-				page.More = true
-			default:
-				page.Items = append(page.Items, from(it))
-				page.Last = getS(it, attrGSI1SK)
-				if len(page.Items) == 1 {
-					page.First = page.Last
-				}
-			}
-			if !skipped {
-				page.Matched++
-			}
-			if page.More && !search {
-				break
-			}
-		}
-		if out.LastEvaluatedKey == nil {
-			break
-		}
-		if page.More && !search {
-			break
-		}
-		if search && q.ScanLimit > 0 && scanned >= q.ScanLimit {
-			// The budget is spent. When the page is not full, the next
-			// page goes on from the last item read, match or not.
-			if !page.More {
-				page.More = true
-				page.Last = getS(out.LastEvaluatedKey, attrGSI1SK)
-			}
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
-	}
+	return in, nil
+}
 
-	if backward {
-		slices.Reverse(page.Items)
-		page.First, page.Last = page.Last, page.First
+// pageReader fills a page from the items Queries return.
+type pageReader[T any] struct {
+	q             store.PageQuery
+	from          func(item) T
+	search        bool
+	skip, scanned int
+	page          store.Page[T]
+}
+
+// read takes items in order: skipped ones first, then the page's, then
+// one more to know whether the listing goes on (a search counts every
+// match it reads).
+func (r *pageReader[T]) read(items []item) {
+	for _, it := range items {
+		skipped := r.skip > 0
+		switch {
+		case skipped:
+			r.skip--
+			r.page.Skipped++
+			r.page.Last = getS(it, attrGSI1SK)
+		case len(r.page.Items) == r.q.Limit:
+			r.page.More = true
+		default:
+			r.page.Items = append(r.page.Items, r.from(it))
+			r.page.Last = getS(it, attrGSI1SK)
+			if len(r.page.Items) == 1 {
+				r.page.First = r.page.Last
+			}
+		}
+		if !skipped {
+			r.page.Matched++
+		}
+		if r.page.More && !r.search {
+			return
+		}
 	}
-	return page, nil
 }

@@ -8,6 +8,8 @@
 //
 // and then Store(t) and Tenant(t) in each test; every test works in a
 // tenant of its own, so tests need not clean up and may run in parallel.
+// DynamoDB Local starts with the first Store call and stops when the tests
+// end.
 //
 // Why DynamoDB Local and not a fake store: the store's conditions and
 // transactions are the rules. That a tenant keeps an owner, that a replace
@@ -28,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -42,30 +45,37 @@ import (
 )
 
 var (
+	inMain bool
+	once   sync.Once
+	// What the first Store started: the stand-ins, the store over them,
+	// or why it could not.
+	running *stack.Stack
 	started *dynamo.Store
-	client  *dynamodb.Client
-	table   string
+	failed  error
 )
 
-// Main starts DynamoDB Local, creates the table, runs the tests, stops
-// DynamoDB Local and exits with the tests' code. Call it from TestMain.
+// Main runs the tests and exits with their code, stopping DynamoDB Local
+// if a test started it. Call it from TestMain. DynamoDB Local starts with
+// the first test that asks for the store, so a run that needs none (a
+// fuzz target, a -run that picks no storage test) starts nothing.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	inMain = true
+	code := m.Run()
+	if running != nil {
+		running.Stop()
+	}
+	os.Exit(code)
 }
 
-func run(m *testing.M) int {
+func start() {
 	ctx := context.Background()
 	s, err := stack.Start(ctx, stack.Options{})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dynamotest: cannot start DynamoDB Local (run make tools):", err)
-		return 1
+		failed = fmt.Errorf("cannot start DynamoDB Local (make tools installs it): %w", err)
+		return
 	}
-	defer s.Stop()
-	if err := open(ctx, s.DynamoDBEndpoint); err != nil {
-		fmt.Fprintln(os.Stderr, "dynamotest:", err)
-		return 1
-	}
-	return m.Run()
+	running = s
+	failed = open(ctx, s.DynamoDBEndpoint)
 }
 
 func open(ctx context.Context, endpoint string) error {
@@ -74,7 +84,7 @@ func open(ctx context.Context, endpoint string) error {
 	if err != nil {
 		return err
 	}
-	client = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		// DynamoDB Local sends no x-amz-crc32 header on error responses
 		// (see local/stack).
@@ -88,28 +98,26 @@ func open(ctx context.Context, endpoint string) error {
 	if err != nil {
 		return err
 	}
-	if table, err = stack.CreateTable(ctx, tmpl, client); err != nil {
+	table, err := stack.CreateTable(ctx, tmpl, client)
+	if err != nil {
 		return err
 	}
 	started = dynamo.New(client, table)
 	return nil
 }
 
-// Store is the store over the table Main created.
+// Store is the store over the binary's table, starting DynamoDB Local and
+// creating the table on the first call.
 func Store(t testing.TB) *dynamo.Store {
 	t.Helper()
-	if started == nil {
-		t.Fatal("dynamotest: no store; call dynamotest.Main from TestMain")
+	if !inMain {
+		t.Fatal("dynamotest: call dynamotest.Main from TestMain, so that DynamoDB Local is stopped")
+	}
+	once.Do(start)
+	if failed != nil {
+		t.Fatal("dynamotest:", failed)
 	}
 	return started
-}
-
-// Client and Table are the DynamoDB client and table under Store, for a
-// test that reads what was stored beneath the store's interface.
-func Client(t testing.TB) (*dynamodb.Client, string) {
-	t.Helper()
-	Store(t)
-	return client, table
 }
 
 var tenants atomic.Int64

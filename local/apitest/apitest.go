@@ -49,7 +49,9 @@ const Base = "https://iam.example.test"
 // check; the production cost is the secret package's to test.
 var Hasher = secret.Argon2id{Time: 1, MemoryKiB: 64, Threads: 1}
 
-// Env is one test's deployment and tenant.
+// Env is one test's deployment and tenant. Its helpers fail the test New
+// was given (a subtest that seeds through its parent's Env fails the
+// parent should seeding fail).
 type Env struct {
 	t testing.TB
 	// Deps are what a function's New builds its handler from.

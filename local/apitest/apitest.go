@@ -128,7 +128,7 @@ func (e *Env) Create(c client.Client) client.Client {
 // Client creates a client allowed client_credentials and scopes.
 func (e *Env) Client(scopes ...string) client.Client {
 	e.t.Helper()
-	return e.Create(client.Client{Description: "a test client", Scopes: scopes})
+	return e.Create(client.Client{Spec: client.Spec{Description: "a test client", Scopes: scopes}})
 }
 
 // Caller creates a client allowed the services.iam scope (a caller of the

@@ -46,11 +46,11 @@ func (l listJSON) names() string {
 func TestListPaging(t *testing.T) {
 	e := apitest.New(t)
 	h := clientsapi.New(e.Deps)
-	reader := e.Create(client.Client{Name: "reader", Scopes: []string{oauthscope.IAM}})
+	reader := e.Create(client.Client{Spec: client.Spec{Name: "reader", Scopes: []string{oauthscope.IAM}}})
 	e.Grant(reader.SubjectID(), "iam.client.read on /clients")
 	tok := e.Token(reader)
 	for _, n := range []string{"c4", "C2", "c0", "c3", "c1"} {
-		e.Create(client.Client{Name: n})
+		e.Create(client.Client{Spec: client.Spec{Name: n}})
 	}
 	get := func(path string) listJSON {
 		t.Helper()

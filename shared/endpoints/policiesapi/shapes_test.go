@@ -113,8 +113,8 @@ func TestSubjects(t *testing.T) {
 	e := apitest.New(t)
 	h := policiesapi.New(e.Deps)
 	tok := e.Token(e.Caller("iam.policy.read on /", "iam.group.read on /groups"))
-	erp := e.Create(client.Client{Name: "Nightly ERP"})
-	e.Create(client.Client{Name: "Other"})
+	erp := e.Create(client.Client{Spec: client.Spec{Name: "Nightly ERP"}})
+	e.Create(client.Client{Spec: client.Spec{Name: "Other"}})
 	const user = "user-550e8400-e29b-41d4-a716-446655440000"
 	g := e.Group(nil, erp.SubjectID(), user)
 

@@ -69,9 +69,7 @@ func TestGrantRules(t *testing.T) {
 	e := apitest.New(t)
 	e.Deps.Config.MaxTokenLifetime = 2 * time.Hour // lowered after the client was set
 	h := tokenapi.New(e.Deps)
-	c := e.Create(client.Client{Scopes: []string{"api", oauthscope.IAM, "retired.scope"},
-		Audiences:     []string{"https://api.example.test", "https://b.example.test"},
-		TokenLifetime: 3 * time.Hour, TokenClaims: map[string]string{"tier": "gold"}})
+	c := e.Create(client.Client{Spec: client.Spec{Scopes: []string{"api", oauthscope.IAM, "retired.scope"}, Audiences: []string{"https://api.example.test", "https://b.example.test"}, TokenLifetime: 3 * time.Hour, TokenClaims: map[string]string{"tier": "gold"}}})
 	secret := e.Secret(c)
 	path := "/" + e.Tenant + "/connect/token"
 	form := func(extra ...string) url.Values {
@@ -152,7 +150,7 @@ func TestClientRules(t *testing.T) {
 	}
 	path := "/" + e.Tenant + "/connect/token"
 
-	code := e.Create(client.Client{GrantTypes: []string{client.GrantAuthorizationCode}, RedirectURIs: []string{"https://app.example.test/cb"}, Scopes: []string{"api"}})
+	code := e.Create(client.Client{Spec: client.Spec{GrantTypes: []string{client.GrantAuthorizationCode}, RedirectURIs: []string{"https://app.example.test/cb"}, Scopes: []string{"api"}}})
 	if status, tok := issue(path, code, e.Secret(code)); status != 400 || tok.Error != "unauthorized_client" {
 		t.Errorf("a client without client_credentials: %d %+v", status, tok)
 	}

@@ -165,7 +165,7 @@ func TestCountsNeverCrowdOutCredentials(t *testing.T) {
 	atWindowStart(t)
 	cid, value := newClient(t, admin, "crowded")
 	pk := "TOKEN#default#" + cid
-	window, _ := lockout.Policy{Window: lockout.DefaultWindow}.WindowAt(env.clock.Now())
+	window, _ := lockout.Limits{Window: lockout.DefaultWindow}.WindowAt(env.clock.Now())
 	put := func(start time.Time, addresses, pad int) {
 		it := map[string]types.AttributeValue{
 			"PK": &types.AttributeValueMemberS{Value: pk}, "SK": &types.AttributeValueMemberS{Value: throttleSK(start)},

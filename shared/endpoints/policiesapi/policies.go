@@ -45,13 +45,13 @@ func toPolicies(tenant string, ps []policy.Policy) []wire.Policy {
 // triple decodes and validates a {subject, action, scope} body, returning
 // the normalized key. With inertOK the action may also be one that left the
 // catalog (to delete the policies that name it).
-func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (policy.Key, error) {
+func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (policy.Triple, error) {
 	var req wire.PolicyRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return policy.Key{}, err
+		return policy.Triple{}, err
 	}
 	f := httpapi.Fields{}
-	var k policy.Key
+	var k policy.Triple
 	if f.Required("subject", req.Subject != nil) {
 		if _, _, err := subject.Parse(*req.Subject); err != nil {
 			f.Add("subject", err.Error())
@@ -74,7 +74,7 @@ func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (
 		}
 	}
 	if err := f.Err(); err != nil {
-		return policy.Key{}, err
+		return policy.Triple{}, err
 	}
 	return k, nil
 }
@@ -82,7 +82,7 @@ func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (
 // mayChange applies the rule that a caller may create or delete a policy
 // only with the route's action on the policy's scope and only for an action
 // it holds there itself.
-func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Key) error {
+func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Triple) error {
 	audit.Note(r.Context(), routeAction, k.Subject+" "+k.Action+" "+k.Scope)
 	if err := s.Guard.Allow(r.Context(), routeAction, k.Scope); err != nil {
 		return err
@@ -215,25 +215,25 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 	// A subject's own policies and its groups' are bounded (at most
 	// policy.MaxPerSubject each): filtered in memory.
 	matched := slices.DeleteFunc(all, func(p policy.Policy) bool {
-		return !keep(p) || after != nil && policy.Compare(p.Key(), *after) <= 0
+		return !keep(p) || after != nil && policy.Compare(p.Triple(), *after) <= 0
 	})
 	policy.Sort(matched)
-	matched = slices.CompactFunc(matched, func(a, b policy.Policy) bool { return a.Key() == b.Key() })
+	matched = slices.CompactFunc(matched, func(a, b policy.Policy) bool { return a.Triple() == b.Triple() })
 	resp := wire.PolicyList{Items: toPolicies(ten, matched[:min(size, len(matched))])}
 	if len(matched) > size {
-		resp.Cursor = encodeCursor(matched[size-1].Key())
+		resp.Cursor = encodeCursor(matched[size-1].Triple())
 	}
 	httpapi.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }
 
 // A cursor is the last key of the page, opaque to callers.
-func encodeCursor(k policy.Key) string {
+func encodeCursor(k policy.Triple) string {
 	b, _ := json.Marshal([3]string{k.Subject, k.Action, k.Scope})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeCursor(c string) (*policy.Key, bool) {
+func decodeCursor(c string) (*policy.Triple, bool) {
 	if c == "" {
 		return nil, true
 	}
@@ -246,7 +246,7 @@ func decodeCursor(c string) (*policy.Key, bool) {
 	if _, _, err := subject.Parse(parts[0]); err != nil || !action.ValidName(parts[1]) || !strings.HasPrefix(parts[2], "/") || len(parts[2]) > 512 {
 		return nil, false
 	}
-	return &policy.Key{Subject: parts[0], Action: parts[1], Scope: parts[2]}, true
+	return &policy.Triple{Subject: parts[0], Action: parts[1], Scope: parts[2]}, true
 }
 
 func (s *Service) listActions(w http.ResponseWriter, r *http.Request) error {

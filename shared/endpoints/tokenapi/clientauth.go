@@ -40,7 +40,7 @@ func (s *Service) authenticateClient(r *http.Request, ten string, form url.Value
 	}
 	// Only a well-formed id is logged: a malformed one may be anything,
 	// even a secret pasted into the wrong field.
-	audit.Note(r.Context(), action, lockout.Key(creds.id))
+	audit.Note(r.Context(), action, lockout.CounterKey(creds.id))
 	authenticate := s.authenticate
 	if creds.jwt {
 		authenticate = func(ctx context.Context, ten, address string, cr presented) (caller, error) {

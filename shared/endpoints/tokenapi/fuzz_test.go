@@ -59,7 +59,7 @@ func (m *memoryCredentials) GetCredentials(_ context.Context, tenant, key, addre
 	return rec, nil
 }
 
-func (m *memoryCredentials) CountAttempt(_ context.Context, at store.Attempts, n int, p lockout.Policy, _ time.Time) error {
+func (m *memoryCredentials) CountAttempt(_ context.Context, at store.Attempts, n int, p lockout.Limits, _ time.Time) error {
 	key, address, window := at.Key, at.Address, at.Window
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -163,7 +163,7 @@ func newTestService(t testing.TB) *Service {
 		Credentials: creds, Tenants: creds, Secrets: secret.NewVerifier(hasher, 16),
 		Minter: &token.Minter{Signer: sig, Lifetime: time.Hour, Now: time.Now},
 		Keys:   sig, Scopes: oauthscope.Default(), IssuerBase: func(*http.Request) string { return "https://id.example.com" },
-		Lockout: lockout.Policy{Threshold: 1 << 30, Ceiling: 1 << 30, Window: time.Minute}, Now: time.Now,
+		Lockout: lockout.Limits{Threshold: 1 << 30, Ceiling: 1 << 30, Window: time.Minute}, Now: time.Now,
 	}
 }
 

@@ -22,7 +22,7 @@ type attemptWindow struct {
 // presented of the presented client id and the attempts counted in the
 // current window; an address that spent its attempts gets its 429 here.
 func (s *Service) attempt(ctx context.Context, ten, address, clientID string) (attemptWindow, store.CredentialRecord, error) {
-	a := attemptWindow{at: store.Attempts{Tenant: ten, Key: lockout.Key(clientID), Address: address}, now: s.Now()}
+	a := attemptWindow{at: store.Attempts{Tenant: ten, Key: lockout.CounterKey(clientID), Address: address}, now: s.Now()}
 	a.at.Window, a.end = s.Lockout.WindowAt(a.now)
 	rec, err := s.Credentials.GetCredentials(ctx, ten, a.at.Key, address, a.at.Window)
 	if err != nil {

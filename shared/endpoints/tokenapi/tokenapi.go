@@ -45,7 +45,7 @@ type Service struct {
 	Keys        signer.KeySet
 	Scopes      *oauthscope.Catalog
 	IssuerBase  func(*http.Request) string
-	Lockout     lockout.Policy
+	Lockout     lockout.Limits
 	// Reuse, when set, hands out still-fresh tokens again instead of
 	// signing new ones (see token.Reuse).
 	Reuse *token.Reuse

@@ -28,11 +28,11 @@ type Policy struct {
 	CreatedAt time.Time
 }
 
-// Key identifies a policy.
-type Key struct{ Subject, Action, Scope string }
+// Triple identifies a policy.
+type Triple struct{ Subject, Action, Scope string }
 
-// Key returns p's identity.
-func (p Policy) Key() Key { return Key{p.Subject, p.Action, p.Scope} }
+// Triple returns p's identity.
+func (p Policy) Triple() Triple { return Triple{p.Subject, p.Action, p.Scope} }
 
 // Grants are what one subject holds: its own policies, those of each group
 // it belongs to, and, for a client, the OAuth scopes it may put in a token.
@@ -131,11 +131,11 @@ func Effective(g Grants) []Permission {
 
 // Sort orders policies by subject, action and scope: the listing order.
 func Sort(ps []Policy) {
-	slices.SortFunc(ps, func(a, b Policy) int { return Compare(a.Key(), b.Key()) })
+	slices.SortFunc(ps, func(a, b Policy) int { return Compare(a.Triple(), b.Triple()) })
 }
 
 // Compare orders keys by subject, action and scope.
-func Compare(a, b Key) int {
+func Compare(a, b Triple) int {
 	if c := strings.Compare(a.Subject, b.Subject); c != 0 {
 		return c
 	}

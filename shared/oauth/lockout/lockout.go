@@ -29,8 +29,8 @@ const (
 	DefaultWindow    = 5 * time.Minute
 )
 
-// Policy is the limits of one window.
-type Policy struct {
+// Limits are what one window allows.
+type Limits struct {
 	Threshold int // counted attempts per client id and address
 	Ceiling   int // counted attempts per client id, all addresses together
 	Window    time.Duration
@@ -43,19 +43,19 @@ type Counts struct {
 }
 
 // WindowAt returns the window holding now.
-func (p Policy) WindowAt(now time.Time) (start, end time.Time) {
+func (p Limits) WindowAt(now time.Time) (start, end time.Time) {
 	start = now.Truncate(p.Window)
 	return start, start.Add(p.Window)
 }
 
 // AddressExhausted reports whether c leaves the caller's address no
 // attempt: it gets 429 whatever it presents.
-func (p Policy) AddressExhausted(c Counts) bool { return c.FromAddress >= p.Threshold }
+func (p Limits) AddressExhausted(c Counts) bool { return c.FromAddress >= p.Threshold }
 
-// Key is the storage key of a presented client id: the id itself when it is
+// CounterKey is the storage key of a presented client id: the id itself when it is
 // one this service could have issued, otherwise a digest, so arbitrary input
 // never becomes a key and never collides with a real id.
-func Key(clientID string) string {
+func CounterKey(clientID string) string {
 	if id.Valid(clientID) {
 		return clientID
 	}

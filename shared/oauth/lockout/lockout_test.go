@@ -6,7 +6,7 @@ import (
 )
 
 func TestWindowAndAddressExhausted(t *testing.T) {
-	p := Policy{Threshold: 3, Ceiling: 10, Window: time.Minute}
+	p := Limits{Threshold: 3, Ceiling: 10, Window: time.Minute}
 	now := time.Unix(1_800_000_030, 0) // 30 s into a window
 	start, end := p.WindowAt(now)
 	if end.Sub(start) != time.Minute || now.Before(start) || !now.Before(end) {
@@ -29,10 +29,10 @@ func TestWindowAndAddressExhausted(t *testing.T) {
 
 func TestKey(t *testing.T) {
 	real := "0afd4f1a-23d1-4e53-8f29-6ffa82b79e84"
-	if Key(real) != real {
+	if CounterKey(real) != real {
 		t.Error("a well-formed id is its own key")
 	}
-	if k := Key("robot; DROP TABLE"); len(k) != 41 || k[0] != 'x' || Key("robot; DROP TABLE") != k || Key("robot") == k {
+	if k := CounterKey("robot; DROP TABLE"); len(k) != 41 || k[0] != 'x' || CounterKey("robot; DROP TABLE") != k || CounterKey("robot") == k {
 		t.Errorf("digest key %q", k)
 	}
 }

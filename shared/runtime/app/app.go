@@ -53,7 +53,7 @@ type Config struct {
 	// MaxTokenLifetime bounds what a client's accessTokenLifetime may ask
 	// (MAX_TOKEN_LIFETIME_SECONDS, default 86400, at least TokenLifetime).
 	MaxTokenLifetime time.Duration
-	Lockout          lockout.Policy // LOCKOUT_THRESHOLD (10), LOCKOUT_CEILING (100), LOCKOUT_WINDOW_SECONDS (300)
+	Lockout          lockout.Limits // LOCKOUT_THRESHOLD (10), LOCKOUT_CEILING (100), LOCKOUT_WINDOW_SECONDS (300)
 	// RequestTimeout bounds all the dependency work of one request, so a
 	// stalled dependency gives a 503 before the function's own timeout
 	// (10 s in template.yaml) cuts the response off.
@@ -78,7 +78,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SigningKeyID:   getenv("SIGNING_KEY_ID"),
 		IssuerURL:      strings.TrimSuffix(getenv("ISSUER_URL"), "/"),
 		TokenLifetime:  token.DefaultLifetime,
-		Lockout:        lockout.Policy{Threshold: lockout.DefaultThreshold, Ceiling: lockout.DefaultCeiling, Window: lockout.DefaultWindow},
+		Lockout:        lockout.Limits{Threshold: lockout.DefaultThreshold, Ceiling: lockout.DefaultCeiling, Window: lockout.DefaultWindow},
 		RequestTimeout: DefaultRequestTimeout,
 	}
 	var errs []error

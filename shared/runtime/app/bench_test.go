@@ -132,7 +132,7 @@ func benchDeps(b *testing.B) (*app.Deps, *fakeKMS) {
 	signer := newFakeKMS()
 	d := app.NewDeps(app.Config{TableName: "t", SigningKeyID: "alias/k", IssuerURL: "https://id.example.com",
 		TokenLifetime: time.Hour, RequestTimeout: app.DefaultRequestTimeout,
-		Lockout: lockout.Policy{Threshold: lockout.DefaultThreshold, Window: lockout.DefaultWindow}}, ddb, signer)
+		Lockout: lockout.Limits{Threshold: lockout.DefaultThreshold, Window: lockout.DefaultWindow}}, ddb, signer)
 	d.Audit = slog.New(slog.DiscardHandler)
 	return d, signer
 }

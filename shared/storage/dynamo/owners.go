@@ -24,7 +24,7 @@ import (
 // last two owners therefore cannot both succeed.
 
 // isRootOwner reports whether k is a policy the owner count counts.
-func isRootOwner(k policy.Key) bool {
+func isRootOwner(k policy.Triple) bool {
 	kind, _, err := subject.Parse(k.Subject)
 	return err == nil && kind == subject.Client && k.Action == action.Owner && k.Scope == resource.Root
 }
@@ -83,7 +83,7 @@ func (s *Store) ensureOwnerCount(ctx context.Context, tenant string) error {
 	}
 	var owners []string
 	for _, p := range policiesOf(items) {
-		if isRootOwner(p.Key()) {
+		if isRootOwner(p.Triple()) {
 			owners = append(owners, p.Subject)
 		}
 	}
@@ -164,7 +164,7 @@ func (s *Store) markClientDeleting(ctx context.Context, tenant, clientID string)
 // deleteRootOwnerPolicy deletes a client's owner policy on / and uncounts
 // it, refused for the last owner. A client already tombstoned was uncounted
 // then, so its policy goes plainly.
-func (s *Store) deleteRootOwnerPolicy(ctx context.Context, tenant string, k policy.Key) error {
+func (s *Store) deleteRootOwnerPolicy(ctx context.Context, tenant string, k policy.Triple) error {
 	for range 4 {
 		// The client must be alive (a tombstoned one was uncounted then);
 		// its policy count goes down in the same step.

@@ -36,7 +36,7 @@ func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (
 	recounts, ownersMade := 0, false
 	for {
 		steps := []types.TransactWriteItem{s.addStep(tenant, p.Subject, policiesCounted), {Put: put}}
-		if isRootOwner(p.Key()) {
+		if isRootOwner(p.Triple()) {
 			steps = append(steps, s.addOwner(tenant))
 		}
 		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps})
@@ -46,7 +46,7 @@ func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (
 		case err == nil:
 			return p, true, nil
 		case failedCondition(reasons, 1):
-			return s.storedPolicy(ctx, tenant, p.Key())
+			return s.storedPolicy(ctx, tenant, p.Triple())
 		case failedCondition(reasons, 0):
 			if err := s.afterRefusedAdd(ctx, tenant, p.Subject, policiesCounted, reasons[0].Item, &recounts, store.ErrLimitExceeded); err != nil {
 				return policy.Policy{}, false, err
@@ -63,7 +63,7 @@ func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (
 }
 
 // storedPolicy reads the policy that made a create idempotent.
-func (s *Store) storedPolicy(ctx context.Context, tenant string, k policy.Key) (policy.Policy, bool, error) {
+func (s *Store) storedPolicy(ctx context.Context, tenant string, k policy.Triple) (policy.Policy, bool, error) {
 	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table,
 		Key: key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)), ConsistentRead: aws.Bool(true)})
 	if err != nil {
@@ -77,7 +77,7 @@ func (s *Store) storedPolicy(ctx context.Context, tenant string, k policy.Key) (
 }
 
 // DeletePolicy implements store.Policies.
-func (s *Store) DeletePolicy(ctx context.Context, tenant string, k policy.Key) error {
+func (s *Store) DeletePolicy(ctx context.Context, tenant string, k policy.Triple) error {
 	if isRootOwner(k) {
 		return s.deleteRootOwnerPolicy(ctx, tenant, k)
 	}
@@ -86,7 +86,7 @@ func (s *Store) DeletePolicy(ctx context.Context, tenant string, k policy.Key) e
 
 // deletePolicyItem deletes a policy item that no owner count depends on,
 // and counts it off its subject.
-func (s *Store) deletePolicyItem(ctx context.Context, tenant string, k policy.Key) error {
+func (s *Store) deletePolicyItem(ctx context.Context, tenant string, k policy.Triple) error {
 	del := types.TransactWriteItem{Delete: &types.Delete{
 		TableName:           &s.table,
 		Key:                 key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)),
@@ -126,7 +126,7 @@ func policiesOf(items []item) []policy.Policy {
 
 // ListPolicies implements store.Policies: GSI1 read a page at a time from
 // the position after names.
-func (s *Store) ListPolicies(ctx context.Context, tenant string, after *policy.Key, limit, scanLimit int, keep func(policy.Policy) bool) ([]policy.Policy, *policy.Key, error) {
+func (s *Store) ListPolicies(ctx context.Context, tenant string, after *policy.Triple, limit, scanLimit int, keep func(policy.Policy) bool) ([]policy.Policy, *policy.Triple, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                 &s.table,
 		IndexName:                 aws.String(indexGSI1),
@@ -150,14 +150,14 @@ func (s *Store) ListPolicies(ctx context.Context, tenant string, after *policy.K
 			return nil, nil, fault.Unavailable("dynamodb:Query", err)
 		}
 		scanned += int(out.ScannedCount)
-		var last *policy.Key
+		var last *policy.Triple
 		for _, it := range out.Items {
 			p := policyFromItem(it)
-			k := p.Key()
+			k := p.Triple()
 			last = &k
 			if keep(p) {
 				if len(found) == limit {
-					k := found[limit-1].Key()
+					k := found[limit-1].Triple()
 					return found, &k, nil
 				}
 				found = append(found, p)
@@ -167,7 +167,7 @@ func (s *Store) ListPolicies(ctx context.Context, tenant string, after *policy.K
 			return found, nil, nil
 		}
 		if len(found) == limit {
-			k := found[limit-1].Key()
+			k := found[limit-1].Triple()
 			return found, &k, nil
 		}
 		if scanned >= scanLimit {

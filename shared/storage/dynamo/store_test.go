@@ -219,7 +219,7 @@ func TestSecretsAndCredentials(t *testing.T) {
 		t.Fatalf("%+v %v", unknown, err)
 	}
 
-	p := lockout.Policy{Threshold: 2, Ceiling: 3, Window: time.Minute}
+	p := lockout.Limits{Threshold: 2, Ceiling: 3, Window: time.Minute}
 	count := func(addr string, n int) error {
 		return st.CountAttempt(ctx, store.Attempts{Tenant: ten, Key: c.ID, Address: addr, Window: window}, n, p, window.Add(time.Hour))
 	}
@@ -270,7 +270,7 @@ func TestPoliciesAndGrants(t *testing.T) {
 	g := newGroup(t, ten)
 	p := policy.Policy{Subject: c.SubjectID(), Action: "iam.client.read", Scope: "/clients", CreatedAt: now}
 	stored, created, err := st.PutPolicy(ctx, ten, p)
-	if err != nil || !created || stored.Key() != p.Key() {
+	if err != nil || !created || stored.Triple() != p.Triple() {
 		t.Fatal(stored, created, err)
 	}
 	again := p
@@ -303,13 +303,13 @@ func TestPoliciesAndGrants(t *testing.T) {
 	}
 	first, next, err := st.ListPolicies(ctx, ten, nil, 2, 100, func(policy.Policy) bool { return true })
 	rest, end, _ := st.ListPolicies(ctx, ten, next, 2, 100, func(policy.Policy) bool { return true })
-	if err != nil || len(first) != 2 || next == nil || len(rest) != 1 || end != nil || rest[0].Key() != all[2].Key() {
+	if err != nil || len(first) != 2 || next == nil || len(rest) != 1 || end != nil || rest[0].Triple() != all[2].Triple() {
 		t.Fatal(first, rest, next, end, err)
 	}
 	// A read that spends its budget before filling the page says where to
 	// go on.
 	none, next, _ := st.ListPolicies(ctx, ten, nil, 2, 2, func(policy.Policy) bool { return false })
-	if len(none) != 0 || next == nil || *next != all[1].Key() {
+	if len(none) != 0 || next == nil || *next != all[1].Triple() {
 		t.Fatal(none, next)
 	}
 	grants, err := st.Grants(ctx, ten, c.SubjectID())
@@ -322,8 +322,8 @@ func TestPoliciesAndGrants(t *testing.T) {
 	if g, err := st.Grants(ctx, ten, user); err != nil || len(g.Direct) != 1 {
 		t.Fatalf("a user's grants %+v %v", g, err)
 	}
-	is(t, st.DeletePolicy(ctx, ten, p.Key()), nil)
-	is(t, st.DeletePolicy(ctx, ten, p.Key()), store.ErrNotFound)
+	is(t, st.DeletePolicy(ctx, ten, p.Triple()), nil)
+	is(t, st.DeletePolicy(ctx, ten, p.Triple()), store.ErrNotFound)
 }
 
 func TestGroups(t *testing.T) {
@@ -406,8 +406,8 @@ func TestLastOwner(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	is(t, st.DeletePolicy(ctx, ten, owner(a).Key()), nil)
-	is(t, st.DeletePolicy(ctx, ten, owner(b).Key()), store.ErrLastOwner)
+	is(t, st.DeletePolicy(ctx, ten, owner(a).Triple()), nil)
+	is(t, st.DeletePolicy(ctx, ten, owner(b).Triple()), store.ErrLastOwner)
 	is(t, st.DeleteClient(ctx, ten, b.ID), store.ErrLastOwner)
 	if _, err := st.GetClient(ctx, ten, b.ID); err != nil {
 		t.Fatal("a refused delete must leave the client:", err)
@@ -617,7 +617,7 @@ func TestSubjectBounds(t *testing.T) {
 	if _, created, err := st.PutPolicy(ctx, ten, pol(0)); err != nil || created {
 		t.Fatalf("putting a stored policy at the maximum: %v %v", created, err)
 	}
-	is(t, st.DeletePolicy(ctx, ten, pol(0).Key()), nil)
+	is(t, st.DeletePolicy(ctx, ten, pol(0).Triple()), nil)
 	if _, _, err := st.PutPolicy(ctx, ten, pol(0)); err != nil {
 		t.Fatal("after a delete:", err)
 	}
@@ -650,7 +650,7 @@ func TestSubjectBounds(t *testing.T) {
 		UpdateExpression: aws.String("REMOVE policyCount, groupCount")}); err != nil {
 		t.Fatal(err)
 	}
-	is(t, st.DeletePolicy(ctx, ten, policy.Key{Subject: old.SubjectID(), Action: "owner", Scope: "/x"}), nil)
+	is(t, st.DeletePolicy(ctx, ten, policy.Triple{Subject: old.SubjectID(), Action: "owner", Scope: "/x"}), nil)
 	for i := range policy.MaxPerSubject {
 		if _, _, err := st.PutPolicy(ctx, ten, policy.Policy{Subject: old.SubjectID(), Action: "owner", Scope: fmt.Sprintf("/y/%d", i), CreatedAt: now}); err != nil {
 			t.Fatal(i, err)
@@ -681,7 +681,7 @@ func TestSubjectCountsUnderChurn(t *testing.T) {
 			defer wg.Done()
 			for round := range 6 {
 				// Delete one of the first hundred, then try to put two new ones.
-				_ = st.DeletePolicy(ctx, ten, pol(w*6+round).Key())
+				_ = st.DeletePolicy(ctx, ten, pol(w*6+round).Triple())
 				for k := range 2 {
 					_, _, err := st.PutPolicy(ctx, ten, pol(1000+w*100+round*2+k))
 					if err != nil && !errors.Is(err, store.ErrLimitExceeded) {
@@ -726,7 +726,7 @@ func TestTokenFunctionItems(t *testing.T) {
 	}
 	before := own()
 	window := now.Truncate(time.Minute)
-	is(t, st.CountAttempt(ctx, store.Attempts{Tenant: ten, Key: c.ID, Address: "192.0.2.1", Window: window}, 1, lockout.Policy{Threshold: 5, Ceiling: 5}, window.Add(time.Hour)), nil)
+	is(t, st.CountAttempt(ctx, store.Attempts{Tenant: ten, Key: c.ID, Address: "192.0.2.1", Window: window}, 1, lockout.Limits{Threshold: 5, Ceiling: 5}, window.Add(time.Hour)), nil)
 	is(t, st.UseAssertion(ctx, ten, c.ID, "a-1", now.Add(time.Hour), now), nil)
 	is(t, st.UseAssertion(ctx, ten, c.ID, "a-1", now.Add(time.Hour), now), store.ErrConflict)
 	limit := store.RevocationLimit{Max: 2, Span: time.Hour, Now: now}

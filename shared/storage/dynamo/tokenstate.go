@@ -77,7 +77,7 @@ func addressAttr(address string) string { return "a:" + address }
 
 // CountAttempt implements store.Credentials with one conditional update,
 // and a second one, for the address alone, when only the ceiling refused.
-func (s *Store) CountAttempt(ctx context.Context, at store.Attempts, n int, p lockout.Policy, expires time.Time) error {
+func (s *Store) CountAttempt(ctx context.Context, at store.Attempts, n int, p lockout.Limits, expires time.Time) error {
 	k, address := key(tokenPK(at.Tenant, at.Key), attemptsSK(at.Window)), at.Address
 	names := map[string]string{"#total": attrTotal, "#address": addressAttr(address), "#ttl": attrTTL}
 	addressRoom := "(attribute_not_exists(#address) OR #address <= :addressMax)"

@@ -159,7 +159,7 @@ type Credentials interface {
 	// the address had no room, and the address's n attempts alone if only
 	// the ceiling was reached (a refused attempt still spends its address's
 	// budget). The counts may be forgotten after expires.
-	CountAttempt(ctx context.Context, at Attempts, n int, p lockout.Policy, expires time.Time) error
+	CountAttempt(ctx context.Context, at Attempts, n int, p lockout.Limits, expires time.Time) error
 	// UncountAttempt gives back n attempts CountAttempt counted at at.
 	UncountAttempt(ctx context.Context, at Attempts, n int) error
 }
@@ -262,14 +262,14 @@ type Policies interface {
 	PutPolicy(ctx context.Context, tenant string, p policy.Policy) (stored policy.Policy, created bool, err error)
 	// DeletePolicy removes the policy with k's triple; ErrNotFound,
 	// ErrLastOwner.
-	DeletePolicy(ctx context.Context, tenant string, k policy.Key) error
+	DeletePolicy(ctx context.Context, tenant string, k policy.Triple) error
 	// SubjectPolicies returns a subject's own policies.
 	SubjectPolicies(ctx context.Context, tenant, subjectID string) ([]policy.Policy, error)
 	// ListPolicies returns, in key order, the tenant's policies after
 	// after (nil: from the first) that keep accepts: at most limit of them,
 	// reading at most scanLimit policies. next is where a further call goes
 	// on, nil when nothing is left. Eventually consistent.
-	ListPolicies(ctx context.Context, tenant string, after *policy.Key, limit, scanLimit int, keep func(policy.Policy) bool) (found []policy.Policy, next *policy.Key, err error)
+	ListPolicies(ctx context.Context, tenant string, after *policy.Triple, limit, scanLimit int, keep func(policy.Policy) bool) (found []policy.Policy, next *policy.Triple, err error)
 	// Grants returns the policies that apply to a subject, strongly
 	// consistent, with one Query for the subject and one per group it is a
 	// member of. ErrSubjectNotFound when the subject is a client or group

@@ -28,20 +28,7 @@ func (s *Service) toKeyResponse(k clientkey.Key) wire.Key {
 }
 
 func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
-	cid, err := clientID(r)
-	if err != nil {
-		return err
-	}
-	keys, err := s.Secrets.ListKeys(r.Context(), access.TenantOf(r), cid)
-	if err != nil {
-		return httpapi.About(err, "client")
-	}
-	items := make([]wire.Key, len(keys))
-	for i, k := range keys {
-		items[i] = s.toKeyResponse(k)
-	}
-	httpapi.WriteJSON(w, http.StatusOK, wire.List[wire.Key]{Items: items})
-	return nil
+	return writeCredentials(w, r, s.Secrets.ListKeys, s.toKeyResponse)
 }
 
 func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {

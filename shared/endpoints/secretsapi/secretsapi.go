@@ -5,6 +5,7 @@
 package secretsapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -96,19 +97,25 @@ func clientID(r *http.Request) (string, error) {
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) error {
+	return writeCredentials(w, r, s.Secrets.ListSecrets, s.toResponse)
+}
+
+// writeCredentials answers the list of one kind of credential of the
+// path's client, read by read and shown by show.
+func writeCredentials[T, W any](w http.ResponseWriter, r *http.Request, read func(ctx context.Context, tenant, clientID string) ([]T, error), show func(T) W) error {
 	cid, err := clientID(r)
 	if err != nil {
 		return err
 	}
-	secrets, err := s.Secrets.ListSecrets(r.Context(), access.TenantOf(r), cid)
+	found, err := read(r.Context(), access.TenantOf(r), cid)
 	if err != nil {
 		return httpapi.About(err, "client")
 	}
-	items := make([]wire.Secret, len(secrets))
-	for i, sec := range secrets {
-		items[i] = s.toResponse(sec)
+	items := make([]W, len(found))
+	for i, c := range found {
+		items[i] = show(c)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, wire.List[wire.Secret]{Items: items})
+	httpapi.WriteJSON(w, http.StatusOK, wire.List[W]{Items: items})
 	return nil
 }
 

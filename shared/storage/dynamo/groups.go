@@ -72,7 +72,8 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 	// The member's own count of groups, refused at group.MaxPerSubject
 	// (and for a client unless it is alive).
 	items = append(items, s.addStep(tenant, subjectID, groupsCounted))
-	for recounts := 0; ; {
+	add := countedAdd{tenant: tenant, subjectID: subjectID, c: groupsCounted, limitErr: store.ErrSubjectLimitExceeded}
+	for {
 		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return nil
@@ -87,7 +88,7 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 			}
 			return store.ErrLimitExceeded
 		case failedCondition(reasons, 3):
-			if err := s.afterRefusedAdd(ctx, tenant, subjectID, groupsCounted, reasons[3].Item, &recounts, store.ErrSubjectLimitExceeded); err != nil {
+			if err := add.refused(ctx, s, reasons[3].Item); err != nil {
 				return err
 			}
 			continue

@@ -33,7 +33,7 @@ func needsLiveSubject(subjectID string) bool {
 // subject that is being deleted, nor one too many be added by racing puts.
 func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (policy.Policy, bool, error) {
 	put := &types.Put{TableName: &s.table, Item: policyItem(tenant, p), ConditionExpression: aws.String("attribute_not_exists(PK)")}
-	recounts, ownersMade := 0, false
+	add, ownersMade := countedAdd{tenant: tenant, subjectID: p.Subject, c: policiesCounted, limitErr: store.ErrLimitExceeded}, false
 	for {
 		steps := []types.TransactWriteItem{s.addStep(tenant, p.Subject, policiesCounted), {Put: put}}
 		if isRootOwner(p.Triple()) {
@@ -48,7 +48,7 @@ func (s *Store) PutPolicy(ctx context.Context, tenant string, p policy.Policy) (
 		case failedCondition(reasons, 1):
 			return s.storedPolicy(ctx, tenant, p.Triple())
 		case failedCondition(reasons, 0):
-			if err := s.afterRefusedAdd(ctx, tenant, p.Subject, policiesCounted, reasons[0].Item, &recounts, store.ErrLimitExceeded); err != nil {
+			if err := add.refused(ctx, s, reasons[0].Item); err != nil {
 				return policy.Policy{}, false, err
 			}
 		case ownersMissing && !ownersMade:

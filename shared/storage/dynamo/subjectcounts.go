@@ -96,22 +96,31 @@ func (s *Store) removeStep(tenant, subjectID string, c counted) types.TransactWr
 	}}
 }
 
-// afterRefusedAdd handles a write whose addStep refused (old: its item as
-// it was): ErrSubjectNotFound for a client or group that is gone; else the
-// count is counted again and nil returned to try the write once more, up to
-// three times (a recount that lost a race to another write leaves the count
-// as it was), then limitErr.
-func (s *Store) afterRefusedAdd(ctx context.Context, tenant, subjectID string, c counted, old item, recounts *int, limitErr error) error {
-	if needsLiveSubject(subjectID) && (old == nil || getBool(old, attrDeleting)) {
+// countedAdd is a write that adds to a subject's count (c): a policy or a
+// membership, refused past the limit with limitErr.
+type countedAdd struct {
+	tenant, subjectID string
+	c                 counted
+	limitErr          error
+	recounts          int
+}
+
+// refused handles a write whose addStep refused (old: its item as it was):
+// ErrSubjectNotFound for a client or group that is gone; else the count is
+// counted again and nil returned to try the write once more, up to three
+// times (a recount that lost a race to another write leaves the count as
+// it was), then limitErr.
+func (a *countedAdd) refused(ctx context.Context, s *Store, old item) error {
+	if needsLiveSubject(a.subjectID) && (old == nil || getBool(old, attrDeleting)) {
 		return store.ErrSubjectNotFound
 	}
-	if *recounts == 3 {
-		return limitErr
+	if a.recounts == 3 {
+		return a.limitErr
 	}
-	*recounts++
-	if err := s.recount(ctx, tenant, subjectID, c); err != nil {
+	a.recounts++
+	if err := s.recount(ctx, a.tenant, a.subjectID, a.c); err != nil {
 		if errors.Is(err, store.ErrLimitExceeded) {
-			return limitErr
+			return a.limitErr
 		}
 		return err
 	}

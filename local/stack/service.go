@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -128,7 +130,21 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 		o.DisableValidateResponseChecksum = true
 	})
 	svc.KMS = kms.NewFromConfig(awsCfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(svc.Env["AWS_ENDPOINT_URL_KMS"]) })
-	if svc.Resources, err = Provision(ctx, svc.Template, svc.DynamoDB, svc.KMS); err != nil {
+	// The table and key are made by clients of their own, with the SDK's
+	// ordinary timeouts: a caller's short ones (the fault tests') are for
+	// the functions, and a JVM still warming up on a busy machine may take
+	// longer than they allow to create a table.
+	provCfg, err := app.LoadAWS(ctx, local...)
+	if err != nil {
+		return err
+	}
+	provCfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(30 * time.Second)
+	provDDB := dynamodb.NewFromConfig(provCfg, func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(svc.DynamoDBEndpoint)
+		o.DisableValidateResponseChecksum = true
+	})
+	provKMS := kms.NewFromConfig(provCfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(svc.KMSEndpoint) })
+	if svc.Resources, err = Provision(ctx, svc.Template, provDDB, provKMS); err != nil {
 		return err
 	}
 	svc.Env["TABLE_NAME"], svc.Env["SIGNING_KEY_ID"] = svc.Resources.TableName, svc.Resources.KeyAlias

@@ -42,6 +42,20 @@ func (o operatorFlags) check() error {
 	return nil
 }
 
+// store is the table, read and written with the operator's AWS
+// credentials. DynamoDB Local (an endpoint given by
+// AWS_ENDPOINT_URL_DYNAMODB) sends no checksum on its error responses, and
+// the SDK would warn of each: its responses are not checked, so an
+// operator's run says nothing it need not; DynamoDB's are.
+func (o operatorFlags) store(ctx context.Context, cio cmdIO) (*dynamo.Store, error) {
+	awsCfg, err := app.LoadAWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	local := cio.getenv("AWS_ENDPOINT_URL_DYNAMODB") != ""
+	return dynamo.New(dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = local }), *o.table), nil
+}
+
 // upgrade brings a tenant stored by an older version to the current layout
 // (docs/deploy.md, "Upgrading"); idempotent.
 func upgrade(f *flags) runner {
@@ -50,11 +64,11 @@ func upgrade(f *flags) runner {
 		if err := o.check(); err != nil {
 			return err
 		}
-		awsCfg, err := app.LoadAWS(ctx)
+		st, err := o.store(ctx, cio)
 		if err != nil {
 			return err
 		}
-		n, err := dynamo.New(dynamodb.NewFromConfig(awsCfg), *o.table).UpgradeTenant(ctx, *o.tenant)
+		n, err := st.UpgradeTenant(ctx, *o.tenant)
 		if err != nil {
 			return err
 		}
@@ -81,11 +95,10 @@ func operate(f *flags, command string) runner {
 		if !strings.HasPrefix(*issuer, "https://") && !strings.HasPrefix(*issuer, "http://") {
 			return usagef("--issuer or ISSUER_URL must be the service's base URL")
 		}
-		awsCfg, err := app.LoadAWS(ctx)
+		st, err := o.store(ctx, cio)
 		if err != nil {
 			return err
 		}
-		st := dynamo.New(dynamodb.NewFromConfig(awsCfg), *o.table)
 		base := strings.TrimSuffix(*issuer, "/")
 		var res operator.Result
 		if command == "bootstrap" {

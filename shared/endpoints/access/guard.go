@@ -186,6 +186,10 @@ func (g *Guard) authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, httpapi.Unauthorized("A bearer access token is required.")
 	}
 	claims, err := g.Verifier.Verify(r.Context(), strings.TrimSpace(raw), g.IssuerBase(r))
+	if ae := (*token.AudienceError)(nil); errors.As(err, &ae) {
+		return Principal{}, httpapi.Unauthorized("The access token is for " + strings.Join(ae.Audiences, ", ") + ", not for this management API (" +
+			ae.Want + "): request a token without resource, or with resource=" + ae.Want + " if the client's allowedAudiences list it.")
+	}
 	if errors.Is(err, token.ErrInvalid) {
 		return Principal{}, httpapi.Unauthorized("The access token is not valid.")
 	}

@@ -65,7 +65,11 @@ func TestGuardAuthenticates(t *testing.T) {
 		{"another key", "Bearer " + otherKey.Token(caller), "The access token is not valid."},
 		{"tid of another tenant", "Bearer " + wrongTenant, "The access token is not valid."},
 		{"another deployment", "Bearer " + wrongBase, "The access token is not valid."},
-		{"for a resource server", "Bearer " + e.Mint(token.Grant{Scopes: []string{oauthscope.IAM}, Audiences: []string{"https://api.example.test"}}, caller), "The access token is not valid."},
+		// A genuine token for another audience says so: the commonest
+		// surprise once a client has allowedAudiences.
+		{"for a resource server", "Bearer " + e.Mint(token.Grant{Scopes: []string{oauthscope.IAM}, Audiences: []string{"https://api.example.test"}}, caller),
+			"The access token is for https://api.example.test, not for this management API (" + e.Issuer() + "/resources): " +
+				"request a token without resource, or with resource=" + e.Issuer() + "/resources if the client's allowedAudiences list it."},
 		{"without services.iam", "Bearer " + e.Mint(token.Grant{Scopes: []string{"api"}}, caller), "The access token lacks the services.iam scope."},
 		{"too long", "Bearer " + strings.Repeat("a", access.MaxTokenLength), "The access token is not valid."},
 	} {

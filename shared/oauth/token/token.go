@@ -210,10 +210,24 @@ func (v *Verifier) Verify(ctx context.Context, raw, issuerBase string) (Claims, 
 	// A token minted for other resource servers (RFC 8707) is not one for
 	// this service's own API.
 	if !slices.Contains(c.Audience, Audience(c.Issuer)) {
-		return Claims{}, invalid("audience is not this service")
+		return Claims{}, &AudienceError{Audiences: c.Audience, Want: Audience(c.Issuer)}
 	}
 	return c, nil
 }
+
+// AudienceError is Verify's refusal of a genuine token minted for other
+// audiences (RFC 8707 resources): the one refusal whose reason may be told,
+// since the caller holds a valid token, and the commonest surprise once a
+// client has allowedAudiences. It is an ErrInvalid.
+type AudienceError struct {
+	Audiences []string
+	Want      string
+}
+
+func (e *AudienceError) Error() string {
+	return "invalid token: audience " + strings.Join(e.Audiences, " ") + " is not " + e.Want
+}
+func (e *AudienceError) Unwrap() error { return ErrInvalid }
 
 // Check is Verify for a token of any audience: what introspection and
 // revocation accept.

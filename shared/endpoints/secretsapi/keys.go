@@ -8,7 +8,6 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/endpoints/access"
 	"github.com/machine-iam/machine-iam/shared/iam/id"
-	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
@@ -72,18 +71,5 @@ func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) deleteKey(w http.ResponseWriter, r *http.Request) error {
-	cid, kid := r.PathValue("clientId"), r.PathValue("keyId")
-	const notFound = "No key with that id exists for that client."
-	if !id.Valid(cid) || !id.Valid(kid) {
-		return httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, notFound)
-	}
-	target := subject.ID(subject.Client, cid)
-	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
-		return err
-	}
-	if err := s.Secrets.DeleteKey(r.Context(), access.TenantOf(r), cid, kid); err != nil {
-		return httpapi.Detailed(err, store.ErrNotFound, notFound)
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.deleteCredential(w, r, "keyId", "No key with that id exists for that client.", s.Secrets.DeleteKey)
 }

@@ -178,18 +178,23 @@ func (s *Service) spec(req wire.SecretRequest) (secret.Spec, error) {
 }
 
 func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
-	cid, sid := r.PathValue("clientId"), r.PathValue("secretId")
-	const notFound = "No secret with that id exists for that client."
-	if !id.Valid(cid) || !id.Valid(sid) {
+	return s.deleteCredential(w, r, "secretId", "No secret with that id exists for that client.", s.Secrets.DeleteSecret)
+}
+
+// deleteCredential deletes the credential (secret or key) the path names
+// by param. Deleting another client's credential can take away its only
+// way to use what it holds, so the caller must hold all of it.
+func (s *Service) deleteCredential(w http.ResponseWriter, r *http.Request, param, notFound string,
+	del func(ctx context.Context, tenant, clientID, credentialID string) error) error {
+	cid, credID := r.PathValue("clientId"), r.PathValue(param)
+	if !id.Valid(cid) || !id.Valid(credID) {
 		return httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, notFound)
 	}
-	// Deleting another client's secret can take away its only way to use
-	// what it holds, so the caller must hold all of it.
 	target := subject.ID(subject.Client, cid)
 	if err := s.Guard.RequireHoldsSubject(r.Context(), "delete a credential of "+target, target); err != nil {
 		return err
 	}
-	if err := s.Secrets.DeleteSecret(r.Context(), access.TenantOf(r), cid, sid); err != nil {
+	if err := del(r.Context(), access.TenantOf(r), cid, credID); err != nil {
 		return httpapi.Detailed(err, store.ErrNotFound, notFound)
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -764,10 +764,20 @@ func TestTokenFunctionItems(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The client is one of an older release too: it has no grants item.
+	if _, err := ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table, Key: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "T#" + ten + "#S#client-" + c.ID}, "SK": &types.AttributeValueMemberS{Value: "A!GRANTS"}}}); err != nil {
+		t.Fatal(err)
+	}
 	legacy("T#"+ten+"#S#client-"+c.ID, "R#old-jti")
 	g, err := st.Grants(ctx, ten, "client-"+c.ID)
 	if err != nil || !g.Revocation.Revoked("old-jti", now) {
 		t.Errorf("a token revoked by an older release: %+v %v", g.Revocation, err)
+	}
+	// Building its grants item moves the revocation where decisions look.
+	is(t, st.RebuildGrants(ctx, ten, "client-"+c.ID), nil)
+	if got, err := st.TokenRevoked(ctx, ten, c.ID, "old-jti"); err != nil || !got {
+		t.Errorf("a token revoked by an older release, after the upgrade: %v %v", got, err)
 	}
 	sum := sha256.Sum256([]byte("old-assertion"))
 	legacy("T#"+ten+"#ASSERTION#"+c.ID, hex.EncodeToString(sum[:]))

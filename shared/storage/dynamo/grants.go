@@ -98,7 +98,7 @@ func grantsMemberOf(it item) []string {
 
 // grantsStep changes one set of a subject's grants item in a transaction:
 // op is ADD or DELETE. It fails, and with it the transaction, when the item
-// is not complete (see grantsRefused).
+// is not complete (the write then builds it, buildGrants, and tries again).
 func (s *Store) grantsStep(tenant, subjectID, op, set, element string) types.TransactWriteItem {
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName:                 &s.table,

@@ -188,6 +188,8 @@ func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 	hasher := secret.DefaultArgon2id
 	sig := kmssigner.New(kmsAPI, cfg.SigningKeyID, cfg.PreviousSigningKeyIDs...)
 	sig.ResolveEvery = cfg.KeyRefresh
+	st := dynamo.New(ddb, cfg.TableName)
+	sig.Shared = st
 	// A replaced key stays published while tokens it signed may be alive:
 	// other instances may sign with it for up to one refresh interval after
 	// this one noticed the change.
@@ -197,7 +199,7 @@ func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 	return &Deps{
 		Config:   cfg,
 		Tags:     tags,
-		Store:    dynamo.New(ddb, cfg.TableName),
+		Store:    st,
 		Signer:   sig,
 		Hasher:   hasher,
 		Verifier: secret.NewVerifier(hasher, secret.DefaultCacheEntries),

@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	gohash "hash"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -31,6 +33,7 @@ const DefaultCacheEntries = 4096
 type Verifier struct {
 	hasher Hasher
 	key    []byte // keys the cache digests; random per process, never stored
+	macs   sync.Pool
 
 	mu      sync.Mutex
 	matches map[[sha256.Size]byte]struct{}
@@ -99,12 +102,19 @@ func (v *Verifier) Match(candidates []Hashed, value, tag string, now time.Time) 
 }
 
 func (v *Verifier) digest(hash, value string) [sha256.Size]byte {
-	m := hmac.New(sha256.New, v.key)
-	m.Write([]byte(hash))
-	m.Write([]byte{0})
-	m.Write([]byte(value))
+	// Keyed HMACs are reused: making one costs more than the digest of a
+	// short input, and every warm token request makes one per secret.
+	m, _ := v.macs.Get().(gohash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, v.key)
+	}
+	m.Reset()
+	_, _ = io.WriteString(m, hash)
+	_, _ = m.Write([]byte{0})
+	_, _ = io.WriteString(m, value)
 	var d [sha256.Size]byte
 	m.Sum(d[:0])
+	v.macs.Put(m)
 	return d
 }
 

@@ -187,7 +187,11 @@ type Deps struct {
 func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 	hasher := secret.DefaultArgon2id
 	sig := kmssigner.New(kmsAPI, cfg.SigningKeyID, cfg.PreviousSigningKeyIDs...)
-	sig.ResolveEvery = cfg.KeyRefresh
+	// A Config built by hand (tests, benchmarks) may leave KeyRefresh 0,
+	// which would read the keys again for every token.
+	if cfg.KeyRefresh > 0 {
+		sig.ResolveEvery = cfg.KeyRefresh
+	}
 	st := dynamo.New(ddb, cfg.TableName)
 	sig.Shared = st
 	// A replaced key stays published while tokens it signed may be alive:

@@ -23,7 +23,9 @@ type Template struct {
 	// --parameter-overrides do.
 	Overrides map[string]string
 	Globals   map[string]any
-	Resources map[string]Resource
+	// Conditions are evaluated against the parameters, for Fn::If.
+	Conditions map[string]any
+	Resources  map[string]Resource
 	// Pseudo holds the values of AWS pseudo parameters used to resolve
 	// names (AWS::StackName, AWS::Region, ...).
 	Pseudo map[string]string
@@ -84,6 +86,7 @@ func Parse(doc []byte) (*Template, error) {
 	t := &Template{
 		Parameters: asMap(top["Parameters"]),
 		Globals:    asMap(top["Globals"]),
+		Conditions: asMap(top["Conditions"]),
 		Resources:  map[string]Resource{},
 		Pseudo: map[string]string{
 			"AWS::StackName": "machine-iam", "AWS::Region": "us-east-1", "AWS::AccountId": "111122223333",
@@ -233,6 +236,17 @@ func (t *Template) Resolve(v any) (string, error) {
 		if ref, ok := x["Ref"].(string); ok {
 			return t.ref(ref)
 		}
+		if branches, ok := x["Fn::If"].([]any); ok && len(branches) == 3 {
+			name, _ := branches[0].(string)
+			holds, err := t.Condition(name)
+			if err != nil {
+				return "", err
+			}
+			if holds {
+				return t.Resolve(branches[1])
+			}
+			return t.Resolve(branches[2])
+		}
 		if join, ok := x["Fn::Join"].([]any); ok && len(join) == 2 {
 			sep, _ := join[0].(string)
 			parts, _ := join[1].([]any)
@@ -269,6 +283,51 @@ func (t *Template) Resolve(v any) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("cannot resolve %v locally", v)
+}
+
+// Condition evaluates the named condition with the parameters' values.
+func (t *Template) Condition(name string) (bool, error) {
+	c, ok := t.Conditions[name]
+	if !ok {
+		return false, fmt.Errorf("no condition named %q", name)
+	}
+	return t.holds(c)
+}
+
+// holds evaluates a condition expression: Fn::Equals, Fn::Not, Fn::And,
+// Fn::Or and a named Condition.
+func (t *Template) holds(c any) (bool, error) {
+	m := asMap(c)
+	if name, ok := m["Condition"].(string); ok {
+		return t.Condition(name)
+	}
+	if eq, ok := m["Fn::Equals"].([]any); ok && len(eq) == 2 {
+		a, err := t.Resolve(eq[0])
+		if err != nil {
+			return false, err
+		}
+		b, err := t.Resolve(eq[1])
+		return a == b, err
+	}
+	args, _ := m["Fn::Not"].([]any)
+	if len(args) == 1 {
+		v, err := t.holds(args[0])
+		return !v, err
+	}
+	for op, want := range map[string]bool{"Fn::And": false, "Fn::Or": true} {
+		args, ok := m[op].([]any)
+		if !ok {
+			continue
+		}
+		for _, a := range args {
+			v, err := t.holds(a)
+			if err != nil || v == want {
+				return want, err
+			}
+		}
+		return !want, nil
+	}
+	return false, fmt.Errorf("cannot evaluate condition %v locally", c)
 }
 
 // ResolveProperties evaluates a resource's properties as CloudFormation

@@ -41,6 +41,8 @@ type Resource struct {
 	Type       string
 	Properties map[string]any
 	Metadata   map[string]any
+	// DeletionPolicy and UpdateReplacePolicy, empty when not set.
+	DeletionPolicy, UpdateReplacePolicy string
 }
 
 // Route is one HTTP API event of a function.
@@ -96,7 +98,10 @@ func Parse(doc []byte) (*Template, error) {
 	for name, v := range asMap(top["Resources"]) {
 		m := asMap(v)
 		typ, _ := m["Type"].(string)
-		t.Resources[name] = Resource{Type: typ, Properties: asMap(m["Properties"]), Metadata: asMap(m["Metadata"])}
+		deletion, _ := m["DeletionPolicy"].(string)
+		replace, _ := m["UpdateReplacePolicy"].(string)
+		t.Resources[name] = Resource{Type: typ, Properties: asMap(m["Properties"]), Metadata: asMap(m["Metadata"]),
+			DeletionPolicy: deletion, UpdateReplacePolicy: replace}
 	}
 	return t, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
+	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 	"github.com/machine-iam/machine-iam/shared/storage/listing"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
@@ -272,6 +273,7 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	granting := policy.Evaluate(s.Actions, g, k.Action, k.Scope)
+	metric.Decided(len(granting) > 0)
 	httpapi.WriteJSON(w, http.StatusOK, wire.Decision{Allowed: len(granting) > 0, GrantedBy: toPolicies(access.TenantOf(r), granting)})
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
@@ -33,9 +34,11 @@ func (s *Service) authenticateClient(r *http.Request, ten string, form url.Value
 		// challenge names the scheme this endpoint takes (RFC 9110 §11.6.1).
 		e := httpapi.InvalidClient(true, realm)
 		e.Description = "Client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)."
+		metric.AuthenticationFailed(reasonMissing)
 		return caller{}, e
 	}
 	if err != nil {
+		countRefusal(err, reasonMalformed)
 		return caller{}, err
 	}
 	// Only a well-formed id is logged: a malformed one may be anything,
@@ -49,12 +52,15 @@ func (s *Service) authenticateClient(r *http.Request, ten string, form url.Value
 	}
 	c, err := authenticate(r.Context(), ten, lockout.Address(r.RemoteAddr), creds)
 	if errors.Is(err, errAuthFailed) {
+		metric.AuthenticationFailed(creds.failureReason())
 		return caller{}, httpapi.InvalidClient(creds.basic, realm)
 	}
 	if err != nil {
+		countRefusal(err, "")
 		return caller{}, err
 	}
 	audit.NoteCaller(r.Context(), ten, c.SubjectID())
+	c.method = creds.method()
 	return c, nil
 }
 
@@ -272,6 +278,8 @@ func (s *Service) authenticateAssertion(ctx context.Context, ten, address string
 type caller struct {
 	client.Client
 	revocations int64
+	// method is how it authenticated, for the metrics.
+	method string
 }
 
 // authenticated is the caller rec holds; rec.Client is not nil.

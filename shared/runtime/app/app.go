@@ -208,7 +208,7 @@ func FromEnvironment(ctx context.Context) (*Deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := LoadAWS(ctx)
+	awsCfg, err := LoadAWS(ctx, DependencyMetrics())
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}

@@ -436,3 +436,31 @@ func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
 }
+
+// MetricAlarm is an alarm on one metric: its logical id, the metric's name
+// and its dimensions.
+type MetricAlarm struct {
+	Name, Metric string
+	Dimensions   map[string]string
+}
+
+// MetricAlarms returns the alarms that watch one metric of namespace, so a
+// test can check that the code emits what each watches.
+func (t *Template) MetricAlarms(namespace string) []MetricAlarm {
+	var out []MetricAlarm
+	for _, a := range t.OfType("AWS::CloudWatch::Alarm") {
+		props := t.Resources[a].Properties
+		if props["Namespace"] != namespace {
+			continue
+		}
+		dims := map[string]string{}
+		for _, d := range asList(props["Dimensions"]) {
+			name, _ := asMap(d)["Name"].(string)
+			value, _ := asMap(d)["Value"].(string)
+			dims[name] = value
+		}
+		metric, _ := props["MetricName"].(string)
+		out = append(out, MetricAlarm{Name: a, Metric: metric, Dimensions: dims})
+	}
+	return out
+}

@@ -99,6 +99,7 @@ func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Triple
 	if err := s.Guard.Allow(r.Context(), k.Action, k.Scope); err != nil {
 		var e *httpapi.Error
 		if errors.As(err, &e) && e.Status == http.StatusForbidden {
+			metric.Refused(metric.RuleNoEscalation)
 			return httpapi.Forbidden("The caller cannot grant or remove " + k.Action + " on " + k.Scope + ": it does not hold it there.")
 		}
 		return err

@@ -90,8 +90,9 @@ func SetOutput(w io.Writer, readable bool) (restore func()) {
 	}
 }
 
-// emit writes one metric with its dimensions (name, value pairs).
-func (e *Emitter) emit(name, unit string, value float64, dims ...string) {
+// emit writes one metric with its dimensions (name, value pairs); with
+// total, also without them, so an alarm can watch the sum over every value.
+func (e *Emitter) emit(name, unit string, value float64, total bool, dims ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.readable {
@@ -114,11 +115,15 @@ func (e *Emitter) emit(name, unit string, value float64, dims ...string) {
 		keys = append(keys, dims[i])
 	}
 	sort.Strings(keys)
+	sets := [][]string{keys}
+	if total && len(keys) > 0 {
+		sets = append(sets, []string{})
+	}
 	line["_aws"] = map[string]any{
 		"Timestamp": e.now().UnixMilli(),
 		"CloudWatchMetrics": []any{map[string]any{
 			"Namespace":  Namespace,
-			"Dimensions": [][]string{keys},
+			"Dimensions": sets,
 			"Metrics":    []any{map[string]string{"Name": name, "Unit": unit}},
 		}},
 	}
@@ -129,7 +134,7 @@ func (e *Emitter) emit(name, unit string, value float64, dims ...string) {
 	_, _ = e.w.Write(append(b, '\n'))
 }
 
-func count(name string, dims ...string) { std.emit(name, "Count", 1, dims...) }
+func count(name string, dims ...string) { std.emit(name, "Count", 1, false, dims...) }
 
 // TokenIssued counts a token handed out to a client that authenticated
 // with method (client_secret_basic, client_secret_post, private_key_jwt,
@@ -139,7 +144,11 @@ func TokenIssued(method string) { count(TokensIssued, "AuthMethod", method) }
 // AuthenticationFailed counts a refused client authentication; reason is
 // a short fixed word (missing, malformed, invalid_secret, ...), never
 // anything the caller sent.
-func AuthenticationFailed(reason string) { count(AuthenticationFailures, "Reason", reason) }
+// Also counted without the reason, the total a credential-stuffing alarm
+// watches.
+func AuthenticationFailed(reason string) {
+	std.emit(AuthenticationFailures, "Count", 1, true, "Reason", reason)
+}
 
 // Throttled counts an authentication refused by the lockout.
 func Throttled() { count(ThrottledAttempts) }
@@ -164,7 +173,7 @@ func Called(dependency string, took time.Duration, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	std.emit(DependencyLatency, "Milliseconds", float64(took.Microseconds())/1000, "Dependency", dependency)
+	std.emit(DependencyLatency, "Milliseconds", float64(took.Microseconds())/1000, false, "Dependency", dependency)
 	if err != nil {
 		kind := KindFailed
 		if Throttling(err) {

@@ -65,6 +65,16 @@ func TestEmbeddedMetricFormat(t *testing.T) {
 	}
 }
 
+func TestAuthenticationFailuresAlsoCountInTotal(t *testing.T) {
+	buf := capture(t, false)
+	AuthenticationFailed("invalid_secret")
+	got := lines(t, buf)
+	sets := got[0]["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)["Dimensions"]
+	if fmt.Sprint(sets) != "[[Reason] []]" || got[0]["Reason"] != "invalid_secret" {
+		t.Errorf("line = %v", got[0])
+	}
+}
+
 func TestDependencyCalls(t *testing.T) {
 	buf := capture(t, false)
 	Called(DynamoDB, 1500*time.Microsecond, nil)

@@ -1,13 +1,10 @@
 package integration
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,50 +13,27 @@ import (
 	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 )
 
-// metricLines collects the functions' EMF lines while a test runs.
-type metricLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (m *metricLines) Write(p []byte) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.buf.Write(p)
-}
-
-// emitted reports whether some line carries metric with exactly the
-// dimensions dims, as one of its dimension sets: what CloudWatch would
-// extract for an alarm on that metric and those dimensions.
-func (m *metricLines) emitted(t *testing.T, name string, dims map[string]string) bool {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, line := range bytes.Split(m.buf.Bytes(), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var doc struct {
-			AWS struct {
-				CloudWatchMetrics []struct {
-					Namespace  string
-					Dimensions [][]string
-					Metrics    []struct{ Name string }
-				}
-			} `json:"_aws"`
-		}
-		var values map[string]any
-		if json.Unmarshal(line, &doc) != nil || json.Unmarshal(line, &values) != nil {
-			t.Fatalf("not an EMF line: %s", line)
-		}
-		for _, d := range doc.AWS.CloudWatchMetrics {
-			if d.Namespace != metric.Namespace || len(d.Metrics) != 1 || d.Metrics[0].Name != name {
+// emitted reports whether some EMF line in lines carries metric with
+// exactly the dimensions dims, as one of its dimension sets: what
+// CloudWatch would extract for an alarm on that metric and those
+// dimensions.
+func emitted(lines *lineBuffer, name string, dims map[string]string) bool {
+	for _, values := range lines.lines() {
+		aws, _ := values["_aws"].(map[string]any)
+		directives, _ := aws["CloudWatchMetrics"].([]any)
+		for _, d := range directives {
+			directive, _ := d.(map[string]any)
+			metrics, _ := directive["Metrics"].([]any)
+			if directive["Namespace"] != metric.Namespace || len(metrics) != 1 || metrics[0].(map[string]any)["Name"] != name {
 				continue
 			}
-			for _, set := range d.Dimensions {
-				match := len(set) == len(dims)
-				for _, k := range set {
-					match = match && values[k] == dims[k]
+			sets, _ := directive["Dimensions"].([]any)
+			for _, set := range sets {
+				keys, _ := set.([]any)
+				match := len(keys) == len(dims)
+				for _, k := range keys {
+					key, _ := k.(string)
+					match = match && values[key] == dims[key]
 				}
 				if match {
 					return true
@@ -76,7 +50,7 @@ func (m *metricLines) emitted(t *testing.T, name string, dims map[string]string)
 // template.yaml's alarms name was written: an alarm on a metric the code
 // never writes would stay silent forever.
 func TestAlarmedMetricsAreEmitted(t *testing.T) {
-	lines := &metricLines{}
+	lines := &lineBuffer{}
 	defer metric.SetOutput(lines, false)()
 
 	admin := adminToken(t)
@@ -148,7 +122,7 @@ func TestAlarmedMetricsAreEmitted(t *testing.T) {
 		t.Fatal("no alarm on a MachineIAM metric found")
 	}
 	for _, a := range alarms {
-		if !lines.emitted(t, a.Metric, a.Dimensions) {
+		if !emitted(lines, a.Metric, a.Dimensions) {
 			t.Errorf("%s watches %s %v, which no scenario emitted", a.Name, a.Metric, a.Dimensions)
 		}
 	}
@@ -166,7 +140,7 @@ func TestAlarmedMetricsAreEmitted(t *testing.T) {
 		{metric.DependencyLatency, map[string]string{"Dependency": metric.DynamoDB}},
 		{metric.DependencyLatency, map[string]string{"Dependency": metric.KMS}},
 	} {
-		if !lines.emitted(t, m.name, m.dims) {
+		if !emitted(lines, m.name, m.dims) {
 			t.Errorf("%s %v was not emitted", m.name, m.dims)
 		}
 	}

@@ -25,7 +25,7 @@ var calls = map[string][]call{
 	"TokenFunction": {
 		{"dynamodb:Query", "table"},      // GetCredentials
 		{"dynamodb:GetItem", "table"},    // tenant, client, TokenRevoked, read-backs after a failed condition
-		{"dynamodb:UpdateItem", "table"}, // CountAttempt, UncountAttempt, countRevocation
+		{"dynamodb:UpdateItem", "table"}, // CountAttempt, UncountAttempt, countRevocation, RecordUse
 		{"dynamodb:PutItem", "table"},    // UseAssertion, RevokeToken
 		{"kms:Sign", "key"},
 		{"kms:GetPublicKey", "key"},

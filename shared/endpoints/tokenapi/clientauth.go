@@ -16,6 +16,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
@@ -197,7 +198,8 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 	now, end := a.now, a.end
 	if rec.Client != nil {
 		for _, presented := range cr.secrets {
-			if _, ok := s.Secrets.MatchWarm(rec.Secrets, presented, now); ok {
+			if sec, ok := s.Secrets.MatchWarm(rec.Secrets, presented, now); ok {
+				s.recordUse(ctx, ten, rec.Client.ID, store.Credential{SecretID: sec.ID}, sec.LastUsedAt, now)
 				return authenticated(rec), nil
 			}
 		}
@@ -213,8 +215,9 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 		return caller{}, err
 	}
 	matched := false
+	var sec secret.Secret
 	for _, presented := range cr.secrets {
-		if _, matched = s.Secrets.Match(rec.Secrets, presented, now); matched {
+		if sec, matched = s.Secrets.Match(rec.Secrets, presented, now); matched {
 			break
 		}
 	}
@@ -225,6 +228,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 		// The client is in; only its address keeps its attempts spent.
 		slog.WarnContext(ctx, "successful authentication not uncounted", "error", err.Error())
 	}
+	s.recordUse(ctx, ten, rec.Client.ID, store.Credential{SecretID: sec.ID}, sec.LastUsedAt, now)
 	return authenticated(rec), nil
 }
 
@@ -270,6 +274,7 @@ func (s *Service) authenticateAssertion(ctx context.Context, ten, address string
 	case err != nil:
 		return caller{}, err
 	}
+	s.recordUse(ctx, ten, rec.Client.ID, store.Credential{KeyKid: v.Key.Kid}, v.Key.LastUsedAt, now)
 	return authenticated(rec), nil
 }
 

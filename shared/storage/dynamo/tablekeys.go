@@ -95,6 +95,11 @@ const (
 	skAttemptsPrefix      = "#ATTEMPTS#"
 	skRevocations         = "#REVOCATIONS"
 	skUsedAssertionPrefix = "U#"
+	// skLastUsedPrefix, then a credential's own sort key, keeps when the
+	// credential last authenticated; it sorts between the attempt counts
+	// and the revocation count, so the token endpoint's one read of its
+	// partition finds it.
+	skLastUsedPrefix = "#LASTUSED#"
 )
 
 // tokenPK is the partition of what the token function keeps about a

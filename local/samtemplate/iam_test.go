@@ -53,10 +53,7 @@ var calls = map[string][]call{
 // statements returns the IAM statements that apply to fn's role: its
 // Policies and any AWS::IAM::RolePolicy naming the role.
 func statements(tmpl *Template, fn string) []map[string]any {
-	var docs []any
-	for _, p := range asList(tmpl.Resources[fn].Properties["Policies"]) {
-		docs = append(docs, p)
-	}
+	docs := append([]any{}, asList(tmpl.Resources[fn].Properties["Policies"])...)
 	for _, name := range tmpl.OfType("AWS::IAM::RolePolicy") {
 		props := tmpl.Resources[name].Properties
 		if asMap(props["RoleName"])["Ref"] == fn+"Role" {

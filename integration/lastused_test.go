@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,3 +99,20 @@ func TestCredentialLastUsed(t *testing.T) {
 }
 
 func asString(v any) string { s, _ := v.(string); return s }
+
+// TestIamctlCredentialsUnused: the report walks the tenant's clients; a
+// fresh tenant has nothing unused for a day, and a day is the least.
+func TestIamctlCredentialsUnused(t *testing.T) {
+	t.Parallel()
+	_, res := newTenantAdmin(t, "cli-unused")
+	c := newCLI(t, res)
+	var unused []map[string]any
+	c.json(&unused, "credentials", "unused", "--days", "1")
+	if unused == nil || len(unused) != 0 {
+		t.Errorf("a fresh tenant's unused credentials = %v, want []", unused)
+	}
+	c.expect(2, "credentials", "unused", "--days", "0")
+	if out := c.ok("secrets", "list", res.ClientID); !strings.Contains(out, "LAST USED") {
+		t.Errorf("secrets list shows no LAST USED column:\n%s", out)
+	}
+}

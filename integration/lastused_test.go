@@ -111,7 +111,7 @@ func TestIamctlCredentialsUnused(t *testing.T) {
 	if unused == nil || len(unused) != 0 {
 		t.Errorf("a fresh tenant's unused credentials = %v, want []", unused)
 	}
-	c.expect(2, "credentials", "unused", "--days", "0")
+	c.expect(64, "credentials", "unused", "--days", "0") // a usage error
 	if out := c.ok("secrets", "list", res.ClientID); !strings.Contains(out, "LAST USED") {
 		t.Errorf("secrets list shows no LAST USED column:\n%s", out)
 	}

@@ -147,8 +147,8 @@ func TestSecretTagsBoundHashWork(t *testing.T) {
 	if n := work(id1, legacy[0], 200); n == 0 {
 		t.Error("an untagged secret's first use must be verified")
 	}
-	if got := env.calls.snapshot(); got["DynamoDB:UpdateItem"] != 3 {
-		t.Errorf("calls = %v, want the attempt counted and given back, and the tag remembered", got)
+	if got := env.calls.snapshot(); got["DynamoDB:UpdateItem"] != 4 {
+		t.Errorf("calls = %v, want the attempt counted and given back, the tag remembered and the first use noted", got)
 	}
 	if n := work(id1, "wrong-value", 401); n != 1 {
 		t.Errorf("after one untagged secret's use, wrong value: %d verifications, want 1", n)

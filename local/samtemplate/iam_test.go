@@ -23,10 +23,11 @@ type call struct{ action, on string }
 // template.
 var calls = map[string][]call{
 	"TokenFunction": {
-		{"dynamodb:Query", "table"},      // GetCredentials
-		{"dynamodb:GetItem", "table"},    // tenant, client, TokenRevoked, read-backs after a failed condition
-		{"dynamodb:UpdateItem", "table"}, // CountAttempt, UncountAttempt, countRevocation, RecordUse
-		{"dynamodb:PutItem", "table"},    // UseAssertion, RevokeToken
+		{"dynamodb:Query", "table"},        // GetCredentials
+		{"dynamodb:GetItem", "table"},      // tenant, client, TokenRevoked, read-backs after a failed condition
+		{"dynamodb:BatchGetItem", "table"}, // Grants: the groups' grants items of an introspecting caller
+		{"dynamodb:UpdateItem", "table"},   // CountAttempt, UncountAttempt, countRevocation, RecordUse
+		{"dynamodb:PutItem", "table"},      // UseAssertion, RevokeToken
 		{"kms:Sign", "key"},
 		{"kms:GetPublicKey", "key"},
 	},
@@ -37,8 +38,9 @@ var calls = map[string][]call{
 		{"kms:GetPublicKey", "key"},
 	},
 	"SecretsFunction": {
-		{"dynamodb:Query", "table"}, {"dynamodb:GetItem", "table"}, {"dynamodb:PutItem", "table"},
-		{"dynamodb:UpdateItem", "table"}, {"dynamodb:DeleteItem", "table"}, {"kms:GetPublicKey", "key"},
+		{"dynamodb:Query", "table"}, {"dynamodb:GetItem", "table"}, {"dynamodb:BatchGetItem", "table"},
+		{"dynamodb:PutItem", "table"}, {"dynamodb:UpdateItem", "table"}, {"dynamodb:DeleteItem", "table"},
+		{"kms:GetPublicKey", "key"},
 	},
 	"PoliciesFunction": {
 		{"dynamodb:GetItem", "table"}, {"dynamodb:BatchGetItem", "table"}, {"dynamodb:Query", "table"},

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/endpoints/access"
-	"github.com/machine-iam/machine-iam/shared/iam/id"
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
@@ -138,26 +137,38 @@ func etag(c client.Client) string { return `"` + strconv.FormatInt(c.Version, 10
 // noun names clients in store errors' problem details.
 const noun = "client"
 
-// readSpec decodes and validates a create or replace body, with the
-// provenance label a create may carry (creating).
-func (s *Service) readSpec(w http.ResponseWriter, r *http.Request, creating bool) (client.Spec, provenance.Label, error) {
+// readSpec decodes and validates a create or replace body. A create
+// (creating) may carry a provenance label and the id to create the client
+// under; a replace may repeat the client's own id (cid), never another.
+func (s *Service) readSpec(w http.ResponseWriter, r *http.Request, creating bool, cid string) (client.Spec, provenance.Label, string, error) {
 	var req wire.ClientRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return client.Spec{}, provenance.Label{}, err
+		return client.Spec{}, provenance.Label{}, "", err
 	}
 	f := httpapi.Fields{}
 	spec := specOf(req, f, s.Scopes, s.MaxTokenLifetime)
 	var label provenance.Label
-	if creating {
+	var chosen string
+	switch {
+	case creating:
 		label = httpapi.ProvenanceLabel(req.Provenance, f)
-	} else if req.Provenance != nil {
+		if req.ClientID != nil {
+			chosen = *req.ClientID
+			if msg := subject.CheckClientID(chosen); msg != "" {
+				f.Add("clientId", msg)
+			}
+		}
+	case req.Provenance != nil:
 		f.Add("provenance", "is recorded at creation and cannot be changed")
 	}
-	return spec, label, f.Err()
+	if !creating && req.ClientID != nil && *req.ClientID != cid {
+		f.Add("clientId", "is chosen at creation and cannot be changed")
+	}
+	return spec, label, chosen, f.Err()
 }
 
 func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
-	spec, label, err := s.readSpec(w, r, true)
+	spec, label, chosen, err := s.readSpec(w, r, true, "")
 	if err != nil {
 		return err
 	}
@@ -167,11 +178,20 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	now := s.Now().UTC().Truncate(time.Second)
 	c := client.Client{Tenant: access.TenantOf(r), Spec: spec, CreatedAt: now, UpdatedAt: now, Version: 1,
 		Provenance: provenance.Made(access.PrincipalFrom(r.Context()).Subject, label)}
-	c.ID, err = store.CreateWithNewID(func(newID string) error {
+	if chosen != "" {
+		// Unique in the tenant by the store's conditional write. A chosen
+		// id may have been a deleted client's: tokens issued before this
+		// client existed are dead to it (the kill switch's cutoff).
+		c.ID, c.TokensRevokedAt = chosen, now.Add(-time.Second)
+		if err := s.Clients.CreateClient(r.Context(), c); errors.Is(err, store.ErrConflict) {
+			return httpapi.Detailed(err, store.ErrConflict, "The tenant already has a client with clientId "+chosen+".")
+		} else if err != nil {
+			return err
+		}
+	} else if c.ID, err = store.CreateWithNewID(func(newID string) error {
 		c.ID = newID
 		return s.Clients.CreateClient(r.Context(), c)
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	audit.Note(r.Context(), ActionCreate, "/clients/"+c.ID)
@@ -185,7 +205,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 // id that names no client.
 func clientID(r *http.Request) (string, error) {
 	cid := r.PathValue("clientId")
-	if !id.Valid(cid) {
+	if !subject.ValidClientID(cid) {
 		return "", httpapi.About(store.ErrNotFound, noun)
 	}
 	return cid, nil
@@ -210,7 +230,7 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	spec, _, err := s.readSpec(w, r, false)
+	spec, _, _, err := s.readSpec(w, r, false, cid)
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func (s *Service) toResponse(sec secret.Secret) wire.Secret {
 // id that names no client.
 func clientID(r *http.Request) (string, error) {
 	cid := r.PathValue("clientId")
-	if !id.Valid(cid) {
+	if !subject.ValidClientID(cid) {
 		return "", httpapi.About(store.ErrNotFound, "client")
 	}
 	return cid, nil
@@ -187,7 +187,7 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 func (s *Service) deleteCredential(w http.ResponseWriter, r *http.Request, param, notFound string,
 	del func(ctx context.Context, tenant, clientID, credentialID string) error) error {
 	cid, credID := r.PathValue("clientId"), r.PathValue(param)
-	if !id.Valid(cid) || !id.Valid(credID) {
+	if !subject.ValidClientID(cid) || !id.Valid(credID) {
 		return httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, notFound)
 	}
 	target := subject.ID(subject.Client, cid)

@@ -59,6 +59,8 @@ type cli struct {
 	t       *testing.T
 	profile string
 	dir     string
+	// env is added to the environment of every run.
+	env []string
 }
 
 func newCLI(t *testing.T, res operator.Result) cli {
@@ -77,6 +79,7 @@ func (c cli) run(stdin string, args ...string) (string, string, int) {
 	c.t.Helper()
 	cmd := exec.Command(iamctlBinary(c.t), args...)
 	cmd.Env = append(os.Environ(), "IAMCTL_PROFILE="+c.profile, "IAM_BASE_URL=", "IAM_CLIENT_ID=", "IAM_CLIENT_SECRET=", "IAM_TENANT=")
+	cmd.Env = append(cmd.Env, c.env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

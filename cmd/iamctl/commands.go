@@ -109,6 +109,8 @@ var commands = []command{
 		about: "make the tenant what the document declares", flags: apply},
 	{name: "schema", section: secDesired,
 		about: "print the desired-state document's JSON Schema", flags: schema},
+	{name: "import", section: secDesired, synopsis: "--from cognito|keycloak|hydra FILE [--secrets-dir DIR] [--out FILE] [--map-scope OLD=NEW]...",
+		nargs: 1, about: "turn another server's client export into a desired-state document (docs/migration.md)", flags: importCmd},
 
 	{name: "bootstrap", section: secOperator, synopsis: "--tenant NAME [--out FILE]",
 		about: "create a tenant and its first owner client; print its credentials", flags: bootstrap},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 	"github.com/machine-iam/machine-iam/shared/provisioning/provision"
@@ -57,6 +58,9 @@ func desired(ctx context.Context, cio cmdIO, f *flags, d desiredFlags) error {
 	doc, err := provision.Parse(bytes.NewReader(raw))
 	if err != nil {
 		return fmt.Errorf("%s: %w", *d.file, err)
+	}
+	if *d.file != "-" {
+		doc.ResolveFiles(filepath.Dir(*d.file))
 	}
 	api, err := f.api(ctx)
 	if err != nil {

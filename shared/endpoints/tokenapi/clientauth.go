@@ -38,9 +38,10 @@ func (s *Service) authenticateClient(r *http.Request, ten string, form url.Value
 	if err != nil {
 		return caller{}, err
 	}
-	// Only a well-formed id is logged: a malformed one may be anything,
-	// even a secret pasted into the wrong field.
-	audit.Note(r.Context(), action, lockout.CounterKey(creds.id))
+	// Only a generated id is logged as it is: anything else may be a
+	// secret pasted into the wrong field. attempt names a chosen id once
+	// it is known to be a client's.
+	audit.Note(r.Context(), action, lockout.LogKey(creds.id))
 	authenticate := s.authenticate
 	if creds.jwt {
 		authenticate = func(ctx context.Context, ten, address string, cr presented) (caller, error) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
+	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
 )
 
@@ -27,6 +28,9 @@ func (s *Service) attempt(ctx context.Context, ten, address, clientID string) (a
 	rec, err := s.Credentials.GetCredentials(ctx, ten, a.at.Key, address, a.at.Window)
 	if err != nil {
 		return a, rec, err
+	}
+	if rec.Client != nil {
+		audit.NoteTarget(ctx, clientID)
 	}
 	if s.Lockout.AddressExhausted(rec.Attempts) {
 		return a, rec, throttled(a.now, a.end)

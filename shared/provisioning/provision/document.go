@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -58,6 +60,59 @@ type Client struct {
 	PublicKeys          []PublicKey       `json:"publicKeys,omitempty"`
 	Policies            []Grant           `json:"policies,omitempty"`
 	Groups              []string          `json:"groups,omitempty"`
+	// ClientID is the id a create registers the client under (a client
+	// moved from another server keeps its client_id).
+	ClientID string `json:"clientId,omitempty"`
+	// ImportSecrets are values another server issued, imported when the
+	// client is created: where to read each, never the value.
+	ImportSecrets []ImportSecret `json:"importSecrets,omitempty"`
+}
+
+// ImportSecret names where an imported secret's value is read: an
+// environment variable or a file.
+type ImportSecret struct {
+	Description string `json:"description"`
+	FromEnv     string `json:"fromEnv,omitempty"`
+	FromFile    string `json:"fromFile,omitempty"`
+}
+
+// Source says where the value is read, for plans and messages.
+func (s ImportSecret) Source() string {
+	if s.FromEnv != "" {
+		return "environment variable " + s.FromEnv
+	}
+	return "file " + s.FromFile
+}
+
+// Read returns the value, or why it cannot be read; a file's one trailing
+// newline is not part of it.
+func (s ImportSecret) Read() (string, error) {
+	if s.FromEnv != "" {
+		v, ok := os.LookupEnv(s.FromEnv)
+		if !ok {
+			return "", fmt.Errorf("environment variable %s is not set", s.FromEnv)
+		}
+		return v, nil
+	}
+	b, err := os.ReadFile(s.FromFile)
+	if err != nil {
+		return "", fmt.Errorf("reading the secret: %w", err)
+	}
+	v := strings.TrimSuffix(string(b), "\n")
+	return strings.TrimSuffix(v, "\r"), nil
+}
+
+// ResolveFiles makes the relative fromFile paths of d's imported secrets
+// relative to dir, the document's directory, so that a document and the
+// files it names move together.
+func (d *Document) ResolveFiles(dir string) {
+	for i := range d.Clients {
+		for j := range d.Clients[i].ImportSecrets {
+			if f := &d.Clients[i].ImportSecrets[j].FromFile; *f != "" && !filepath.IsAbs(*f) {
+				*f = filepath.Join(dir, *f)
+			}
+		}
+	}
 }
 
 // PublicKey is a public JWK for private_key_jwt, identified by its kid.

@@ -238,7 +238,7 @@ func (f *racedAPI) CreateGroup(_ context.Context, name, _ string, _ *wire.Proven
 	f.members = map[string][]wire.Subject{"g1": {{SubjectID: "client-evil", Type: "Client"}}}
 	return wire.Group{ID: "g1", SubjectID: "group-g1", DisplayName: name}, nil
 }
-func (f *racedAPI) CreateClient(context.Context, wire.ClientSpec) (apiclient.ClientRecord, error) {
+func (f *racedAPI) CreateClient(context.Context, wire.ClientCreate) (apiclient.ClientRecord, error) {
 	return apiclient.ClientRecord{Client: wire.Client{ClientID: "c1", SubjectID: "client-c1"}}, nil
 }
 func (f *racedAPI) CreateSecret(_ context.Context, clientID, _, _ string, _ *time.Time) (wire.CreatedSecret, error) {

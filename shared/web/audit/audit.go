@@ -36,6 +36,14 @@ func Note(ctx context.Context, action, target string) {
 	}
 }
 
+// NoteTarget sets the target of the request in ctx, once a handler knows
+// it is safe to log.
+func NoteTarget(ctx context.Context, target string) {
+	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
+		r.Target = target
+	}
+}
+
 // Noted wraps next so the request's action and target are noted before it
 // runs.
 func Noted(action, target string, next http.Handler) http.Handler {

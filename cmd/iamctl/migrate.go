@@ -409,14 +409,16 @@ func fromHydra(raw []byte) ([]imported, []string, error) {
 	}
 	var list []hydraClient
 	err := decodeAll(raw, func(v json.RawMessage) error {
-		var page struct{ Items []hydraClient }
-		if json.Unmarshal(v, &list) == nil {
+		var page struct{ Items *[]hydraClient }
+		var many []hydraClient
+		if json.Unmarshal(v, &many) == nil {
+			list = append(list, many...)
 			return nil
 		}
-		if err := json.Unmarshal(v, &page); err != nil {
+		if err := json.Unmarshal(v, &page); err != nil || page.Items == nil {
 			return errors.New("want a JSON array of clients, or {\"items\": [...]}")
 		}
-		list = append(list, page.Items...)
+		list = append(list, *page.Items...)
 		return nil
 	})
 	if err != nil {

@@ -407,3 +407,34 @@ clients: [{name: job, description: mine, scopes: [api], groups: [payers], polici
 		t.Errorf("a second plan: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestIamctlPlanListsEveryMistake: plan on a document full of values the
+// API would refuse exits 1 listing every one, and neither plan nor apply
+// writes anything.
+func TestIamctlPlanListsEveryMistake(t *testing.T) {
+	t.Parallel()
+	_, res := newTenantAdmin(t, "mistakes")
+	c := newCLI(t, res)
+	root, _ := stack.FindRoot()
+	doc := filepath.Join(root, "shared", "provisioning", "provision", "testdata", "mistakes.yaml")
+	var before []struct{ ClientID string }
+	c.json(&before, "clients", "list")
+	for _, cmd := range [][]string{{"plan", "-f", doc}, {"apply", "-f", doc, "--secrets-out", filepath.Join(c.dir, "s.jsonl")}} {
+		out := c.expect(1, cmd...)
+		for _, want := range []string{"the document has 11 mistake(s); nothing was planned or written", `"apii" is not a scope of this deployment`,
+			`"banking.pis.reed" is not an action of this deployment`, "accessTokenLifetime must be from 60 to 86400 seconds",
+			`"banking.ais.raed" is not an action`, "clientId must not start with client-", `public key "k1": jwk`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q:\n%s", cmd[0], want, out)
+			}
+		}
+	}
+	var after []struct{ ClientID string }
+	c.json(&after, "clients", "list")
+	if len(after) != len(before) {
+		t.Errorf("%d clients before, %d after", len(before), len(after))
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "s.jsonl")); err == nil {
+		t.Error("apply of a refused document opened its secrets output")
+	}
+}

@@ -439,6 +439,17 @@ func (c *Client) ListActions(ctx context.Context) ([]wire.Action, error) {
 	return list.Items, err
 }
 
+// ScopesSupported returns the OAuth scopes of the deployment, as the
+// tenant's discovery document lists them (scopes_supported).
+func (c *Client) ScopesSupported(ctx context.Context) ([]string, error) {
+	var d struct {
+		Scopes []string `json:"scopes_supported"`
+	}
+	path := strings.TrimPrefix(tenant.Issuer(c.base, c.tenant), c.base) + "/.well-known/openid-configuration"
+	err := c.get(ctx, path, nil, &d)
+	return d.Scopes, err
+}
+
 // Permissions returns a subject's effective permissions.
 func (c *Client) Permissions(ctx context.Context, subject string) ([]wire.Permission, error) {
 	return pages[wire.Permission](ctx, c, "/v1/subjects/"+esc(subject)+"/permissions")

@@ -52,6 +52,10 @@ type API interface {
 	RevokeTokens(ctx context.Context, clientID string) error
 	Permissions(ctx context.Context, subject string) ([]wire.Permission, error)
 	Check(ctx context.Context, subject, action, scope string) (wire.Decision, error)
+	// ListActions and ScopesSupported are the deployment's catalogs,
+	// which a plan checks the document against (Validate).
+	ListActions(ctx context.Context) ([]wire.Action, error)
+	ScopesSupported(ctx context.Context) ([]string, error)
 }
 
 // Op is what a change does to a resource.
@@ -172,6 +176,9 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 	if doc.Name == "" {
 		doc.Name = DefaultName
 	}
+	if err := ValidateAgainst(ctx, api, doc); err != nil {
+		return nil, err
+	}
 	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}, document: doc.Name, clientIDs: map[string]string{}, groupIDs: map[string]string{},
 		declaredGroups: doc.Groups, declaredClients: doc.Clients}
 	clients, err := api.ListClients(ctx, "")
@@ -224,10 +231,14 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 			return nil, err
 		}
 	}
+	// Every client is planned, so that a plan names every value it cannot
+	// use (an unreadable imported secret) at once.
+	var errs []error
 	for _, c := range doc.Clients {
-		if err := p.planClient(ctx, api, c, pick(clients, clientFor[c.Name]), true); err != nil {
-			return nil, err
-		}
+		errs = append(errs, p.planClient(ctx, api, c, pick(clients, clientFor[c.Name]), true))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	p.planUnlisted(api.Subject(), clientObjs, groupObjs, opts)
 	return p, nil

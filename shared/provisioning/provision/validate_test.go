@@ -48,6 +48,7 @@ func TestTheExampleIsValid(t *testing.T) {
 		t.Fatal(m)
 	}
 }
+
 // mistakesInTestdata are the mistakes testdata/mistakes.yaml holds, as the
 // plan lists them.
 var mistakesInTestdata = []string{

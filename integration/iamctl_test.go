@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +75,31 @@ func newCLI(t *testing.T, res operator.Result) cli {
 	return cli{t: t, profile: profile, dir: dir}
 }
 
+// exampleDocument copies examples/provisioning/tenant.yaml into the CLI's
+// directory and makes the payment runner's key pair beside it, as the
+// example's comment says, and returns the copy's path.
+func (c cli) exampleDocument() string {
+	c.t.Helper()
+	root, err := stack.FindRoot()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "examples", "provisioning", "tenant.yaml"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	doc := filepath.Join(c.dir, "tenant.yaml")
+	if err := os.WriteFile(doc, raw, 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	c.ok("keys", "generate", "--kid", "payment-runner-2026-11", "--out", filepath.Join(c.dir, "payment-runner.jwk"),
+		"--public-out", filepath.Join(c.dir, "payment-runner.pub.jwk"))
+	if fi, err := os.Stat(filepath.Join(c.dir, "payment-runner.jwk")); err != nil || fi.Mode().Perm() != 0o600 {
+		c.t.Fatalf("private key file: %v %v", fi, err)
+	}
+	return doc
+}
+
 // run returns stdout, stderr and the exit code.
 func (c cli) run(stdin string, args ...string) (string, string, int) {
 	c.t.Helper()
@@ -81,6 +107,8 @@ func (c cli) run(stdin string, args ...string) (string, string, int) {
 	cmd.Env = append(os.Environ(), "IAMCTL_PROFILE="+c.profile, "IAM_BASE_URL=", "IAM_CLIENT_ID=", "IAM_CLIENT_SECRET=", "IAM_TENANT=")
 	cmd.Env = append(cmd.Env, c.env...)
 	cmd.Stdin = strings.NewReader(stdin)
+	// A document on standard input names its files relative to here.
+	cmd.Dir = c.dir
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -224,8 +252,7 @@ func TestIamctlPlanAndApply(t *testing.T) {
 	t.Parallel()
 	_, res := newTenantAdmin(t, "plan")
 	c := newCLI(t, res)
-	root, _ := stack.FindRoot()
-	doc := filepath.Join(root, "examples", "provisioning", "tenant.yaml")
+	doc := c.exampleDocument()
 
 	out := c.expect(2, "plan", "-f", doc)
 	for _, want := range []string{`+ group "payment-jobs"`, `+ client "invoice-exporter"`, `+ client "payment-runner"`,
@@ -249,6 +276,17 @@ func TestIamctlPlanAndApply(t *testing.T) {
 	}
 	tokenFor(t, res.Tenant, generated.ClientID, generated.ClientSecret, "api")
 	exporter := "client-" + generated.ClientID
+	// The key-based client gets a token with an assertion iamctl signs.
+	var runners []struct{ ClientID string }
+	c.json(&runners, "clients", "list", "--search", "payment-runner")
+	if len(runners) != 1 {
+		t.Fatalf("payment runners: %+v", runners)
+	}
+	assertion := strings.TrimSpace(c.ok("keys", "assertion", "--key", filepath.Join(c.dir, "payment-runner.jwk"), "--client", runners[0].ClientID))
+	if r := send(t, http.MethodPost, tokenPath(res.Tenant), "", url.Values{"grant_type": {"client_credentials"}, "scope": {"api"},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}); r.Status != http.StatusOK {
+		t.Errorf("token with the assertion keys assertion printed: %s", r)
+	}
 
 	if out := c.ok("plan", "-f", doc); !strings.Contains(out, "No changes") {
 		t.Fatalf("plan after apply: %s", out)

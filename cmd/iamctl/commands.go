@@ -71,6 +71,10 @@ var commands = []command{
 		about: "list a client's public keys", flags: keysList},
 	{group: "keys", name: "add", section: secClients, synopsis: "CLIENT_ID --jwk FILE --description D [--expires RFC3339]", nargs: 1,
 		common: apiFlags, about: "register a public JWK, for private_key_jwt", flags: keysAdd},
+	{group: "keys", name: "generate", section: secClients, synopsis: "--out FILE (--client CLIENT_ID | --public-out FILE) [--kid K]", common: apiFlags,
+		about: "make an EC P-256 key pair: the private JWK to a new 0600 file, the public half registered or written", flags: keysGenerate},
+	{group: "keys", name: "assertion", section: secClients, synopsis: "--key FILE --client CLIENT_ID [--audience AUD] [--lifetime 5m]", common: withProfile,
+		about: "print a signed client assertion (private_key_jwt), for trying it by hand", flags: keysAssertion},
 	{group: "keys", name: "delete", section: secClients, synopsis: "CLIENT_ID KEY_ID", nargs: 2, common: apiFlags,
 		about: "delete a public key", flags: keysDelete},
 

@@ -59,8 +59,12 @@ func desired(ctx context.Context, cio cmdIO, f *flags, d desiredFlags) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *d.file, err)
 	}
+	dir := "."
 	if *d.file != "-" {
-		doc.ResolveFiles(filepath.Dir(*d.file))
+		dir = filepath.Dir(*d.file)
+	}
+	if err := doc.ResolveFiles(dir); err != nil {
+		return fmt.Errorf("%s: %w", *d.file, err)
 	}
 	api, err := f.api(ctx)
 	if err != nil {

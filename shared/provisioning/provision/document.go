@@ -102,23 +102,51 @@ func (s ImportSecret) Read() (string, error) {
 	return strings.TrimSuffix(v, "\r"), nil
 }
 
-// ResolveFiles makes the relative fromFile paths of d's imported secrets
-// relative to dir, the document's directory, so that a document and the
-// files it names move together.
-func (d *Document) ResolveFiles(dir string) {
-	for i := range d.Clients {
-		for j := range d.Clients[i].ImportSecrets {
-			if f := &d.Clients[i].ImportSecrets[j].FromFile; *f != "" && !filepath.IsAbs(*f) {
-				*f = filepath.Join(dir, *f)
-			}
+// ResolveFiles takes the relative paths of d (imported secrets' fromFile,
+// public keys' jwkFile) as relative to dir, the document's directory, so
+// that a document and the files it names move together, and reads each
+// jwkFile. It returns every file it could not read.
+func (d *Document) ResolveFiles(dir string) error {
+	abs := func(f *string) {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(dir, *f)
 		}
 	}
+	var errs []error
+	for i := range d.Clients {
+		c := &d.Clients[i]
+		for j := range c.ImportSecrets {
+			abs(&c.ImportSecrets[j].FromFile)
+		}
+		for j := range c.PublicKeys {
+			k := &c.PublicKeys[j]
+			if k.JWKFile == "" {
+				continue
+			}
+			shown := k.JWKFile
+			abs(&k.JWKFile)
+			b, err := os.ReadFile(k.JWKFile)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("client %q: jwkFile %s: %w (iamctl keys generate --public-out writes one)", c.Name, shown, err))
+			case !json.Valid(b):
+				errs = append(errs, fmt.Errorf("client %q: jwkFile %s does not hold JSON", c.Name, shown))
+			default:
+				k.JWK = b
+			}
+		}
+		errs = append(errs, c.checkKids())
+	}
+	return errors.Join(errs...)
 }
 
-// PublicKey is a public JWK for private_key_jwt, identified by its kid.
+// PublicKey is a public JWK for private_key_jwt, identified by its kid:
+// given in the document, or in a file it names (JWKFile, read by
+// ResolveFiles), as iamctl keys generate --public-out writes it.
 type PublicKey struct {
 	Description string          `json:"description,omitempty"`
-	JWK         json.RawMessage `json:"jwk"`
+	JWK         json.RawMessage `json:"jwk,omitempty"`
+	JWKFile     string          `json:"jwkFile,omitempty"`
 }
 
 // Kid is the key's kid.
@@ -257,14 +285,25 @@ func (c *Client) Normalize() error {
 	for _, l := range [][]string{c.GrantTypes, c.Scopes, c.RedirectURIs, c.Audiences, c.Groups} {
 		slices.Sort(l)
 	}
+	errs = append(errs, c.checkKids())
+	errs = append(errs, normalizeGrants(&c.Policies, "client "+c.Name)...)
+	return errors.Join(errs...)
+}
+
+// checkKids refuses a kid declared twice; keys still in files (not yet
+// read) are checked when they are.
+func (c *Client) checkKids() error {
+	var errs []error
 	kids := map[string]bool{}
 	for _, k := range c.PublicKeys {
+		if k.JWK == nil {
+			continue
+		}
 		if kids[k.Kid()] {
 			errs = append(errs, fmt.Errorf("client %q: kid %q is declared twice", c.Name, k.Kid()))
 		}
 		kids[k.Kid()] = true
 	}
-	errs = append(errs, normalizeGrants(&c.Policies, "client "+c.Name)...)
 	return errors.Join(errs...)
 }
 

@@ -120,6 +120,9 @@ func Validate(doc Document, scopes *oauthscope.Catalog, actions *action.Catalog,
 			}
 		}
 		for _, k := range c.PublicKeys {
+			if k.JWK == nil {
+				continue // a jwkFile not read here: ResolveFiles reports it
+			}
 			desc := k.Description
 			if desc == "" {
 				desc = "Declared in the desired state"

@@ -16,6 +16,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
+	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/runtime/app"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
@@ -32,12 +33,16 @@ const (
 	ActionDelete = "iam.client.delete"
 	// ActionRevokeTokens is the kill switch's.
 	ActionRevokeTokens = "iam.token.revoke"
+	// ActionUnlock lifts the throttle on a client's failed
+	// authentications.
+	ActionUnlock = "iam.client.unlock"
 )
 
 // Store is the storage the function uses.
 type Store interface {
 	store.Clients
 	store.Revocations
+	store.Lockouts
 }
 
 // Paging of the list (envelope A).
@@ -82,6 +87,9 @@ func (s *Service) Handler() *httpapi.Router {
 	})
 	rt.Route("/v1/clients/{clientId}/revoke-tokens", httpapi.Methods{
 		http.MethodPost: guard(ActionRevokeTokens, one, s.revokeTokens),
+	})
+	rt.Route("/v1/clients/{clientId}/unlock", httpapi.Methods{
+		http.MethodPost: guard(ActionUnlock, one, s.unlock),
 	})
 	// Every path no function declares lands here (template.yaml), to get a
 	// problem document rather than API Gateway's bare 404.
@@ -402,6 +410,44 @@ func (s *Service) revokeTokens(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.Clients.RevokeTokens(r.Context(), access.TenantOf(r), cid, s.Now()); err != nil {
 		return httpapi.About(err, noun)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// unlock forgets the failed authentications counted for a client, from
+// one address or from all, so that a client locked out (a 429 at the
+// token endpoint), say behind a NAT it shares with a misconfigured job,
+// gets in again at once rather than when the window ends. It confers
+// nothing, so it needs only its action; the audit line names the address.
+func (s *Service) unlock(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	var req wire.UnlockRequest
+	if r.ContentLength != 0 {
+		if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	address := ""
+	if req.Address != nil {
+		if address = lockout.Address(*req.Address); address == "unknown" {
+			return httpapi.Fields{"address": {"must be an IPv4 or IPv6 address"}}.Err()
+		}
+	}
+	ten := access.TenantOf(r)
+	if _, err := s.Clients.GetClient(r.Context(), ten, cid); err != nil {
+		return httpapi.About(err, noun)
+	}
+	target := "/clients/" + cid
+	if address != "" {
+		target += " address " + address
+	}
+	audit.Note(r.Context(), ActionUnlock, target)
+	if err := s.Clients.Unlock(r.Context(), ten, lockout.CounterKey(cid), address); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

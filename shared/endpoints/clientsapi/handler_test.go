@@ -183,10 +183,11 @@ func TestRoutesNeedTheirAction(t *testing.T) {
 		{http.MethodPut, "/v1/clients/" + target.ID, clientsapi.ActionUpdate, "/clients/" + target.ID},
 		{http.MethodDelete, "/v1/clients/" + target.ID, clientsapi.ActionDelete, "/clients/" + target.ID},
 		{http.MethodPost, "/v1/clients/" + target.ID + "/revoke-tokens", clientsapi.ActionRevokeTokens, "/clients/" + target.ID},
+		{http.MethodPost, "/v1/clients/" + target.ID + "/unlock", clientsapi.ActionUnlock, "/clients/" + target.ID},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			var others []string
-			for _, a := range []string{clientsapi.ActionRead, clientsapi.ActionCreate, clientsapi.ActionUpdate, clientsapi.ActionDelete, clientsapi.ActionRevokeTokens} {
+			for _, a := range []string{clientsapi.ActionRead, clientsapi.ActionCreate, clientsapi.ActionUpdate, clientsapi.ActionDelete, clientsapi.ActionRevokeTokens, clientsapi.ActionUnlock} {
 				if a != c.action {
 					others = append(others, a+" on /clients")
 				}

@@ -75,3 +75,9 @@ type Links struct {
 	Next     *string `json:"next"`
 	Last     *string `json:"last"`
 }
+
+// UnlockRequest is an unlock's optional body: the address whose failed
+// authentications are forgotten (all addresses' when absent).
+type UnlockRequest struct {
+	Address *string `json:"address,omitempty"`
+}

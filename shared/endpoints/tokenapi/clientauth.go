@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
@@ -203,6 +205,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 	err = s.Credentials.CountAttempt(ctx, a.at, attempts, s.Lockout, end.Add(time.Hour))
 	switch {
 	case errors.Is(err, store.ErrLimitExceeded):
+		audit.NoteReason(ctx, "past the lockout threshold or ceiling")
 		return caller{}, throttled(now, end)
 	case err != nil:
 		return caller{}, err
@@ -214,6 +217,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 		}
 	}
 	if !matched || rec.Client == nil {
+		audit.NoteReason(ctx, secretFailure(rec, now))
 		return caller{}, errAuthFailed
 	}
 	if err := s.Credentials.UncountAttempt(ctx, a.at, attempts); err != nil {
@@ -221,6 +225,23 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 		slog.WarnContext(ctx, "successful authentication not uncounted", "error", err.Error())
 	}
 	return authenticated(rec), nil
+}
+
+// secretFailure says why no presented secret matched, for the audit line
+// only: telling an unknown client or an expired secret from a wrong one
+// in the response would help whoever guesses. Whether the value presented
+// was an expired secret's is not known (expired secrets are not hashed
+// against); that the client has only expired ones is.
+func secretFailure(rec store.CredentialRecord, now time.Time) string {
+	switch {
+	case rec.Client == nil:
+		return "unknown client"
+	case len(rec.Secrets) == 0:
+		return "the client has no secret"
+	case !slices.ContainsFunc(rec.Secrets, func(h secret.Hashed) bool { return !h.ExpiredAt(now) }):
+		return "every secret of the client has expired"
+	}
+	return "wrong secret"
 }
 
 // authenticateAssertion checks a private_key_jwt client assertion with one
@@ -237,6 +258,7 @@ func (s *Service) authenticateAssertion(ctx context.Context, ten, address string
 	now, end := a.now, a.end
 	fail := func(why error) (caller, error) {
 		slog.InfoContext(ctx, "client assertion refused", "reason", why.Error())
+		audit.NoteReason(ctx, "assertion: "+why.Error())
 		err := s.Credentials.CountAttempt(ctx, a.at, 1, s.Lockout, end.Add(time.Hour))
 		if errors.Is(err, store.ErrLimitExceeded) {
 			return caller{}, throttled(now, end)

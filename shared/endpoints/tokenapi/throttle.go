@@ -33,6 +33,7 @@ func (s *Service) attempt(ctx context.Context, ten, address, clientID string) (a
 		audit.NoteTarget(ctx, clientID)
 	}
 	if s.Lockout.AddressExhausted(rec.Attempts) {
+		audit.NoteReason(ctx, "the address is past its lockout threshold for this client id")
 		return a, rec, throttled(a.now, a.end)
 	}
 	return a, rec, nil

@@ -30,6 +30,10 @@ type imported struct {
 	secretFromEnv bool
 }
 
+// notePrefix marks what a reader says about a client it imported, among
+// the reasons for those it left out.
+const notePrefix = "note: "
+
 // importFormats reads an export of each supported server; each returns
 // the clients and, per client left out, why.
 var importFormats = map[string]func(raw []byte) ([]imported, []string, error){
@@ -67,7 +71,11 @@ func importCmd(f *flags) runner {
 			return fmt.Errorf("%s: not a %s export: %w", pos[0], *from, err)
 		}
 		for _, s := range skipped {
-			fmt.Fprintln(cio.stderr, "Skipped: "+s)
+			if note, ok := strings.CutPrefix(s, notePrefix); ok {
+				fmt.Fprintln(cio.stderr, "Note: "+note)
+			} else {
+				fmt.Fprintln(cio.stderr, "Skipped: "+s)
+			}
 		}
 		if *name == "" {
 			*name = "imported-" + *from
@@ -379,7 +387,7 @@ func fromKeycloak(raw []byte) ([]imported, []string, error) {
 		}
 		switch {
 		case c.ClientAuthenticator != "" && c.ClientAuthenticator != "client-secret":
-			skipped = append(skipped, c.ClientID+": authenticates with "+c.ClientAuthenticator+"; its entry has no secret: add its public key under publicKeys before apply (otherwise apply generates a secret)")
+			skipped = append(skipped, notePrefix+c.ClientID+": authenticates with "+c.ClientAuthenticator+"; its entry has no secret: add its public key under publicKeys before apply (otherwise apply generates a secret)")
 		case c.Secret == "" || strings.Trim(c.Secret, "*") == "":
 			// The admin console's partial export masks secrets.
 			im.secretFromEnv = true
@@ -454,7 +462,7 @@ func fromHydra(raw []byte) ([]imported, []string, error) {
 		}
 		switch {
 		case c.AuthMethod == "private_key_jwt":
-			skipped = append(skipped, c.ClientID+": authenticates with private_key_jwt; its entry has no secret: add its public key under publicKeys before apply (otherwise apply generates a secret)")
+			skipped = append(skipped, notePrefix+c.ClientID+": authenticates with private_key_jwt; its entry has no secret: add its public key under publicKeys before apply (otherwise apply generates a secret)")
 		case c.ClientSecret != "":
 			im.secret = c.ClientSecret
 		default:

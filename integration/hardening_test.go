@@ -21,6 +21,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	kmssigner "github.com/machine-iam/machine-iam/shared/signing/kms"
 	"github.com/machine-iam/machine-iam/shared/signing/signer"
@@ -111,7 +112,7 @@ func TestAuditLines(t *testing.T) {
 	if l := find("token.issue", id, "unauthenticated"); l["reason"] != "wrong secret" {
 		t.Errorf("a wrong secret's audit line: %v", l)
 	}
-	if l := find("token.issue", "x", "unauthenticated"); l["reason"] != "unknown client" {
+	if l := find("token.issue", lockout.Digest("pasted-"+value), "unauthenticated"); l["reason"] != "unknown client" {
 		t.Errorf("an unknown client id's audit line: %v", l)
 	}
 	adminSubject := "client-" + env.admin.ClientID

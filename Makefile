@@ -62,13 +62,15 @@ example: ## Serve the example protected API (examples/protected-api) on 127.0.0.
 bootstrap: ## Create tenant TENANT on the running local stack and print its admin credentials.
 	@test -n "$(TENANT)" || { echo "usage: make bootstrap TENANT=name" >&2; exit 2; }
 	@test -f .run/local.env || { echo "the local stack is not running: start it with make run" >&2; exit 1; }
-	@set -a && . ./.run/local.env && set +a && go run -ldflags='$(VERSION_LDFLAGS)' ./cmd/iamctl bootstrap --tenant "$(TENANT)"
+	@$(MAKE) -s iamctl >/dev/null
+	@set -a && . ./.run/local.env && set +a && $(IAMCTL) bootstrap --tenant "$(TENANT)"
 
 .PHONY: recover
 recover: ## Give tenant TENANT on the running local stack a new owner client and print its credentials.
 	@test -n "$(TENANT)" || { echo "usage: make recover TENANT=name" >&2; exit 2; }
 	@test -f .run/local.env || { echo "the local stack is not running: start it with make run" >&2; exit 1; }
-	@set -a && . ./.run/local.env && set +a && go run -ldflags='$(VERSION_LDFLAGS)' ./cmd/iamctl recover --tenant "$(TENANT)"
+	@$(MAKE) -s iamctl >/dev/null
+	@set -a && . ./.run/local.env && set +a && $(IAMCTL) recover --tenant "$(TENANT)" --audit-log .run/audit.log
 
 # --- test and lint ---------------------------------------------------------
 

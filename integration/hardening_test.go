@@ -21,6 +21,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	kmssigner "github.com/machine-iam/machine-iam/shared/signing/kms"
 	"github.com/machine-iam/machine-iam/shared/signing/signer"
@@ -85,8 +86,12 @@ func TestAuditLines(t *testing.T) {
 	admin := adminToken(t)
 	id, value := newClient(t, admin, "audited")
 	tokenFor(t, tenant.Default, id, value, "")
-	send(t, http.MethodPost, "/connect/token", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {"not-the-secret"}})
-	send(t, http.MethodPost, "/connect/token", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {"pasted-" + value}, "client_secret": {"x"}})
+	wrong := send(t, http.MethodPost, "/connect/token", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {"not-the-secret"}})
+	unknown := send(t, http.MethodPost, "/connect/token", "", url.Values{"grant_type": {"client_credentials"}, "client_id": {"pasted-" + value}, "client_secret": {"x"}})
+	// The reason goes to the audit line, never into the response.
+	if string(wrong.Body) != string(unknown.Body) || strings.Contains(string(wrong.Body), "wrong") || strings.Contains(string(unknown.Body), "unknown") {
+		t.Errorf("the responses tell the failures apart: %s / %s", wrong.Body, unknown.Body)
+	}
 	send(t, http.MethodDelete, "/v1/clients/"+id, "", nil)
 	caller := newCaller(t, admin, "audited-caller")
 	send(t, http.MethodDelete, "/v1/clients/"+id, caller.token(t), nil)
@@ -103,6 +108,12 @@ func TestAuditLines(t *testing.T) {
 		}
 		t.Fatalf("no audit line %s %s %s", action, targetPrefix, outcome)
 		return nil
+	}
+	if l := find("token.issue", id, "unauthenticated"); l["reason"] != "wrong secret" {
+		t.Errorf("a wrong secret's audit line: %v", l)
+	}
+	if l := find("token.issue", lockout.Digest("pasted-"+value), "unauthenticated"); l["reason"] != "unknown client" {
+		t.Errorf("an unknown client id's audit line: %v", l)
 	}
 	adminSubject := "client-" + env.admin.ClientID
 	for _, c := range []struct {

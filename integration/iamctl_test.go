@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,8 @@ type cli struct {
 	t       *testing.T
 	profile string
 	dir     string
+	// env is added to the environment of every run.
+	env []string
 }
 
 func newCLI(t *testing.T, res operator.Result) cli {
@@ -72,12 +75,40 @@ func newCLI(t *testing.T, res operator.Result) cli {
 	return cli{t: t, profile: profile, dir: dir}
 }
 
+// exampleDocument copies examples/provisioning/tenant.yaml into the CLI's
+// directory and makes the payment runner's key pair beside it, as the
+// example's comment says, and returns the copy's path.
+func (c cli) exampleDocument() string {
+	c.t.Helper()
+	root, err := stack.FindRoot()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "examples", "provisioning", "tenant.yaml"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	doc := filepath.Join(c.dir, "tenant.yaml")
+	if err := os.WriteFile(doc, raw, 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	c.ok("keys", "generate", "--kid", "payment-runner-2026-11", "--out", filepath.Join(c.dir, "payment-runner.jwk"),
+		"--public-out", filepath.Join(c.dir, "payment-runner.pub.jwk"))
+	if fi, err := os.Stat(filepath.Join(c.dir, "payment-runner.jwk")); err != nil || fi.Mode().Perm() != 0o600 {
+		c.t.Fatalf("private key file: %v %v", fi, err)
+	}
+	return doc
+}
+
 // run returns stdout, stderr and the exit code.
 func (c cli) run(stdin string, args ...string) (string, string, int) {
 	c.t.Helper()
 	cmd := exec.Command(iamctlBinary(c.t), args...)
 	cmd.Env = append(os.Environ(), "IAMCTL_PROFILE="+c.profile, "IAM_BASE_URL=", "IAM_CLIENT_ID=", "IAM_CLIENT_SECRET=", "IAM_TENANT=")
+	cmd.Env = append(cmd.Env, c.env...)
 	cmd.Stdin = strings.NewReader(stdin)
+	// A document on standard input names its files relative to here.
+	cmd.Dir = c.dir
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -221,8 +252,7 @@ func TestIamctlPlanAndApply(t *testing.T) {
 	t.Parallel()
 	_, res := newTenantAdmin(t, "plan")
 	c := newCLI(t, res)
-	root, _ := stack.FindRoot()
-	doc := filepath.Join(root, "examples", "provisioning", "tenant.yaml")
+	doc := c.exampleDocument()
 
 	out := c.expect(2, "plan", "-f", doc)
 	for _, want := range []string{`+ group "payment-jobs"`, `+ client "invoice-exporter"`, `+ client "payment-runner"`,
@@ -246,6 +276,17 @@ func TestIamctlPlanAndApply(t *testing.T) {
 	}
 	tokenFor(t, res.Tenant, generated.ClientID, generated.ClientSecret, "api")
 	exporter := "client-" + generated.ClientID
+	// The key-based client gets a token with an assertion iamctl signs.
+	var runners []struct{ ClientID string }
+	c.json(&runners, "clients", "list", "--search", "payment-runner")
+	if len(runners) != 1 {
+		t.Fatalf("payment runners: %+v", runners)
+	}
+	assertion := strings.TrimSpace(c.ok("keys", "assertion", "--key", filepath.Join(c.dir, "payment-runner.jwk"), "--client", runners[0].ClientID))
+	if r := send(t, http.MethodPost, tokenPath(res.Tenant), "", url.Values{"grant_type": {"client_credentials"}, "scope": {"api"},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion}}); r.Status != http.StatusOK {
+		t.Errorf("token with the assertion keys assertion printed: %s", r)
+	}
 
 	if out := c.ok("plan", "-f", doc); !strings.Contains(out, "No changes") {
 		t.Fatalf("plan after apply: %s", out)
@@ -402,5 +443,36 @@ clients: [{name: job, description: mine, scopes: [api], groups: [payers], polici
 	c.ok("groups", "get", squatGroup)
 	if out, errOut, code := c.run(doc, "plan", "-f", "-"); code != 0 {
 		t.Errorf("a second plan: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestIamctlPlanListsEveryMistake: plan on a document full of values the
+// API would refuse exits 1 listing every one, and neither plan nor apply
+// writes anything.
+func TestIamctlPlanListsEveryMistake(t *testing.T) {
+	t.Parallel()
+	_, res := newTenantAdmin(t, "mistakes")
+	c := newCLI(t, res)
+	root, _ := stack.FindRoot()
+	doc := filepath.Join(root, "shared", "provisioning", "provision", "testdata", "mistakes.yaml")
+	var before []struct{ ClientID string }
+	c.json(&before, "clients", "list")
+	for _, cmd := range [][]string{{"plan", "-f", doc}, {"apply", "-f", doc, "--secrets-out", filepath.Join(c.dir, "s.jsonl")}} {
+		out := c.expect(1, cmd...)
+		for _, want := range []string{"the document has 11 mistake(s); nothing was planned or written", `"apii" is not a scope of this deployment`,
+			`"banking.pis.reed" is not an action of this deployment`, "accessTokenLifetime must be from 60 to 86400 seconds",
+			`"banking.ais.raed" is not an action`, "clientId must not start with client-", `public key "k1": jwk`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q:\n%s", cmd[0], want, out)
+			}
+		}
+	}
+	var after []struct{ ClientID string }
+	c.json(&after, "clients", "list")
+	if len(after) != len(before) {
+		t.Errorf("%d clients before, %d after", len(before), len(after))
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "s.jsonl")); err == nil {
+		t.Error("apply of a refused document opened its secrets output")
 	}
 }

@@ -421,7 +421,7 @@ func TestExampleStackDeclaresWhatTheFileDoes(t *testing.T) {
 
 	fileAdmin, fileTenant := newTenantAdmin(t, "byfile")
 	c := newCLI(t, fileTenant)
-	c.ok("apply", "-f", filepath.Join(dir, "tenant.yaml"), "--secrets-out", filepath.Join(c.dir, "secrets.jsonl"))
+	c.ok("apply", "-f", c.exampleDocument(), "--secrets-out", filepath.Join(c.dir, "secrets.jsonl"))
 
 	stackAdmin, stackTenant := newTenantAdmin(t, "bystack")
 	p := newProvisioning(t, stackTenant)

@@ -242,3 +242,38 @@ func TestAuditEveryChange(t *testing.T) {
 		}
 	}
 }
+
+// TestUnlockLiftsTheThrottle: a client locked out from an address (say a
+// NAT it shares with a job using a wrong secret) gets in again at once
+// after an unlock for that address, which needs iam.client.unlock; an
+// unlock without an address forgets every address's attempts.
+func TestUnlockLiftsTheThrottle(t *testing.T) {
+	admin := adminToken(t)
+	atWindowStart(t)
+	cid, value := newClient(t, admin, "behind-a-nat")
+	nat := fromAddress("127.0.0.3")
+	for i := range lockout.DefaultThreshold {
+		sendVia(t, nat, http.MethodPost, "/connect/token", "", tokenForm(cid, "wrong-secret-"+strconv.Itoa(i)))
+	}
+	if r := sendVia(t, nat, http.MethodPost, "/connect/token", "", tokenForm(cid, value)); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("the right secret from the locked address: %s", r)
+	}
+	if r := send(t, http.MethodPost, "/v1/clients/"+cid+"/unlock", admin, `{"address":"not-an-ip"}`); r.Status != http.StatusBadRequest {
+		t.Errorf("unlock with a bad address: %s", r)
+	}
+	if r := send(t, http.MethodPost, "/v1/clients/"+cid+"/unlock", admin, `{"address":"127.0.0.3"}`); r.Status != http.StatusNoContent {
+		t.Fatalf("unlock: %s", r)
+	}
+	if r := sendVia(t, nat, http.MethodPost, "/connect/token", "", tokenForm(cid, value)); r.Status != http.StatusOK {
+		t.Fatalf("after the unlock: %s", r)
+	}
+	for i := range lockout.DefaultThreshold {
+		sendVia(t, nat, http.MethodPost, "/connect/token", "", tokenForm(cid, "wrong-again-"+strconv.Itoa(i)))
+	}
+	if r := send(t, http.MethodPost, "/v1/clients/"+cid+"/unlock", admin, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("unlock of every address: %s", r)
+	}
+	if r := sendVia(t, nat, http.MethodPost, "/connect/token", "", tokenForm(cid, value)); r.Status != http.StatusOK {
+		t.Fatalf("after the unlock of every address: %s", r)
+	}
+}

@@ -97,6 +97,7 @@ func clientsList(f *flags) runner {
 
 func clientsCreate(f *flags) runner {
 	cf := addClientFlags(f)
+	chosen := f.String("client-id", "", "the client id to register it under (3-128 of A-Z a-z 0-9 . _ ~ -; default: a generated UUID)")
 	return func(ctx context.Context, cio cmdIO, _ []string) error {
 		spec := wire.ClientSpec{AllowedGrantTypes: []string{"client_credentials"}}
 		if err := cf.apply(f, &spec); err != nil {
@@ -106,7 +107,7 @@ func clientsCreate(f *flags) runner {
 		if err != nil {
 			return err
 		}
-		c, err := api.CreateClient(ctx, spec)
+		c, err := api.CreateClient(ctx, wire.ClientCreate{ClientID: *chosen, ClientSpec: spec})
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 	"github.com/machine-iam/machine-iam/shared/provisioning/provision"
@@ -56,6 +57,13 @@ func desired(ctx context.Context, cio cmdIO, f *flags, d desiredFlags) error {
 	}
 	doc, err := provision.Parse(bytes.NewReader(raw))
 	if err != nil {
+		return fmt.Errorf("%s: %w", *d.file, err)
+	}
+	dir := "."
+	if *d.file != "-" {
+		dir = filepath.Dir(*d.file)
+	}
+	if err := doc.ResolveFiles(dir); err != nil {
 		return fmt.Errorf("%s: %w", *d.file, err)
 	}
 	api, err := f.api(ctx)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -88,6 +89,10 @@ func operate(f *flags, command string) runner {
 	o := addOperatorFlags(f)
 	issuer := f.String("issuer", f.cio.getenv("ISSUER_URL"), "issuer base URL, e.g. https://id.example.com (default $ISSUER_URL)")
 	out := f.String("out", "-", "write the admin credentials (an iamctl profile) to this new file, mode 0600; - is standard output")
+	auditLog := "-"
+	if command == "recover" {
+		f.StringVar(&auditLog, "audit-log", "-", "append the recovery's audit line to this file (mode 0600); - is standard error")
+	}
 	return func(ctx context.Context, cio cmdIO, _ []string) error {
 		if err := o.check(); err != nil {
 			return err
@@ -106,10 +111,7 @@ func operate(f *flags, command string) runner {
 		} else {
 			res, err = operator.Operator{Store: st, Hasher: secret.DefaultArgon2id, IssuerBase: base, Now: time.Now()}.Recover(ctx, *o.tenant)
 			if err == nil {
-				// The same audit line the functions write for a change over HTTP.
-				audit.Write(ctx, slog.New(slog.NewJSONHandler(cio.stderr, nil)), "",
-					&audit.Record{Tenant: res.Tenant, Caller: "operator (iamctl recover)", Action: "iam.recover",
-						Target: "/clients/" + res.ClientID}, http.StatusCreated)
+				err = writeAuditLine(ctx, cio, auditLog, res)
 			}
 		}
 		if err != nil {
@@ -126,4 +128,23 @@ func operate(f *flags, command string) runner {
 		}
 		return nil
 	}
+}
+
+// writeAuditLine writes a recovery's audit line, the same the functions
+// write for a change over HTTP, to standard error or appends it to a file
+// (make recover keeps it in .run/, off the terminal).
+func writeAuditLine(ctx context.Context, cio cmdIO, path string, res operator.Result) error {
+	w := cio.stderr
+	if path != "-" {
+		fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("the owner client was created, but its audit line could not be written (--audit-log): %w", err)
+		}
+		defer fh.Close()
+		w = fh
+	}
+	audit.Write(ctx, slog.New(slog.NewJSONHandler(w, nil)), "",
+		&audit.Record{Tenant: res.Tenant, Caller: "operator (iamctl recover)", Action: "iam.recover",
+			Target: "/clients/" + res.ClientID}, http.StatusCreated)
+	return nil
 }

@@ -22,9 +22,9 @@ func TestProjectTemplate(t *testing.T) {
 			{Method: "ANY", Path: "/{tenant}/connect/revocation"}, {Method: "ANY", Path: "/{tenant}/connect/token"},
 		},
 		"ClientsFunction": {{Method: "ANY", Path: "/v1/clients"}, {Method: "ANY", Path: "/v1/clients/{clientId}"},
-			{Method: "ANY", Path: "/v1/clients/{clientId}/revoke-tokens"}, {Method: "ANY", Path: "/{proxy+}"}},
+			{Method: "ANY", Path: "/v1/clients/{clientId}/revoke-tokens"}, {Method: "ANY", Path: "/v1/clients/{clientId}/unlock"}, {Method: "ANY", Path: "/{proxy+}"}},
 		"SecretsFunction": {{Method: "ANY", Path: "/v1/clients/{clientId}/keys"}, {Method: "ANY", Path: "/v1/clients/{clientId}/keys/{keyId}"},
-			{Method: "ANY", Path: "/v1/clients/{clientId}/secrets"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/{secretId}"}},
+			{Method: "ANY", Path: "/v1/clients/{clientId}/secrets"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/import"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/{secretId}"}},
 		"PoliciesFunction": {
 			{Method: "ANY", Path: "/v1/actions"}, {Method: "ANY", Path: "/v1/permissions/check"}, {Method: "ANY", Path: "/v1/policies"},
 			{Method: "ANY", Path: "/v1/subjects/clients"}, {Method: "ANY", Path: "/v1/subjects/groups"}, {Method: "ANY", Path: "/v1/subjects/groups/{groupId}"},

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/endpoints/access"
-	"github.com/machine-iam/machine-iam/shared/iam/id"
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
+	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/runtime/app"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
@@ -33,12 +33,16 @@ const (
 	ActionDelete = "iam.client.delete"
 	// ActionRevokeTokens is the kill switch's.
 	ActionRevokeTokens = "iam.token.revoke"
+	// ActionUnlock lifts the throttle on a client's failed
+	// authentications.
+	ActionUnlock = "iam.client.unlock"
 )
 
 // Store is the storage the function uses.
 type Store interface {
 	store.Clients
 	store.Revocations
+	store.Lockouts
 }
 
 // Paging of the list (envelope A).
@@ -83,6 +87,9 @@ func (s *Service) Handler() *httpapi.Router {
 	})
 	rt.Route("/v1/clients/{clientId}/revoke-tokens", httpapi.Methods{
 		http.MethodPost: guard(ActionRevokeTokens, one, s.revokeTokens),
+	})
+	rt.Route("/v1/clients/{clientId}/unlock", httpapi.Methods{
+		http.MethodPost: guard(ActionUnlock, one, s.unlock),
 	})
 	// Every path no function declares lands here (template.yaml), to get a
 	// problem document rather than API Gateway's bare 404.
@@ -138,26 +145,38 @@ func etag(c client.Client) string { return `"` + strconv.FormatInt(c.Version, 10
 // noun names clients in store errors' problem details.
 const noun = "client"
 
-// readSpec decodes and validates a create or replace body, with the
-// provenance label a create may carry (creating).
-func (s *Service) readSpec(w http.ResponseWriter, r *http.Request, creating bool) (client.Spec, provenance.Label, error) {
+// readSpec decodes and validates a create or replace body. A create
+// (creating) may carry a provenance label and the id to create the client
+// under; a replace may repeat the client's own id (cid), never another.
+func (s *Service) readSpec(w http.ResponseWriter, r *http.Request, creating bool, cid string) (client.Spec, provenance.Label, string, error) {
 	var req wire.ClientRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return client.Spec{}, provenance.Label{}, err
+		return client.Spec{}, provenance.Label{}, "", err
 	}
 	f := httpapi.Fields{}
 	spec := specOf(req, f, s.Scopes, s.MaxTokenLifetime)
 	var label provenance.Label
-	if creating {
+	var chosen string
+	switch {
+	case creating:
 		label = httpapi.ProvenanceLabel(req.Provenance, f)
-	} else if req.Provenance != nil {
+		if req.ClientID != nil {
+			chosen = *req.ClientID
+			if msg := subject.CheckClientID(chosen); msg != "" {
+				f.Add("clientId", msg)
+			}
+		}
+	case req.Provenance != nil:
 		f.Add("provenance", "is recorded at creation and cannot be changed")
 	}
-	return spec, label, f.Err()
+	if !creating && req.ClientID != nil && *req.ClientID != cid {
+		f.Add("clientId", "is chosen at creation and cannot be changed")
+	}
+	return spec, label, chosen, f.Err()
 }
 
 func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
-	spec, label, err := s.readSpec(w, r, true)
+	spec, label, chosen, err := s.readSpec(w, r, true, "")
 	if err != nil {
 		return err
 	}
@@ -167,11 +186,20 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	now := s.Now().UTC().Truncate(time.Second)
 	c := client.Client{Tenant: access.TenantOf(r), Spec: spec, CreatedAt: now, UpdatedAt: now, Version: 1,
 		Provenance: provenance.Made(access.PrincipalFrom(r.Context()).Subject, label)}
-	c.ID, err = store.CreateWithNewID(func(newID string) error {
+	if chosen != "" {
+		// Unique in the tenant by the store's conditional write. A chosen
+		// id may have been a deleted client's: tokens issued before this
+		// client existed are dead to it (the kill switch's cutoff).
+		c.ID, c.TokensRevokedAt = chosen, now.Add(-time.Second)
+		if err := s.Clients.CreateClient(r.Context(), c); errors.Is(err, store.ErrConflict) {
+			return httpapi.Detailed(err, store.ErrConflict, "The tenant already has a client with clientId "+chosen+".")
+		} else if err != nil {
+			return err
+		}
+	} else if c.ID, err = store.CreateWithNewID(func(newID string) error {
 		c.ID = newID
 		return s.Clients.CreateClient(r.Context(), c)
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	audit.Note(r.Context(), ActionCreate, "/clients/"+c.ID)
@@ -185,7 +213,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 // id that names no client.
 func clientID(r *http.Request) (string, error) {
 	cid := r.PathValue("clientId")
-	if !id.Valid(cid) {
+	if !subject.ValidClientID(cid) {
 		return "", httpapi.About(store.ErrNotFound, noun)
 	}
 	return cid, nil
@@ -210,7 +238,7 @@ func (s *Service) replace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	spec, _, err := s.readSpec(w, r, false)
+	spec, _, _, err := s.readSpec(w, r, false, cid)
 	if err != nil {
 		return err
 	}
@@ -382,6 +410,44 @@ func (s *Service) revokeTokens(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.Clients.RevokeTokens(r.Context(), access.TenantOf(r), cid, s.Now()); err != nil {
 		return httpapi.About(err, noun)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// unlock forgets the failed authentications counted for a client, from
+// one address or from all, so that a client locked out (a 429 at the
+// token endpoint), say behind a NAT it shares with a misconfigured job,
+// gets in again at once rather than when the window ends. It confers
+// nothing, so it needs only its action; the audit line names the address.
+func (s *Service) unlock(w http.ResponseWriter, r *http.Request) error {
+	cid, err := clientID(r)
+	if err != nil {
+		return err
+	}
+	var req wire.UnlockRequest
+	if r.ContentLength != 0 {
+		if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	address := ""
+	if req.Address != nil {
+		if address = lockout.Address(*req.Address); address == "unknown" {
+			return httpapi.Fields{"address": {"must be an IPv4 or IPv6 address"}}.Err()
+		}
+	}
+	ten := access.TenantOf(r)
+	if _, err := s.Clients.GetClient(r.Context(), ten, cid); err != nil {
+		return httpapi.About(err, noun)
+	}
+	target := "/clients/" + cid
+	if address != "" {
+		target += " address " + address
+	}
+	audit.Note(r.Context(), ActionUnlock, target)
+	if err := s.Clients.Unlock(r.Context(), ten, lockout.CounterKey(cid), address); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -20,10 +20,11 @@ func FuzzClientBody(f *testing.F) {
 	f.Add(`{"name":"a","description":"d","allowedGrantTypes":["authorization_code"],"allowedScopes":[],"redirectUris":["http://localhost:1/#x"]}`)
 	f.Add(`[`)
 	f.Add(`{"name":"a","description":"d","allowedGrantTypes":["client_credentials"],"allowedScopes":[],"redirectUris":[],"provenance":{"via":"stack","stackId":"x"}}`)
+	f.Add(`{"clientId":"my-backend.service~1","name":"a","description":"d","allowedGrantTypes":["client_credentials"],"allowedScopes":[],"redirectUris":[]}`)
 	s := &Service{Scopes: oauthscope.Default(), MaxTokenLifetime: 24 * time.Hour}
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest(http.MethodPost, "/v1/clients", strings.NewReader(body))
-		_, _, err := s.readSpec(httptest.NewRecorder(), r, true)
+		_, _, _, err := s.readSpec(httptest.NewRecorder(), r, true, "")
 		var e *httpapi.Error
 		if err != nil && (!errors.As(err, &e) || e.Status < 400 || e.Status >= 500) {
 			t.Fatalf("%q: %v", body, err)

@@ -138,6 +138,35 @@ func TestCreate(t *testing.T) {
 	}
 }
 
+// TestChosenClientID: a create may name the client id (migration from
+// another server); it is checked, unique in the tenant, fixed afterwards,
+// and tokens minted for an earlier client of that id are dead.
+func TestChosenClientID(t *testing.T) {
+	e := apitest.New(t)
+	h := clientsapi.New(e.Deps)
+	tok := e.Token(e.Owner())
+
+	var c clientJSON
+	apitest.Do(t, h, http.MethodPost, "/v1/clients", tok, with(body("legacy"), "clientId", "my-backend.service_01~x")).JSON(http.StatusCreated, &c)
+	if c.ClientID != "my-backend.service_01~x" || c.SubjectID != "client-my-backend.service_01~x" {
+		t.Fatalf("created %+v", c)
+	}
+	if got := e.GetClient(c.ClientID); got.Name != "legacy" || got.TokensRevokedAt.IsZero() {
+		t.Errorf("stored %+v, want the name and a token cutoff at creation", got)
+	}
+	apitest.Do(t, h, http.MethodGet, "/v1/clients/"+c.ClientID, tok, nil).JSON(http.StatusOK, &c)
+	apitest.Do(t, h, http.MethodPost, "/v1/clients", tok, with(body("again"), "clientId", c.ClientID)).Problem(http.StatusConflict, httpapi.TypeBlank)
+	for _, bad := range []string{"ab", strings.Repeat("a", 129), "-lead", "has space", "a/b", "é-id", "client-x1", "Group-abc", "user-1234"} {
+		apitest.Do(t, h, http.MethodPost, "/v1/clients", tok, with(body("bad"), "clientId", bad)).Invalid("clientId")
+	}
+	// Fixed at creation: a replace may repeat it, never change it.
+	apitest.Do(t, h, http.MethodPut, "/v1/clients/"+c.ClientID, tok, with(body("renamed"), "clientId", c.ClientID)).JSON(http.StatusOK, &c)
+	apitest.Do(t, h, http.MethodPut, "/v1/clients/"+c.ClientID, tok, with(body("renamed"), "clientId", "other-id")).Invalid("clientId")
+	if c.Name != "renamed" || c.ClientID != "my-backend.service_01~x" {
+		t.Errorf("after replace %+v", c)
+	}
+}
+
 // TestRoutesNeedTheirAction: each route runs only for a caller allowed its
 // action on the client (or on /clients for the collection).
 func TestRoutesNeedTheirAction(t *testing.T) {
@@ -154,10 +183,11 @@ func TestRoutesNeedTheirAction(t *testing.T) {
 		{http.MethodPut, "/v1/clients/" + target.ID, clientsapi.ActionUpdate, "/clients/" + target.ID},
 		{http.MethodDelete, "/v1/clients/" + target.ID, clientsapi.ActionDelete, "/clients/" + target.ID},
 		{http.MethodPost, "/v1/clients/" + target.ID + "/revoke-tokens", clientsapi.ActionRevokeTokens, "/clients/" + target.ID},
+		{http.MethodPost, "/v1/clients/" + target.ID + "/unlock", clientsapi.ActionUnlock, "/clients/" + target.ID},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			var others []string
-			for _, a := range []string{clientsapi.ActionRead, clientsapi.ActionCreate, clientsapi.ActionUpdate, clientsapi.ActionDelete, clientsapi.ActionRevokeTokens} {
+			for _, a := range []string{clientsapi.ActionRead, clientsapi.ActionCreate, clientsapi.ActionUpdate, clientsapi.ActionDelete, clientsapi.ActionRevokeTokens, clientsapi.ActionUnlock} {
 				if a != c.action {
 					others = append(others, a+" on /clients")
 				}
@@ -211,8 +241,10 @@ func TestNotFound(t *testing.T) {
 	}{
 		{"unknown", "00000000-0000-4000-8000-000000000000", true},
 		{"another tenant's", foreign.ID, true},
-		{"malformed", "not-an-id", false},
-		{"upper-case", "0AFD4F1A-23D1-4E53-8F29-6FFA82B79E84", false},
+		{"a chosen id's form", "not-an-id", true},
+		{"too short", "ab", false},
+		{"a subject id", "client-0afd4f1a-23d1-4e53-8f29-6ffa82b79e84", false},
+		{"leading dot", ".hidden", false},
 	} {
 		for _, rt := range []struct{ method, suffix string }{
 			{http.MethodGet, ""}, {http.MethodPut, ""}, {http.MethodDelete, ""}, {http.MethodPost, "/revoke-tokens"},

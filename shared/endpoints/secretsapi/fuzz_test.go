@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
 	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
@@ -24,7 +25,7 @@ func FuzzSecretBody(f *testing.F) {
 		var req wire.SecretRequest
 		err := httpapi.DecodeJSON(httptest.NewRecorder(), r, &req)
 		if err == nil {
-			_, err = s.spec(req)
+			_, err = s.spec(req, secret.Spec.Validate)
 		}
 		var e *httpapi.Error
 		if err != nil && (!errors.As(err, &e) || e.Status < 400 || e.Status >= 500) {

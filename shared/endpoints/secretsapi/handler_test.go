@@ -194,3 +194,36 @@ func TestRoutesNeedTheirAction(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretImport: an imported secret may be as long as other servers
+// issue (up to 512 characters), needs iam.secret.import (iam.secret.create
+// is not enough), is answered without its value, and is stored as any
+// secret is; the ordinary create keeps its 8-32 rule.
+func TestSecretImport(t *testing.T) {
+	e := apitest.New(t)
+	h := secretsapi.New(e.Deps)
+	c := e.Client()
+	creator := e.Token(e.Caller("iam.secret.create on /clients"))
+	importer := e.Token(e.Caller("iam.secret.import on /clients"))
+	cognito := strings.Repeat("k", 51)
+	body := map[string]any{"value": cognito, "description": "from Cognito"}
+
+	apitest.Do(t, h, http.MethodPost, "/v1/clients/"+c.ID+"/secrets", importer, body).Forbidden("iam.secret.create")
+	apitest.Do(t, h, http.MethodPost, "/v1/clients/"+c.ID+"/secrets", e.Token(e.Owner()), body).Invalid("value")
+	apitest.Do(t, h, http.MethodPost, "/v1/clients/"+c.ID+"/secrets/import", creator, body).Forbidden("iam.secret.import")
+
+	r := apitest.Do(t, h, http.MethodPost, "/v1/clients/"+c.ID+"/secrets/import", importer, body)
+	var made secretJSON
+	r.JSON(http.StatusCreated, &made)
+	if made.Value != nil || strings.Contains(r.Body.String(), cognito) || made.Description != "from Cognito" {
+		t.Errorf("import answered %s", r.Body)
+	}
+	if hashes := stored(t, e, c); len(hashes) != 1 || hashes[0].ID != made.ID || strings.Contains(hashes[0].Hash, cognito) {
+		t.Fatalf("stored %+v", hashes)
+	}
+	for _, v := range []string{"short", strings.Repeat("x", 513), "tab\there-and-long-enough"} {
+		apitest.Do(t, h, http.MethodPost, "/v1/clients/"+c.ID+"/secrets/import", importer, map[string]any{"value": v, "description": "d"}).Invalid("value")
+	}
+	apitest.Do(t, h, http.MethodPost, "/v1/clients/"+c.ID+"/secrets/import", importer,
+		map[string]any{"value": strings.Repeat("x", 512), "description": "longest"}).JSON(http.StatusCreated, &made)
+}

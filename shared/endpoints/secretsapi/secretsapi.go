@@ -27,6 +27,10 @@ const (
 	ActionRead   = "iam.secret.read"
 	ActionCreate = "iam.secret.create"
 	ActionDelete = "iam.secret.delete"
+	// ActionImport is the import of a value another server issued: its
+	// own action, so that the 8-32 rule of ordinary secrets holds for
+	// everyone not explicitly allowed to migrate.
+	ActionImport = "iam.secret.import"
 )
 
 // Store is the storage the function uses.
@@ -63,6 +67,9 @@ func (s *Service) Handler() *httpapi.Router {
 		http.MethodGet:  guard(ActionRead, s.list),
 		http.MethodPost: guard(ActionCreate, s.create),
 	})
+	rt.Route("/v1/clients/{clientId}/secrets/import", httpapi.Methods{
+		http.MethodPost: guard(ActionImport, s.importSecret),
+	})
 	rt.Route("/v1/clients/{clientId}/secrets/{secretId}", httpapi.Methods{
 		http.MethodDelete: guard(ActionDelete, s.delete),
 	})
@@ -98,7 +105,7 @@ func (s *Service) toResponse(sec secret.Secret) wire.Secret {
 // id that names no client.
 func clientID(r *http.Request) (string, error) {
 	cid := r.PathValue("clientId")
-	if !id.Valid(cid) {
+	if !subject.ValidClientID(cid) {
 		return "", httpapi.About(store.ErrNotFound, "client")
 	}
 	return cid, nil
@@ -128,6 +135,20 @@ func writeCredentials[T, W any](w http.ResponseWriter, r *http.Request, read fun
 }
 
 func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
+	return s.addSecret(w, r, ActionCreate, secret.Spec.Validate)
+}
+
+// importSecret stores a value another server issued, so that a migrated
+// client keeps working with the secret it has: the same as a create but
+// for the longer values it accepts, under its own action and audit line.
+// The value is not echoed back: the caller has it already.
+func (s *Service) importSecret(w http.ResponseWriter, r *http.Request) error {
+	return s.addSecret(w, r, ActionImport, secret.Spec.ValidateImported)
+}
+
+// addSecret creates a secret from the request body, checked by validate, and
+// notes it in the audit line as action.
+func (s *Service) addSecret(w http.ResponseWriter, r *http.Request, action string, validate func(secret.Spec, time.Time) map[string][]string) error {
 	cid, err := clientID(r)
 	if err != nil {
 		return err
@@ -136,7 +157,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	spec, err := s.spec(req)
+	spec, err := s.spec(req, validate)
 	if err != nil {
 		return err
 	}
@@ -157,8 +178,12 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpapi.About(err, "client")
 	}
-	audit.Note(r.Context(), ActionCreate, "/clients/"+cid+"/secrets/"+sec.ID)
+	audit.Note(r.Context(), action, "/clients/"+cid+"/secrets/"+sec.ID)
 	w.Header().Set("Location", "/v1/clients/"+cid+"/secrets/"+sec.ID)
+	if action == ActionImport {
+		httpapi.WriteJSON(w, http.StatusCreated, s.toResponse(sec))
+		return nil
+	}
 	httpapi.WriteJSON(w, http.StatusCreated, wire.CreatedSecret{Secret: s.toResponse(sec), Value: spec.Value})
 	return nil
 }
@@ -172,7 +197,7 @@ func (s *Service) mayCreateCredential(r *http.Request, clientID string) error {
 	return s.Guard.RequireHoldsSubject(r.Context(), "create a credential for "+target, target)
 }
 
-func (s *Service) spec(req wire.SecretRequest) (secret.Spec, error) {
+func (s *Service) spec(req wire.SecretRequest, validate func(secret.Spec, time.Time) map[string][]string) (secret.Spec, error) {
 	f := httpapi.Fields{}
 	f.Required("value", req.Value != nil)
 	f.Required("description", req.Description != nil)
@@ -181,7 +206,7 @@ func (s *Service) spec(req wire.SecretRequest) (secret.Spec, error) {
 		return secret.Spec{}, err
 	}
 	spec := secret.Spec{Value: *req.Value, Description: *req.Description, Expiration: exp}
-	f.Merge(spec.Validate(s.Now()))
+	f.Merge(validate(spec, s.Now()))
 	return spec, f.Err()
 }
 
@@ -195,7 +220,7 @@ func (s *Service) delete(w http.ResponseWriter, r *http.Request) error {
 func (s *Service) deleteCredential(w http.ResponseWriter, r *http.Request, param, notFound string,
 	del func(ctx context.Context, tenant, clientID, credentialID string) error) error {
 	cid, credID := r.PathValue("clientId"), r.PathValue(param)
-	if !id.Valid(cid) || !id.Valid(credID) {
+	if !subject.ValidClientID(cid) || !id.Valid(credID) {
 		return httpapi.Detailed(store.ErrNotFound, store.ErrNotFound, notFound)
 	}
 	target := subject.ID(subject.Client, cid)

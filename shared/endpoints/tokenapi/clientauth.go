@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,9 +43,10 @@ func (s *Service) authenticateClient(r *http.Request, ten string, form url.Value
 		countRefusal(err, reasonMalformed)
 		return caller{}, err
 	}
-	// Only a well-formed id is logged: a malformed one may be anything,
-	// even a secret pasted into the wrong field.
-	audit.Note(r.Context(), action, lockout.CounterKey(creds.id))
+	// Only a generated id is logged as it is: anything else may be a
+	// secret pasted into the wrong field. attempt names a chosen id once
+	// it is known to be a client's.
+	audit.Note(r.Context(), action, lockout.LogKey(creds.id))
 	authenticate := s.authenticate
 	if creds.jwt {
 		authenticate = func(ctx context.Context, ten, address string, cr presented) (caller, error) {
@@ -212,6 +214,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 	err = s.Credentials.CountAttempt(ctx, a.at, attempts, s.Lockout, end.Add(time.Hour))
 	switch {
 	case errors.Is(err, store.ErrLimitExceeded):
+		audit.NoteReason(ctx, "past the lockout threshold or ceiling")
 		return caller{}, throttled(now, end)
 	case err != nil:
 		return caller{}, err
@@ -229,6 +232,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 		}
 	}
 	if !matched || rec.Client == nil {
+		audit.NoteReason(ctx, secretFailure(rec, now))
 		return caller{}, errAuthFailed
 	}
 	if match.Tag != tag {
@@ -246,6 +250,23 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 	return authenticated(rec), nil
 }
 
+// secretFailure says why no presented secret matched, for the audit line
+// only: telling an unknown client or an expired secret from a wrong one
+// in the response would help whoever guesses. Whether the value presented
+// was an expired secret's is not known (expired secrets are not hashed
+// against); that the client has only expired ones is.
+func secretFailure(rec store.CredentialRecord, now time.Time) string {
+	switch {
+	case rec.Client == nil:
+		return "unknown client"
+	case len(rec.Secrets) == 0:
+		return "the client has no secret"
+	case !slices.ContainsFunc(rec.Secrets, func(h secret.Hashed) bool { return !h.ExpiredAt(now) }):
+		return "every secret of the client has expired"
+	}
+	return "wrong secret"
+}
+
 // authenticateAssertion checks a private_key_jwt client assertion with one
 // storage read (the client, its keys, the attempt count) and, on success,
 // one conditional write that makes its jti single-use. A signature check
@@ -260,6 +281,7 @@ func (s *Service) authenticateAssertion(ctx context.Context, ten, address string
 	now, end := a.now, a.end
 	fail := func(why error) (caller, error) {
 		slog.InfoContext(ctx, "client assertion refused", "reason", why.Error())
+		audit.NoteReason(ctx, "assertion: "+why.Error())
 		err := s.Credentials.CountAttempt(ctx, a.at, 1, s.Lockout, end.Add(time.Hour))
 		if errors.Is(err, store.ErrLimitExceeded) {
 			return caller{}, throttled(now, end)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
+	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
 )
 
@@ -28,7 +29,11 @@ func (s *Service) attempt(ctx context.Context, ten, address, clientID string) (a
 	if err != nil {
 		return a, rec, err
 	}
+	if rec.Client != nil {
+		audit.NoteTarget(ctx, clientID)
+	}
 	if s.Lockout.AddressExhausted(rec.Attempts) {
+		audit.NoteReason(ctx, "the address is past its lockout threshold for this client id")
 		return a, rec, throttled(a.now, a.end)
 	}
 	return a, rec, nil

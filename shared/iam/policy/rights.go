@@ -23,6 +23,11 @@ const (
 	// ServerSet fields are written by the server alone (ids, times,
 	// versions, provenance); no request field reaches them.
 	ServerSet
+	// SetAtCreate fields are chosen by the caller of a create, or by the
+	// server when the caller leaves them out, and never change afterwards
+	// (a client's id): they confer nothing, as neutral fields, and no
+	// replace reaches them.
+	SetAtCreate
 )
 
 // DefaultAudience stands, in TokenRights.Audiences, for the deployment's

@@ -19,8 +19,8 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
+	"github.com/machine-iam/machine-iam/shared/oauth/claim"
 	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
-	"github.com/machine-iam/machine-iam/shared/oauth/token"
 )
 
 // Grant types a client may be allowed.
@@ -161,7 +161,7 @@ func (s Spec) validateTokenSettings(add func(string, string), maxLifetime time.D
 		switch v := s.TokenClaims[name]; {
 		case !claimName.MatchString(name):
 			add("tokenClaims", fmt.Sprintf("%q is not a claim name (a letter, then up to 63 letters, digits, _ . : -)", name))
-		case token.Reserved(name):
+		case claim.Reserved(name):
 			add("tokenClaims", fmt.Sprintf("%q is a registered or protocol claim, which the service sets itself", name))
 		case utf8.RuneCountInString(v) > MaxClaimValueLength || strings.ContainsFunc(v, unicode.IsControl):
 			add("tokenClaims", fmt.Sprintf("%q must be at most %d characters, without control characters", name, MaxClaimValueLength))

@@ -13,7 +13,7 @@ import (
 // TokenRights, which the tests check by changing it.
 var Fields = map[string]policy.FieldClass{
 	"Tenant":          policy.ServerSet,
-	"ID":              policy.ServerSet,
+	"ID":              policy.SetAtCreate,
 	"Name":            policy.Neutral,
 	"Description":     policy.Neutral,
 	"GrantTypes":      policy.RightsBearing,

@@ -55,6 +55,16 @@ func TestEveryFieldIsClassified(t *testing.T) {
 	specType := reflect.TypeFor[Spec]()
 	for name, class := range Fields {
 		if _, inSpec := specType.FieldByName(name); !inSpec {
+			if class == policy.SetAtCreate {
+				// Fixed at creation: changing it must not change TokenRights.
+				c := Client{Tenant: "t", ID: "1", Spec: base}
+				before := c.TokenRights()
+				c.ID = "chosen-id"
+				if !before.Equal(c.TokenRights()) {
+					t.Errorf("%s is set at creation (neutral) but changing it changes TokenRights", name)
+				}
+				continue
+			}
 			if class != policy.ServerSet {
 				t.Errorf("%s is classified %v but callers cannot set it: only Spec fields may bear rights or be neutral", name, class)
 			}

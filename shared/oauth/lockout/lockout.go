@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 )
 
 // Defaults, overridable by configuration.
@@ -53,12 +54,28 @@ func (p Limits) WindowAt(now time.Time) (start, end time.Time) {
 func (p Limits) AddressExhausted(c Counts) bool { return c.FromAddress >= p.Threshold }
 
 // CounterKey is the storage key of a presented client id: the id itself when it is
-// one this service could have issued, otherwise a digest, so arbitrary input
-// never becomes a key and never collides with a real id.
+// one a client could have (generated or chosen), otherwise a digest, so
+// arbitrary input never becomes a key and never collides with a real id.
 func CounterKey(clientID string) string {
+	if subject.ValidClientID(clientID) {
+		return clientID
+	}
+	return Digest(clientID)
+}
+
+// LogKey is how a presented client id appears in the audit line before it
+// is known to name a client: a generated id as it is, anything else as a
+// digest, since a chosen id's form also fits many a secret pasted into the
+// wrong field.
+func LogKey(clientID string) string {
 	if id.Valid(clientID) {
 		return clientID
 	}
+	return Digest(clientID)
+}
+
+// Digest is the fixed-length stand-in for a presented client id.
+func Digest(clientID string) string {
 	sum := sha256.Sum256([]byte(clientID))
 	return "x" + hex.EncodeToString(sum[:20])
 }

@@ -19,6 +19,10 @@ const (
 	MaxValueLength       = 32
 	MaxDescriptionLength = 200
 	MaxPerClient         = 20
+	// MaxImportedValueLength bounds a value carried over from another
+	// server (ValidateImported): Cognito's secrets are about 51
+	// characters, Auth0's 64, and some servers take longer ones.
+	MaxImportedValueLength = 512
 )
 
 // Secret is what anyone may know about a client secret after its creation.
@@ -73,11 +77,20 @@ type Spec struct {
 
 // Validate checks s against the API's rules at now and returns, per JSON field name,
 // what is wrong; nil means valid. Messages never repeat the value.
-func (s Spec) Validate(now time.Time) map[string][]string {
+func (s Spec) Validate(now time.Time) map[string][]string { return s.validate(now, MaxValueLength) }
+
+// ValidateImported checks an imported secret (one another server issued,
+// carried over as it is): as Validate, but the value may be as long as
+// MaxImportedValueLength.
+func (s Spec) ValidateImported(now time.Time) map[string][]string {
+	return s.validate(now, MaxImportedValueLength)
+}
+
+func (s Spec) validate(now time.Time, maxValue int) map[string][]string {
 	errs := map[string][]string{}
 	switch n := utf8.RuneCountInString(s.Value); {
-	case n < MinValueLength || n > MaxValueLength:
-		errs["value"] = append(errs["value"], fmt.Sprintf("must be %d to %d characters", MinValueLength, MaxValueLength))
+	case n < MinValueLength || n > maxValue:
+		errs["value"] = append(errs["value"], fmt.Sprintf("must be %d to %d characters", MinValueLength, maxValue))
 	case strings.ContainsFunc(s.Value, isControl):
 		errs["value"] = append(errs["value"], "must not contain control characters")
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/machine-iam/machine-iam/shared/oauth/claim"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/signing/signer"
 )
@@ -72,13 +73,9 @@ func (a *Audiences) UnmarshalJSON(b []byte) error {
 // RFC 7800 and RFC 8693, the scope claims resource servers read besides
 // scope (scp, which API Gateway's JWT authorizers honour, scopes,
 // permissions), and this service's tid.
-var reserved = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "scopes", "permissions", "tid",
-	"auth_time", "acr", "amr", "groups", "roles", "entitlements", "cnf", "act", "may_act", "azp", "nonce",
-	"typ", "at_hash", "c_hash", "sid"}
-
 // Reserved reports whether name is a claim this service sets or a protocol
-// defines, which a client's own claims may not name.
-func Reserved(name string) bool { return slices.Contains(reserved, strings.ToLower(name)) }
+// defines, which a client's own claims may not name (package claim).
+func Reserved(name string) bool { return claim.Reserved(name) }
 
 // payload is the JSON of c: the registered claims, then Extra's (any
 // reserved name among them left out).

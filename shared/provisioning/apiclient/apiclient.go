@@ -280,9 +280,10 @@ func (c *Client) GetClient(ctx context.Context, id string) (ClientRecord, error)
 }
 
 // CreateClient creates a client.
-func (c *Client) CreateClient(ctx context.Context, spec wire.ClientSpec) (ClientRecord, error) {
+func (c *Client) CreateClient(ctx context.Context, create wire.ClientCreate) (ClientRecord, error) {
 	var rec ClientRecord
-	err := c.post(ctx, "/v1/clients", withLists(spec), &rec.Client)
+	create.ClientSpec = withLists(create.ClientSpec)
+	err := c.post(ctx, "/v1/clients", create, &rec.Client)
 	return rec, err
 }
 
@@ -332,6 +333,15 @@ func (c *Client) CreateSecret(ctx context.Context, clientID, value, description 
 	body := wire.SecretRequest{Value: &value, Description: &description, Expiration: rfc3339(expiration)}
 	var s wire.CreatedSecret
 	err := c.post(ctx, "/v1/clients/"+esc(clientID)+"/secrets", body, &s)
+	return s, err
+}
+
+// ImportSecret stores a secret value another server issued (up to 512
+// characters); the answer does not repeat it.
+func (c *Client) ImportSecret(ctx context.Context, clientID, value, description string, expiration *time.Time) (wire.Secret, error) {
+	body := wire.SecretRequest{Value: &value, Description: &description, Expiration: rfc3339(expiration)}
+	var s wire.Secret
+	err := c.post(ctx, "/v1/clients/"+esc(clientID)+"/secrets/import", body, &s)
 	return s, err
 }
 
@@ -427,6 +437,17 @@ func (c *Client) ListActions(ctx context.Context) ([]wire.Action, error) {
 	var list wire.List[wire.Action]
 	err := c.get(ctx, "/v1/actions", nil, &list)
 	return list.Items, err
+}
+
+// ScopesSupported returns the OAuth scopes of the deployment, as the
+// tenant's discovery document lists them (scopes_supported).
+func (c *Client) ScopesSupported(ctx context.Context) ([]string, error) {
+	var d struct {
+		Scopes []string `json:"scopes_supported"`
+	}
+	path := strings.TrimPrefix(tenant.Issuer(c.base, c.tenant), c.base) + "/.well-known/openid-configuration"
+	err := c.get(ctx, path, nil, &d)
+	return d.Scopes, err
 }
 
 // Permissions returns a subject's effective permissions.

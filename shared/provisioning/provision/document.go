@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -58,12 +60,93 @@ type Client struct {
 	PublicKeys          []PublicKey       `json:"publicKeys,omitempty"`
 	Policies            []Grant           `json:"policies,omitempty"`
 	Groups              []string          `json:"groups,omitempty"`
+	// ClientID is the id a create registers the client under (a client
+	// moved from another server keeps its client_id).
+	ClientID string `json:"clientId,omitempty"`
+	// ImportSecrets are values another server issued, imported when the
+	// client is created: where to read each, never the value.
+	ImportSecrets []ImportSecret `json:"importSecrets,omitempty"`
 }
 
-// PublicKey is a public JWK for private_key_jwt, identified by its kid.
+// ImportSecret names where an imported secret's value is read: an
+// environment variable or a file.
+type ImportSecret struct {
+	Description string `json:"description"`
+	FromEnv     string `json:"fromEnv,omitempty"`
+	FromFile    string `json:"fromFile,omitempty"`
+}
+
+// Source says where the value is read, for plans and messages.
+func (s ImportSecret) Source() string {
+	if s.FromEnv != "" {
+		return "environment variable " + s.FromEnv
+	}
+	return "file " + s.FromFile
+}
+
+// Read returns the value, or why it cannot be read; a file's one trailing
+// newline is not part of it.
+func (s ImportSecret) Read() (string, error) {
+	if s.FromEnv != "" {
+		v, ok := os.LookupEnv(s.FromEnv)
+		if !ok {
+			return "", fmt.Errorf("environment variable %s is not set", s.FromEnv)
+		}
+		return v, nil
+	}
+	b, err := os.ReadFile(s.FromFile)
+	if err != nil {
+		return "", fmt.Errorf("reading the secret: %w", err)
+	}
+	v := strings.TrimSuffix(string(b), "\n")
+	return strings.TrimSuffix(v, "\r"), nil
+}
+
+// ResolveFiles takes the relative paths of d (imported secrets' fromFile,
+// public keys' jwkFile) as relative to dir, the document's directory, so
+// that a document and the files it names move together, and reads each
+// jwkFile. It returns every file it could not read.
+func (d *Document) ResolveFiles(dir string) error {
+	abs := func(f *string) {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(dir, *f)
+		}
+	}
+	var errs []error
+	for i := range d.Clients {
+		c := &d.Clients[i]
+		for j := range c.ImportSecrets {
+			abs(&c.ImportSecrets[j].FromFile)
+		}
+		for j := range c.PublicKeys {
+			k := &c.PublicKeys[j]
+			if k.JWKFile == "" {
+				continue
+			}
+			shown := k.JWKFile
+			abs(&k.JWKFile)
+			b, err := os.ReadFile(k.JWKFile)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("client %q: jwkFile %s: %w (iamctl keys generate --public-out writes one)", c.Name, shown, err))
+			case !json.Valid(b):
+				errs = append(errs, fmt.Errorf("client %q: jwkFile %s does not hold JSON", c.Name, shown))
+			default:
+				k.JWK = b
+			}
+		}
+		errs = append(errs, c.checkKids())
+	}
+	return errors.Join(errs...)
+}
+
+// PublicKey is a public JWK for private_key_jwt, identified by its kid:
+// given in the document, or in a file it names (JWKFile, read by
+// ResolveFiles), as iamctl keys generate --public-out writes it.
 type PublicKey struct {
 	Description string          `json:"description,omitempty"`
-	JWK         json.RawMessage `json:"jwk"`
+	JWK         json.RawMessage `json:"jwk,omitempty"`
+	JWKFile     string          `json:"jwkFile,omitempty"`
 }
 
 // Kid is the key's kid.
@@ -202,14 +285,25 @@ func (c *Client) Normalize() error {
 	for _, l := range [][]string{c.GrantTypes, c.Scopes, c.RedirectURIs, c.Audiences, c.Groups} {
 		slices.Sort(l)
 	}
+	errs = append(errs, c.checkKids())
+	errs = append(errs, normalizeGrants(&c.Policies, "client "+c.Name)...)
+	return errors.Join(errs...)
+}
+
+// checkKids refuses a kid declared twice; keys still in files (not yet
+// read) are checked when they are.
+func (c *Client) checkKids() error {
+	var errs []error
 	kids := map[string]bool{}
 	for _, k := range c.PublicKeys {
+		if k.JWK == nil {
+			continue
+		}
 		if kids[k.Kid()] {
 			errs = append(errs, fmt.Errorf("client %q: kid %q is declared twice", c.Name, k.Kid()))
 		}
 		kids[k.Kid()] = true
 	}
-	errs = append(errs, normalizeGrants(&c.Policies, "client "+c.Name)...)
 	return errors.Join(errs...)
 }
 

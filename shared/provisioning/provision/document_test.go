@@ -32,7 +32,7 @@ func TestTheExampleMatchesTheSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Clients) != 2 || doc.Clients[1].PublicKeys[0].Kid() != "payment-runner-2026-11" {
+	if len(doc.Clients) != 2 || doc.Clients[1].PublicKeys[0].JWKFile != "payment-runner.pub.jwk" {
 		t.Fatalf("example: %+v", doc)
 	}
 }

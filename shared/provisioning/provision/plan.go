@@ -15,6 +15,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/iam/provenance"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
@@ -28,11 +29,12 @@ type API interface {
 	Subject() string
 	ListClients(ctx context.Context, search string) ([]apiclient.ClientRecord, error)
 	GetClient(ctx context.Context, id string) (apiclient.ClientRecord, error)
-	CreateClient(ctx context.Context, spec wire.ClientSpec) (apiclient.ClientRecord, error)
+	CreateClient(ctx context.Context, create wire.ClientCreate) (apiclient.ClientRecord, error)
 	ReplaceClient(ctx context.Context, id string, spec wire.ClientSpec, etag string) (apiclient.ClientRecord, error)
 	DeleteClient(ctx context.Context, id string) error
 	ListSecrets(ctx context.Context, clientID string) ([]wire.Secret, error)
 	CreateSecret(ctx context.Context, clientID, value, description string, expiration *time.Time) (wire.CreatedSecret, error)
+	ImportSecret(ctx context.Context, clientID, value, description string, expiration *time.Time) (wire.Secret, error)
 	DeleteSecret(ctx context.Context, clientID, secretID string) error
 	ListKeys(ctx context.Context, clientID string) ([]wire.Key, error)
 	CreateKey(ctx context.Context, clientID string, jwk json.RawMessage, description string, expiration *time.Time) (wire.Key, error)
@@ -50,6 +52,10 @@ type API interface {
 	RevokeTokens(ctx context.Context, clientID string) error
 	Permissions(ctx context.Context, subject string) ([]wire.Permission, error)
 	Check(ctx context.Context, subject, action, scope string) (wire.Decision, error)
+	// ListActions and ScopesSupported are the deployment's catalogs,
+	// which a plan checks the document against (Validate).
+	ListActions(ctx context.Context) ([]wire.Action, error)
+	ScopesSupported(ctx context.Context) ([]string, error)
 }
 
 // Op is what a change does to a resource.
@@ -170,6 +176,9 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 	if doc.Name == "" {
 		doc.Name = DefaultName
 	}
+	if err := ValidateAgainst(ctx, api, doc); err != nil {
+		return nil, err
+	}
 	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}, document: doc.Name, clientIDs: map[string]string{}, groupIDs: map[string]string{},
 		declaredGroups: doc.Groups, declaredClients: doc.Clients}
 	clients, err := api.ListClients(ctx, "")
@@ -202,6 +211,9 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 			p.clientIDs[name] = clientObjs[m.index].id
 		}
 	}
+	if err := checkChosenIDs(doc.Clients, clientFor, clientObjs); err != nil {
+		return nil, err
+	}
 	for name, m := range groupFor {
 		if m.index >= 0 {
 			p.groupIDs[name] = groupObjs[m.index].id
@@ -219,13 +231,44 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 			return nil, err
 		}
 	}
+	// Every client is planned, so that a plan names every value it cannot
+	// use (an unreadable imported secret) at once.
+	var errs []error
 	for _, c := range doc.Clients {
-		if err := p.planClient(ctx, api, c, pick(clients, clientFor[c.Name]), true); err != nil {
-			return nil, err
-		}
+		errs = append(errs, p.planClient(ctx, api, c, pick(clients, clientFor[c.Name]), true))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	p.planUnlisted(api.Subject(), clientObjs, groupObjs, opts)
 	return p, nil
+}
+
+// checkChosenIDs refuses a clientId the plan cannot honour: one that
+// differs from the id of the client the entry manages (ids are fixed at
+// creation), or one a client the entry does not manage has already (a
+// takeover is asked for with id, never implied).
+func checkChosenIDs(decls []Client, matches map[string]matched, existing []object) error {
+	var errs []error
+	for _, c := range decls {
+		m := matches[c.Name]
+		switch {
+		case c.ClientID == "":
+		case c.ID != "" && c.ID != c.ClientID:
+			errs = append(errs, fmt.Errorf("client %q: id %s and clientId %s differ; a client's id is fixed at creation", c.Name, c.ID, c.ClientID))
+		case m.index >= 0 && existing[m.index].id != c.ClientID:
+			errs = append(errs, fmt.Errorf("client %q: it exists with id %s, not clientId %s; a client's id is fixed at creation (delete it, or drop clientId)",
+				c.Name, existing[m.index].id, c.ClientID))
+		case m.index < 0:
+			for _, o := range existing {
+				if o.id == c.ClientID {
+					errs = append(errs, fmt.Errorf("client %q: the tenant has a client with id %s (%q) that this document did not create; to take it over, give id: %s too",
+						c.Name, o.id, o.name, o.id))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func objects[T any](items []T, view func(T) object) []object {
@@ -477,8 +520,15 @@ func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apicl
 	var current clientState
 	if have == nil {
 		ch.Op = Create
-		steps = append(steps, p.createClientStep(&ch, want, generateSecret))
+		st, err := p.createClientStep(&ch, want, generateSecret)
+		if err != nil {
+			return err
+		}
+		steps = append(steps, st)
 	} else {
+		if len(want.ImportSecrets) > 0 {
+			p.Notes = append(p.Notes, fmt.Sprintf("client %q exists: its importSecrets are imported only when apply creates it, so they are left alone", want.Name))
+		}
 		ch.Op, ch.ID = Update, have.ClientID
 		var err error
 		if current, err = p.readClient(ctx, api, &ch, want, *have); err != nil {
@@ -506,41 +556,74 @@ type clientState struct {
 }
 
 // createClientStep plans a new client, with the provenance the server
-// records, and its generated secret.
-func (p *Plan) createClientStep(ch *Change, want Client, generateSecret bool) step {
+// records, and its imported secrets or else its generated secret. Imported
+// values are read now, so that a missing one fails the plan, not the
+// apply.
+func (p *Plan) createClientStep(ch *Change, want Client, generateSecret bool) (step, error) {
 	ch.Details = append(ch.Details, fieldLines(wire.ClientSpec{}, want.Spec(), true)...)
-	secret := generateSecret && len(want.PublicKeys) == 0
-	if secret {
+	if want.ClientID != "" {
+		ch.Details = append(ch.Details, "+ clientId     "+want.ClientID)
+	}
+	imported := make([]string, len(want.ImportSecrets))
+	var errs []error
+	for i, is := range want.ImportSecrets {
+		v, err := is.Read()
+		if err == nil {
+			if msgs := (secret.Spec{Value: v, Description: is.Description}).ValidateImported(time.Now()); len(msgs) > 0 {
+				err = fmt.Errorf("%s", strings.Join(slices.Concat(msgs["value"], msgs["description"]), "; "))
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("client %q: importSecrets[%d] (%s): %w", want.Name, i, is.Source(), err))
+		}
+		imported[i] = v
+		ch.Details = append(ch.Details, "+ secret       imported from "+is.Source())
+	}
+	if len(errs) > 0 {
+		return step{}, errors.Join(errs...)
+	}
+	generate := generateSecret && len(want.PublicKeys) == 0 && len(want.ImportSecrets) == 0
+	if generate {
 		p.newSecrets++
 		ch.Details = append(ch.Details, "+ secret       generated, written once to the secrets output")
 	}
 	return step{phaseClients, func(ctx context.Context, r *run) error {
 		spec := want.Spec()
 		spec.Provenance = p.label(want.Name)
-		rec, err := r.api.CreateClient(ctx, spec)
+		rec, err := r.api.CreateClient(ctx, wire.ClientCreate{ClientID: want.ClientID, ClientSpec: spec})
 		if err != nil {
 			return fmt.Errorf("creating client %q: %w", want.Name, err)
 		}
 		r.clients[want.Name] = rec.ClientID
 		r.created[rec.ClientID] = true
-		if !secret {
+		for i, v := range imported {
+			sec, err := r.api.ImportSecret(ctx, rec.ClientID, v, want.ImportSecrets[i].Description, nil)
+			if err != nil {
+				return r.takeBack(ctx, want.Name, rec.ClientID, fmt.Errorf("client %q: importing its secret from %s: %w", want.Name, want.ImportSecrets[i].Source(), err))
+			}
+			r.own[sec.ID] = true
+		}
+		if !generate {
 			return nil
 		}
 		value := rand.Text()
 		sec, err := r.api.CreateSecret(ctx, rec.ClientID, value, "Generated by iamctl apply", nil)
-		if err == nil {
-			r.own[sec.ID] = true
-		}
 		if err != nil {
-			// A client left without its only credential would plan as
-			// unchanged forever: take it back.
-			if derr := r.api.DeleteClient(ctx, rec.ClientID); derr == nil {
-				delete(r.clients, want.Name)
-			}
-			return fmt.Errorf("client %q: creating its secret: %w", want.Name, err)
+			return r.takeBack(ctx, want.Name, rec.ClientID, fmt.Errorf("client %q: creating its secret: %w", want.Name, err))
 		}
+		r.own[sec.ID] = true
 		return r.secrets(NewSecret{Tenant: r.tenant, Name: want.Name, ClientID: rec.ClientID, ClientSecret: value})
-	}}
+	}}, nil
+}
+
+// takeBack deletes a client just created whose credential failed, and
+// returns err: a client left without its only credential would plan as
+// unchanged forever.
+func (r *run) takeBack(ctx context.Context, name, clientID string, err error) error {
+	if derr := r.api.DeleteClient(ctx, clientID); derr == nil {
+		delete(r.clients, name)
+	}
+	return err
 }
 
 // readClient reads an existing client's fields, policies, groups and keys,

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/iam/action"
+	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
@@ -18,7 +20,24 @@ type recordingAPI struct {
 	writes []string
 }
 
-func (f *recordingAPI) Tenant() string  { return "t" }
+func (f *recordingAPI) Tenant() string { return "t" }
+
+// The shipped catalogs, as a deployment without its own lists them.
+func (f *recordingAPI) ScopesSupported(context.Context) ([]string, error) {
+	return oauthscope.Default().Names(), nil
+}
+
+func (f *recordingAPI) ListActions(context.Context) ([]wire.Action, error) {
+	var out []wire.Action
+	for _, a := range action.Default().All() {
+		w := wire.Action{Action: a.Name, Description: a.Description}
+		if a.Parent != "" {
+			w.Parent = &a.Parent
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
 func (f *recordingAPI) Subject() string { return "client-applier" }
 
 // applied is the provenance of what the applier made from the default
@@ -238,7 +257,7 @@ func (f *racedAPI) CreateGroup(_ context.Context, name, _ string, _ *wire.Proven
 	f.members = map[string][]wire.Subject{"g1": {{SubjectID: "client-evil", Type: "Client"}}}
 	return wire.Group{ID: "g1", SubjectID: "group-g1", DisplayName: name}, nil
 }
-func (f *racedAPI) CreateClient(context.Context, wire.ClientSpec) (apiclient.ClientRecord, error) {
+func (f *racedAPI) CreateClient(context.Context, wire.ClientCreate) (apiclient.ClientRecord, error) {
 	return apiclient.ClientRecord{Client: wire.Client{ClientID: "c1", SubjectID: "client-c1"}}, nil
 }
 func (f *racedAPI) CreateSecret(_ context.Context, clientID, _, _ string, _ *time.Time) (wire.CreatedSecret, error) {

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/machine-iam/machine-iam/shared/iam/action"
-	"github.com/machine-iam/machine-iam/shared/iam/id"
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
@@ -350,7 +349,9 @@ func (s *Store) listQuery(gsi1pk string, q store.PageQuery, itemKey func(string)
 		ScanIndexForward:          aws.Bool(q.Before == "" && !q.Last),
 	}
 	if pos := q.After + q.Before; pos != "" {
-		if !id.Valid(idOfNameKey(pos)) {
+		// Client ids may be chosen (subject.ValidClientID); group ids are
+		// generated, which that accepts too.
+		if !subject.ValidClientID(idOfNameKey(pos)) {
 			return nil, store.ErrBadPosition
 		}
 		start := itemKey(pos)

@@ -147,7 +147,7 @@ func getTime(it item, name string) time.Time {
 }
 
 func clientItem(c client.Client) item {
-	return item{
+	it := item{
 		attrPK: str(clientPK(c.Tenant, c.ID)), attrSK: str(skClient),
 		attrGSI1PK: str(clientsGSI1PK(c.Tenant)), attrGSI1SK: str(nameKey(c.Name, c.ID)), attrNameLower: str(strings.ToLower(c.Name)),
 		attrName: str(c.Name), attrDescription: str(c.Description),
@@ -157,6 +157,10 @@ func clientItem(c client.Client) item {
 		attrVersion: num(c.Version), attrSecretCount: num(0), attrPolicyCount: num(0), attrGroupCount: num(0),
 		attrProvenance: provenanceValue(c.Provenance),
 	}
+	if !c.TokensRevokedAt.IsZero() {
+		it[attrKilledAt] = num(c.TokensRevokedAt.Unix())
+	}
+	return it
 }
 
 // provenanceValue is a provenance record as one map attribute, written

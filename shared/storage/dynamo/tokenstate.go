@@ -292,3 +292,43 @@ func (s *Store) TokenRevoked(ctx context.Context, tenant, clientID, jti string) 
 	}
 	return out.Item != nil, nil
 }
+
+// Unlock implements store.Lockouts: it reads the key's attempt windows
+// (whatever their length, which the token function's configuration sets)
+// and deletes them, or takes one address's count out of each.
+func (s *Store) Unlock(ctx context.Context, tenant, lockoutKey, address string) error {
+	out, err := s.api.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: item{":pk": str(tokenPK(tenant, lockoutKey)), ":sk": str(skAttemptsPrefix)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return fault.Unavailable("dynamodb:Query", err)
+	}
+	for _, it := range out.Items {
+		k := key(getS(it, attrPK), getS(it, attrSK))
+		if address == "" {
+			if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: k}); err != nil {
+				return fault.Unavailable("dynamodb:DeleteItem", err)
+			}
+			continue
+		}
+		n := getN(it, addressAttr(address))
+		if n == 0 {
+			continue
+		}
+		// Conditional on the count read: attempts counted meanwhile stay.
+		_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: &s.table, Key: k,
+			UpdateExpression:          aws.String("REMOVE #address ADD #total :minus"),
+			ConditionExpression:       aws.String("#address = :n"),
+			ExpressionAttributeNames:  map[string]string{"#total": attrTotal, "#address": addressAttr(address)},
+			ExpressionAttributeValues: item{":minus": num(-n), ":n": num(n)},
+		})
+		if err != nil && !isConditionFailed(err) {
+			return fault.Unavailable("dynamodb:UpdateItem", err)
+		}
+	}
+	return nil
+}

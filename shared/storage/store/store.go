@@ -187,6 +187,14 @@ type Credential struct {
 	SecretID, KeyKid string
 }
 
+// Lockouts lifts the throttle on failed authentications (lockout).
+type Lockouts interface {
+	// Unlock forgets the attempts counted for a lockout key of a tenant,
+	// in every window kept: those from address (a lockout.Address), given
+	// back to the key's total too, or, for "", all of them.
+	Unlock(ctx context.Context, tenant, key, address string) error
+}
+
 // Attempts is where authentication attempts are counted: for a lockout key
 // (lockout.Key of the presented client id) of a tenant, from an address (a
 // lockout.Address), in the window that starts at Window.
@@ -348,6 +356,7 @@ type Store interface {
 	Revocations
 	Credentials
 	Uses
+	Lockouts
 	Policies
 	Groups
 	Subjects

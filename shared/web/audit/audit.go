@@ -21,6 +21,10 @@ type Record struct {
 	Caller string
 	Action string
 	Target string
+	// Reason is why a request was refused, for the operator alone (a
+	// failed client authentication: unknown client, wrong secret, ...);
+	// the response never says it.
+	Reason string
 }
 
 type recordKey struct{}
@@ -35,6 +39,21 @@ func Start(ctx context.Context) (context.Context, *Record) {
 func Note(ctx context.Context, action, target string) {
 	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
 		r.Action, r.Target = action, target
+	}
+}
+
+// NoteTarget sets the target of the request in ctx, once a handler knows
+// it is safe to log.
+func NoteTarget(ctx context.Context, target string) {
+	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
+		r.Target = target
+	}
+}
+
+// NoteReason sets why the request in ctx was refused.
+func NoteReason(ctx context.Context, reason string) {
+	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
+		r.Reason = reason
 	}
 }
 
@@ -89,8 +108,11 @@ func Outcome(status int) string {
 // Write logs r with its outcome as one JSON line (the logger's handler
 // decides the format; functions use slog's JSON handler).
 func Write(ctx context.Context, log *slog.Logger, requestID string, r *Record, status int) {
-	log.LogAttrs(ctx, slog.LevelInfo, "audit",
-		slog.String("requestId", requestID), slog.String("tenant", r.Tenant), slog.String("caller", r.Caller),
+	attrs := []slog.Attr{slog.String("requestId", requestID), slog.String("tenant", r.Tenant), slog.String("caller", r.Caller),
 		slog.String("action", r.Action), slog.String("target", r.Target),
-		slog.String("outcome", Outcome(status)), slog.Int("status", status))
+		slog.String("outcome", Outcome(status)), slog.Int("status", status)}
+	if r.Reason != "" {
+		attrs = append(attrs, slog.String("reason", r.Reason))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }

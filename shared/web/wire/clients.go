@@ -29,12 +29,20 @@ type Client struct {
 	UpdatedAt string `json:"updatedAt"`
 }
 
+// ClientCreate is a create body as clients send it: the client's fields
+// and, optionally, the id to create it under (generated when absent).
+type ClientCreate struct {
+	ClientID string `json:"clientId,omitempty"`
+	ClientSpec
+}
+
 // ClientRequest is a create or replace body as the server reads it:
-// ClientSpec with pointers, since every member but the optional ones is
+// ClientCreate with pointers, since every member but the optional ones is
 // required. An optional member absent on a replace means none; provenance
-// is accepted on a create only. TestRequestsMatchWhatIsSent keeps the two
-// alike.
+// is accepted on a create only, and clientId on a replace only when it is
+// the client's own. TestRequestsMatchWhatIsSent keeps the two alike.
 type ClientRequest struct {
+	ClientID            *string           `json:"clientId,omitempty"`
 	Name                *string           `json:"name"`
 	Description         *string           `json:"description"`
 	AllowedGrantTypes   *[]string         `json:"allowedGrantTypes"`
@@ -66,4 +74,10 @@ type Links struct {
 	Previous *string `json:"previous"`
 	Next     *string `json:"next"`
 	Last     *string `json:"last"`
+}
+
+// UnlockRequest is an unlock's optional body: the address whose failed
+// authentications are forgotten (all addresses' when absent).
+type UnlockRequest struct {
+	Address *string `json:"address,omitempty"`
 }

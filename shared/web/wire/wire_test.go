@@ -26,11 +26,11 @@ func members(t reflect.Type) []string {
 }
 
 // TestRequestsMatchWhatIsSent: the server reads a client body with
-// pointers (ClientRequest) and clients send ClientSpec; both must name the
+// pointers (ClientRequest) and clients send ClientCreate; both must name the
 // same members, optional alike.
 func TestRequestsMatchWhatIsSent(t *testing.T) {
-	if got, want := members(reflect.TypeFor[ClientRequest]()), members(reflect.TypeFor[ClientSpec]()); !slices.Equal(got, want) {
-		t.Errorf("ClientRequest has %v, ClientSpec %v", got, want)
+	if got, want := members(reflect.TypeFor[ClientRequest]()), members(reflect.TypeFor[ClientCreate]()); !slices.Equal(got, want) {
+		t.Errorf("ClientRequest has %v, ClientCreate %v", got, want)
 	}
 	policy := members(reflect.TypeFor[Policy]())
 	for _, m := range members(reflect.TypeFor[PolicyRequest]()) {

@@ -55,7 +55,7 @@ run: tools/node_modules/.installed bin/local-kms ## Run the whole stack on http:
 EXAMPLE_PORT ?= 3001
 
 .PHONY: example
-example: ## Serve the example protected API (examples/protected-api) on 127.0.0.1:$(EXAMPLE_PORT), trusting the running stack (EXAMPLE_ISSUER overrides).
+example: ## Serve the example protected API (examples/protected-api) on 127.0.0.1:$(EXAMPLE_PORT), readying and trusting the running stack's default tenant (EXAMPLE_ADMIN, EXAMPLE_ISSUER override).
 	EXAMPLE_PORT=$(EXAMPLE_PORT) go run ./cmd/example
 
 .PHONY: bootstrap

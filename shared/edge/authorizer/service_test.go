@@ -225,7 +225,7 @@ var orderRoutes = `{
 	"ANY /orders/{orderId}/lines/{lineId}": {"scope": "orders.write", "action": "orders.manage", "resource": "/orders/{orderId}/lines/{lineId}"}
 }`
 
-func newTestAuthorizer(t *testing.T, f *fakeService, mod func(*Config)) (*Authorizer, *clock) {
+func newTestAuthorizer(t testing.TB, f *fakeService, mod func(*Config)) (*Authorizer, *clock) {
 	t.Helper()
 	routes, err := ParseRoutes([]byte(orderRoutes))
 	if err != nil {

@@ -122,8 +122,10 @@ func compile(key string, r Route) (entry, error) {
 		return entry{}, errors.New("scope must be an OAuth scope token")
 	case !actionRe.MatchString(r.Action):
 		return entry{}, errors.New("action must be a dot-notation action name")
-	case !strings.HasPrefix(r.Resource, "/"):
-		return entry{}, errors.New("resource must be a path starting with /")
+	case !strings.HasPrefix(r.Resource, "/") || len(r.Resource) > maxResource:
+		return entry{}, errors.New("resource must be a path starting with /, at most 512 characters")
+	case r.Resource != "/" && slices.ContainsFunc(strings.Split(r.Resource[1:], "/"), func(seg string) bool { return !paramValue(seg) }):
+		return entry{}, errors.New("resource must have no empty, . or .. segment, no trailing /, and no whitespace, control character, ?, # or \\")
 	}
 	for _, s := range strings.Split(r.Resource[1:], "/") {
 		if strings.ContainsAny(s, "{}") && !params[s] {
@@ -145,7 +147,7 @@ type Target struct {
 // errNoRoute and errBadParam are refusals made without asking anyone.
 var (
 	errNoRoute  = errors.New("no route of the table matches the request")
-	errBadParam = errors.New("a path parameter is empty, . or .., or holds an encoded /")
+	errBadParam = errors.New("a path parameter is empty, . or .., holds a / (encoded or not), or is not a resource segment the service accepts")
 )
 
 // Match finds the route for method and escapedPath (the path as sent,
@@ -176,8 +178,8 @@ func (rs *Routes) Match(method, escapedPath string) (Target, error) {
 			}
 			values[s] = v
 		}
-		if good {
-			return e.target(values), nil
+		if t := e.target(values); good && len(t.Resource) <= maxResource {
+			return t, nil
 		}
 		badParam = true
 	}
@@ -209,7 +211,10 @@ func (rs *Routes) Fill(routeKey string, params map[string]string) (Target, error
 			}
 			values[s] = v
 		}
-		return e.target(values), nil
+		if t := e.target(values); len(t.Resource) <= maxResource {
+			return t, nil
+		}
+		return Target{}, errBadParam
 	}
 	return Target{}, errNoRoute
 }
@@ -234,15 +239,21 @@ func (e entry) target(values map[string]string) Target {
 }
 
 // paramValue reports whether v may fill a parameter: never empty, . or ..,
-// never a / or \ (nor %2F or %5C, in any case), never a control
-// character, so a value cannot climb or split the resource it fills.
+// never a / or \\ (nor %2F or %5C, in any case), so a value cannot climb or
+// split the resource it fills; and never what the service refuses in a
+// resource (whitespace, control characters, ? and #), which would make it
+// answer 400 where the caller deserves a 403.
 func paramValue(v string) bool {
 	lower := strings.ToLower(v)
 	switch {
 	case v == "" || v == "." || v == "..":
 		return false
-	case strings.ContainsAny(v, "/\\") || strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c"):
+	case strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c"):
 		return false
 	}
-	return !strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f })
+	// The same rules make a resource template's segments valid.
+	return !strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '/' || r == '\\' || r == '?' || r == '#' })
 }
+
+// maxResource is the longest resource the service accepts in a check.
+const maxResource = 512

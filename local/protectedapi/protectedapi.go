@@ -106,7 +106,7 @@ func Setup(ctx context.Context, admin apiclient.Credentials, hc *http.Client) (R
 			}
 		}
 	}
-	value := make([]byte, 32)
+	value := make([]byte, 24) // 32 characters, the longest secret the service takes
 	_, _ = rand.Read(value)
 	created, err := api.CreateSecret(ctx, ready.ClientID, base64.RawURLEncoding.EncodeToString(value), secretDescription, nil)
 	if err != nil {

@@ -166,6 +166,20 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, error)
 	if !ok {
 		return Decision{Outcome: Unauthenticated, Reason: "no bearer token", Target: target}, nil
 	}
+	// A cached answer is for this very token (by its hash), verified when
+	// the answer was stored, and ends no later than the token: it needs no
+	// second signature check.
+	// The route's scope is checked on every request, cached or not: two
+	// routes may share an action and resource but not a scope.
+	key := keyOf(raw, target.Action, target.Resource)
+	if c, hit := a.cache.get(key); hit {
+		d := Decision{Claims: c.claims, Target: target, Cached: true}
+		if !c.claims.HasScope(target.Scope) {
+			d.Reason = "the token lacks scope " + target.Scope
+			return d, nil
+		}
+		return verdict(d, c.allowed), nil
+	}
 	claims, err := a.keys.verify(ctx, raw, a.cfg.Audience)
 	if errors.Is(err, errToken) {
 		return Decision{Outcome: Unauthenticated, Reason: err.Error(), Target: target}, nil
@@ -178,11 +192,6 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, error)
 		d.Reason = "the token lacks scope " + target.Scope
 		return d, nil
 	}
-	key := keyOf(raw, target.Action, target.Resource)
-	if allowed, hit := a.cache.get(key); hit {
-		d.Cached = true
-		return verdict(d, allowed), nil
-	}
 	ans, err := a.decider.decide(ctx, raw, target.Action, target.Resource)
 	if err != nil {
 		return Decision{}, err
@@ -190,7 +199,7 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) (Decision, error)
 	if !ans.active {
 		return Decision{Outcome: Unauthenticated, Reason: "the service says the token is not active (revoked or killed)", Target: target}, nil
 	}
-	a.cache.put(key, ans.allowed, a.cacheUntil(ans, claims))
+	a.cache.put(key, cached{allowed: ans.allowed, claims: claims, until: a.cacheUntil(ans, claims)})
 	return verdict(d, ans.allowed), nil
 }
 

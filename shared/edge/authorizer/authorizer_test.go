@@ -64,6 +64,26 @@ func TestAllowedAnswersAreCachedPerTokenActionAndResource(t *testing.T) {
 	}
 }
 
+func TestACachedAllowStillNeedsTheRoutesScope(t *testing.T) {
+	f := newFakeService(t)
+	routes, err := NewRoutes(map[string]Route{
+		"GET /orders/{id}":    {Scope: "orders.read", Action: "orders.manage", Resource: "/orders/{id}"},
+		"DELETE /orders/{id}": {Scope: "orders.write", Action: "orders.manage", Resource: "/orders/{id}"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := newTestAuthorizer(t, f, func(c *Config) { c.Routes = routes })
+	f.allow("client-caller", "orders.manage", "/orders/1", true)
+	tok := f.mint(nil) // scope orders.read only
+	if d := authorize(t, a, "GET", "/orders/1", tok); d.Outcome != Allowed {
+		t.Fatalf("GET: %+v", d)
+	}
+	if d := authorize(t, a, "DELETE", "/orders/1", tok); d.Outcome != Forbidden || !strings.Contains(d.Reason, "orders.write") {
+		t.Fatalf("DELETE with the GET's allow cached: %+v", d)
+	}
+}
+
 func TestDenialsAreAskedAgain(t *testing.T) {
 	f := newFakeService(t)
 	a, _ := newTestAuthorizer(t, f, nil)
@@ -404,7 +424,7 @@ func TestTheCacheIsBounded(t *testing.T) {
 	now := time.Now()
 	c := &answers{max: 3, now: func() time.Time { return now }}
 	for i := range 10 {
-		c.put(keyOf("t", "a", "/r/"+string(rune('a'+i))), true, now.Add(time.Minute))
+		c.put(keyOf("t", "a", "/r/"+string(rune('a'+i))), cached{allowed: true, until: now.Add(time.Minute)})
 		if len(c.entries) > 3 {
 			t.Fatalf("%d entries", len(c.entries))
 		}
@@ -413,7 +433,7 @@ func TestTheCacheIsBounded(t *testing.T) {
 		t.Fatal("the latest answer was dropped")
 	}
 	off := &answers{max: -1, now: func() time.Time { return now }}
-	off.put(keyOf("t", "a", "/r"), true, now.Add(time.Minute))
+	off.put(keyOf("t", "a", "/r"), cached{allowed: true, until: now.Add(time.Minute)})
 	if _, hit := off.get(keyOf("t", "a", "/r")); hit {
 		t.Fatal("a cache turned off answered")
 	}

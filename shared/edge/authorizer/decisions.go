@@ -129,6 +129,7 @@ type answerKey struct {
 
 type cached struct {
 	allowed bool
+	claims  Claims
 	until   time.Time
 }
 
@@ -136,18 +137,18 @@ func keyOf(token, action, resource string) answerKey {
 	return answerKey{sha256.Sum256([]byte(token)), action, resource}
 }
 
-func (c *answers) get(k answerKey) (bool, bool) {
+func (c *answers) get(k answerKey) (cached, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
 	if !ok || !c.now().Before(e.until) {
-		return false, false
+		return cached{}, false
 	}
-	return e.allowed, true
+	return e, true
 }
 
-func (c *answers) put(k answerKey, allowed bool, until time.Time) {
-	if c.max <= 0 || !c.now().Before(until) {
+func (c *answers) put(k answerKey, e cached) {
+	if c.max <= 0 || !c.now().Before(e.until) {
 		return
 	}
 	c.mu.Lock()
@@ -171,5 +172,5 @@ func (c *answers) put(k answerKey, allowed bool, until time.Time) {
 			delete(c.entries, key)
 		}
 	}
-	c.entries[k] = cached{allowed: allowed, until: until}
+	c.entries[k] = e
 }

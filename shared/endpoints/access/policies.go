@@ -59,8 +59,9 @@ func (a *Policies) Authorize(ctx context.Context, p Principal, act, sc string) e
 	return nil
 }
 
-// Holdings implements Authorizer: one Query for the subject and one
-// per group it belongs to. A subject that does not exist holds nothing.
+// Holdings implements Authorizer: the subject's grants, then its groups'
+// in one call (store.Policies.Grants). A subject that does not exist holds
+// nothing.
 func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error) {
 	g, err := a.Grants.Grants(ctx, tenant, subjectID)
 	if errors.Is(err, store.ErrSubjectNotFound) {

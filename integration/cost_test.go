@@ -1,10 +1,17 @@
 package integration
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
+
+	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
 // TestTokenRequestCost counts, with SDK middleware, the requests one token
@@ -83,5 +90,68 @@ func TestEqualHashWork(t *testing.T) {
 	}
 	if warm := work(id, value, 200); warm != 0 {
 		t.Errorf("warm repeated request: %d verifications, want 0", warm)
+	}
+}
+
+// TestSecretTagsBoundHashWork: with tags, a wrong secret costs one argon2
+// verification however many secrets the client has. A secret stored
+// without a tag (made before tags) is verified besides, until its first
+// successful use, which remembers its tag with one more write.
+func TestSecretTagsBoundHashWork(t *testing.T) {
+	admin := adminToken(t)
+	id0, value := newClient(t, admin, "tags-twenty")
+	for i := 1; i < secret.MaxPerClient; i++ {
+		body := map[string]any{"value": fmt.Sprintf("tagged-secret-%02d", i), "description": "more"}
+		if r := send(t, http.MethodPost, "/v1/clients/"+id0+"/secrets", admin, body); r.Status != http.StatusCreated {
+			t.Fatal(r)
+		}
+	}
+	work := func(clientID, value string, status int) int64 {
+		t.Helper()
+		before := env.hashes.verifies.Load()
+		if r := send(t, http.MethodPost, "/connect/token", "", tokenForm(clientID, value)); r.Status != status {
+			t.Fatal(r)
+		}
+		return env.hashes.verifies.Load() - before
+	}
+	if n := work(id0, "wrong-value", 401); n != 1 {
+		t.Errorf("twenty tagged secrets, wrong value: %d verifications, want 1", n)
+	}
+	if n := work(id0, "tagged-secret-19", 200); n != 1 {
+		t.Errorf("twenty tagged secrets, the last one: %d verifications, want 1", n)
+	}
+	if n := work(id0, value, 200); n != 1 {
+		t.Errorf("twenty tagged secrets, the first one: %d verifications, want 1", n)
+	}
+
+	id1, _ := newClient(t, admin, "tags-legacy")
+	var legacy []string
+	for i := range 2 {
+		value := fmt.Sprintf("made-before-tags-%d", i)
+		hash, err := testHasher.Hash(value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := secret.Hashed{Secret: secret.Secret{ID: id.New(), Description: "old", CreatedAt: time.Now().UTC().Truncate(time.Second)}, Hash: hash}
+		if err := env.svc.Store().CreateSecret(context.Background(), tenant.Default, id1, old, secret.MaxPerClient); err != nil {
+			t.Fatal(err)
+		}
+		legacy = append(legacy, value)
+	}
+	if n := work(id1, "wrong-value", 401); n != 2 {
+		t.Errorf("two untagged secrets beside a tagged one, wrong value: %d verifications, want 2", n)
+	}
+	env.calls.reset()
+	if n := work(id1, legacy[0], 200); n == 0 {
+		t.Error("an untagged secret's first use must be verified")
+	}
+	if got := env.calls.snapshot(); got["DynamoDB:UpdateItem"] != 3 {
+		t.Errorf("calls = %v, want the attempt counted and given back, and the tag remembered", got)
+	}
+	if n := work(id1, "wrong-value", 401); n != 1 {
+		t.Errorf("after one untagged secret's use, wrong value: %d verifications, want 1", n)
+	}
+	if n := work(id1, legacy[0], 200); n != 0 {
+		t.Errorf("warm repeat: %d verifications", n)
 	}
 }

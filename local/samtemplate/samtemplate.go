@@ -344,6 +344,8 @@ func (t *Template) ref(name string) (string, error) {
 			return t.Resolve(r.Properties["TableName"])
 		case "AWS::KMS::Alias":
 			return t.Resolve(r.Properties["AliasName"])
+		case "AWS::SecretsManager::Secret":
+			return t.Resolve(r.Properties["Name"])
 		}
 		return "", fmt.Errorf("!Ref %s (%s) has no local value", name, r.Type)
 	}

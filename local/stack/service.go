@@ -2,9 +2,11 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -149,6 +151,16 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 	}
 	svc.Env["TABLE_NAME"], svc.Env["SIGNING_KEY_ID"] = svc.Resources.TableName, svc.Resources.KeyAlias
 
+	// Secrets Manager has no stand-in: each secret a function's
+	// environment references resolves to a random value of this stack, as
+	// CloudFormation resolves it at deploy time.
+	resolved := map[string]string{}
+	localSecret := func(ref string) string {
+		if _, ok := resolved[ref]; !ok {
+			resolved[ref] = rand.Text() + rand.Text()
+		}
+		return resolved[ref]
+	}
 	handlers := map[string]http.Handler{}
 	for _, fn := range svc.Template.APIFunctions() {
 		build, ok := Functions[fn]
@@ -162,6 +174,9 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 		cfg, err := app.ConfigFromEnv(func(k string) string {
 			if k == "ISSUER_URL" {
 				return opts.IssuerBase
+			}
+			if v := fnEnv[k]; strings.HasPrefix(v, "{{resolve:secretsmanager:") {
+				return localSecret(v)
 			}
 			return fnEnv[k]
 		})

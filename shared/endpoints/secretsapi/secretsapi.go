@@ -40,13 +40,15 @@ type Store interface {
 type Service struct {
 	Secrets Store
 	Hasher  secret.Hasher
-	Guard   *access.Guard
-	Now     func() time.Time
+	// Tags tags new secrets (nil: no tag key).
+	Tags  *secret.Tagger
+	Guard *access.Guard
+	Now   func() time.Time
 }
 
 // New is the handler of the secrets function.
 func New(d *app.Deps) *app.Handler {
-	s := &Service{Secrets: d.Store, Hasher: d.Hasher, Guard: d.Guard(), Now: d.Now}
+	s := &Service{Secrets: d.Store, Hasher: d.Hasher, Tags: d.Tags, Guard: d.Guard(), Now: d.Now}
 	return d.Instrument(s.Handler())
 }
 
@@ -142,7 +144,7 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	sec := secret.Secret{ID: id.New(), Description: spec.Description, Expiration: spec.Expiration,
 		CreatedAt: s.Now().UTC().Truncate(time.Second)}
 	err = s.Secrets.CreateSecret(r.Context(), access.TenantOf(r), cid,
-		secret.Hashed{Secret: sec, Hash: hash}, secret.MaxPerClient)
+		secret.Hashed{Secret: sec, Hash: hash, Tag: s.Tags.Tag(access.TenantOf(r), cid, spec.Value)}, secret.MaxPerClient)
 	if errors.Is(err, store.ErrLimitExceeded) {
 		return httpapi.Detailed(err, store.ErrLimitExceeded, "A client may have at most "+strconv.Itoa(secret.MaxPerClient)+" secrets; delete one first.")
 	}

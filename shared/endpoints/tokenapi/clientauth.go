@@ -16,6 +16,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
+	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
@@ -181,7 +182,9 @@ func readClientAuthentication(r *http.Request, form url.Values) (presented, erro
 // client id and caller address, refused past the lockout's limits, so
 // concurrent guesses cannot overrun them; one attempt per form of the
 // secret tried), then checked with the same hash work whether the client
-// exists or not; a success gives its count back. Every refusal is
+// exists or not: one argon2id run per form of the secret, however many
+// secrets the client has (secret.Verifier); a success gives its count back
+// and tags an untagged secret. Every refusal is
 // errAuthFailed or a 429, alike for known and unknown client ids.
 func (s *Service) authenticate(ctx context.Context, ten, address string, cr presented) (caller, error) {
 	a, rec, err := s.attempt(ctx, ten, address, cr.id)
@@ -206,14 +209,27 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 	case err != nil:
 		return caller{}, err
 	}
-	matched := false
+	owner := cr.id
+	if rec.Client != nil {
+		owner = rec.Client.ID
+	}
+	var match secret.Hashed
+	matched, tag := false, ""
 	for _, presented := range cr.secrets {
-		if _, matched = s.Secrets.Match(rec.Secrets, presented, now); matched {
+		tag = s.Tags.Tag(ten, owner, presented)
+		if match, matched = s.Secrets.Match(rec.Secrets, presented, tag, now); matched {
 			break
 		}
 	}
 	if !matched || rec.Client == nil {
 		return caller{}, errAuthFailed
+	}
+	if match.Tag != tag {
+		// A secret from before tags, or under a replaced tag key, is
+		// tagged on its first successful use, and is then checked alone.
+		if err := s.Credentials.TagSecret(ctx, a.at, match.ID, tag); err != nil {
+			slog.WarnContext(ctx, "secret not tagged", "secretId", match.ID, "error", err.Error())
+		}
 	}
 	if err := s.Credentials.UncountAttempt(ctx, a.at, attempts); err != nil {
 		// The client is in; only its address keeps its attempts spent.

@@ -93,6 +93,17 @@ func (m *memoryCredentials) UncountAttempt(_ context.Context, at store.Attempts,
 	return nil
 }
 
+func (m *memoryCredentials) TagSecret(_ context.Context, _ store.Attempts, secretID, tag string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, s := range m.secrets {
+		if s.ID == secretID {
+			m.secrets[i].Tag = tag
+		}
+	}
+	return nil
+}
+
 func (m *memoryCredentials) UseAssertion(_ context.Context, _, clientID, jti string, _, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -41,11 +41,14 @@ type Service struct {
 	Credentials CredentialStore
 	Tenants     store.Tenants
 	Secrets     *secret.Verifier
-	Minter      *token.Minter
-	Keys        signer.KeySet
-	Scopes      *oauthscope.Catalog
-	IssuerBase  func(*http.Request) string
-	Lockout     lockout.Limits
+	// Tags tags presented secrets (nil: no tag key, every secret is
+	// verified).
+	Tags       *secret.Tagger
+	Minter     *token.Minter
+	Keys       signer.KeySet
+	Scopes     *oauthscope.Catalog
+	IssuerBase func(*http.Request) string
+	Lockout    lockout.Limits
 	// Reuse, when set, hands out still-fresh tokens again instead of
 	// signing new ones (see token.Reuse).
 	Reuse *token.Reuse
@@ -64,7 +67,7 @@ type Service struct {
 // New is the handler of the token function.
 func New(d *app.Deps) *app.Handler {
 	s := &Service{
-		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier,
+		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier, Tags: d.Tags,
 		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
 		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
 		// The authority on its own tokens allows no leeway (RFC 7662 §2.2).

@@ -47,14 +47,17 @@ var Fields = map[string]policy.FieldClass{
 	"Expiration":  policy.RightsBearing,
 	"CreatedAt":   policy.ServerSet,
 	"Hash":        policy.RightsBearing,
+	"Tag":         policy.RightsBearing,
 	"Value":       policy.RightsBearing,
 }
 
-// Hashed is a secret with the PHC string of its value's hash. Only the store
-// and the Verifier handle it; no response type can hold one.
+// Hashed is a secret with the PHC string of its value's hash and the
+// value's tag (see Tagger; "" for none). Only the store and the Verifier
+// handle it; no response type can hold one.
 type Hashed struct {
 	Secret
 	Hash string
+	Tag  string
 }
 
 // Spec is a request to create a secret.

@@ -81,7 +81,7 @@ func TestVerifierEqualWorkAndCache(t *testing.T) {
 	work := func(c []Hashed, value string, want bool) int64 {
 		t.Helper()
 		before := h.n.Load()
-		if _, ok := v.Match(c, value, now); ok != want {
+		if _, ok := v.Match(c, value, "", now); ok != want {
 			t.Fatalf("Match(%q) = %v, want %v", value, ok, want)
 		}
 		return h.n.Load() - before
@@ -113,7 +113,7 @@ func TestVerifierEqualWorkAndCache(t *testing.T) {
 	soon := now.Add(time.Minute)
 	s := []Hashed{mk("delta-secret", &soon)}
 	work(s, "delta-secret", true)
-	if _, ok := v.Match(s, "delta-secret", soon); ok {
+	if _, ok := v.Match(s, "delta-secret", "", soon); ok {
 		t.Error("a cached secret must stop matching at its expiration")
 	}
 }
@@ -123,7 +123,7 @@ func TestVerifierCacheIsBounded(t *testing.T) {
 	v := NewVerifier(cheap, 3)
 	for i := range 10 {
 		phc, _ := cheap.Hash("value")
-		v.Match([]Hashed{{Secret: Secret{ID: string(rune('a' + i))}, Hash: phc}}, "value", time.Now())
+		v.Match([]Hashed{{Secret: Secret{ID: string(rune('a' + i))}, Hash: phc}}, "value", "", time.Now())
 	}
 	if len(v.matches) != 3 {
 		t.Fatalf("cache holds %d entries, want 3", len(v.matches))
@@ -178,7 +178,7 @@ func BenchmarkVerifyCold(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		v := NewVerifier(DefaultArgon2id, DefaultCacheEntries)
-		if _, ok := v.Match(secrets, "correct-horse-battery", time.Now()); !ok {
+		if _, ok := v.Match(secrets, "correct-horse-battery", "", time.Now()); !ok {
 			b.Fatal("no match")
 		}
 	}
@@ -188,10 +188,10 @@ func BenchmarkVerifyCold(b *testing.B) {
 func BenchmarkVerifyWarm(b *testing.B) {
 	secrets := benchmarkHashed(b)
 	v := NewVerifier(DefaultArgon2id, DefaultCacheEntries)
-	v.Match(secrets, "correct-horse-battery", time.Now())
+	v.Match(secrets, "correct-horse-battery", "", time.Now())
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, ok := v.Match(secrets, "correct-horse-battery", time.Now()); !ok {
+		if _, ok := v.Match(secrets, "correct-horse-battery", "", time.Now()); !ok {
 			b.Fatal("no match")
 		}
 	}

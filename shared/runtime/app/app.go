@@ -69,6 +69,10 @@ type Config struct {
 	// assertion's exp may be (MAX_ASSERTION_LIFETIME_SECONDS, 60–86400,
 	// default 3600); its jti is kept that long against replay.
 	MaxAssertionLifetime time.Duration
+	// SecretTagKey keys the tags that pick which stored secret a presented
+	// one may be (SECRET_TAG_KEY, at least 32 random characters; empty: no
+	// tags, every secret of a client is verified).
+	SecretTagKey []byte
 }
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
@@ -123,6 +127,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("LOCKOUT_CEILING must be at least LOCKOUT_THRESHOLD"))
 	}
 	c.Lockout.Window = seconds(intVar("LOCKOUT_WINDOW_SECONDS", 1, 86400, int(c.Lockout.Window/time.Second)))
+	if v := getenv("SECRET_TAG_KEY"); v != "" {
+		if len(v) < secret.MinTagKeyLength {
+			errs = append(errs, fmt.Errorf("SECRET_TAG_KEY must be at least %d random characters", secret.MinTagKeyLength))
+		}
+		c.SecretTagKey = []byte(v)
+	}
 	if c.IssuerURL != "" && !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
 		errs = append(errs, errors.New("ISSUER_URL must be an absolute http(s) URL"))
 	}
@@ -163,8 +173,10 @@ type Deps struct {
 	Signer   Signer
 	Hasher   secret.Hasher
 	Verifier *secret.Verifier
-	Scopes   *oauthscope.Catalog
-	Actions  *action.Catalog
+	// Tags is nil when no SecretTagKey is configured.
+	Tags    *secret.Tagger
+	Scopes  *oauthscope.Catalog
+	Actions *action.Catalog
 	// Audit receives one JSON line per management change and per token
 	// request.
 	Audit *slog.Logger
@@ -175,14 +187,23 @@ type Deps struct {
 func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 	hasher := secret.DefaultArgon2id
 	sig := kmssigner.New(kmsAPI, cfg.SigningKeyID, cfg.PreviousSigningKeyIDs...)
-	sig.ResolveEvery = cfg.KeyRefresh
+	// A Config built by hand (tests, benchmarks) may leave KeyRefresh 0,
+	// which would read the keys again for every token.
+	if cfg.KeyRefresh > 0 {
+		sig.ResolveEvery = cfg.KeyRefresh
+	}
+	st := dynamo.New(ddb, cfg.TableName)
+	sig.Shared = st
 	// A replaced key stays published while tokens it signed may be alive:
 	// other instances may sign with it for up to one refresh interval after
 	// this one noticed the change.
 	sig.Retain = max(cfg.TokenLifetime, cfg.MaxTokenLifetime) + token.DefaultLeeway + cfg.KeyRefresh
+	// ConfigFromEnv checked the key's length; none gives a nil Tagger.
+	tags, _ := secret.NewTagger(cfg.SecretTagKey)
 	return &Deps{
 		Config:   cfg,
-		Store:    dynamo.New(ddb, cfg.TableName),
+		Tags:     tags,
+		Store:    st,
 		Signer:   sig,
 		Hasher:   hasher,
 		Verifier: secret.NewVerifier(hasher, secret.DefaultCacheEntries),

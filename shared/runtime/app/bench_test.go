@@ -59,6 +59,11 @@ func (f *fakeDynamoDB) Query(_ context.Context, in *dynamodb.QueryInput, _ ...fu
 	return &dynamodb.QueryOutput{Items: f.credentials}, nil
 }
 
+// GetItem finds nothing: no instance shared its key resolutions yet.
+func (f *fakeDynamoDB) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return &dynamodb.GetItemOutput{}, nil
+}
+
 func (f *fakeDynamoDB) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	return &dynamodb.UpdateItemOutput{}, nil
 }

@@ -6,14 +6,17 @@
 // ResolveEvery; a key that stopped being current stays published for
 // Retain, the life of the tokens it signed. A key that cannot be read is not
 // asked for again before RetryAfter, so requests (the JWKS is public) cannot
-// drive kms:GetPublicKey traffic.
+// drive kms:GetPublicKey traffic. With Shared set, instances share their
+// resolutions (in the table): a new instance takes a resolution another
+// made less than ResolveEvery ago instead of asking KMS, so a burst of cold
+// starts costs no kms:GetPublicKey while any instance resolved recently.
 package kms
 
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -29,6 +32,24 @@ import (
 type API interface {
 	Sign(ctx context.Context, in *awskms.SignInput, opts ...func(*awskms.Options)) (*awskms.SignOutput, error)
 	GetPublicKey(ctx context.Context, in *awskms.GetPublicKeyInput, opts ...func(*awskms.Options)) (*awskms.GetPublicKeyOutput, error)
+}
+
+// Resolution is what a configured key id resolved to, as shared between
+// instances: the key's ARN and its public key (DER, as kms:GetPublicKey
+// returns it), read from KMS at At.
+type Resolution struct {
+	KeyID     string
+	ARN       string
+	PublicKey []byte
+	At        time.Time
+}
+
+// Shared keeps the latest Resolution of each configured key id for every
+// instance. Whoever may write it can publish a verification key, so it
+// lives where only the service's own functions write.
+type Shared interface {
+	Resolutions(ctx context.Context) (map[string]Resolution, error)
+	PutResolution(ctx context.Context, r Resolution) error
 }
 
 // Defaults of a Signer's intervals.
@@ -50,25 +71,34 @@ type Signer struct {
 	// current stays published after it was replaced.
 	ResolveEvery, RetryAfter, Retain time.Duration
 	Now                              func() time.Time
+	// Shared, when set, is read before KMS and written after it.
+	Shared Shared
 
 	mu     sync.Mutex
 	keys   map[string]*entry // by configured key id or alias
 	arns   map[string]string // key ARN by kid, of every key resolved
 	former []formerKey
 	forced time.Time // last Refresh call that resolved anything
+	// shared is the last read of Shared, reused for a second so that
+	// resolving several ids reads it once.
+	shared   map[string]Resolution
+	sharedAt time.Time
 }
 
 type resolved struct {
 	key signer.Key
 	arn string
+	at  time.Time // when it was read from KMS
 }
 
 // entry is the last resolution of one configured id: a key, or the error
-// that kept it from being read (and no key), with when it was made.
+// that kept it from being read (and no key), with when it was made. direct
+// asks the next resolution to go to KMS, past Shared.
 type entry struct {
-	r   resolved
-	err error
-	at  time.Time
+	r      resolved
+	err    error
+	at     time.Time
+	direct bool
 }
 
 type formerKey struct {
@@ -143,7 +173,8 @@ func (s *Signer) Refresh(ctx context.Context) {
 	}
 	s.forced = now
 	for _, e := range s.keys {
-		e.at = time.Time{} // due
+		// Due, and from KMS: what is shared may be what is out of date.
+		e.at, e.direct = time.Time{}, true
 	}
 	s.mu.Unlock()
 	_, _ = s.Keys(ctx)
@@ -187,6 +218,7 @@ func (s *Signer) resolve(ctx context.Context, keyID string) (resolved, error) {
 	now := s.Now()
 	s.mu.Lock()
 	e, ok := s.keys[keyID]
+	direct := false
 	if ok {
 		ttl := s.ResolveEvery
 		if e.err != nil {
@@ -196,9 +228,10 @@ func (s *Signer) resolve(ctx context.Context, keyID string) (resolved, error) {
 			s.mu.Unlock()
 			return e.r, e.err
 		}
+		direct = e.direct
 	}
 	s.mu.Unlock()
-	r, err := s.fetch(ctx, keyID)
+	r, err := s.fetch(ctx, keyID, now, direct)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev := s.keys[keyID]
@@ -214,7 +247,9 @@ func (s *Signer) resolve(ctx context.Context, keyID string) (resolved, error) {
 	if prev != nil && prev.err == nil && prev.r.key.ID != r.key.ID {
 		s.former = append(slicesDeleteExpired(s.former, now), formerKey{key: prev.r.key, until: now.Add(s.Retain)})
 	}
-	s.keys[keyID] = &entry{r: r, at: now}
+	// A shared resolution ages from when it was read from KMS, so the
+	// fleet asks KMS again once per ResolveEvery, not once per instance.
+	s.keys[keyID] = &entry{r: r, at: r.at}
 	s.arns[r.key.ID] = r.arn
 	return r, nil
 }
@@ -230,8 +265,17 @@ func slicesDeleteExpired(former []formerKey, now time.Time) []formerKey {
 	return out
 }
 
-// fetch reads keyID's public key from KMS and checks it can sign tokens.
-func (s *Signer) fetch(ctx context.Context, keyID string) (resolved, error) {
+// fetch resolves keyID: from Shared when it holds a resolution younger
+// than ResolveEvery (unless direct), else from KMS, and then shares it.
+func (s *Signer) fetch(ctx context.Context, keyID string, now time.Time, direct bool) (resolved, error) {
+	if s.Shared != nil && !direct {
+		if sr, ok := s.sharedResolution(ctx, keyID, now); ok && now.Sub(sr.At) < s.ResolveEvery && !sr.At.After(now) {
+			if r, err := parse(keyID, sr.ARN, sr.PublicKey); err == nil {
+				r.at = sr.At
+				return r, nil
+			}
+		}
+	}
 	out, err := s.api.GetPublicKey(ctx, &awskms.GetPublicKeyInput{KeyId: aws.String(keyID)})
 	if err != nil {
 		return resolved{}, fault.Unavailable("kms:GetPublicKey", err)
@@ -244,13 +288,50 @@ func (s *Signer) fetch(ctx context.Context, keyID string) (resolved, error) {
 	default:
 		return resolved{}, fmt.Errorf("kms key %s has key spec %s; use ECC_NIST_P256 or RSA_2048", keyID, out.KeySpec)
 	}
-	pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
+	r, err := parse(keyID, aws.ToString(out.KeyId), out.PublicKey)
 	if err != nil {
-		return resolved{}, errors.New("kms returned an unreadable public key")
+		return resolved{}, err
+	}
+	r.at = now
+	if s.Shared != nil {
+		// Sharing is an optimisation: a failure costs other instances
+		// one kms:GetPublicKey each, nothing more.
+		if err := s.Shared.PutResolution(ctx, Resolution{KeyID: keyID, ARN: r.arn, PublicKey: out.PublicKey, At: now}); err != nil {
+			slog.WarnContext(ctx, "signing key resolution not shared", "error", err.Error())
+		}
+	}
+	return r, nil
+}
+
+// sharedResolution returns keyID's resolution from Shared, read at most
+// once a second.
+func (s *Signer) sharedResolution(ctx context.Context, keyID string, now time.Time) (Resolution, bool) {
+	s.mu.Lock()
+	all, at := s.shared, s.sharedAt
+	s.mu.Unlock()
+	if all == nil || now.Sub(at) >= time.Second || now.Before(at) {
+		var err error
+		if all, err = s.Shared.Resolutions(ctx); err != nil {
+			slog.WarnContext(ctx, "shared signing key resolutions not readable", "error", err.Error())
+			return Resolution{}, false
+		}
+		s.mu.Lock()
+		s.shared, s.sharedAt = all, now
+		s.mu.Unlock()
+	}
+	r, ok := all[keyID]
+	return r, ok
+}
+
+// parse makes a resolution of a public key (DER) of the key arn.
+func parse(keyID, arn string, der []byte) (resolved, error) {
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return resolved{}, fmt.Errorf("kms key %s: unreadable public key", keyID)
 	}
 	k, err := signer.NewKey(pub)
 	if err != nil {
 		return resolved{}, err
 	}
-	return resolved{key: k, arn: aws.ToString(out.KeyId)}, nil
+	return resolved{key: k, arn: arn}, nil
 }

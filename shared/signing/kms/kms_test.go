@@ -164,3 +164,53 @@ func TestSignerFollowsRotation(t *testing.T) {
 		t.Errorf("keys while KMS cannot read them %v, want the last ones read", got)
 	}
 }
+
+type memoryShared struct {
+	rs   map[string]Resolution
+	puts int
+}
+
+func (m *memoryShared) Resolutions(context.Context) (map[string]Resolution, error) { return m.rs, nil }
+func (m *memoryShared) PutResolution(_ context.Context, r Resolution) error {
+	m.puts++
+	m.rs[r.KeyID] = r
+	return nil
+}
+
+// TestSignerSharesResolutions: a new instance takes a fresh shared
+// resolution without asking KMS; a stale one, or a forced refresh, asks KMS
+// and shares what it read.
+func TestSignerSharesResolutions(t *testing.T) {
+	cur, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	f := &fakeKMS{keys: map[string]*ecdsa.PrivateKey{"cur": cur}}
+	shared := &memoryShared{rs: map[string]Resolution{}}
+	now := time.Unix(1_000_000, 0)
+	start := func() *Signer {
+		s := New(f, "cur")
+		s.Shared, s.Now = shared, func() time.Time { return now }
+		return s
+	}
+	ctx := context.Background()
+	first, err := start().Key(ctx)
+	if err != nil || f.getPublics.Load() != 1 || shared.puts != 1 {
+		t.Fatalf("first instance: %v, %d reads, %d shared", err, f.getPublics.Load(), shared.puts)
+	}
+	now = now.Add(DefaultResolveEvery - time.Second)
+	s := start()
+	if k, err := s.Key(ctx); err != nil || k.ID != first.ID || f.getPublics.Load() != 1 {
+		t.Fatalf("second instance: %v, %d reads, want the shared key", err, f.getPublics.Load())
+	}
+	if _, err := s.Sign(ctx, first, make([]byte, 32)); err != nil {
+		t.Fatalf("a shared resolution must carry the ARN to sign with: %v", err)
+	}
+	// The shared resolution ages from its KMS read: a second later both
+	// this instance and a new one ask KMS.
+	now = now.Add(time.Second)
+	if _, err := start().Key(ctx); err != nil || f.getPublics.Load() != 2 || shared.puts != 2 {
+		t.Fatalf("stale: %v, %d reads, %d shared", err, f.getPublics.Load(), shared.puts)
+	}
+	s.Refresh(ctx)
+	if f.getPublics.Load() != 3 {
+		t.Fatalf("a forced refresh must ask KMS: %d reads", f.getPublics.Load())
+	}
+}

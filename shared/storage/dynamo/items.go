@@ -40,6 +40,7 @@ const (
 	attrSecretCount  = "secretCount"
 	attrDeleting     = "deleting"
 	attrHash         = "hash"
+	attrTag          = "tag"
 	attrExpiration   = "expiration"
 	attrDisplayName  = "displayName"
 	attrMemberCount  = "memberCount"
@@ -210,6 +211,9 @@ func secretItem(tenant, clientID string, s secret.Hashed) item {
 	if s.Expiration != nil {
 		it[attrExpiration] = timestamp(*s.Expiration)
 	}
+	if s.Tag != "" {
+		it[attrTag] = str(s.Tag)
+	}
 	return it
 }
 
@@ -221,6 +225,7 @@ func secretFromItem(it item) secret.Hashed {
 			CreatedAt:   getTime(it, attrCreatedAt),
 		},
 		Hash: getS(it, attrHash),
+		Tag:  getS(it, attrTag),
 	}
 	if _, ok := it[attrExpiration]; ok {
 		t := getTime(it, attrExpiration)

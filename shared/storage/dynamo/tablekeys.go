@@ -34,6 +34,7 @@ import (
 // template.yaml), so it can touch no client, secret, policy or membership:
 //
 //	auth attempts    TOKEN#<t>#<key>             #ATTEMPTS#<windowStart>   (total, a:<address>…, ttl)
+//	learned tags     TOKEN#<t>#<clientId>        #LEARNEDTAGS              (t:<secretId>…, ttl)
 //	revocation count TOKEN#<t>#<clientId>        #REVOCATIONS              (revocations, spanCount, spanEnd, ttl)
 //	revoked token    TOKEN#<t>#<clientId>        R#<jti>                   (ttl)
 //	used assertion   TOKEN#<t>#<clientId>        U#<sha256(jti)>           (ttl)
@@ -41,7 +42,8 @@ import (
 // The token endpoint reads a client's A# items (the client, its secrets and
 // keys) with one Query, and with another, at the same time, its token
 // partition from the current window's #ATTEMPTS# key to #REVOCATIONS: the
-// current count and the revocation count. Windows sort oldest first, so
+// current count, the tags learned for secrets stored without one
+// (secret.Tagger), and the revocation count. Windows sort oldest first, so
 // older ones (kept until their TTL passes) are outside that range, and
 // revoked tokens and used assertions sort after it. An authorization
 // decision reads a subject's grants item and its own item, which sort next
@@ -97,8 +99,11 @@ const tokenPrefix = "TOKEN#"
 
 // Sort keys in a token partition.
 const (
-	skAttemptsPrefix      = "#ATTEMPTS#"
-	skRevocations         = "#REVOCATIONS"
+	skAttemptsPrefix = "#ATTEMPTS#"
+	skRevocations    = "#REVOCATIONS"
+	// Between the current window's #ATTEMPTS# key and #REVOCATIONS, so
+	// the token endpoint's read of its partition returns it too.
+	skLearnedTags         = "#LEARNEDTAGS"
 	skUsedAssertionPrefix = "U#"
 )
 

@@ -67,9 +67,41 @@ func (s *Store) GetCredentials(ctx context.Context, tenant, lockoutKey, address 
 			rec.Attempts = lockout.Counts{FromAddress: int(getN(it, addressAttr(address))), Total: int(getN(it, attrTotal))}
 		case skRevocations:
 			rec.Revocations = getN(it, attrRevocations)
+		case skLearnedTags:
+			for i, sec := range rec.Secrets {
+				if sec.Tag == "" {
+					rec.Secrets[i].Tag = getS(it, learnedTagAttr(sec.ID))
+				}
+			}
 		}
 	}
 	return rec, nil
+}
+
+// learnedTagAttr names the attribute that holds a secret's learned tag.
+func learnedTagAttr(secretID string) string { return "t:" + secretID }
+
+// learnedTagsLife is how long a learned tag is kept after it was last
+// learned: a client's deleted secrets leave nothing behind for long, and a
+// secret that loses its tag is only verified as before tags until its next
+// use tags it again.
+const learnedTagsLife = 400 * 24 * time.Hour
+
+// TagSecret implements store.Credentials with one update of the key's
+// token partition: the secret's own item is the management API's, which
+// the token function does not write.
+func (s *Store) TagSecret(ctx context.Context, at store.Attempts, secretID, tag string) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       key(tokenPK(at.Tenant, at.Key), skLearnedTags),
+		UpdateExpression:          aws.String("SET #tag = :tag, #ttl = :ttl"),
+		ExpressionAttributeNames:  map[string]string{"#tag": learnedTagAttr(secretID), "#ttl": attrTTL},
+		ExpressionAttributeValues: item{":tag": str(tag), ":ttl": num(at.Window.Add(learnedTagsLife).Unix())},
+	})
+	if err != nil {
+		return fault.Unavailable("dynamodb:UpdateItem", err)
+	}
+	return nil
 }
 
 // addressAttr names the attribute that counts one address's attempts.

@@ -162,6 +162,10 @@ type Credentials interface {
 	CountAttempt(ctx context.Context, at Attempts, n int, p lockout.Limits, expires time.Time) error
 	// UncountAttempt gives back n attempts CountAttempt counted at at.
 	UncountAttempt(ctx context.Context, at Attempts, n int) error
+	// TagSecret remembers tag (secret.Tagger) for a secret of the client
+	// under at's key that is stored without one (or with one of a replaced
+	// key); GetCredentials then returns the secret with it.
+	TagSecret(ctx context.Context, at Attempts, secretID, tag string) error
 }
 
 // Attempts is where authentication attempts are counted: for a lockout key

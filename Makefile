@@ -147,3 +147,10 @@ deploy: ## sam build && sam deploy for samconfig.toml environment ENV (default, 
 .PHONY: clean
 clean: ## Remove build output, releases and installed tools.
 	rm -rf bin build dist .aws-sam .run tools/node_modules tools/openapi/node_modules
+
+SOAK_DURATION = $(or $(DURATION),5m)
+
+.PHONY: soak
+soak: tools ## Mixed load for DURATION (default 5m) against the local stack while DynamoDB Local and local-kms are paused and resumed in turn; prints requests served, 5xx outside fault windows, lost writes, recovery times, gateway memory.
+	go build -ldflags='$(VERSION_LDFLAGS)' -o bin/gateway ./cmd/gateway
+	go run ./local/soak -duration $(SOAK_DURATION)

@@ -37,6 +37,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/runtime/app"
+	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 )
 
 var env *harness
@@ -65,6 +66,9 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctx := context.Background()
+	// The functions' metric lines would bury a failure's output; the tests
+	// that check them capture them.
+	defer metric.SetOutput(io.Discard, false)()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

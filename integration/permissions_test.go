@@ -313,13 +313,15 @@ func checkLeastPrivilege(rec *iamRecorder, t *samtemplate.Template) []string {
 
 // TestProvisioningFunctionReadsSecretsOnly: the custom-resource function
 // works through the HTTP API, so its role grants no table or key access:
-// exactly the provisioner secret, the client secrets under the prefix, and
-// confirming events with CloudFormation. (Neither service has a local
+// exactly the provisioner secret, the client secrets under the prefix,
+// decrypting those (kms:Decrypt, held to Secrets Manager and those secrets
+// by its conditions), and confirming events with CloudFormation. (Neither service has a local
 // stand-in, so this reads the template alone.)
 func TestProvisioningFunctionReadsSecretsOnly(t *testing.T) {
 	got := slices.Sorted(maps.Keys(granted(env.svc.Template, "ProvisioningFunction")))
 	want := []string{
 		"cloudformation:DescribeStackResource@map[Fn::Sub:arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/*]",
+		"kms:Decrypt@map[Fn::Sub:arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*]",
 		"secretsmanager:GetSecretValue@map[Fn::Sub:arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ClientSecretNamePrefix}*]",
 		"secretsmanager:GetSecretValue@map[Ref:ProvisionerSecretArn]",
 	}

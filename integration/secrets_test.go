@@ -40,12 +40,12 @@ func TestSecretsAPI(t *testing.T) {
 	}
 	for _, it := range items {
 		m := it.(map[string]any)
-		for _, k := range []string{"id", "description", "expiration", "createdAt", "expired"} {
+		for _, k := range []string{"id", "description", "expiration", "createdAt", "expired", "lastUsedAt"} {
 			if _, ok := m[k]; !ok {
 				t.Errorf("item lacks %s: %v", k, m)
 			}
 		}
-		if len(m) != 5 {
+		if len(m) != 6 {
 			t.Errorf("item has fields beyond the contract: %v", m)
 		}
 	}

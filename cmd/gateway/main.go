@@ -26,6 +26,7 @@ import (
 	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 )
 
 func main() {
@@ -64,6 +65,9 @@ func run(ctx context.Context) error {
 	defer listener.Close()
 
 	base := "http://127.0.0.1:" + strconv.Itoa(cfg.port)
+	// The functions' metrics, one short line each, among the logs (in AWS
+	// they are EMF JSON that CloudWatch reads).
+	defer metric.SetOutput(os.Stderr, true)()
 	svc, err := stack.StartService(ctx, stack.ServiceOptions{
 		Options:    stack.Options{DynamoDBPort: cfg.dynamoDBPort, KMSPort: cfg.kmsPort},
 		IssuerBase: base,

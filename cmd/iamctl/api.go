@@ -367,13 +367,13 @@ var (
 		func(c apiclient.ClientRecord) []string {
 			return []string{c.ClientID, c.Name, list(c.AllowedScopes), list(c.AllowedGrantTypes), c.UpdatedAt}
 		}}
-	secretTable = table[wire.Secret]{[]string{"SECRET ID", "DESCRIPTION", "EXPIRES", "EXPIRED", "CREATED"},
+	secretTable = table[wire.Secret]{[]string{"SECRET ID", "DESCRIPTION", "EXPIRES", "EXPIRED", "CREATED", "LAST USED"},
 		func(s wire.Secret) []string {
-			return []string{s.ID, s.Description, orDash(deref(s.Expiration)), strconv.FormatBool(s.Expired), s.CreatedAt}
+			return []string{s.ID, s.Description, orDash(deref(s.Expiration)), strconv.FormatBool(s.Expired), s.CreatedAt, orNever(s.LastUsedAt)}
 		}}
-	keyTable = table[wire.Key]{[]string{"KEY ID", "KID", "ALG", "DESCRIPTION", "EXPIRES", "CREATED"},
+	keyTable = table[wire.Key]{[]string{"KEY ID", "KID", "ALG", "DESCRIPTION", "EXPIRES", "CREATED", "LAST USED"},
 		func(k wire.Key) []string {
-			return []string{k.ID, k.Kid, orDash(k.Alg), k.Description, orDash(deref(k.Expiration)), k.CreatedAt}
+			return []string{k.ID, k.Kid, orDash(k.Alg), k.Description, orDash(deref(k.Expiration)), k.CreatedAt, orNever(k.LastUsedAt)}
 		}}
 	policyTable = table[wire.Policy]{[]string{"SUBJECT", "ACTION", "SCOPE", "CREATED"},
 		func(p wire.Policy) []string { return []string{p.Subject, p.Action, p.Scope, p.CreatedAt} }}

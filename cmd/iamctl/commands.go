@@ -73,6 +73,8 @@ var commands = []command{
 		common: apiFlags, about: "register a public JWK, for private_key_jwt", flags: keysAdd},
 	{group: "keys", name: "delete", section: secClients, synopsis: "CLIENT_ID KEY_ID", nargs: 2, common: apiFlags,
 		about: "delete a public key", flags: keysDelete},
+	{group: "credentials", name: "unused", section: secClients, synopsis: "[--days N]", common: apiFlags,
+		about: "list every secret and key of the tenant not used for N days (90), never-used ones by their age", flags: credentialsUnused},
 
 	{group: "policies", name: "list", section: secPolicies, synopsis: "[--subject S] [--action A] [--scope S] [--inherited] [--derived]",
 		common: apiFlags, about: "list policies, all or those the flags select", flags: policiesList},

@@ -23,7 +23,9 @@ type Template struct {
 	// --parameter-overrides do.
 	Overrides map[string]string
 	Globals   map[string]any
-	Resources map[string]Resource
+	// Conditions are evaluated against the parameters, for Fn::If.
+	Conditions map[string]any
+	Resources  map[string]Resource
 	// Pseudo holds the values of AWS pseudo parameters used to resolve
 	// names (AWS::StackName, AWS::Region, ...).
 	Pseudo map[string]string
@@ -39,6 +41,8 @@ type Resource struct {
 	Type       string
 	Properties map[string]any
 	Metadata   map[string]any
+	// DeletionPolicy and UpdateReplacePolicy, empty when not set.
+	DeletionPolicy, UpdateReplacePolicy string
 }
 
 // Route is one HTTP API event of a function.
@@ -104,6 +108,7 @@ func Parse(doc []byte) (*Template, error) {
 	t := &Template{
 		Parameters: asMap(top["Parameters"]),
 		Globals:    asMap(top["Globals"]),
+		Conditions: asMap(top["Conditions"]),
 		Resources:  map[string]Resource{},
 		Pseudo: map[string]string{
 			"AWS::StackName": "machine-iam", "AWS::Region": "us-east-1", "AWS::AccountId": "111122223333",
@@ -113,7 +118,10 @@ func Parse(doc []byte) (*Template, error) {
 	for name, v := range asMap(top["Resources"]) {
 		m := asMap(v)
 		typ, _ := m["Type"].(string)
-		t.Resources[name] = Resource{Type: typ, Properties: asMap(m["Properties"]), Metadata: asMap(m["Metadata"])}
+		deletion, _ := m["DeletionPolicy"].(string)
+		replace, _ := m["UpdateReplacePolicy"].(string)
+		t.Resources[name] = Resource{Type: typ, Properties: asMap(m["Properties"]), Metadata: asMap(m["Metadata"]),
+			DeletionPolicy: deletion, UpdateReplacePolicy: replace}
 	}
 	return t, nil
 }
@@ -253,6 +261,17 @@ func (t *Template) Resolve(v any) (string, error) {
 		if ref, ok := x["Ref"].(string); ok {
 			return t.ref(ref)
 		}
+		if branches, ok := x["Fn::If"].([]any); ok && len(branches) == 3 {
+			name, _ := branches[0].(string)
+			holds, err := t.Condition(name)
+			if err != nil {
+				return "", err
+			}
+			if holds {
+				return t.Resolve(branches[1])
+			}
+			return t.Resolve(branches[2])
+		}
 		if join, ok := x["Fn::Join"].([]any); ok && len(join) == 2 {
 			sep, _ := join[0].(string)
 			parts, _ := join[1].([]any)
@@ -289,6 +308,51 @@ func (t *Template) Resolve(v any) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("cannot resolve %v locally", v)
+}
+
+// Condition evaluates the named condition with the parameters' values.
+func (t *Template) Condition(name string) (bool, error) {
+	c, ok := t.Conditions[name]
+	if !ok {
+		return false, fmt.Errorf("no condition named %q", name)
+	}
+	return t.holds(c)
+}
+
+// holds evaluates a condition expression: Fn::Equals, Fn::Not, Fn::And,
+// Fn::Or and a named Condition.
+func (t *Template) holds(c any) (bool, error) {
+	m := asMap(c)
+	if name, ok := m["Condition"].(string); ok {
+		return t.Condition(name)
+	}
+	if eq, ok := m["Fn::Equals"].([]any); ok && len(eq) == 2 {
+		a, err := t.Resolve(eq[0])
+		if err != nil {
+			return false, err
+		}
+		b, err := t.Resolve(eq[1])
+		return a == b, err
+	}
+	args, _ := m["Fn::Not"].([]any)
+	if len(args) == 1 {
+		v, err := t.holds(args[0])
+		return !v, err
+	}
+	for op, want := range map[string]bool{"Fn::And": false, "Fn::Or": true} {
+		args, ok := m[op].([]any)
+		if !ok {
+			continue
+		}
+		for _, a := range args {
+			v, err := t.holds(a)
+			if err != nil || v == want {
+				return want, err
+			}
+		}
+		return !want, nil
+	}
+	return false, fmt.Errorf("cannot evaluate condition %v locally", c)
 }
 
 // ResolveProperties evaluates a resource's properties as CloudFormation
@@ -446,4 +510,32 @@ func (t *Template) jwtAuthorizer(event map[string]any) *JWTAuthorizer {
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+// MetricAlarm is an alarm on one metric: its logical id, the metric's name
+// and its dimensions.
+type MetricAlarm struct {
+	Name, Metric string
+	Dimensions   map[string]string
+}
+
+// MetricAlarms returns the alarms that watch one metric of namespace, so a
+// test can check that the code emits what each watches.
+func (t *Template) MetricAlarms(namespace string) []MetricAlarm {
+	var out []MetricAlarm
+	for _, a := range t.OfType("AWS::CloudWatch::Alarm") {
+		props := t.Resources[a].Properties
+		if props["Namespace"] != namespace {
+			continue
+		}
+		dims := map[string]string{}
+		for _, d := range asList(props["Dimensions"]) {
+			name, _ := asMap(d)["Name"].(string)
+			value, _ := asMap(d)["Value"].(string)
+			dims[name] = value
+		}
+		metric, _ := props["MetricName"].(string)
+		out = append(out, MetricAlarm{Name: a, Metric: metric, Dimensions: dims})
+	}
+	return out
 }

@@ -45,6 +45,15 @@ func TestProjectTemplate(t *testing.T) {
 		env["TOKEN_LIFETIME_SECONDS"] != "3600" || env["ISSUER_URL"] != "" {
 		t.Errorf("environment = %v", env)
 	}
+	// A custom domain is the issuer unless IssuerUrl names one.
+	tmpl.Overrides = map[string]string{"DomainName": "id.example.com", "CertificateArn": "arn:aws:acm:us-east-1:1:certificate/c"}
+	if env, err := tmpl.Environment("TokenFunction"); err != nil || env["ISSUER_URL"] != "https://id.example.com" {
+		t.Errorf("with a custom domain: ISSUER_URL = %q, %v", env["ISSUER_URL"], err)
+	}
+	tmpl.Overrides["IssuerUrl"] = "https://auth.example.com"
+	if env, err := tmpl.Environment("TokenFunction"); err != nil || env["ISSUER_URL"] != "https://auth.example.com" {
+		t.Errorf("with IssuerUrl: ISSUER_URL = %q, %v", env["ISSUER_URL"], err)
+	}
 }
 
 func TestIntrinsics(t *testing.T) {

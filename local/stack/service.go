@@ -118,7 +118,8 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 	// The same settings reach this process's clients as options, not
 	// through the process's environment, which belongs to the caller.
 	local := []func(*config.LoadOptions) error{config.WithRegion(Region),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""))}
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, "")),
+		app.DependencyMetrics()}
 	awsCfg, err := app.LoadAWS(ctx, append(local, opts.AWS...)...)
 	if err != nil {
 		return err

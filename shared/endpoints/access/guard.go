@@ -20,6 +20,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/oauth/token"
+	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
 )
@@ -132,6 +133,7 @@ func (g *Guard) RequireHolds(ctx context.Context, change string, conferred ...po
 	if err != nil || len(lacking) == 0 {
 		return err
 	}
+	metric.Refused(metric.RuleNoEscalation)
 	const shown = 5
 	list := strings.Join(lacking[:min(shown, len(lacking))], ", ")
 	if len(lacking) > shown {

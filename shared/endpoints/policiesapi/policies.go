@@ -15,6 +15,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
+	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 	"github.com/machine-iam/machine-iam/shared/storage/listing"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
@@ -98,6 +99,7 @@ func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Triple
 	if err := s.Guard.Allow(r.Context(), k.Action, k.Scope); err != nil {
 		var e *httpapi.Error
 		if errors.As(err, &e) && e.Status == http.StatusForbidden {
+			metric.Refused(metric.RuleNoEscalation)
 			return httpapi.Forbidden("The caller cannot grant or remove " + k.Action + " on " + k.Scope + ": it does not hold it there.")
 		}
 		return err
@@ -272,6 +274,7 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	granting := policy.Evaluate(s.Actions, g, k.Action, k.Scope)
+	metric.Decided(len(granting) > 0)
 	httpapi.WriteJSON(w, http.StatusOK, wire.Decision{Allowed: len(granting) > 0, GrantedBy: toPolicies(access.TenantOf(r), granting)})
 	return nil
 }

@@ -15,12 +15,12 @@ import (
 // (secret.Fields, clientkey.Fields). "expired" is derived from Expiration.
 func TestWireFieldsAreClassified(t *testing.T) {
 	secrets := map[string]string{"id": "ID", "description": "Description", "expiration": "Expiration", "createdAt": "CreatedAt",
-		"expired": "Expiration", "value": "Value"}
+		"expired": "Expiration", "value": "Value", "lastUsedAt": "LastUsedAt"}
 	if missing := policy.UnclassifiedWire(secrets, secret.Fields, reflect.TypeFor[wire.CreatedSecret](), reflect.TypeFor[wire.SecretRequest]()); len(missing) > 0 {
 		t.Errorf("secret JSON members not mapped to a classified field: %v", missing)
 	}
 	keys := map[string]string{"id": "ID", "kid": "Kid", "alg": "Alg", "description": "Description", "expiration": "Expiration",
-		"createdAt": "CreatedAt", "expired": "Expiration", "jwk": "JWK"}
+		"createdAt": "CreatedAt", "expired": "Expiration", "jwk": "JWK", "lastUsedAt": "LastUsedAt"}
 	if missing := policy.UnclassifiedWire(keys, clientkey.Fields, reflect.TypeFor[wire.Key](), reflect.TypeFor[wire.KeyRequest]()); len(missing) > 0 {
 		t.Errorf("key JSON members not mapped to a classified field: %v", missing)
 	}

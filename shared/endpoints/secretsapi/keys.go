@@ -19,10 +19,7 @@ import (
 func (s *Service) toKeyResponse(k clientkey.Key) wire.Key {
 	out := wire.Key{ID: k.ID, Kid: k.Kid, Alg: k.Alg, Description: k.Description,
 		CreatedAt: k.CreatedAt.UTC().Format(time.RFC3339), Expired: k.ExpiredAt(s.Now())}
-	if k.Expiration != nil {
-		e := k.Expiration.UTC().Format(time.RFC3339)
-		out.Expiration = &e
-	}
+	out.Expiration, out.LastUsedAt = wireTime(k.Expiration), wireTime(k.LastUsedAt)
 	return out
 }
 

@@ -77,14 +77,20 @@ func (s *Service) Handler() *httpapi.Router {
 	return rt
 }
 
+// wireTime is t in RFC 3339, UTC; nil for nil.
+func wireTime(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
 // toResponse is sec on the wire.
 func (s *Service) toResponse(sec secret.Secret) wire.Secret {
 	out := wire.Secret{ID: sec.ID, Description: sec.Description,
 		CreatedAt: sec.CreatedAt.UTC().Format(time.RFC3339), Expired: sec.ExpiredAt(s.Now())}
-	if sec.Expiration != nil {
-		e := sec.Expiration.UTC().Format(time.RFC3339)
-		out.Expiration = &e
-	}
+	out.Expiration, out.LastUsedAt = wireTime(sec.Expiration), wireTime(sec.LastUsedAt)
 	return out
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
@@ -34,9 +35,11 @@ func (s *Service) authenticateClient(r *http.Request, ten string, form url.Value
 		// challenge names the scheme this endpoint takes (RFC 9110 §11.6.1).
 		e := httpapi.InvalidClient(true, realm)
 		e.Description = "Client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)."
+		metric.AuthenticationFailed(reasonMissing)
 		return caller{}, e
 	}
 	if err != nil {
+		countRefusal(err, reasonMalformed)
 		return caller{}, err
 	}
 	// Only a well-formed id is logged: a malformed one may be anything,
@@ -50,12 +53,15 @@ func (s *Service) authenticateClient(r *http.Request, ten string, form url.Value
 	}
 	c, err := authenticate(r.Context(), ten, lockout.Address(r.RemoteAddr), creds)
 	if errors.Is(err, errAuthFailed) {
+		metric.AuthenticationFailed(creds.failureReason())
 		return caller{}, httpapi.InvalidClient(creds.basic, realm)
 	}
 	if err != nil {
+		countRefusal(err, "")
 		return caller{}, err
 	}
 	audit.NoteCaller(r.Context(), ten, c.SubjectID())
+	c.method = creds.method()
 	return c, nil
 }
 
@@ -194,7 +200,8 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 	now, end := a.now, a.end
 	if rec.Client != nil {
 		for _, presented := range cr.secrets {
-			if _, ok := s.Secrets.MatchWarm(rec.Secrets, presented, now); ok {
+			if sec, ok := s.Secrets.MatchWarm(rec.Secrets, presented, now); ok {
+				s.recordUse(ctx, ten, rec.Client.ID, store.Credential{SecretID: sec.ID}, sec.LastUsedAt, now)
 				return authenticated(rec), nil
 			}
 		}
@@ -235,6 +242,7 @@ func (s *Service) authenticate(ctx context.Context, ten, address string, cr pres
 		// The client is in; only its address keeps its attempts spent.
 		slog.WarnContext(ctx, "successful authentication not uncounted", "error", err.Error())
 	}
+	s.recordUse(ctx, ten, rec.Client.ID, store.Credential{SecretID: match.ID}, match.LastUsedAt, now)
 	return authenticated(rec), nil
 }
 
@@ -280,6 +288,7 @@ func (s *Service) authenticateAssertion(ctx context.Context, ten, address string
 	case err != nil:
 		return caller{}, err
 	}
+	s.recordUse(ctx, ten, rec.Client.ID, store.Credential{KeyKid: v.Key.Kid}, v.Key.LastUsedAt, now)
 	return authenticated(rec), nil
 }
 
@@ -288,6 +297,8 @@ func (s *Service) authenticateAssertion(ctx context.Context, ten, address string
 type caller struct {
 	client.Client
 	revocations int64
+	// method is how it authenticated, for the metrics.
+	method string
 }
 
 // authenticated is the caller rec holds; rec.Client is not nil.

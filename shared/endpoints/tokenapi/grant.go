@@ -11,6 +11,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/oauth/token"
+	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
 )
 
@@ -57,6 +58,7 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 		// was minted (no revocation, by RFC 7009 or the kill switch, since),
 		// and never a token the kill switch covers.
 		if raw, claims, ok := s.Reuse.Get(grant, state, now); ok && time.Unix(claims.IssuedAt, 0).After(c.TokensRevokedAt) {
+			metric.TokenIssued(c.method)
 			return &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - now.Unix(), Scope: claims.Scope}, nil
 		}
 	}
@@ -67,6 +69,7 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 	if s.Reuse != nil {
 		s.Reuse.Put(grant, state, raw, claims, now)
 	}
+	metric.TokenIssued(c.method)
 	return &tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: claims.Expiry - claims.IssuedAt, Scope: claims.Scope}, nil
 }
 

@@ -61,7 +61,9 @@ type Service struct {
 	// MaxAssertionLifetime bounds how far ahead a client assertion's exp
 	// may be (0: clientkey.DefaultMaxAssertionLifetime).
 	MaxAssertionLifetime time.Duration
-	Now                  func() time.Time
+	// Uses keeps each credential's last use; nil keeps none.
+	Uses store.Uses
+	Now  func() time.Time
 }
 
 // New is the handler of the token function.
@@ -73,6 +75,7 @@ func New(d *app.Deps) *app.Handler {
 		// The authority on its own tokens allows no leeway (RFC 7662 §2.2).
 		Verifier: &token.Verifier{Keys: d.Signer, Now: d.Now}, Actions: d.Actions,
 		MaxLifetime: d.Config.MaxTokenLifetime, MaxAssertionLifetime: d.Config.MaxAssertionLifetime,
+		Uses: d.Store,
 	}
 	if p := d.Config.TokenReusePercent; p > 0 {
 		s.Reuse = &token.Reuse{MinRemaining: float64(p) / 100, Max: 10_000}

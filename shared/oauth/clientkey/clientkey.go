@@ -53,6 +53,9 @@ type Key struct {
 	Description string
 	Expiration  *time.Time
 	CreatedAt   time.Time
+	// LastUsedAt is when the key last authenticated its client, to within
+	// store.UseGranularity; nil when it has not since it was created.
+	LastUsedAt *time.Time
 	// JWK is the public key in JWK form, as registered (private members
 	// never get this far).
 	JWK json.RawMessage
@@ -69,6 +72,7 @@ var Fields = map[string]policy.FieldClass{
 	"Description": policy.Neutral,
 	"Expiration":  policy.RightsBearing,
 	"CreatedAt":   policy.ServerSet,
+	"LastUsedAt":  policy.ServerSet,
 	"JWK":         policy.RightsBearing,
 }
 
@@ -210,6 +214,8 @@ func (a *Assertion) ClientID() string { return a.claims.Issuer }
 type Verified struct {
 	JTI    string
 	Expiry time.Time
+	// Key is the client's key that verified the signature.
+	Key Key
 }
 
 // Verify checks a against the client's keys at now, as RFC 7523 §3 and the
@@ -229,6 +235,7 @@ func (a *Assertion) Verify(keys []Key, audiences []string, now time.Time, maxLif
 		}
 	}
 	verified := false
+	var used Key
 	for _, k := range candidates {
 		var jwk jose.JSONWebKey
 		if jwk.UnmarshalJSON(k.JWK) != nil || (k.Alg != "" && k.Alg != h.Algorithm) || !fits(jwk.Key, h.Algorithm) {
@@ -236,7 +243,7 @@ func (a *Assertion) Verify(keys []Key, audiences []string, now time.Time, maxLif
 		}
 		var c jwt.Claims
 		if a.tok.Claims(jwk.Key, &c) == nil {
-			verified = true
+			verified, used = true, k
 			break
 		}
 	}
@@ -266,7 +273,7 @@ func (a *Assertion) Verify(keys []Key, audiences []string, now time.Time, maxLif
 	case c.ID == "" || len(c.ID) > 256:
 		return Verified{}, invalid("jti is required, at most 256 characters")
 	}
-	return Verified{JTI: c.ID, Expiry: c.Expiry.Time().Add(Leeway)}, nil
+	return Verified{JTI: c.ID, Expiry: c.Expiry.Time().Add(Leeway), Key: used}, nil
 }
 
 // fits reports whether alg is one key's type signs with.

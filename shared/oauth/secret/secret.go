@@ -29,6 +29,9 @@ type Secret struct {
 	// Expiration is nil for a secret that never expires.
 	Expiration *time.Time
 	CreatedAt  time.Time
+	// LastUsedAt is when the secret last authenticated its client, to
+	// within store.UseGranularity; nil when it has not since it was created.
+	LastUsedAt *time.Time
 }
 
 // ExpiredAt reports whether the secret no longer authenticates at now. A
@@ -46,6 +49,7 @@ var Fields = map[string]policy.FieldClass{
 	"Description": policy.Neutral,
 	"Expiration":  policy.RightsBearing,
 	"CreatedAt":   policy.ServerSet,
+	"LastUsedAt":  policy.ServerSet,
 	"Hash":        policy.RightsBearing,
 	"Tag":         policy.RightsBearing,
 	"Value":       policy.RightsBearing,

@@ -96,6 +96,15 @@ func CloudFormationResponseURL(u string) bool {
 	return err == nil && parsed.Scheme == "https" && responseBucket.MatchString(parsed.Host)
 }
 
+// responseHost is the host of a response URL, for logs: the rest of a
+// pre-signed URL is a credential.
+func responseHost(u string) string {
+	if parsed, err := url.Parse(u); err == nil {
+		return parsed.Host
+	}
+	return "(unparsable)"
+}
+
 // confirm checks ev against what CloudFormation records: the resource
 // exists in the stack with this type, is being created, updated or deleted
 // as the event says, and (for an update) has the event's physical id.
@@ -137,7 +146,11 @@ func (h *Handler) Handle(ctx context.Context, ev cfn.Event) error {
 	}
 	if !allowed(ev.ResponseURL) {
 		// Not CloudFormation's: nothing is done, and nothing is sent there.
-		h.logger().Warn("custom resource event with a foreign response URL ignored", "stackId", ev.StackID, "resource", ev.LogicalResourceID)
+		// An error, so that a stack left waiting can be traced here; only
+		// the URL's host is logged, never its pre-signed query.
+		h.logger().Error("custom resource event dropped: its response URL is not CloudFormation's",
+			"responseHost", responseHost(ev.ResponseURL), "requestType", ev.RequestType,
+			"stackId", ev.StackID, "resource", ev.LogicalResourceID)
 		return nil
 	}
 	resp := cfn.NewResponse(&ev)

@@ -1,8 +1,12 @@
 package customresource
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-lambda-go/cfn"
 )
 
 func TestParsePropertiesTakesCloudFormationsStrings(t *testing.T) {
@@ -64,5 +68,20 @@ func TestCloudFormationResponseURL(t *testing.T) {
 		if got := CloudFormationResponseURL(u); got != want {
 			t.Errorf("%s: %v", u, got)
 		}
+	}
+}
+
+func TestForeignResponseURLIsLoggedAsAnErrorWithoutItsQuery(t *testing.T) {
+	var logs strings.Builder
+	h := &Handler{Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	ev := cfn.Event{RequestType: cfn.RequestCreate, StackID: "arn:aws:cloudformation:eu-west-1:1:stack/s/1", LogicalResourceID: "Job",
+		ResponseURL: "https://elsewhere.example/bucket?X-Amz-Signature=secret-signature"}
+	if err := h.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	got := logs.String()
+	if !strings.Contains(got, `"level":"ERROR"`) || !strings.Contains(got, `"responseHost":"elsewhere.example"`) ||
+		!strings.Contains(got, `"resource":"Job"`) || strings.Contains(got, "secret-signature") {
+		t.Errorf("log = %s", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -136,6 +137,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if c.IssuerURL != "" && !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
 		errs = append(errs, errors.New("ISSUER_URL must be an absolute http(s) URL"))
 	}
+	if u, err := url.Parse(c.IssuerURL); c.IssuerURL != "" && (err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "") {
+		// A path would be read as a tenant, leaving the discovery document
+		// and the token endpoint unreachable.
+		errs = append(errs, errors.New("ISSUER_URL must be a scheme and host only, without a path (https://id.example.com)"))
+	}
 	if len(c.IssuerURL) > tenant.MaxBaseURLLength {
 		errs = append(errs, fmt.Errorf("ISSUER_URL must be at most %d characters: every token carries it", tenant.MaxBaseURLLength))
 	}
@@ -223,7 +229,7 @@ func FromEnvironment(ctx context.Context) (*Deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	awsCfg, err := LoadAWS(ctx)
+	awsCfg, err := LoadAWS(ctx, DependencyMetrics())
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}

@@ -30,6 +30,8 @@ func TestConfigFromEnv(t *testing.T) {
 		{"TABLE_NAME": "t", "SIGNING_KEY_ID": "k", "TOKEN_LIFETIME_SECONDS": "1h"},
 		{"TABLE_NAME": "t", "SIGNING_KEY_ID": "k", "ISSUER_URL": "id.example.com"},
 		{"TABLE_NAME": "t", "SIGNING_KEY_ID": "k", "ISSUER_URL": "https://" + strings.Repeat("a", 293)},
+		{"TABLE_NAME": "t", "SIGNING_KEY_ID": "k", "ISSUER_URL": "https://id.example.com/iam"},
+		{"TABLE_NAME": "t", "SIGNING_KEY_ID": "k", "ISSUER_URL": "https://id.example.com?x=1"},
 	} {
 		if _, err := ConfigFromEnv(env(bad)); err == nil {
 			t.Errorf("%v: want an error", bad)

@@ -153,6 +153,11 @@ func (s *Store) liveCredentials(ctx context.Context, tenant, clientID string) (s
 	if rec.Client == nil {
 		return store.CredentialRecord{}, store.ErrNotFound
 	}
+	used, err := s.readLastUsed(ctx, tenant, clientID)
+	if err != nil {
+		return store.CredentialRecord{}, err
+	}
+	applyLastUsed(&rec, used)
 	return rec, nil
 }
 

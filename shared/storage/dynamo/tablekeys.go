@@ -105,6 +105,11 @@ const (
 	// the token endpoint's read of its partition returns it too.
 	skLearnedTags         = "#LEARNEDTAGS"
 	skUsedAssertionPrefix = "U#"
+	// skLastUsedPrefix, then a credential's own sort key, keeps when the
+	// credential last authenticated; it sorts between the attempt counts
+	// and the revocation count, so the token endpoint's one read of its
+	// partition finds it.
+	skLastUsedPrefix = "#LASTUSED#"
 )
 
 // tokenPK is the partition of what the token function keeps about a

@@ -61,6 +61,7 @@ func (s *Store) GetCredentials(ctx context.Context, tenant, lockoutKey, address 
 	// Ceiling addresses) with the revocation count, stay far below the 1 MB
 	// page limit, so one page of each is all.
 	rec := credentialRecord(creds.Items)
+	applyLastUsed(&rec, lastUsed(state.Items))
 	for _, it := range state.Items {
 		switch getS(it, attrSK) {
 		case current:

@@ -168,6 +168,25 @@ type Credentials interface {
 	TagSecret(ctx context.Context, at Attempts, secretID, tag string) error
 }
 
+// Uses keeps when each credential last authenticated its client, which
+// GetCredentials and the Secrets and Keys listings return as LastUsedAt.
+type Uses interface {
+	// RecordUse notes that a credential of clientID authenticated at at,
+	// unless a use within UseGranularity before at is noted already.
+	RecordUse(ctx context.Context, tenant, clientID string, used Credential, at time.Time) error
+}
+
+// UseGranularity is how precisely a credential's last use is kept: at most
+// one write per credential per this time, so the token endpoint stays one
+// read in the common case.
+const UseGranularity = time.Hour
+
+// Credential names one credential of a client: a secret by its id, or a
+// public key by its kid.
+type Credential struct {
+	SecretID, KeyKid string
+}
+
 // Attempts is where authentication attempts are counted: for a lockout key
 // (lockout.Key of the presented client id) of a tenant, from an address (a
 // lockout.Address), in the window that starts at Window.
@@ -328,6 +347,7 @@ type Store interface {
 	Assertions
 	Revocations
 	Credentials
+	Uses
 	Policies
 	Groups
 	Subjects

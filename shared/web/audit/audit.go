@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/machine-iam/machine-iam/shared/web/httpapi"
 )
 
 // Record is what one request did.
@@ -74,6 +76,9 @@ func Outcome(status int) string {
 		return "denied"
 	case status == http.StatusTooManyRequests:
 		return "throttled"
+	case status == httpapi.StatusAbandoned:
+		// The caller went away; what it asked may have committed.
+		return "abandoned"
 	case status < 500:
 		return "rejected"
 	default:

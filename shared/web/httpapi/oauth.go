@@ -68,8 +68,13 @@ func WriteOAuthError(w http.ResponseWriter, r *http.Request, err error) {
 			e = &OAuthError{Code: CodeServerError, Status: http.StatusInternalServerError,
 				Description: "The server could not complete the request."}
 		}
-		slog.ErrorContext(r.Context(), "token request failed", "status", e.Status,
-			"requestId", RequestID(r.Context()), "error", err.Error())
+		if Abandoned(r) {
+			logAbandoned(r, err)
+			e.Status = StatusAbandoned
+		} else {
+			slog.ErrorContext(r.Context(), "token request failed", "status", e.Status,
+				"requestId", RequestID(r.Context()), "error", err.Error())
+		}
 	}
 	for k, v := range e.Header {
 		w.Header()[k] = v

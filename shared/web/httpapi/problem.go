@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+
+	"github.com/machine-iam/machine-iam/shared/runtime/metric"
+	"github.com/machine-iam/machine-iam/shared/storage/store"
 )
 
 // Problem types. Each is documented in docs/errors.md; clients may switch on
@@ -119,6 +123,13 @@ type problemDocument struct {
 // The text of a 5xx's cause is logged, never written.
 func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
 	e := Problem(err)
+	if errors.Is(err, store.ErrLastOwner) {
+		metric.Refused(metric.RuleLastOwner)
+	}
+	if e.Status >= 500 && Abandoned(r) {
+		logAbandoned(r, e)
+		e = abandonedError(e)
+	}
 	if e.Status >= 500 {
 		slog.ErrorContext(r.Context(), "request failed", "status", e.Status,
 			"requestId", RequestID(r.Context()), "error", e.Error())

@@ -10,6 +10,9 @@ type Secret struct {
 	Expiration  *string `json:"expiration"`
 	CreatedAt   string  `json:"createdAt"`
 	Expired     bool    `json:"expired"`
+	// LastUsedAt is when the secret last authenticated its client (to
+	// within an hour); null when it has not since it was created.
+	LastUsedAt *string `json:"lastUsedAt"`
 }
 
 // CreatedSecret is the one answer that carries a secret's value.
@@ -34,6 +37,9 @@ type Key struct {
 	Expiration  *string `json:"expiration"`
 	CreatedAt   string  `json:"createdAt"`
 	Expired     bool    `json:"expired"`
+	// LastUsedAt is when the key last authenticated its client (to within
+	// an hour); null when it has not since it was created.
+	LastUsedAt *string `json:"lastUsedAt"`
 }
 
 // KeyRequest is a key's create body: a public JWK; expiration is optional.

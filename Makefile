@@ -55,7 +55,7 @@ run: tools/node_modules/.installed bin/local-kms ## Run the whole stack on http:
 EXAMPLE_PORT ?= 3001
 
 .PHONY: example
-example: ## Serve the example protected API (examples/protected-api) on 127.0.0.1:$(EXAMPLE_PORT), trusting the running stack (EXAMPLE_ISSUER overrides).
+example: ## Serve the example protected API (examples/protected-api) on 127.0.0.1:$(EXAMPLE_PORT), readying and trusting the running stack's default tenant (EXAMPLE_ADMIN, EXAMPLE_ISSUER override).
 	EXAMPLE_PORT=$(EXAMPLE_PORT) go run ./cmd/example
 
 .PHONY: bootstrap
@@ -77,7 +77,7 @@ recover: ## Give tenant TENANT on the running local stack a new owner client and
 .PHONY: test
 test: tools ## Run every test: unit, integration (DynamoDB Local, local-kms, gateway), cfn-lint.
 	go test -count=1 ./...
-	cfn-lint template.yaml examples/protected-api/template.yaml examples/provisioning/stack.yaml
+	cfn-lint template.yaml examples/protected-api/template.yaml examples/provisioning/stack.yaml authorizer/template.yaml
 
 .PHONY: lint
 lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy check, cfn-lint, OpenAPI lint.
@@ -85,7 +85,7 @@ lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy ch
 	go vet ./...
 	bin/staticcheck ./...
 	go mod tidy -diff
-	cfn-lint template.yaml examples/protected-api/template.yaml examples/provisioning/stack.yaml
+	cfn-lint template.yaml examples/protected-api/template.yaml examples/provisioning/stack.yaml authorizer/template.yaml
 
 FUZZTIME ?= 30s
 FUZZ_TARGETS := shared/endpoints/tokenapi:FuzzTokenRequest shared/endpoints/clientsapi:FuzzClientBody shared/endpoints/secretsapi:FuzzSecretBody \
@@ -117,6 +117,9 @@ ARTIFACTS_DIR ?= build/$*
 build-HelloFunction:
 	$(GO_BUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./examples/protected-api
 
+# The Lambda authorizer teams deploy beside their own API (authorizer/template.yaml,
+# and examples/protected-api/template.yaml) is built by the pattern below, as
+# build-AuthorizerFunction.
 build-%:
 	$(GO_BUILD_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo $* | sed 's/Function$$//' | tr 'A-Z' 'a-z')
 

@@ -233,6 +233,17 @@ func startEmulator(t testing.TB, rie, bootstrap string, environ []string) *emula
 
 func (e *emulator) invoke(t testing.TB, payload []byte) events.APIGatewayV2HTTPResponse {
 	t.Helper()
+	body := e.invokeRaw(t, payload)
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(body, &resp); err != nil || resp.StatusCode == 0 {
+		t.Fatalf("the function returned no API Gateway response: %s\n%s", body, e.output.String())
+	}
+	return resp
+}
+
+// invokeRaw returns what the function returned, whatever its shape.
+func (e *emulator) invokeRaw(t testing.TB, payload []byte) []byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(payload))
@@ -242,11 +253,7 @@ func (e *emulator) invoke(t testing.TB, payload []byte) events.APIGatewayV2HTTPR
 	}
 	defer r.Body.Close()
 	body, _ := io.ReadAll(r.Body)
-	var resp events.APIGatewayV2HTTPResponse
-	if err := json.Unmarshal(body, &resp); err != nil || resp.StatusCode == 0 {
-		t.Fatalf("the function returned no API Gateway response: %s\n%s", body, e.output.String())
-	}
-	return resp
+	return body
 }
 
 func (e *emulator) logs() string {

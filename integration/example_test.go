@@ -6,16 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/machine-iam/machine-iam/examples/protected-api/hello"
-	"github.com/machine-iam/machine-iam/local/gateway"
-	"github.com/machine-iam/machine-iam/local/samtemplate"
+	"github.com/machine-iam/machine-iam/local/protectedapi"
 	"github.com/machine-iam/machine-iam/shared/oauth/token"
 	kmssigner "github.com/machine-iam/machine-iam/shared/signing/kms"
 )
@@ -24,12 +21,9 @@ import (
 // API Gateway emulation, whose JWT authorizer trusts this stack's default
 // tenant, and calls GET /hello as a client of this service would.
 func TestProtectedAPIExample(t *testing.T) {
-	tmpl, err := samtemplate.Read(filepath.Join("..", "examples", "protected-api", "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.Overrides = map[string]string{"IssuerUrl": env.base}
-	gw, err := gateway.New(tmpl, map[string]http.Handler{"HelloFunction": hello.Handler()})
+	// The Lambda authorizer of GET /orders/{orderId} is not readied here:
+	// TestProtectedOrders walks it.
+	gw, err := protectedapi.Gateway(context.Background(), "..", env.base, env.base, protectedapi.Ready{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +75,23 @@ func TestProtectedAPIExample(t *testing.T) {
 		}
 	}
 	refused("no token", "", http.StatusUnauthorized, "Unauthorized")
+
+	// GET /orders/{orderId}: without a token, 401 before the authorizer;
+	// with one, an authorizer that cannot decide fails closed with 500.
+	for bearer, want := range map[string]int{"": http.StatusUnauthorized, tokenWith("api", "https://api.example.test"): http.StatusInternalServerError} {
+		req, _ := http.NewRequest(http.MethodGet, api.URL+"/orders/1", nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET /orders/1 with an unready authorizer: %d, want %d", resp.StatusCode, want)
+		}
+	}
 	refused("another audience", tokenWith("api", "https://other.example.test"), http.StatusUnauthorized, "Unauthorized")
 	refused("without the api scope", tokenWith("services.iam", "https://api.example.test"), http.StatusForbidden, "Forbidden")
 

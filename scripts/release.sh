@@ -40,7 +40,7 @@ epoch=$(git log -1 --format=%ct)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rm -rf "$out"
-mkdir -p "$out/examples/protected-api" "$out/examples/provisioning"
+mkdir -p "$out/examples/protected-api" "$out/examples/provisioning" "$out/authorizer"
 
 # zip_function builds function $1 as `sam build` would and zips its
 # bootstrap into $2.
@@ -80,9 +80,12 @@ for fn in "${fns[@]}"; do
   zip_function "$fn" "$out/$fn.zip"
 done
 zip_function HelloFunction "$out/examples/protected-api/HelloFunction.zip"
+zip_function AuthorizerFunction "$out/examples/protected-api/AuthorizerFunction.zip"
+cp "$out/examples/protected-api/AuthorizerFunction.zip" "$out/authorizer/AuthorizerFunction.zip"
 
 for_release template.yaml "$out/template.yaml" "${#fns[@]}"
-for_release examples/protected-api/template.yaml "$out/examples/protected-api/template.yaml" 1
+for_release examples/protected-api/template.yaml "$out/examples/protected-api/template.yaml" 2
+for_release authorizer/template.yaml "$out/authorizer/template.yaml" 1
 cp examples/provisioning/stack.yaml "$out/examples/provisioning/stack.yaml"
 cp samconfig.toml LICENSE NOTICE CHANGELOG.md "$out/"
 

@@ -1,12 +1,17 @@
 // Command example serves the example resource server
 // (examples/protected-api) locally, through the same template-driven API
-// Gateway emulation as `make run`, JWT authorizer included. It trusts the
-// running local stack's default tenant: EXAMPLE_ISSUER, or the ISSUER_URL
-// that `make run` wrote to .run/local.env.
+// Gateway emulation as `make run`: GET /hello behind the JWT authorizer,
+// GET /orders/{orderId} behind the machine-iam Lambda authorizer. It trusts
+// the running local stack's default tenant and readies it first: the API
+// https://api.example.test registered when absent, and the authorizer's
+// own client with iam.decision.check on it. The tenant's admin is
+// EXAMPLE_ADMIN (an iamctl profile), or the .run/admin.json that `make run`
+// wrote; EXAMPLE_ISSUER overrides the issuer trusted.
 package main
 
 import (
-	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,12 +19,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
-	"github.com/machine-iam/machine-iam/examples/protected-api/hello"
 	"github.com/machine-iam/machine-iam/local/gateway"
-	"github.com/machine-iam/machine-iam/local/samtemplate"
+	"github.com/machine-iam/machine-iam/local/protectedapi"
 	"github.com/machine-iam/machine-iam/local/stack"
+	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 )
 
 func main() {
@@ -30,15 +35,10 @@ func main() {
 }
 
 func run() error {
+	ctx := context.Background()
 	root, err := stack.FindRoot()
 	if err != nil {
 		return err
-	}
-	issuer := os.Getenv("EXAMPLE_ISSUER")
-	if issuer == "" {
-		if issuer, err = runningIssuer(filepath.Join(root, ".run", "local.env")); err != nil {
-			return err
-		}
 	}
 	port := 3001
 	if v := os.Getenv("EXAMPLE_PORT"); v != "" {
@@ -46,34 +46,50 @@ func run() error {
 			return errors.New("EXAMPLE_PORT must be a port number")
 		}
 	}
-	tmpl, err := samtemplate.Read(filepath.Join(root, "examples", "protected-api", "template.yaml"))
+	profile := os.Getenv("EXAMPLE_ADMIN")
+	if profile == "" {
+		profile = filepath.Join(root, ".run", "admin.json")
+	}
+	admin, err := readProfile(profile)
 	if err != nil {
 		return err
 	}
-	tmpl.Overrides = map[string]string{"IssuerUrl": issuer}
-	gw, err := gateway.New(tmpl, map[string]http.Handler{"HelloFunction": hello.Handler()})
+	issuer := os.Getenv("EXAMPLE_ISSUER")
+	if issuer == "" {
+		issuer = tenant.Issuer(admin.BaseURL, admin.Tenant)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ready, err := protectedapi.Setup(ctx, admin, nil)
+	if err != nil {
+		// /hello still works; /orders fails closed until the tenant can be
+		// readied.
+		log.Error("the tenant could not be readied for GET /orders/{orderId}: its authorizer refuses every request", "error", err.Error())
+	}
+	gw, err := protectedapi.Gateway(ctx, root, issuer, admin.BaseURL, ready, log)
 	if err != nil {
 		return err
 	}
-	gw.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	fmt.Fprintf(os.Stderr, "example API on http://127.0.0.1:%d/hello, trusting %s (Ctrl-C stops it)\n", port, issuer)
+	gw.Log = log
+	fmt.Fprintf(os.Stderr, "example API on http://127.0.0.1:%d, trusting %s (Ctrl-C stops it)\n", port, issuer)
+	fmt.Fprintf(os.Stderr, "  GET /hello             JWT authorizer: a token for %s with scope api\n", protectedapi.Identifier)
+	fmt.Fprintf(os.Stderr, "  GET /orders/{orderId}  Lambda authorizer: scope orders.read, and orders.order.read on /orders/{orderId}\n")
+	if ready.APIID != "" {
+		fmt.Fprintf(os.Stderr, "  API %s is %s; the authorizer is client %s, allowed iam.decision.check on /apis/%s\n",
+			protectedapi.Identifier, ready.APIID, ready.ClientID, ready.APIID)
+	}
 	srv := &http.Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Handler: gw, MaxHeaderBytes: gateway.MaxHeaderBytes}
 	return srv.ListenAndServe()
 }
 
-// runningIssuer reads ISSUER_URL from the environment file of a running
-// `make run`.
-func runningIssuer(envFile string) (string, error) {
-	f, err := os.Open(envFile)
+// readProfile reads the admin's credentials from an iamctl profile.
+func readProfile(path string) (apiclient.Credentials, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", errors.New("the local stack is not running: start it with make run, or set EXAMPLE_ISSUER")
+		return apiclient.Credentials{}, errors.New("no admin credentials at " + path + ": start the local stack with make run, or set EXAMPLE_ADMIN to an iamctl profile")
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "ISSUER_URL="); ok {
-			return strings.Trim(v, `"'`), nil
-		}
+	var c apiclient.Credentials
+	if err := json.Unmarshal(b, &c); err != nil {
+		return apiclient.Credentials{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return "", errors.New(envFile + " has no ISSUER_URL")
+	return c, c.Check()
 }

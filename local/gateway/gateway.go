@@ -51,7 +51,15 @@ type Gateway struct {
 // that function's logical id in handlers. A function without a handler is
 // an error, so the template and the code cannot drift apart silently.
 func New(t *samtemplate.Template, handlers map[string]http.Handler) (*Gateway, error) {
+	return NewWithAuthorizers(t, handlers, nil)
+}
+
+// NewWithAuthorizers is New for a template whose routes have Lambda
+// authorizers: authorizers holds each authorizer function's Lambda handler
+// by logical id (lambda.NewHandler of its handler function).
+func NewWithAuthorizers(t *samtemplate.Template, handlers map[string]http.Handler, authorizers map[string]lambda.Handler) (*Gateway, error) {
 	g := &Gateway{}
+	lambdaAuthz := map[string]*lambdaAuthorizer{}
 	byPath := map[string]map[string]*lambdaRoute{}
 	keys := map[string]*issuerKeys{}
 	for _, fn := range t.APIFunctions() {
@@ -68,6 +76,19 @@ func New(t *samtemplate.Template, handlers map[string]http.Handler) (*Gateway, e
 				}
 				authz = &jwtAuthorizer{cfg: *rt.JWT, keys: keys[rt.JWT.Issuer], now: time.Now}
 			}
+			var la *lambdaAuthorizer
+			if rt.Lambda != nil {
+				// One result cache per authorizer, shared by its routes, as
+				// API Gateway keeps it.
+				if la = lambdaAuthz[rt.Lambda.Name]; la == nil {
+					h, ok := authorizers[rt.Lambda.Function]
+					if !ok {
+						return nil, fmt.Errorf("gateway: authorizer %s: function %q has no handler", rt.Lambda.Name, rt.Lambda.Function)
+					}
+					la = &lambdaAuthorizer{cfg: *rt.Lambda, invoke: h, now: time.Now}
+					lambdaAuthz[rt.Lambda.Name] = la
+				}
+			}
 			if byPath[rt.Path] == nil {
 				byPath[rt.Path] = map[string]*lambdaRoute{}
 				if err := g.routes.Add(rt.Path, byPath[rt.Path]); err != nil {
@@ -77,7 +98,7 @@ func New(t *samtemplate.Template, handlers map[string]http.Handler) (*Gateway, e
 			if _, dup := byPath[rt.Path][rt.Method]; dup {
 				return nil, fmt.Errorf("gateway: route %s %s is declared twice", rt.Method, rt.Path)
 			}
-			byPath[rt.Path][rt.Method] = &lambdaRoute{gw: g, function: fn, route: rt, invoke: invoke, jwt: authz}
+			byPath[rt.Path][rt.Method] = &lambdaRoute{gw: g, function: fn, route: rt, invoke: invoke, jwt: authz, lambdaAuthz: la}
 		}
 	}
 	return g, nil
@@ -118,6 +139,8 @@ type lambdaRoute struct {
 	route    samtemplate.Route
 	invoke   lambda.Handler
 	jwt      *jwtAuthorizer // nil: no authorizer
+	// lambdaAuthz is the route's Lambda authorizer, nil for none.
+	lambdaAuthz *lambdaAuthorizer
 }
 
 func (rt *lambdaRoute) serve(w http.ResponseWriter, r *http.Request, params map[string]string) {
@@ -143,6 +166,15 @@ func (rt *lambdaRoute) serve(w http.ResponseWriter, r *http.Request, params map[
 		event.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims}}
 	}
+	if rt.lambdaAuthz != nil {
+		authCtx, refused := rt.lambdaAuthz.authorize(r.Context(), r, &event)
+		if refused != 0 {
+			writeGatewayError(w, refused, http.StatusText(refused))
+			rt.logRequest(r, start, refused, event.RequestContext.RequestID)
+			return
+		}
+		event.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: authCtx}
+	}
 	payload, err := json.Marshal(event)
 	if err != nil {
 		writeGatewayError(w, http.StatusInternalServerError, "Internal Server Error")
@@ -152,9 +184,13 @@ func (rt *lambdaRoute) serve(w http.ResponseWriter, r *http.Request, params map[
 	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: id.New()})
 	out, err := rt.invoke.Invoke(ctx, payload)
 	status := rt.respond(w, out, err)
+	rt.logRequest(r, start, status, event.RequestContext.RequestID)
+}
+
+func (rt *lambdaRoute) logRequest(r *http.Request, start time.Time, status int, requestID string) {
 	if rt.gw.Log != nil {
 		rt.gw.Log.Info("request", "method", r.Method, "path", r.URL.Path, "function", rt.function,
-			"status", status, "ms", time.Since(start).Milliseconds(), "requestId", event.RequestContext.RequestID)
+			"status", status, "ms", time.Since(start).Milliseconds(), "requestId", requestID)
 	}
 }
 

@@ -51,6 +51,26 @@ type Route struct {
 	Path   string // API Gateway syntax: /v1/clients/{clientId}
 	// JWT is the route's JWT authorizer, nil for none.
 	JWT *JWTAuthorizer
+	// Lambda is the route's Lambda REQUEST authorizer, nil for none.
+	Lambda *LambdaAuthorizer
+}
+
+// LambdaAuthorizer is an HTTP API Lambda authorizer (SAM's
+// LambdaAuthorizer): the function that decides, the payload and response
+// formats, the identity sources (the cache key, and what a request must
+// carry) and how long a result is cached (Identity.ReauthorizeEvery, the
+// authorizer's AuthorizerResultTtlInSeconds).
+type LambdaAuthorizer struct {
+	Name string
+	// Function is the logical id of the authorizer function
+	// (FunctionArn: !GetAtt <Function>.Arn); "" when it cannot be resolved.
+	Function        string
+	PayloadVersion  string
+	SimpleResponses bool
+	// IdentitySources are mapping expressions: $request.header.Name,
+	// $request.querystring.name, $context.name, $stageVariables.name.
+	IdentitySources []string
+	TTLSeconds      int
 }
 
 // JWTAuthorizer is an HTTP API JWT authorizer as a route uses it: the
@@ -179,7 +199,7 @@ func (t *Template) Routes(fn string) []Route {
 		p := asMap(e["Properties"])
 		method, _ := p["Method"].(string)
 		path, _ := p["Path"].(string)
-		routes = append(routes, Route{Method: strings.ToUpper(method), Path: path, JWT: t.jwtAuthorizer(p)})
+		routes = append(routes, Route{Method: strings.ToUpper(method), Path: path, JWT: t.jwtAuthorizer(p), Lambda: t.lambdaAuthorizer(p)})
 	}
 	slices.SortFunc(routes, func(a, b Route) int { return strings.Compare(a.Path+" "+a.Method, b.Path+" "+b.Method) })
 	return routes
@@ -396,22 +416,75 @@ func (t *Template) ref(name string) (string, error) {
 	return "", fmt.Errorf("!Ref %s: no such parameter or resource", name)
 }
 
-// jwtAuthorizer finds the JWT authorizer of an HttpApi event: the event's
+// authorizer finds the authorizer of an HttpApi event: the event's
 // Auth.Authorizer, or its API's Auth.DefaultAuthorizer, looked up in the
-// API's Auth.Authorizers; NONE means none. An authorizer that cannot be
-// resolved locally fails closed: an issuer no token can have.
-func (t *Template) jwtAuthorizer(event map[string]any) *JWTAuthorizer {
+// API's Auth.Authorizers; NONE means none.
+func (t *Template) authorizer(event map[string]any) (name string, def map[string]any) {
 	ref, _ := asMap(event["ApiId"])["Ref"].(string)
 	apiAuth := asMap(t.Resources[ref].Properties["Auth"])
-	auth := asMap(event["Auth"])
-	name, _ := auth["Authorizer"].(string)
+	name, _ = asMap(event["Auth"])["Authorizer"].(string)
 	if name == "" {
 		name, _ = apiAuth["DefaultAuthorizer"].(string)
 	}
 	if name == "" || name == "NONE" {
+		return "", nil
+	}
+	return name, asMap(asMap(apiAuth["Authorizers"])[name])
+}
+
+// lambdaAuthorizer reads the event's authorizer when it is a Lambda
+// authorizer (it has a FunctionArn). Defaults are SAM's: the Authorization
+// header as identity source, results cached for 300 seconds.
+func (t *Template) lambdaAuthorizer(event map[string]any) *LambdaAuthorizer {
+	name, def := t.authorizer(event)
+	if _, ok := def["FunctionArn"]; !ok {
 		return nil
 	}
-	cfg := asMap(asMap(asMap(apiAuth["Authorizers"])[name])["JwtConfiguration"])
+	a := &LambdaAuthorizer{Name: name, TTLSeconds: 300}
+	if att, ok := asMap(def["FunctionArn"])["Fn::GetAtt"].([]any); ok && len(att) == 2 && att[1] == "Arn" {
+		a.Function, _ = att[0].(string)
+	}
+	a.PayloadVersion, _ = t.Resolve(def["AuthorizerPayloadFormatVersion"])
+	simple, _ := t.Resolve(def["EnableSimpleResponses"])
+	a.SimpleResponses = strings.EqualFold(simple, "true")
+	identity, ok := def["Identity"]
+	if !ok {
+		a.IdentitySources = []string{"$request.header.Authorization"}
+		return a
+	}
+	id := asMap(identity)
+	for _, src := range []struct{ key, prefix string }{
+		{"Headers", "$request.header."}, {"QueryStrings", "$request.querystring."}, {"Context", "$context."}, {"StageVariables", "$stageVariables."},
+	} {
+		for _, v := range asList(id[src.key]) {
+			if s, err := t.Resolve(v); err == nil {
+				a.IdentitySources = append(a.IdentitySources, src.prefix+s)
+			}
+		}
+	}
+	if v, ok := id["ReauthorizeEvery"]; ok {
+		s, _ := t.Resolve(v)
+		// An unreadable value caches nothing rather than something.
+		if _, err := fmt.Sscanf(s, "%d", &a.TTLSeconds); err != nil || a.TTLSeconds < 0 {
+			a.TTLSeconds = 0
+		}
+	}
+	return a
+}
+
+// jwtAuthorizer reads the event's authorizer when it is a JWT authorizer.
+// One that cannot be resolved locally fails closed: an issuer no token can
+// have.
+func (t *Template) jwtAuthorizer(event map[string]any) *JWTAuthorizer {
+	name, def := t.authorizer(event)
+	if name == "" {
+		return nil
+	}
+	if _, ok := def["FunctionArn"]; ok {
+		return nil
+	}
+	auth := asMap(event["Auth"])
+	cfg := asMap(def["JwtConfiguration"])
 	issuer, err := t.Resolve(cfg["issuer"])
 	if err != nil || issuer == "" {
 		return &JWTAuthorizer{Name: name, Issuer: "unresolvable:" + name}

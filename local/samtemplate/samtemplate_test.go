@@ -99,3 +99,44 @@ Resources:
 		t.Error("!GetAtt has no local value and must be reported")
 	}
 }
+
+func TestLambdaAuthorizer(t *testing.T) {
+	tmpl, err := Parse([]byte(`
+Parameters:
+  Ttl: {Type: Number, Default: 0}
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Decide
+        Authorizers:
+          Decide:
+            FunctionArn: !GetAtt AuthFunction.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            EnableSimpleResponses: true
+            Identity: {Headers: [Authorization], Context: [routeKey, path], ReauthorizeEvery: !Ref Ttl}
+          Plain:
+            FunctionArn: !GetAtt AuthFunction.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        A: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: get, Path: /a}}
+        B: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /b, Auth: {Authorizer: Plain}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := tmpl.Routes("Fn")
+	a, b := routes[0].Lambda, routes[1].Lambda
+	if routes[0].JWT != nil || a == nil || a.Function != "AuthFunction" || a.PayloadVersion != "2.0" || !a.SimpleResponses || a.TTLSeconds != 0 ||
+		!slices.Equal(a.IdentitySources, []string{"$request.header.Authorization", "$context.routeKey", "$context.path"}) {
+		t.Fatalf("Decide: %+v", a)
+	}
+	// SAM's defaults: the Authorization header, 300 seconds, IAM policies.
+	if b == nil || b.SimpleResponses || b.TTLSeconds != 300 || !slices.Equal(b.IdentitySources, []string{"$request.header.Authorization"}) {
+		t.Fatalf("Plain: %+v", b)
+	}
+}

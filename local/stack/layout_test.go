@@ -28,7 +28,7 @@ func TestFunctionsLinkOnlyWhatTheyShare(t *testing.T) {
 		return strings.Fields(string(out))
 	}
 	handlers := map[string]string{"token": "endpoints/tokenapi", "clients": "endpoints/clientsapi", "secrets": "endpoints/secretsapi",
-		"policies": "endpoints/policiesapi", "provisioning": "provisioning/customresource"}
+		"policies": "endpoints/policiesapi", "provisioning": "provisioning/customresource", "authorizer": "edge/authorizer"}
 	linked := map[string]bool{}
 	for fn, own := range handlers {
 		for _, dep := range list("-deps", "./functions/"+fn) {
@@ -40,8 +40,9 @@ func TestFunctionsLinkOnlyWhatTheyShare(t *testing.T) {
 			if !strings.HasPrefix(rel, "shared/") && rel != "functions/"+fn {
 				t.Errorf("function %s links %s, outside shared/", fn, rel)
 			}
-			// The provisioning function works through the HTTP API alone.
-			if fn == "provisioning" && inGroup(rel, "storage", "signing", "endpoints", "runtime/app") {
+			// The provisioning function and the authorizer work through the
+			// HTTP API alone.
+			if (fn == "provisioning" || fn == "authorizer") && inGroup(rel, "storage", "signing", "endpoints", "runtime/app") {
 				t.Errorf("function provisioning links %s", rel)
 			}
 			for other, pkg := range handlers {
@@ -66,7 +67,7 @@ func TestFunctionsLinkOnlyWhatTheyShare(t *testing.T) {
 }
 
 // groups are the roles shared/ is divided into, one folder each.
-var groups = []string{"endpoints", "oauth", "iam", "storage", "signing", "web", "provisioning", "runtime"}
+var groups = []string{"endpoints", "oauth", "iam", "storage", "signing", "web", "provisioning", "runtime", "edge"}
 
 // inGroup reports whether the package at rel (a path in the module) is in
 // one of groups (a group, or a package such as runtime/app).
@@ -105,6 +106,9 @@ func TestLayersHold(t *testing.T) {
 		{[]string{"storage"}, []string{"web", "endpoints", "provisioning", "runtime/app"}},
 		{[]string{"provisioning"}, []string{"storage", "signing", "endpoints", "runtime/app"}},
 		{[]string{"signing"}, []string{"storage", "web", "endpoints", "provisioning", "runtime/app"}},
+		// The edge runs in teams' own accounts and modules: it knows the
+		// service by its HTTP contract alone.
+		{[]string{"edge"}, []string{"oauth", "iam", "storage", "signing", "web", "endpoints", "provisioning", "runtime/app"}},
 	}
 	if len(groups) > 10 {
 		t.Errorf("%d groups under shared/: at most ten, so that the folders read as the architecture", len(groups))

@@ -58,7 +58,11 @@ type Service struct {
 	// MaxAssertionLifetime bounds how far ahead a client assertion's exp
 	// may be (0: clientkey.DefaultMaxAssertionLifetime).
 	MaxAssertionLifetime time.Duration
-	Now                  func() time.Time
+	// Federation, when set, accepts federated credentials, read and
+	// counted in FederationStore.
+	Federation      *Federation
+	FederationStore FederationStore
+	Now             func() time.Time
 }
 
 // New is the handler of the token function.
@@ -70,6 +74,9 @@ func New(d *app.Deps) *app.Handler {
 		// The authority on its own tokens allows no leeway (RFC 7662 §2.2).
 		Verifier: &token.Verifier{Keys: d.Signer, Now: d.Now}, Actions: d.Actions,
 		MaxLifetime: d.Config.MaxTokenLifetime, MaxAssertionLifetime: d.Config.MaxAssertionLifetime,
+		Federation: NewFederation(d.Config.Federation.AllowLocalIssuers, d.Config.Federation.MaxTokenLifetime,
+			d.Config.Federation.STSEndpoints, d.Now),
+		FederationStore: d.Store,
 	}
 	if p := d.Config.TokenReusePercent; p > 0 {
 		s.Reuse = &token.Reuse{MinRemaining: float64(p) / 100, Max: 10_000}

@@ -220,7 +220,7 @@ func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Gr
 			return policy.Grants{}, store.ErrSubjectNotFound
 		}
 	}
-	g := policy.Grants{Direct: policiesOf(items)}
+	g := policy.Grants{Direct: policiesOf(items), TrustedBy: trustedByOf(items)}
 	var groupIDs []string
 	for _, it := range items {
 		switch sk := getS(it, attrSK); {

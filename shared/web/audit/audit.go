@@ -19,6 +19,9 @@ type Record struct {
 	Caller string
 	Action string
 	Target string
+	// External is the outside identity a federated client authenticated
+	// with ("<issuer> <subject>"), when it did.
+	External string
 }
 
 type recordKey struct{}
@@ -49,6 +52,13 @@ func Noted(action, target string, next http.Handler) http.Handler {
 func NoteCaller(ctx context.Context, tenant, subject string) {
 	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
 		r.Tenant, r.Caller = tenant, subject
+	}
+}
+
+// NoteExternal sets the outside identity the caller authenticated with.
+func NoteExternal(ctx context.Context, issuer, subject string) {
+	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
+		r.External = strings.ToValidUTF8(issuer+" "+subject, "?")
 	}
 }
 
@@ -84,8 +94,11 @@ func Outcome(status int) string {
 // Write logs r with its outcome as one JSON line (the logger's handler
 // decides the format; functions use slog's JSON handler).
 func Write(ctx context.Context, log *slog.Logger, requestID string, r *Record, status int) {
-	log.LogAttrs(ctx, slog.LevelInfo, "audit",
-		slog.String("requestId", requestID), slog.String("tenant", r.Tenant), slog.String("caller", r.Caller),
+	attrs := []slog.Attr{slog.String("requestId", requestID), slog.String("tenant", r.Tenant), slog.String("caller", r.Caller),
 		slog.String("action", r.Action), slog.String("target", r.Target),
-		slog.String("outcome", Outcome(status)), slog.Int("status", status))
+		slog.String("outcome", Outcome(status)), slog.Int("status", status)}
+	if r.External != "" {
+		attrs = append(attrs, slog.String("external", r.External))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }

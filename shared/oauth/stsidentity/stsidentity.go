@@ -247,7 +247,9 @@ func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.
 	}
 	// Only what the caller signed, and its signature, reach STS.
 	for _, name := range signed {
-		if name == "host" {
+		// Host is the endpoint's; Content-Length is the fixed body's (a
+		// caller that signed another body gets STS's refusal).
+		if name == "host" || name == "content-length" {
 			continue
 		}
 		canonical := textproto.CanonicalMIMEHeaderKey(name)

@@ -57,6 +57,8 @@ type federatedRequest struct {
 	clientID  string
 	assertion string
 	aws       bool
+	// token is the parsed OIDC token (not yet verified).
+	token *federation.Token
 }
 
 // readFederated reports whether the request authenticates with a
@@ -76,6 +78,7 @@ func readFederated(r *http.Request, form url.Values) (federatedRequest, bool, er
 			// private_key_jwt, or nothing federated can make of it.
 			return federatedRequest{}, false, nil
 		}
+		fr.token = t
 	default:
 		return federatedRequest{}, false, nil
 	}
@@ -147,7 +150,7 @@ func (s *Service) authenticateFederated(ctx context.Context, r *http.Request, te
 	if fr.aws {
 		ext, err = fed.authenticateAWS(ctx, rec.Federated, fr.assertion, realm)
 	} else {
-		ext, err = fed.authenticateOIDC(ctx, rec.Federated, fr.assertion, s.IssuerBase(r), ten, now)
+		ext, err = fed.authenticateOIDC(ctx, rec.Federated, fr.token, s.IssuerBase(r), ten, now)
 	}
 	var unavailable *unavailableError
 	switch {
@@ -175,12 +178,8 @@ type unavailableError struct {
 func (e *unavailableError) Error() string { return e.what + ": " + e.err.Error() }
 
 // authenticateOIDC finds the credential among creds that accepts the
-// external token raw, and returns the identity it names.
-func (f *Federation) authenticateOIDC(ctx context.Context, creds []federation.Credential, raw, issuerBase, ten string, now time.Time) (*token.External, error) {
-	t, err := federation.ParseToken(raw)
-	if err != nil {
-		return nil, err
-	}
+// external token t, and returns the identity it names.
+func (f *Federation) authenticateOIDC(ctx context.Context, creds []federation.Credential, t *federation.Token, issuerBase, ten string, now time.Time) (*token.External, error) {
 	var named []federation.Credential
 	for _, c := range creds {
 		if c.Type == federation.TypeOIDC && c.Issuer == t.Issuer() {

@@ -54,30 +54,24 @@ func MatchSubject(pattern, subject string) bool {
 // characters not in stops. Patterns are short and "**" is refused, so the
 // backtracking stays small: at most one branch per "*" and character.
 func matchWild(p, s, stops string) bool {
-	for p != "" {
-		star := strings.Index(p, Wildcard)
-		if star < 0 {
-			return p == s
-		}
-		lit := p[:star]
-		if !strings.HasPrefix(s, lit) {
-			return false
-		}
-		s, p = s[len(lit):], p[star+1:]
-		// The wildcard takes 1..n characters, none a stop.
-		n := 0
-		for n < len(s) && !strings.ContainsRune(stops, rune(s[n])) {
-			n++
-		}
-		if n == 0 {
-			return false
-		}
-		for take := n; take >= 1; take-- {
-			if matchWild(p, s[take:], stops) {
-				return true
-			}
-		}
+	star := strings.Index(p, Wildcard)
+	if star < 0 {
+		return p == s
+	}
+	lit := p[:star]
+	if !strings.HasPrefix(s, lit) {
 		return false
 	}
-	return s == ""
+	s, p = s[len(lit):], p[star+1:]
+	// The wildcard takes 1..n characters, none a stop.
+	n := 0
+	for n < len(s) && !strings.ContainsRune(stops, rune(s[n])) {
+		n++
+	}
+	for take := n; take >= 1; take-- {
+		if matchWild(p, s[take:], stops) {
+			return true
+		}
+	}
+	return false
 }

@@ -67,7 +67,9 @@ func (a *Policies) Authorize(ctx context.Context, p Principal, act, sc string) e
 // a tenant owner may give such a client a credential or change its rights.
 func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error) {
 	g, err := a.holdings(ctx, tenant, subjectID)
-	if err != nil || len(g.TrustedBy) == 0 {
+	// The caller itself is what it is: on its own record it may only
+	// narrow, which confers nothing on anyone.
+	if err != nil || len(g.TrustedBy) == 0 || PrincipalFrom(ctx).Subject == subjectID {
 		return g, err
 	}
 	g.Direct = append(slices.Clone(g.Direct), policy.Policy{Subject: subjectID, Action: action.Owner, Scope: "/"})

@@ -31,7 +31,7 @@ func (s *Service) authenticateClient(r *http.Request, ten string, form url.Value
 	if fr, ok, err := readFederated(r, form); err != nil {
 		return caller{}, err
 	} else if ok {
-		return s.authenticateFederated(r.Context(), r, ten, fr)
+		return s.authenticateFederated(r.Context(), r, ten, fr, action)
 	}
 	creds, err := readClientAuthentication(r, form)
 	if errors.Is(err, errNoClientAuthentication) {

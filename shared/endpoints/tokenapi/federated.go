@@ -103,15 +103,15 @@ func errIssuerUnavailable(what string) error {
 }
 
 // authenticateFederated authenticates fr's client with one of its
-// federated credentials. One storage read gets the client, its credentials
+// federated credentials, for the audited action. One storage read gets the client, its credentials
 // and the attempts counted for the caller's address; an address past its
 // threshold gets 429 before any outside request. A failure is counted for
 // the address alone (one write) and is invalid_client, alike for unknown
 // clients, unknown issuers and mismatches; an unreachable issuer or STS is
 // 503 and not counted.
-func (s *Service) authenticateFederated(ctx context.Context, r *http.Request, ten string, fr federatedRequest) (caller, error) {
+func (s *Service) authenticateFederated(ctx context.Context, r *http.Request, ten string, fr federatedRequest, action string) (caller, error) {
 	realm := tenant.Issuer(s.IssuerBase(r), ten)
-	audit.Note(ctx, "token.issue", lockout.CounterKey(fr.clientID))
+	audit.Note(ctx, action, lockout.CounterKey(fr.clientID))
 	address := lockout.Address(r.RemoteAddr)
 	now := s.Now()
 	at := store.Attempts{Tenant: ten, Key: lockout.AddressKey(address), Address: address}

@@ -20,7 +20,9 @@ func (trustedGrants) Grants(_ context.Context, _, subjectID string) (policy.Gran
 	return policy.Grants{}, nil
 }
 
-func (trustedGrants) TokenRevoked(context.Context, string, string, string) (bool, error) { return false, nil }
+func (trustedGrants) TokenRevoked(context.Context, string, string, string) (bool, error) {
+	return false, nil
+}
 
 // TestTrustChainsCountInHoldings: what a client trusted by another
 // tenant's client holds, to whoever would confer or take it, includes

@@ -19,7 +19,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/machine-iam/machine-iam/local/ststest"
 	"github.com/machine-iam/machine-iam/shared/oauth/stsidentity"
@@ -100,15 +99,7 @@ func (is *testIssuer) sign(t *testing.T, claims map[string]any) string {
 
 func signWith(t *testing.T, key any, kid string, alg jose.SignatureAlgorithm, claims map[string]any) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jwt.Signed(s).Claims(claims).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return assertionSigner{key: key, alg: alg, kid: kid}.sign(t, claims)
 }
 
 // federatedToken asks for a token of client cid with a federated assertion,

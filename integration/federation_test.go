@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -168,6 +169,16 @@ func TestFederatedGitHubActions(t *testing.T) {
 	}
 	if !found {
 		t.Error("no audit line names the external identity")
+	}
+	// With the issuer's keys cached: the client's partition and the
+	// address's count, read at once, and the signature; nothing fetched.
+	env.calls.reset()
+	fetched := is.jwksCalls.Load()
+	if r := federatedToken(t, hc, "default", cid, jwtBearer, is.sign(t, is.job(env.base))); r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 1, "DynamoDB:GetItem": 1, "KMS:Sign": 1}; !maps.Equal(got, want) || is.jwksCalls.Load() != fetched {
+		t.Errorf("calls = %v, want %v and no fetch", got, want)
 	}
 
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)

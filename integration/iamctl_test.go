@@ -201,6 +201,15 @@ func TestIamctlManagesATenant(t *testing.T) {
 	if k.Kid != "cli-key-1" || !strings.Contains(c.ok("keys", "list", id), "cli-key-1") {
 		t.Fatalf("key %+v", k)
 	}
+	var fc struct{ ID, Audience string }
+	c.json(&fc, "federated", "add", id, "--issuer", "https://token.actions.githubusercontent.com", "--subject",
+		"repo:acme/erp:ref:refs/heads/main", "--claim", "repository_owner_id=4242", "--description", "CI export job")
+	if fc.Audience != res.Issuer || !strings.Contains(c.ok("federated", "list", id), "repo:acme/erp:ref:refs/heads/main") {
+		t.Fatalf("federated credential %+v (audience should be the tenant's issuer %s)", fc, res.Issuer)
+	}
+	var aws struct{ ID string }
+	c.json(&aws, "federated", "add", id, "--aws-principal", "arn:aws:iam::123456789012:role/erp-export", "--description", "ERP Lambda")
+	c.expect(64, "federated", "add", id, "--description", "neither")
 
 	var g struct{ ID, SubjectID string }
 	c.json(&g, "groups", "create", "--name", "exporters", "--description", "Export jobs")
@@ -232,6 +241,8 @@ func TestIamctlManagesATenant(t *testing.T) {
 	c.ok("groups", "remove", g.ID, subject)
 	c.ok("groups", "delete", g.ID)
 	c.ok("keys", "delete", id, k.ID)
+	c.ok("federated", "delete", id, fc.ID)
+	c.ok("federated", "delete", id, aws.ID)
 	c.ok("secrets", "delete", id, sec.ID)
 	c.ok("clients", "delete", id)
 	c.expect(4, "clients", "get", id)
@@ -257,6 +268,7 @@ func TestIamctlPlanAndApply(t *testing.T) {
 	out := c.expect(2, "plan", "-f", doc)
 	for _, want := range []string{`+ group "payment-jobs"`, `+ client "invoice-exporter"`, `+ client "payment-runner"`,
 		"+ policy       banking.pis.read on /companies/42/payments", "+ public key   kid payment-runner-2026-11",
+		"+ federated    oidc https://token.actions.githubusercontent.com repo:acme/payments:environment:production",
 		"+ secret       generated", "Plan: 3 to create, 0 to change, 0 to delete."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("first plan lacks %q:\n%s", want, out)

@@ -33,6 +33,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/local/gateway"
 	"github.com/machine-iam/machine-iam/local/stack"
+	"github.com/machine-iam/machine-iam/local/ststest"
 	"github.com/machine-iam/machine-iam/operator"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
@@ -54,6 +55,10 @@ type harness struct {
 	hashes  *countingHasher
 	admin   operator.Result
 	http    *http.Client
+	// sts stands in for AWS STS (GetCallerIdentity), at stsURL, the one
+	// endpoint of the deployment's allow-list.
+	sts    *ststest.Server
+	stsURL string
 }
 
 // testHasher is argon2id with a small cost so the suite stays fast; the
@@ -76,6 +81,10 @@ func run(m *testing.M) int {
 	}
 	h := &harness{base: "http://" + ln.Addr().String(), calls: &callCounter{}, clock: &clock{}, iam: &iamRecorder{}, audit: &lineBuffer{}, proxies: map[string]*faultProxy{},
 		hashes: &countingHasher{Hasher: testHasher}, http: &http.Client{Timeout: 30 * time.Second}}
+	h.sts = ststest.New(stsRoles...)
+	stsServer := httptest.NewServer(h.sts)
+	defer stsServer.Close()
+	h.stsURL = stsServer.URL
 	var proxyErr error
 	svc, err := stack.StartService(ctx, stack.ServiceOptions{
 		IssuerBase: h.base,
@@ -104,6 +113,7 @@ func run(m *testing.M) int {
 			d.Audit = slog.New(slog.NewJSONHandler(h.audit, nil))
 			d.Hasher = h.hashes
 			d.Verifier = secret.NewVerifier(h.hashes, secret.DefaultCacheEntries)
+			d.Config.Federation.STSEndpoints = []string{h.stsURL}
 		},
 	})
 	if err == nil {

@@ -306,13 +306,13 @@ func TestCustomResourceRefusals(t *testing.T) {
 	p.succeed(p.event(cfn.RequestDelete, failed.PhysicalResourceID, owner, nil))
 
 	for reason, change := range map[string]func(map[string]any){
-		`unknown property "Secret"`:            func(m map[string]any) { m["Secret"] = "x" },
-		"Name is required":                     func(m map[string]any) { delete(m, "Name") },
-		"Tenant must be a tenant name":         func(m map[string]any) { m["Tenant"] = "Not A Tenant" },
-		"AccessTokenLifetime must be a number": func(m map[string]any) { m["AccessTokenLifetime"] = "soon" },
-		"give PublicKeys or SecretArn":         func(m map[string]any) { delete(m, "SecretArn") },
-		"reading SecretArn":                    func(m map[string]any) { m["SecretArn"] = "arn:missing" },
-		"SecretArn must be the ARN":            func(m map[string]any) { m["SecretArn"] = "machine-iam/x" },
+		`unknown property "Secret"`:                          func(m map[string]any) { m["Secret"] = "x" },
+		"Name is required":                                   func(m map[string]any) { delete(m, "Name") },
+		"Tenant must be a tenant name":                       func(m map[string]any) { m["Tenant"] = "Not A Tenant" },
+		"AccessTokenLifetime must be a number":               func(m map[string]any) { m["AccessTokenLifetime"] = "soon" },
+		"give PublicKeys, FederatedCredentials or SecretArn": func(m map[string]any) { delete(m, "SecretArn") },
+		"reading SecretArn":                                  func(m map[string]any) { m["SecretArn"] = "arn:missing" },
+		"SecretArn must be the ARN":                          func(m map[string]any) { m["SecretArn"] = "machine-iam/x" },
 		"names the provisioner's own secret": func(m map[string]any) {
 			m["SecretArn"] = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:machine-iam-provisioner"
 		},
@@ -463,7 +463,7 @@ func TestExampleStackDeclaresWhatTheFileDoes(t *testing.T) {
 }
 
 // describeClient summarises what a client may do: its scopes, lifetime,
-// claims, key ids and effective permissions.
+// claims, key ids, federated credentials and effective permissions.
 func describeClient(t *testing.T, admin, name string) string {
 	t.Helper()
 	r := send(t, http.MethodGet, "/v1/clients?searchText="+name, admin, nil)
@@ -477,14 +477,19 @@ func describeClient(t *testing.T, admin, name string) string {
 	for _, k := range send(t, http.MethodGet, "/v1/clients/"+id+"/keys", admin, nil).json(t)["items"].([]any) {
 		kids = append(kids, k.(map[string]any)["kid"].(string))
 	}
+	var federated []string
+	for _, f := range send(t, http.MethodGet, "/v1/clients/"+id+"/federated-credentials", admin, nil).json(t)["items"].([]any) {
+		m := f.(map[string]any)
+		federated = append(federated, fmt.Sprint(m["issuer"], " ", m["subject"], " ", m["claims"]))
+	}
 	var perms []string
 	for _, p := range send(t, http.MethodGet, "/v1/subjects/client-"+id+"/permissions", admin, nil).json(t)["data"].([]any) {
 		m := p.(map[string]any)
 		perms = append(perms, m["action"].(string)+" on "+m["scope"].(string))
 	}
 	slices.Sort(perms)
-	return fmt.Sprintf("scopes=%v lifetime=%v claims=%v kids=%v permissions=%v",
-		cl["allowedScopes"], cl["accessTokenLifetime"], cl["tokenClaims"], kids, perms)
+	return fmt.Sprintf("scopes=%v lifetime=%v claims=%v kids=%v federated=%v permissions=%v",
+		cl["allowedScopes"], cl["accessTokenLifetime"], cl["tokenClaims"], kids, federated, perms)
 }
 
 // TestCustomResourceForgedEvents: whoever may invoke the function could send

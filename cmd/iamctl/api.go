@@ -68,16 +68,26 @@ func (c *clientFlags) apply(f *flags, spec *wire.ClientSpec) error {
 		spec.AccessTokenLifetime = c.lifetime
 	}
 	if set["claim"] {
-		spec.TokenClaims = map[string]string{}
-		for _, kv := range c.claims {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				return usagef("--claim %q is not NAME=VALUE", kv)
-			}
-			spec.TokenClaims[k] = v
+		m, err := keyValues("claim", c.claims)
+		if err != nil {
+			return err
 		}
+		spec.TokenClaims = m
 	}
 	return nil
+}
+
+// keyValues reads the NAME=VALUE arguments of a repeatable flag.
+func keyValues(flagName string, kvs []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, usagef("--%s %q is not NAME=VALUE", flagName, kv)
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 func clientsList(f *flags) runner {

@@ -79,6 +79,13 @@ var commands = []command{
 		about: "delete a public key", flags: keysDelete},
 	{group: "credentials", name: "unused", section: secClients, synopsis: "[--days N]", common: apiFlags,
 		about: "list every secret and key of the tenant not used for N days (90), never-used ones by their age", flags: credentialsUnused},
+	{group: "federated", name: "list", section: secClients, synopsis: "CLIENT_ID", nargs: 1, common: apiFlags,
+		about: "list a client's federated credentials", flags: federatedList},
+	{group: "federated", name: "add", section: secClients, nargs: 1, common: apiFlags,
+		synopsis: "CLIENT_ID --description D (--issuer URL --subject S [--audience A] [--claim K=V]... [--jwks FILE] | --aws-principal ARN [--aws-role-id AROA...])",
+		about:    "trust an OIDC issuer's tokens or an AWS role instead of a secret (docs/federation.md)", flags: federatedAdd},
+	{group: "federated", name: "delete", section: secClients, synopsis: "CLIENT_ID CREDENTIAL_ID", nargs: 2, common: apiFlags,
+		about: "delete a federated credential", flags: federatedDelete},
 
 	{group: "policies", name: "list", section: secPolicies, synopsis: "[--subject S] [--action A] [--scope S] [--inherited] [--derived]",
 		common: apiFlags, about: "list policies, all or those the flags select", flags: policiesList},
@@ -218,7 +225,7 @@ func writeHelp(w io.Writer) {
 API commands act as a client of one tenant: IAM_BASE_URL, IAM_TENANT, IAM_CLIENT_ID
 and IAM_CLIENT_SECRET, or a profile (--profile FILE or IAMCTL_PROFILE); their output
 is a table, or JSON with -o json. "iamctl GROUP --help" shows a group's commands with
-their arguments (GROUP is clients, secrets, keys, policies, actions, groups or
+their arguments (GROUP is clients, secrets, keys, federated, policies, actions, groups or
 subjects); "iamctl COMMAND --help" shows a command's flags.
 
 Exit codes: 0 done; 1 failed; 2 plan found changes; 3 check denied; 4 not found;

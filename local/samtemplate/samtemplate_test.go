@@ -23,7 +23,8 @@ func TestProjectTemplate(t *testing.T) {
 		},
 		"ClientsFunction": {{Method: "ANY", Path: "/v1/clients"}, {Method: "ANY", Path: "/v1/clients/{clientId}"},
 			{Method: "ANY", Path: "/v1/clients/{clientId}/revoke-tokens"}, {Method: "ANY", Path: "/v1/clients/{clientId}/unlock"}, {Method: "ANY", Path: "/{proxy+}"}},
-		"SecretsFunction": {{Method: "ANY", Path: "/v1/clients/{clientId}/keys"}, {Method: "ANY", Path: "/v1/clients/{clientId}/keys/{keyId}"},
+		"SecretsFunction": {{Method: "ANY", Path: "/v1/clients/{clientId}/federated-credentials"}, {Method: "ANY", Path: "/v1/clients/{clientId}/federated-credentials/{credentialId}"},
+			{Method: "ANY", Path: "/v1/clients/{clientId}/keys"}, {Method: "ANY", Path: "/v1/clients/{clientId}/keys/{keyId}"},
 			{Method: "ANY", Path: "/v1/clients/{clientId}/secrets"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/import"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/{secretId}"}},
 		"PoliciesFunction": {
 			{Method: "ANY", Path: "/v1/actions"}, {Method: "ANY", Path: "/v1/permissions/check"}, {Method: "ANY", Path: "/v1/policies"},

@@ -173,8 +173,13 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 			return err
 		}
 		cfg, err := app.ConfigFromEnv(func(k string) string {
-			if k == "ISSUER_URL" {
+			switch k {
+			case "ISSUER_URL":
 				return opts.IssuerBase
+			case "FEDERATION_ALLOW_LOCAL_ISSUERS":
+				// The local stack's issuers are http on loopback: its own
+				// tenants, and test issuers beside it.
+				return "true"
 			}
 			if v := fnEnv[k]; strings.HasPrefix(v, "{{resolve:secretsmanager:") {
 				return localSecret(v)

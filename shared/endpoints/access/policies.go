@@ -61,8 +61,25 @@ func (a *Policies) Authorize(ctx context.Context, p Principal, act, sc string) e
 
 // Holdings implements Authorizer: the subject's grants, then its groups'
 // in one call (store.Policies.Grants). A subject that does not exist holds
-// nothing.
+// nothing. Trust chains count: a client whose tokens a client of another
+// tenant accepts (a federated credential there) can act as that client
+// too, and what that one holds is counted, in this tenant, as owner on /;
+// so only a tenant owner may give such a client a credential or change its
+// rights.
 func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error) {
+	g, err := a.holdings(ctx, tenant, subjectID)
+	// The caller itself is what it is: on its own record it may only
+	// narrow, which confers nothing on anyone.
+	if err != nil || len(g.TrustedBy) == 0 || PrincipalFrom(ctx).Subject == subjectID {
+		return g, err
+	}
+	g.Direct = append(slices.Clone(g.Direct), policy.Policy{Subject: subjectID, Action: action.Owner, Scope: "/"})
+	return g, nil
+}
+
+// holdings is what the subject itself holds, trust chains aside: what a
+// caller has to confer.
+func (a *Policies) holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error) {
 	g, err := a.Grants.Grants(ctx, tenant, subjectID)
 	if errors.Is(err, store.ErrSubjectNotFound) {
 		return policy.Grants{}, nil
@@ -75,7 +92,7 @@ func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (poli
 // that a client naming the management audience holds what one naming none
 // does.
 func (a *Policies) Lacks(ctx context.Context, p Principal, conferred ...policy.Grants) ([]string, error) {
-	held, err := a.Holdings(ctx, p.Tenant, p.Subject)
+	held, err := a.holdings(ctx, p.Tenant, p.Subject)
 	if err != nil {
 		return nil, err
 	}

@@ -28,12 +28,8 @@ func (s *Service) listKeys(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Service) createKey(w http.ResponseWriter, r *http.Request) error {
-	cid, err := clientID(r)
+	cid, req, err := readCreate[wire.KeyRequest](w, r)
 	if err != nil {
-		return err
-	}
-	var req wire.KeyRequest
-	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	f := httpapi.Fields{}

@@ -37,6 +37,7 @@ const (
 type Store interface {
 	store.Secrets
 	store.Keys
+	store.FederatedCredentials
 }
 
 // Service is what the secrets function needs: client secrets and client
@@ -48,11 +49,17 @@ type Service struct {
 	Tags  *secret.Tagger
 	Guard *access.Guard
 	Now   func() time.Time
+	// IssuerBase is the deployment's issuer base, which federated
+	// credentials are checked against; AllowLocalIssuers admits http
+	// issuers (local development only).
+	IssuerBase        func(*http.Request) string
+	AllowLocalIssuers bool
 }
 
 // New is the handler of the secrets function.
 func New(d *app.Deps) *app.Handler {
-	s := &Service{Secrets: d.Store, Hasher: d.Hasher, Tags: d.Tags, Guard: d.Guard(), Now: d.Now}
+	s := &Service{Secrets: d.Store, Hasher: d.Hasher, Tags: d.Tags, Guard: d.Guard(), Now: d.Now,
+		IssuerBase: d.IssuerBase, AllowLocalIssuers: d.Config.Federation.AllowLocalIssuers}
 	return d.Instrument(s.Handler())
 }
 
@@ -80,6 +87,14 @@ func (s *Service) Handler() *httpapi.Router {
 	})
 	rt.Route("/v1/clients/{clientId}/keys/{keyId}", httpapi.Methods{
 		http.MethodDelete: guard(ActionDelete, s.deleteKey),
+	})
+	// So is a federated credential.
+	rt.Route("/v1/clients/{clientId}/federated-credentials", httpapi.Methods{
+		http.MethodGet:  guard(ActionRead, s.listFederated),
+		http.MethodPost: guard(ActionCreate, s.createFederated),
+	})
+	rt.Route("/v1/clients/{clientId}/federated-credentials/{credentialId}", httpapi.Methods{
+		http.MethodDelete: guard(ActionDelete, s.deleteFederated),
 	})
 	return rt
 }
@@ -134,6 +149,17 @@ func writeCredentials[T, W any](w http.ResponseWriter, r *http.Request, read fun
 	return nil
 }
 
+// readCreate reads a create request: the path's client and the body.
+func readCreate[T any](w http.ResponseWriter, r *http.Request) (string, T, error) {
+	var req T
+	cid, err := clientID(r)
+	if err != nil {
+		return "", req, err
+	}
+	err = httpapi.DecodeJSON(w, r, &req)
+	return cid, req, err
+}
+
 func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	return s.addSecret(w, r, ActionCreate, secret.Spec.Validate)
 }
@@ -149,12 +175,8 @@ func (s *Service) importSecret(w http.ResponseWriter, r *http.Request) error {
 // addSecret creates a secret from the request body, checked by validate, and
 // notes it in the audit line as action.
 func (s *Service) addSecret(w http.ResponseWriter, r *http.Request, action string, validate func(secret.Spec, time.Time) map[string][]string) error {
-	cid, err := clientID(r)
+	cid, req, err := readCreate[wire.SecretRequest](w, r)
 	if err != nil {
-		return err
-	}
-	var req wire.SecretRequest
-	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	spec, err := s.spec(req, validate)

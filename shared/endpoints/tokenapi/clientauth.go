@@ -19,6 +19,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
+	"github.com/machine-iam/machine-iam/shared/oauth/token"
 	"github.com/machine-iam/machine-iam/shared/runtime/metric"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
@@ -30,6 +31,11 @@ import (
 // invalid_client (or a 429 of the throttle).
 func (s *Service) authenticateClient(r *http.Request, ten string, form url.Values, action string) (caller, error) {
 	realm := tenant.Issuer(s.IssuerBase(r), ten)
+	if fr, ok, err := readFederated(r, form); err != nil {
+		return caller{}, err
+	} else if ok {
+		return s.authenticateFederated(r.Context(), r, ten, fr, action)
+	}
 	creds, err := readClientAuthentication(r, form)
 	if errors.Is(err, errNoClientAuthentication) {
 		// RFC 6749 §5.2: no client authentication is invalid_client; the
@@ -321,6 +327,8 @@ type caller struct {
 	revocations int64
 	// method is how it authenticated, for the metrics.
 	method string
+	// external is the outside identity of a federated authentication.
+	external *token.External
 }
 
 // authenticated is the caller rec holds; rec.Client is not nil.

@@ -50,7 +50,7 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 		lifetime = s.MaxLifetime
 	}
 	grant := token.Grant{Issuer: realm, Tenant: ten, Subject: c.SubjectID(), ClientID: c.ID, Scopes: scopes,
-		Audiences: audiences, Lifetime: lifetime, Claims: c.TokenClaims}
+		Audiences: audiences, Lifetime: lifetime, Claims: c.TokenClaims, External: c.external}
 	now := s.Now()
 	state := c.revocationState()
 	if s.Reuse != nil {

@@ -16,7 +16,17 @@ const (
 	reasonInvalidSecret    = "invalid_secret"    // unknown client, or no secret of its matched
 	reasonInvalidAssertion = "invalid_assertion" // unknown client, or the assertion was refused
 	reasonRefused          = "refused"           // refused otherwise (the client's state)
+	reasonInvalidFederated = "invalid_federated" // unknown client, or no federated credential accepted the identity
 )
+
+// federatedMethod names a federated authentication (the AuthMethod
+// dimension).
+func federatedMethod(aws bool) string {
+	if aws {
+		return "federated_aws"
+	}
+	return "federated_oidc"
+}
 
 // method names how cr authenticates (the AuthMethod dimension).
 func (cr presented) method() string {

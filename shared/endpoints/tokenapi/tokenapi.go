@@ -63,7 +63,11 @@ type Service struct {
 	MaxAssertionLifetime time.Duration
 	// Uses keeps each credential's last use; nil keeps none.
 	Uses store.Uses
-	Now  func() time.Time
+	// Federation, when set, accepts federated credentials, read and
+	// counted in FederationStore.
+	Federation      *Federation
+	FederationStore FederationStore
+	Now             func() time.Time
 }
 
 // New is the handler of the token function.
@@ -76,6 +80,9 @@ func New(d *app.Deps) *app.Handler {
 		Verifier: &token.Verifier{Keys: d.Signer, Now: d.Now}, Actions: d.Actions,
 		MaxLifetime: d.Config.MaxTokenLifetime, MaxAssertionLifetime: d.Config.MaxAssertionLifetime,
 		Uses: d.Store,
+		Federation: NewFederation(d.Config.Federation.AllowLocalIssuers, d.Config.Federation.MaxTokenLifetime,
+			d.Config.Federation.STSEndpoints, d.Now),
+		FederationStore: d.Store,
 	}
 	if p := d.Config.TokenReusePercent; p > 0 {
 		s.Reuse = &token.Reuse{MinRemaining: float64(p) / 100, Max: 10_000}

@@ -43,6 +43,10 @@ type Grants struct {
 	TokenRights
 	// Revocation says which of the subject's tokens no longer count.
 	Revocation Revocation
+	// TrustedBy names, for a client, the clients of other tenants whose
+	// federated credentials accept its tokens ("<tenant>/<subjectId>"):
+	// whoever can act as it can act as them too.
+	TrustedBy []string
 }
 
 // Revocation is what was revoked of a client's access tokens: every token

@@ -10,7 +10,7 @@ import (
 )
 
 var reserved = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "scopes", "permissions", "tid",
-	"auth_time", "acr", "amr", "groups", "roles", "entitlements", "cnf", "act", "may_act", "azp", "nonce",
+	"auth_time", "acr", "amr", "groups", "roles", "entitlements", "cnf", "act", "may_act", "azp", "nonce", "ext",
 	"typ", "at_hash", "c_hash", "sid"}
 
 // Reserved reports whether name is a claim this service sets or a protocol

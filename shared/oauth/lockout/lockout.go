@@ -80,6 +80,16 @@ func Digest(clientID string) string {
 	return "x" + hex.EncodeToString(sum[:20])
 }
 
+// AddressKey is the storage key under which failed federated
+// authentications from address (an Address) are counted: per address
+// alone, whatever client they name, since a signed token cannot be guessed
+// and counting toward the client would let anyone on a shared CI address
+// lock it out. It never equals a CounterKey (an id, or "x" and a digest).
+func AddressKey(address string) string {
+	sum := sha256.Sum256([]byte(address))
+	return "f" + hex.EncodeToString(sum[:20])
+}
+
 // Address is the throttling key of a caller address (API Gateway's
 // requestContext.http.sourceIp, with or without a port): an IPv4 address
 // as is, an IPv6 address by its /64 prefix, since one host usually holds a

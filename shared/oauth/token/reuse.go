@@ -43,7 +43,7 @@ func reuseKey(g Grant) string {
 	}
 	slices.Sort(claims)
 	return strings.Join([]string{g.Issuer, g.Tenant, g.ClientID, g.Subject, strings.Join(g.Scopes, " "),
-		strings.Join(g.Audiences, " "), g.Lifetime.String(), strings.Join(claims, "\x01")}, "\x00")
+		strings.Join(g.Audiences, " "), g.Lifetime.String(), strings.Join(claims, "\x01"), g.External.key()}, "\x00")
 }
 
 // Get returns a remembered token for g that is fresh enough at now and was

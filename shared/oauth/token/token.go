@@ -43,7 +43,27 @@ type Claims struct {
 	NotBefore int64             `json:"nbf"`
 	Expiry    int64             `json:"exp"`
 	ID        string            `json:"jti"`
+	External  *External         `json:"ext,omitempty"`
 	Extra     map[string]string `json:"-"`
+}
+
+// External names the outside identity a client authenticated with through
+// a federated credential (the ext claim): the issuer and subject of the
+// OIDC token it presented, or for AWS the STS endpoint and the caller's
+// ARN. Resource servers log it to know who really called; what the token
+// may do is still the client's (sub), not the external identity's.
+type External struct {
+	Issuer  string `json:"iss"`
+	Subject string `json:"sub"`
+}
+
+// key is e in a token reuse key: a token minted for one external identity
+// is never handed to another.
+func (e *External) key() string {
+	if e == nil {
+		return ""
+	}
+	return e.Issuer + "\x02" + e.Subject
 }
 
 // Audiences is the aud claim: one string for one audience, as most
@@ -127,6 +147,9 @@ type Grant struct {
 	Lifetime time.Duration
 	// Claims are the client's own claims, added to the token.
 	Claims map[string]string
+	// External, when set, is the outside identity the client
+	// authenticated with (the ext claim).
+	External *External
 }
 
 // Mint returns a signed token for g and its claims. The only remote call is
@@ -148,7 +171,7 @@ func (m *Minter) Mint(ctx context.Context, g Grant) (string, Claims, error) {
 		Issuer: g.Issuer, Subject: g.Subject, Audience: aud, ClientID: g.ClientID,
 		Scope: strings.Join(g.Scopes, " "), Tenant: g.Tenant,
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: now.Add(lifetime).Unix(), ID: newJTI(),
-		Extra: g.Claims,
+		Extra: g.Claims, External: g.External,
 	}
 	header, err := json.Marshal(struct {
 		Alg string `json:"alg"`

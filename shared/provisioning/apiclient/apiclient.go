@@ -379,6 +379,25 @@ func (c *Client) DeleteKey(ctx context.Context, clientID, keyID string) error {
 	return c.delete(ctx, "/v1/clients/"+esc(clientID)+"/keys/"+esc(keyID), nil)
 }
 
+// ListFederatedCredentials lists a client's federated credentials.
+func (c *Client) ListFederatedCredentials(ctx context.Context, clientID string) ([]wire.FederatedCredential, error) {
+	var list wire.List[wire.FederatedCredential]
+	err := c.get(ctx, "/v1/clients/"+esc(clientID)+"/federated-credentials", nil, &list)
+	return list.Items, err
+}
+
+// CreateFederatedCredential adds a federated credential.
+func (c *Client) CreateFederatedCredential(ctx context.Context, clientID string, body wire.FederatedCredentialRequest) (wire.FederatedCredential, error) {
+	var fc wire.FederatedCredential
+	err := c.post(ctx, "/v1/clients/"+esc(clientID)+"/federated-credentials", body, &fc)
+	return fc, err
+}
+
+// DeleteFederatedCredential removes a federated credential.
+func (c *Client) DeleteFederatedCredential(ctx context.Context, clientID, credentialID string) error {
+	return c.delete(ctx, "/v1/clients/"+esc(clientID)+"/federated-credentials/"+esc(credentialID), nil)
+}
+
 // PolicyFilter selects policies; empty fields select all.
 type PolicyFilter struct {
 	Subject, Action, Scope string

@@ -476,7 +476,10 @@ type Properties struct {
 	Policies            []provision.Grant
 	Groups              []string
 	PublicKeys          []provision.PublicKey
-	SecretArn           string
+	// FederatedCredentials are the client's federated credentials
+	// ([{Type, Issuer, Subject, Audience, Claims, Jwks, Principal, RoleId, Description}]).
+	FederatedCredentials []provision.FederatedCredential
+	SecretArn            string
 }
 
 // maxDescription is the API's (client.MaxDescriptionLength; the client
@@ -487,7 +490,7 @@ func parseProperties(raw map[string]any) (Properties, error) {
 	var p Properties
 	// ServiceTimeout is CloudFormation's own, sent when a stack sets it.
 	known := []string{"ServiceToken", "ServiceTimeout", "Tenant", "Name", "Description", "Scopes", "Audiences", "AccessTokenLifetime",
-		"TokenClaims", "Policies", "Groups", "PublicKeys", "SecretArn"}
+		"TokenClaims", "Policies", "Groups", "PublicKeys", "FederatedCredentials", "SecretArn"}
 	for k := range raw {
 		if !slices.Contains(known, k) {
 			return p, fmt.Errorf("unknown property %q; known: %s", k, strings.Join(known[1:], ", "))
@@ -521,6 +524,7 @@ func parseProperties(raw map[string]any) (Properties, error) {
 	}{
 		{"Scopes", &p.Scopes}, {"Audiences", &p.Audiences}, {"TokenClaims", &p.TokenClaims},
 		{"Policies", &p.Policies}, {"Groups", &p.Groups}, {"PublicKeys", &p.PublicKeys},
+		{"FederatedCredentials", &p.FederatedCredentials},
 	} {
 		v, ok := raw[f.key]
 		if !ok {
@@ -540,11 +544,18 @@ func parseProperties(raw map[string]any) (Properties, error) {
 			errs = append(errs, fmt.Errorf("PublicKeys[%d]: Jwk needs a kid", i))
 		}
 	}
+	for i, f := range p.FederatedCredentials {
+		// Jwks given as a JSON string is read as JSON, as Jwk is.
+		var s string
+		if json.Unmarshal(f.JWKS, &s) == nil {
+			p.FederatedCredentials[i].JWKS = json.RawMessage(s)
+		}
+	}
 	if p.SecretArn != "" && !strings.HasPrefix(p.SecretArn, "arn:") {
 		errs = append(errs, errors.New("property SecretArn must be the ARN of a Secrets Manager secret"))
 	}
-	if len(p.PublicKeys) == 0 && p.SecretArn == "" {
-		errs = append(errs, errors.New("give PublicKeys or SecretArn: a client needs a credential"))
+	if len(p.PublicKeys) == 0 && len(p.FederatedCredentials) == 0 && p.SecretArn == "" {
+		errs = append(errs, errors.New("give PublicKeys, FederatedCredentials or SecretArn: a client needs a credential"))
 	}
 	return p, errors.Join(errs...)
 }
@@ -566,6 +577,7 @@ func (p Properties) client() provision.Client {
 		Name: p.Name, Description: p.Description, GrantTypes: []string{"client_credentials"},
 		Scopes: p.Scopes, Audiences: p.Audiences, AccessTokenLifetime: p.AccessTokenLifetime,
 		TokenClaims: p.TokenClaims, Policies: p.Policies, Groups: p.Groups, PublicKeys: p.PublicKeys,
+		FederatedCredentials: p.FederatedCredentials,
 	}
 }
 

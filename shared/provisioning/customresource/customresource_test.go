@@ -85,3 +85,24 @@ func TestForeignResponseURLIsLoggedAsAnErrorWithoutItsQuery(t *testing.T) {
 		t.Errorf("log = %s", got)
 	}
 }
+
+func TestParsePropertiesTakesFederatedCredentials(t *testing.T) {
+	p, err := parseProperties(map[string]any{
+		"Tenant": "acme", "Name": "deployer",
+		"FederatedCredentials": []any{
+			map[string]any{"Type": "oidc", "Issuer": "https://token.actions.githubusercontent.com", "Subject": "repo:acme/orders:environment:prod",
+				"Claims": map[string]any{"repository_owner_id": "42"}, "Jwks": `{"keys":[{"kty":"EC"}]}`},
+			map[string]any{"Type": "aws", "Principal": "arn:aws:iam::123456789012:role/orders", "RoleId": "AROAEXAMPLEEXAMPLE01"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := p.FederatedCredentials
+	if len(f) != 2 || f[0].Claims["repository_owner_id"] != "42" || string(f[0].JWKS) != `{"keys":[{"kty":"EC"}]}` || f[1].RoleID != "AROAEXAMPLEEXAMPLE01" {
+		t.Fatalf("%+v", f)
+	}
+	if len(p.client().FederatedCredentials) != 2 {
+		t.Error("the client declares no federated credentials")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +25,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
+	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
 
 // Schema is the published JSON Schema of a Document.
@@ -58,8 +60,11 @@ type Client struct {
 	AccessTokenLifetime int               `json:"accessTokenLifetime,omitempty"`
 	TokenClaims         map[string]string `json:"tokenClaims,omitempty"`
 	PublicKeys          []PublicKey       `json:"publicKeys,omitempty"`
-	Policies            []Grant           `json:"policies,omitempty"`
-	Groups              []string          `json:"groups,omitempty"`
+	// FederatedCredentials are the outside identities it accepts instead
+	// of a secret.
+	FederatedCredentials []FederatedCredential `json:"federatedCredentials,omitempty"`
+	Policies             []Grant               `json:"policies,omitempty"`
+	Groups               []string              `json:"groups,omitempty"`
 	// ClientID is the id a create registers the client under (a client
 	// moved from another server keeps its client_id).
 	ClientID string `json:"clientId,omitempty"`
@@ -154,6 +159,51 @@ func (k PublicKey) Kid() string {
 	var v struct{ Kid string }
 	_ = json.Unmarshal(k.JWK, &v)
 	return v.Kid
+}
+
+// FederatedCredential is a federated credential, identified by what it
+// trusts: every member but the description (a credential is never
+// changed, only added and deleted). An absent audience is the one the
+// server gives, the tenant's issuer.
+type FederatedCredential struct {
+	Type        string            `json:"type"`
+	Issuer      string            `json:"issuer,omitempty"`
+	Subject     string            `json:"subject,omitempty"`
+	Audience    string            `json:"audience,omitempty"`
+	Claims      map[string]string `json:"claims,omitempty"`
+	JWKS        json.RawMessage   `json:"jwks,omitempty"`
+	Principal   string            `json:"principal,omitempty"`
+	RoleID      string            `json:"roleId,omitempty"`
+	Description string            `json:"description,omitempty"`
+}
+
+// Matches reports whether have is the credential f declares.
+func (f FederatedCredential) Matches(have wire.FederatedCredential) bool {
+	return f.Type == have.Type && f.Issuer == have.Issuer && f.Subject == have.Subject &&
+		(f.Audience == "" || f.Audience == have.Audience) && maps.Equal(f.Claims, have.Claims) &&
+		f.Principal == have.Principal && f.RoleID == have.RoleID && sameJSON(f.JWKS, have.JWKS)
+}
+
+// String names f in a plan.
+func (f FederatedCredential) String() string {
+	if f.Type == "aws" {
+		return "aws " + f.Principal
+	}
+	return f.Type + " " + f.Issuer + " " + f.Subject
+}
+
+// sameJSON compares two JSON documents by value (either may be absent).
+func sameJSON(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	ja, _ := json.Marshal(va)
+	jb, _ := json.Marshal(vb)
+	return string(ja) == string(jb)
 }
 
 // Group is a desired group, identified as a client is.

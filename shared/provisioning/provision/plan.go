@@ -39,6 +39,9 @@ type API interface {
 	ListKeys(ctx context.Context, clientID string) ([]wire.Key, error)
 	CreateKey(ctx context.Context, clientID string, jwk json.RawMessage, description string, expiration *time.Time) (wire.Key, error)
 	DeleteKey(ctx context.Context, clientID, keyID string) error
+	ListFederatedCredentials(ctx context.Context, clientID string) ([]wire.FederatedCredential, error)
+	CreateFederatedCredential(ctx context.Context, clientID string, body wire.FederatedCredentialRequest) (wire.FederatedCredential, error)
+	DeleteFederatedCredential(ctx context.Context, clientID, credentialID string) error
 	ListPolicies(ctx context.Context, f apiclient.PolicyFilter) ([]wire.Policy, error)
 	Grant(ctx context.Context, p wire.Policy) (wire.Policy, error)
 	Revoke(ctx context.Context, p wire.Policy) error
@@ -538,6 +541,7 @@ func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apicl
 	}
 	subjectOf := func(r *run) string { return subject.ID(subject.Client, r.clients[want.Name]) }
 	steps = append(steps, keySteps(&ch, current.keys, want)...)
+	steps = append(steps, federatedSteps(&ch, current.federated, want)...)
 	steps = append(steps, policySteps(&ch, current.policies, want.Policies, policyTarget{subjectOf, "client " + want.Name, phaseRevoke})...)
 	steps = append(steps, p.membershipSteps(&ch, want, current.groups, subjectOf)...)
 	if ch.Op == Update && len(ch.Details) == 0 {
@@ -549,10 +553,11 @@ func (p *Plan) planClient(ctx context.Context, api API, want Client, have *apicl
 
 // clientState is what a plan reads of an existing client.
 type clientState struct {
-	replace  []step
-	policies []Grant
-	groups   []wire.Group
-	keys     []wire.Key
+	replace   []step
+	policies  []Grant
+	groups    []wire.Group
+	keys      []wire.Key
+	federated []wire.FederatedCredential
 }
 
 // createClientStep plans a new client, with the provenance the server
@@ -582,7 +587,7 @@ func (p *Plan) createClientStep(ch *Change, want Client, generateSecret bool) (s
 	if len(errs) > 0 {
 		return step{}, errors.Join(errs...)
 	}
-	generate := generateSecret && len(want.PublicKeys) == 0 && len(want.ImportSecrets) == 0
+	generate := generateSecret && len(want.PublicKeys) == 0 && len(want.ImportSecrets) == 0 && len(want.FederatedCredentials) == 0
 	if generate {
 		p.newSecrets++
 		ch.Details = append(ch.Details, "+ secret       generated, written once to the secrets output")
@@ -671,6 +676,9 @@ func (p *Plan) readClient(ctx context.Context, api API, ch *Change, want Client,
 	if st.keys, err = api.ListKeys(ctx, have.ClientID); err != nil {
 		return st, fmt.Errorf("keys of client %q: %w", want.Name, err)
 	}
+	if st.federated, err = api.ListFederatedCredentials(ctx, have.ClientID); err != nil {
+		return st, fmt.Errorf("federated credentials of client %q: %w", want.Name, err)
+	}
 	return st, nil
 }
 
@@ -749,6 +757,50 @@ func keySteps(ch *Change, have []wire.Key, want Client) []step {
 		steps = append(steps, step{phaseRevoke, func(ctx context.Context, r *run) error {
 			if err := r.api.DeleteKey(ctx, r.clients[want.Name], k.ID); err != nil && !apiclient.IsNotFound(err) {
 				return fmt.Errorf("client %q: removing key %q: %w", want.Name, k.Kid, err)
+			}
+			return nil
+		}})
+	}
+	return steps
+}
+
+// federatedSteps adds the federated credentials the document lists and the
+// client lacks, and removes those it has and the document does not list.
+func federatedSteps(ch *Change, have []wire.FederatedCredential, want Client) []step {
+	var steps []step
+	kept := map[string]bool{}
+	for _, f := range want.FederatedCredentials {
+		i := slices.IndexFunc(have, func(h wire.FederatedCredential) bool { return !kept[h.ID] && f.Matches(h) })
+		if i >= 0 {
+			kept[have[i].ID] = true
+			continue
+		}
+		ch.Details = append(ch.Details, "+ federated    "+f.String())
+		steps = append(steps, step{phaseClients, func(ctx context.Context, r *run) error {
+			desc := f.Description
+			if desc == "" {
+				desc = "Declared in the desired state"
+			}
+			typ := f.Type
+			c, err := r.api.CreateFederatedCredential(ctx, r.clients[want.Name], wire.FederatedCredentialRequest{Type: &typ,
+				Issuer: f.Issuer, Subject: f.Subject, Audience: f.Audience, Claims: f.Claims, JWKS: f.JWKS,
+				Principal: f.Principal, RoleID: f.RoleID, Description: &desc})
+			if err != nil {
+				return fmt.Errorf("client %q: adding federated credential %s: %w", want.Name, f, err)
+			}
+			r.own[c.ID] = true
+			return nil
+		}})
+	}
+	for _, h := range have {
+		if kept[h.ID] {
+			continue
+		}
+		name := FederatedCredential{Type: h.Type, Issuer: h.Issuer, Subject: h.Subject, Principal: h.Principal}.String()
+		ch.Details = append(ch.Details, "- federated    "+name)
+		steps = append(steps, step{phaseRevoke, func(ctx context.Context, r *run) error {
+			if err := r.api.DeleteFederatedCredential(ctx, r.clients[want.Name], h.ID); err != nil && !apiclient.IsNotFound(err) {
+				return fmt.Errorf("client %q: removing federated credential %s: %w", want.Name, name, err)
 			}
 			return nil
 		}})

@@ -70,6 +70,9 @@ func (f *recordingAPI) Memberships(context.Context, string) ([]wire.Group, error
 	return nil, nil
 }
 func (f *recordingAPI) ListKeys(context.Context, string) ([]wire.Key, error) { return nil, nil }
+func (f *recordingAPI) ListFederatedCredentials(context.Context, string) ([]wire.FederatedCredential, error) {
+	return nil, nil
+}
 func (f *recordingAPI) GetClient(context.Context, string) (apiclient.ClientRecord, error) {
 	panic("no read needed")
 }
@@ -266,6 +269,9 @@ func (f *racedAPI) CreateSecret(_ context.Context, clientID, _, _ string, _ *tim
 }
 func (f *racedAPI) ListSecrets(context.Context, string) ([]wire.Secret, error) { return f.secrets, nil }
 func (f *racedAPI) ListKeys(context.Context, string) ([]wire.Key, error)       { return nil, nil }
+func (f *racedAPI) ListFederatedCredentials(context.Context, string) ([]wire.FederatedCredential, error) {
+	return nil, nil
+}
 func (f *racedAPI) Members(_ context.Context, g string) ([]wire.Subject, error) {
 	return f.members[g], nil
 }

@@ -72,7 +72,7 @@ func (p *Plan) declaredMembers(g Group, r *run) []string {
 	return want
 }
 
-// sweepCredentials deletes the secrets and keys of a client this apply
+// sweepCredentials deletes the secrets, keys and federated credentials of a client this apply
 // created that the apply did not create, and revokes its tokens if there
 // were any.
 func (p *Plan) sweepCredentials(ctx context.Context, r *run, clientID string) ([]string, error) {
@@ -84,7 +84,19 @@ func (p *Plan) sweepCredentials(ctx context.Context, r *run, clientID string) ([
 	if err != nil {
 		return nil, fmt.Errorf("keys of %s: %w", clientID, err)
 	}
+	federated, err := r.api.ListFederatedCredentials(ctx, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("federated credentials of %s: %w", clientID, err)
+	}
 	var swept []string
+	for _, f := range federated {
+		if !r.own[f.ID] {
+			if err := r.api.DeleteFederatedCredential(ctx, clientID, f.ID); err != nil && !apiclient.IsNotFound(err) {
+				return swept, err
+			}
+			swept = append(swept, fmt.Sprintf("client %s: federated credential %s was added during the apply by someone else; deleted", clientID, f.ID))
+		}
+	}
 	for _, s := range secrets {
 		if !r.own[s.ID] {
 			if err := r.api.DeleteSecret(ctx, clientID, s.ID); err != nil && !apiclient.IsNotFound(err) {

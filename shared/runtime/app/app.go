@@ -29,6 +29,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/endpoints/access"
 	"github.com/machine-iam/machine-iam/shared/iam/action"
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
+	"github.com/machine-iam/machine-iam/shared/oauth/federation"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
@@ -74,6 +75,25 @@ type Config struct {
 	// one may be (SECRET_TAG_KEY, at least 32 random characters; empty: no
 	// tags, every secret of a client is verified).
 	SecretTagKey []byte
+	// Federation configures federated credentials.
+	Federation Federation
+}
+
+// Federation is the deployment's settings for federated credentials.
+type Federation struct {
+	// AllowLocalIssuers admits http issuers and issuer keys fetched from
+	// loopback, private and link-local addresses
+	// (FEDERATION_ALLOW_LOCAL_ISSUERS=true): for local development and
+	// tests only, never in a deployment reachable from outside.
+	AllowLocalIssuers bool
+	// MaxTokenLifetime bounds how long a presented external token may
+	// still live (FEDERATION_MAX_TOKEN_LIFETIME_SECONDS, 60–86400, default
+	// 3600).
+	MaxTokenLifetime time.Duration
+	// STSEndpoints are the STS endpoints AWS credentials are checked at
+	// (FEDERATION_STS_ENDPOINTS, comma-separated https URLs; default the
+	// global and regional endpoints of the aws partition).
+	STSEndpoints []string
 }
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
@@ -119,6 +139,23 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.RequestTimeout = seconds(intVar("REQUEST_TIMEOUT_SECONDS", 1, 900, int(c.RequestTimeout/time.Second)))
 	c.TokenReusePercent = intVar("TOKEN_REUSE_PERCENT", 0, 99, 0)
 	c.MaxAssertionLifetime = seconds(intVar("MAX_ASSERTION_LIFETIME_SECONDS", 60, 86400, int(clientkey.DefaultMaxAssertionLifetime/time.Second)))
+	c.Federation.MaxTokenLifetime = seconds(intVar("FEDERATION_MAX_TOKEN_LIFETIME_SECONDS", 60, 86400, int(federation.DefaultMaxTokenLifetime/time.Second)))
+	switch v := getenv("FEDERATION_ALLOW_LOCAL_ISSUERS"); v {
+	case "", "false":
+	case "true":
+		c.Federation.AllowLocalIssuers = true
+	default:
+		errs = append(errs, errors.New("FEDERATION_ALLOW_LOCAL_ISSUERS must be true or false"))
+	}
+	for _, e := range strings.Split(getenv("FEDERATION_STS_ENDPOINTS"), ",") {
+		if e = strings.TrimSuffix(strings.TrimSpace(e), "/"); e == "" {
+			continue
+		}
+		if !strings.HasPrefix(e, "https://") && !(c.Federation.AllowLocalIssuers && strings.HasPrefix(e, "http://")) {
+			errs = append(errs, errors.New("FEDERATION_STS_ENDPOINTS must be https URLs"))
+		}
+		c.Federation.STSEndpoints = append(c.Federation.STSEndpoints, e)
+	}
 	c.KeyRefresh = seconds(intVar("SIGNING_KEY_REFRESH_SECONDS", 1, 86400, int(kmssigner.DefaultResolveEvery/time.Second)))
 	c.Lockout.Threshold = intVar("LOCKOUT_THRESHOLD", 1, 10000, c.Lockout.Threshold)
 	// The ceiling bounds what one window's count item holds (an attribute

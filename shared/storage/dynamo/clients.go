@@ -209,6 +209,14 @@ func (s *Store) finishDelete(ctx context.Context, tenant, subjectID, pk, ownSK s
 		case strings.HasPrefix(sk, skMemberPrefix):
 			members = append(members, strings.TrimPrefix(sk, skMemberPrefix))
 			doomed = append(doomed, key(pk, sk))
+		case strings.HasPrefix(sk, skFederatedPrefix):
+			// A credential trusting another tenant's client goes with the
+			// record it left there.
+			clientID := strings.TrimPrefix(subjectID, subject.ID(subject.Client, ""))
+			if k, ok := trustedByKey(tenant, clientID, federatedFromItem(it)); ok {
+				doomed = append(doomed, k)
+			}
+			doomed = append(doomed, key(pk, sk))
 		default:
 			doomed = append(doomed, key(pk, sk))
 		}

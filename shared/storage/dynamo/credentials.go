@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
+	"github.com/machine-iam/machine-iam/shared/oauth/federation"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/runtime/fault"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
@@ -29,11 +30,19 @@ func credentialRecord(items []item) store.CredentialRecord {
 			rec.Secrets = append(rec.Secrets, secretFromItem(it))
 		case strings.HasPrefix(sk, skKeyPrefix):
 			rec.Keys = append(rec.Keys, keyFromItem(it))
+		case strings.HasPrefix(sk, skFederatedPrefix):
+			rec.Federated = append(rec.Federated, federatedFromItem(it))
 		}
 	}
 	if rec.Client == nil {
-		rec.Secrets, rec.Keys = nil, nil
+		rec.Secrets, rec.Keys, rec.Federated = nil, nil, nil
 	}
+	slices.SortFunc(rec.Federated, func(a, b federation.Credential) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	slices.SortFunc(rec.Keys, func(a, b clientkey.Key) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
@@ -71,8 +80,10 @@ func (s *Store) CreateSecret(ctx context.Context, tenant, clientID string, sec s
 // that also counts it on the client item, which must exist, not be
 // deleting, and hold fewer than max: ErrNotFound, ErrLimitExceeded, and
 // ErrConflict when the item exists already.
-func (s *Store) addCounted(ctx context.Context, pk, counter string, max int, child item) error {
-	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+//
+// Further steps (also) go in the same transaction.
+func (s *Store) addCounted(ctx context.Context, pk, counter string, max int, child item, also ...types.TransactWriteItem) error {
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName:                           &s.table,
 			Key:                                 key(pk, skClient),
@@ -83,7 +94,7 @@ func (s *Store) addCounted(ctx context.Context, pk, counter string, max int, chi
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
 		{Put: &types.Put{TableName: &s.table, Item: child, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-	}})
+	}, also...)})
 	reasons := cancellation(err)
 	switch {
 	case err == nil:

@@ -14,6 +14,7 @@ import (
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
+	"github.com/machine-iam/machine-iam/shared/oauth/federation"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/runtime/fault"
@@ -207,10 +208,12 @@ type Attempts struct {
 type CredentialRecord struct {
 	// Client is nil when no client exists under the key (or it is being
 	// deleted); Secrets and Keys are then empty.
-	Client   *client.Client
-	Secrets  []secret.Hashed
-	Keys     []clientkey.Key
-	Attempts lockout.Counts
+	Client  *client.Client
+	Secrets []secret.Hashed
+	Keys    []clientkey.Key
+	// Federated are its federated credentials.
+	Federated []federation.Credential
+	Attempts  lockout.Counts
 	// Revocations counts the tokens of the client under the key that
 	// RevokeToken revoked, for as long as any of them may be live; it only
 	// grows while it is kept. Token reuse hands a remembered token out
@@ -228,6 +231,27 @@ type Keys interface {
 	CreateKey(ctx context.Context, tenant, clientID string, k clientkey.Key, max int) error
 	// DeleteKey removes the key with id keyID; ErrNotFound.
 	DeleteKey(ctx context.Context, tenant, clientID, keyID string) error
+}
+
+// FederatedCredentials stores clients' federated credentials.
+type FederatedCredentials interface {
+	// ListFederatedCredentials returns a client's federated credentials,
+	// oldest first; ErrNotFound if the client does not exist.
+	ListFederatedCredentials(ctx context.Context, tenant, clientID string) ([]federation.Credential, error)
+	// CreateFederatedCredential adds c to a client that has fewer than max
+	// of them; ErrNotFound, ErrLimitExceeded. A credential that trusts a
+	// client of another tenant (c.TrustedTenant) is recorded with that
+	// client too, in the same write, so that what its secrets confer can
+	// be known there (policy.Grants.TrustedBy).
+	CreateFederatedCredential(ctx context.Context, tenant, clientID string, c federation.Credential, max int) error
+	// DeleteFederatedCredential removes one, with its record at the
+	// trusted client; ErrNotFound.
+	DeleteFederatedCredential(ctx context.Context, tenant, clientID, credentialID string) error
+	// GetFederationRecord is GetCredentials for a federated
+	// authentication, whose failures are counted per address only: the
+	// client and its credentials, and the attempts counted under
+	// addressKey (lockout.AddressKey) in the window.
+	GetFederationRecord(ctx context.Context, tenant, clientID, addressKey, address string, window time.Time) (CredentialRecord, error)
 }
 
 // Revocations records revoked access tokens. Authorization decisions read
@@ -352,6 +376,7 @@ type Store interface {
 	Clients
 	Secrets
 	Keys
+	FederatedCredentials
 	Assertions
 	Revocations
 	Credentials

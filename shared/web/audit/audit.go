@@ -25,6 +25,9 @@ type Record struct {
 	// failed client authentication: unknown client, wrong secret, ...);
 	// the response never says it.
 	Reason string
+	// External is the outside identity a federated client authenticated
+	// with ("<issuer> <subject>"), when it did.
+	External string
 }
 
 type recordKey struct{}
@@ -73,6 +76,13 @@ func NoteCaller(ctx context.Context, tenant, subject string) {
 	}
 }
 
+// NoteExternal sets the outside identity the caller authenticated with.
+func NoteExternal(ctx context.Context, issuer, subject string) {
+	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
+		r.External = strings.ToValidUTF8(issuer+" "+subject, "?")
+	}
+}
+
 // RequestTarget describes a request that no route named: its method and
 // path, cut to a length a log line can carry and to valid UTF-8.
 func RequestTarget(r *http.Request) string {
@@ -113,6 +123,9 @@ func Write(ctx context.Context, log *slog.Logger, requestID string, r *Record, s
 		slog.String("outcome", Outcome(status)), slog.Int("status", status)}
 	if r.Reason != "" {
 		attrs = append(attrs, slog.String("reason", r.Reason))
+	}
+	if r.External != "" {
+		attrs = append(attrs, slog.String("external", r.External))
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }

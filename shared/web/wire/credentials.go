@@ -48,3 +48,33 @@ type KeyRequest struct {
 	Description *string         `json:"description"`
 	Expiration  *string         `json:"expiration,omitempty"`
 }
+
+// FederatedCredential is a client's federated credential: an OIDC issuer's
+// tokens or AWS callers it accepts instead of a secret. Members of the
+// other type are absent.
+type FederatedCredential struct {
+	ID          string            `json:"id"`
+	Type        string            `json:"type"`
+	Issuer      string            `json:"issuer,omitempty"`
+	Subject     string            `json:"subject,omitempty"`
+	Audience    string            `json:"audience,omitempty"`
+	Claims      map[string]string `json:"claims,omitempty"`
+	JWKS        json.RawMessage   `json:"jwks,omitempty"`
+	Principal   string            `json:"principal,omitempty"`
+	RoleID      string            `json:"roleId,omitempty"`
+	Description string            `json:"description"`
+	CreatedAt   string            `json:"createdAt"`
+}
+
+// FederatedCredentialRequest is a federated credential's create body.
+type FederatedCredentialRequest struct {
+	Type        *string           `json:"type"`
+	Issuer      string            `json:"issuer,omitempty"`
+	Subject     string            `json:"subject,omitempty"`
+	Audience    string            `json:"audience,omitempty"`
+	Claims      map[string]string `json:"claims,omitempty"`
+	JWKS        json.RawMessage   `json:"jwks,omitempty"`
+	Principal   string            `json:"principal,omitempty"`
+	RoleID      string            `json:"roleId,omitempty"`
+	Description *string           `json:"description"`
+}

@@ -284,6 +284,13 @@ func resourceKind(r any) string {
 	return fmt.Sprint(r)
 }
 
+// fallbackOnly are grants a function needs only when a dependency's
+// shortcut is missing, which a suite sharing one table may never show for
+// every function: kms:GetPublicKey when no instance shared its key
+// resolution recently (TestSignerSharesResolutions and
+// TestColdStartBurstSharesKeys exercise that fallback).
+var fallbackOnly = map[string]bool{"kms:GetPublicKey@key": true}
+
 // checkLeastPrivilege compares, after a complete run of the suite, what each
 // function called with what the template grants it: both ways, so a missing
 // permission and an unused one both fail.
@@ -302,7 +309,7 @@ func checkLeastPrivilege(rec *iamRecorder, t *samtemplate.Template) []string {
 			}
 		}
 		for a := range want {
-			if !got[a] {
+			if !got[a] && !fallbackOnly[a] {
 				problems = append(problems, fmt.Sprintf("%s is granted %s, which no test saw it use", fn, a))
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/endpoints/access"
-	"github.com/machine-iam/machine-iam/shared/iam/action"
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
 	"github.com/machine-iam/machine-iam/shared/runtime/app"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
@@ -36,15 +35,16 @@ type Store interface {
 
 // Service is what the policies function needs.
 type Service struct {
-	Store   Store
-	Actions *action.Catalog
-	Guard   *access.Guard
-	Now     func() time.Time
+	Store Store
+	// Catalogs are each tenant's actions: declared and registered.
+	Catalogs *access.Catalogs
+	Guard    *access.Guard
+	Now      func() time.Time
 }
 
 // New is the handler of the policies function.
 func New(d *app.Deps) *app.Handler {
-	s := &Service{Store: d.Store, Actions: d.Actions, Guard: d.Guard(), Now: d.Now}
+	s := &Service{Store: d.Store, Catalogs: d.Catalogs, Guard: d.Guard(), Now: d.Now}
 	return d.Instrument(s.Handler())
 }
 

@@ -26,10 +26,9 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/machine-iam/machine-iam/shared/endpoints/access"
-	"github.com/machine-iam/machine-iam/shared/iam/action"
+	"github.com/machine-iam/machine-iam/shared/iam/apis"
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
-	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/oauth/token"
@@ -163,8 +162,9 @@ type Deps struct {
 	Signer   Signer
 	Hasher   secret.Hasher
 	Verifier *secret.Verifier
-	Scopes   *oauthscope.Catalog
-	Actions  *action.Catalog
+	// Catalogs are each tenant's APIs, scopes and actions: the
+	// deployment's declared APIs and the tenant's registered ones.
+	Catalogs *access.Catalogs
 	// Audit receives one JSON line per management change and per token
 	// request.
 	Audit *slog.Logger
@@ -180,14 +180,14 @@ func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 	// other instances may sign with it for up to one refresh interval after
 	// this one noticed the change.
 	sig.Retain = max(cfg.TokenLifetime, cfg.MaxTokenLifetime) + token.DefaultLeeway + cfg.KeyRefresh
+	st := dynamo.New(ddb, cfg.TableName)
 	return &Deps{
 		Config:   cfg,
-		Store:    dynamo.New(ddb, cfg.TableName),
+		Store:    st,
 		Signer:   sig,
 		Hasher:   hasher,
 		Verifier: secret.NewVerifier(hasher, secret.DefaultCacheEntries),
-		Scopes:   oauthscope.Default(),
-		Actions:  action.Default(),
+		Catalogs: access.NewCatalogs(apis.Builtin(), st),
 		Audit:    slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		Now:      time.Now,
 	}
@@ -252,7 +252,7 @@ func (d *Deps) Guard() *access.Guard {
 	return &access.Guard{
 		Verifier:   &token.Verifier{Keys: d.Signer, Leeway: token.DefaultLeeway, Now: d.Now},
 		IssuerBase: d.IssuerBase,
-		Authorizer: &access.Policies{Grants: d.Store, Actions: d.Actions, DefaultLifetime: d.Config.TokenLifetime},
+		Authorizer: &access.Policies{Grants: d.Store, Catalogs: d.Catalogs, DefaultLifetime: d.Config.TokenLifetime},
 	}
 }
 

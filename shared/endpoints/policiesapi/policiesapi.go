@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/endpoints/access"
+	"github.com/machine-iam/machine-iam/shared/endpoints/apisapi"
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
 	"github.com/machine-iam/machine-iam/shared/runtime/app"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
@@ -45,7 +46,11 @@ type Service struct {
 // New is the handler of the policies function.
 func New(d *app.Deps) *app.Handler {
 	s := &Service{Store: d.Store, Catalogs: d.Catalogs, Guard: d.Guard(), Now: d.Now}
-	return d.Instrument(s.Handler())
+	rt := s.Handler()
+	// The registry of a tenant's APIs and the decisions about them live
+	// beside the policies they are decided with.
+	apisapi.FromDeps(d).Routes(rt)
+	return d.Instrument(rt)
 }
 
 // Handler returns the function's routes.

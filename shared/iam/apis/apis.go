@@ -300,3 +300,57 @@ func Within(identifier, base string) bool {
 	rest, ok := strings.CutPrefix(identifier, base)
 	return ok && (rest == "" || strings.HasPrefix(rest, "/") || strings.HasPrefix(rest, "?"))
 }
+
+// Need is an action a caller must hold on the root scope for a change of an
+// API's actions: in the catalog as it is (After false) or as it would be.
+type Need struct {
+	Action string
+	After  bool
+}
+
+// ActionChanges lists what a change of an API's actions from before to
+// after needs the caller to hold on /: an added action and its parent (the
+// root owner for a top-level one) as they would be; a removed action as
+// it is; a moved action as it is and as it would be, with its new parent.
+// A change that keeps every action where it was needs nothing.
+func ActionChanges(before, after Spec) []Need {
+	old := map[string]string{}
+	for _, a := range before.Actions {
+		old[a.Name] = a.Parent
+	}
+	kept := map[string]bool{}
+	var out []Need
+	add := func(n Need) {
+		for _, have := range out {
+			if have == n {
+				return
+			}
+		}
+		out = append(out, n)
+	}
+	parentOf := func(a Action) string {
+		if a.Parent == "" {
+			return action.Owner
+		}
+		return a.Parent
+	}
+	for _, a := range after.Actions {
+		kept[a.Name] = true
+		p, existed := old[a.Name]
+		switch {
+		case !existed:
+			add(Need{a.Name, true})
+			add(Need{parentOf(a), true})
+		case p != a.Parent:
+			add(Need{a.Name, false})
+			add(Need{a.Name, true})
+			add(Need{parentOf(a), true})
+		}
+	}
+	for _, a := range before.Actions {
+		if !kept[a.Name] {
+			add(Need{a.Name, false})
+		}
+	}
+	return out
+}

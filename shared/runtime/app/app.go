@@ -68,6 +68,10 @@ type Config struct {
 	// assertion's exp may be (MAX_ASSERTION_LIFETIME_SECONDS, 60–86400,
 	// default 3600); its jti is kept that long against replay.
 	MaxAssertionLifetime time.Duration
+	// DecisionTTL is how long an API's servers may cache an answer of
+	// POST /v1/decisions (DECISION_TTL_SECONDS, 0–3600, default 60): the
+	// longest a revocation or kill switch can go unnoticed there.
+	DecisionTTL time.Duration
 }
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
@@ -113,6 +117,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c.RequestTimeout = seconds(intVar("REQUEST_TIMEOUT_SECONDS", 1, 900, int(c.RequestTimeout/time.Second)))
 	c.TokenReusePercent = intVar("TOKEN_REUSE_PERCENT", 0, 99, 0)
 	c.MaxAssertionLifetime = seconds(intVar("MAX_ASSERTION_LIFETIME_SECONDS", 60, 86400, int(clientkey.DefaultMaxAssertionLifetime/time.Second)))
+	c.DecisionTTL = seconds(intVar("DECISION_TTL_SECONDS", 0, 3600, 60))
 	c.KeyRefresh = seconds(intVar("SIGNING_KEY_REFRESH_SECONDS", 1, 86400, int(kmssigner.DefaultResolveEvery/time.Second)))
 	c.Lockout.Threshold = intVar("LOCKOUT_THRESHOLD", 1, 10000, c.Lockout.Threshold)
 	// The ceiling bounds what one window's count item holds (an attribute

@@ -373,20 +373,8 @@ func TestDecisions(t *testing.T) {
 // subject's with its token's (the same again). By subject there is no
 // token to check.
 func TestDecisionReads(t *testing.T) {
-	admin, res := newTenantAdmin(t, "reads")
-	api := registerAPI(t, admin, ordersAPI("https://api.example.test"))
-	shopID, shopSecret := newClient(t, admin, "shop", "orders.read")
-	body := clientBody("shop", "orders.read")
-	body["allowedAudiences"] = []string{"https://api.example.test"}
-	if r := send(t, http.MethodPut, "/v1/clients/"+shopID, admin, body); r.Status != http.StatusOK {
-		t.Fatal(r)
-	}
-	shop := caller{ten: res.Tenant, id: shopID, subject: "client-" + shopID, secret: shopSecret}
-	grant(t, admin, shop.subject, "orders.order.read", "/orders")
-	gw := newTenantCaller(t, res.Tenant, admin, "gateway", "services.iam")
-	grant(t, admin, gw.subject, "iam.decision.check", "/apis/"+api["apiId"].(string))
-	grant(t, admin, gw.subject, "iam.client.read", "/clients/"+shopID)
-	gwToken, shopToken := gw.token(t), apiTokenFor(t, shop, "https://api.example.test")
+	f := newDecisionFixture(t)
+	gwToken, shopToken, shop := f.gateway, f.token, f.subject
 	many := make([]map[string]string, 50)
 	for i := range many {
 		many[i] = map[string]string{"action": "orders.order.read", "scope": "/orders/" + string(rune('a'+i%26))}
@@ -400,7 +388,7 @@ func TestDecisionReads(t *testing.T) {
 			map[string]int{"DynamoDB:Query": 3, "DynamoDB:GetItem": 2}},
 		{"token, 50 checks", map[string]any{"token": shopToken, "checks": many},
 			map[string]int{"DynamoDB:Query": 3, "DynamoDB:GetItem": 2}},
-		{"subject, 1 check", map[string]any{"subject": shop.subject, "checks": checks("orders.order.read", "/orders/1")},
+		{"subject, 1 check", map[string]any{"subject": shop, "checks": checks("orders.order.read", "/orders/1")},
 			map[string]int{"DynamoDB:Query": 3, "DynamoDB:GetItem": 1}},
 	} {
 		env.calls.reset()
@@ -411,6 +399,31 @@ func TestDecisionReads(t *testing.T) {
 			t.Errorf("%s: calls = %v, want %v", c.name, got, c.want)
 		}
 	}
+}
+
+// decisionFixture is a tenant with the orders API, a shop client allowed
+// orders.order.read on /orders with a token for the API, and a gateway
+// client that may ask about the API and read the shop.
+type decisionFixture struct {
+	gateway, token, subject string
+}
+
+func newDecisionFixture(t *testing.T) decisionFixture {
+	t.Helper()
+	admin, res := newTenantAdmin(t, "reads")
+	api := registerAPI(t, admin, ordersAPI("https://api.example.test"))
+	shopID, shopSecret := newClient(t, admin, "shop", "orders.read")
+	body := clientBody("shop", "orders.read")
+	body["allowedAudiences"] = []string{"https://api.example.test"}
+	if r := send(t, http.MethodPut, "/v1/clients/"+shopID, admin, body); r.Status != http.StatusOK {
+		t.Fatal(r)
+	}
+	shop := caller{ten: res.Tenant, id: shopID, subject: "client-" + shopID, secret: shopSecret}
+	grant(t, admin, shop.subject, "orders.order.read", "/orders")
+	gw := newTenantCaller(t, res.Tenant, admin, "gateway", "services.iam")
+	grant(t, admin, gw.subject, "iam.decision.check", "/apis/"+api["apiId"].(string))
+	grant(t, admin, gw.subject, "iam.client.read", "/clients/"+shopID)
+	return decisionFixture{gateway: gw.token(t), token: apiTokenFor(t, shop, "https://api.example.test"), subject: shop.subject}
 }
 
 // TestEscalationThroughAPIs: an API change confers nothing its caller does

@@ -510,3 +510,51 @@ func pages[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 		}
 	}
 }
+
+// ListAPIs returns the tenant's APIs, the deployment's own first,
+// following the listing's next links.
+func (c *Client) ListAPIs(ctx context.Context) ([]wire.API, error) {
+	var all []wire.API
+	path, q := "/v1/apis", url.Values{"pageSize": {"200"}}
+	for {
+		var page wire.APIList
+		if err := c.get(ctx, path, q, &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.Items...)
+		if page.Links.Next == nil {
+			return all, nil
+		}
+		next, err := url.Parse(*page.Links.Next)
+		if err != nil {
+			return nil, fmt.Errorf("listing APIs: bad next link: %w", err)
+		}
+		path, q = next.Path, next.Query()
+	}
+}
+
+// GetAPI returns one API.
+func (c *Client) GetAPI(ctx context.Context, id string) (wire.API, error) {
+	var a wire.API
+	err := c.get(ctx, "/v1/apis/"+esc(id), nil, &a)
+	return a, err
+}
+
+// CreateAPI registers an API.
+func (c *Client) CreateAPI(ctx context.Context, req wire.APIRequest) (wire.API, error) {
+	var a wire.API
+	err := c.post(ctx, "/v1/apis", req, &a)
+	return a, err
+}
+
+// ReplaceAPI replaces an API's fields.
+func (c *Client) ReplaceAPI(ctx context.Context, id string, req wire.APIRequest) (wire.API, error) {
+	var a wire.API
+	_, err := c.do(ctx, request{method: http.MethodPut, path: "/v1/apis/" + esc(id), body: req, out: &a})
+	return a, err
+}
+
+// DeleteAPI deletes an API; its names stay reserved to it.
+func (c *Client) DeleteAPI(ctx context.Context, id string) error {
+	return c.delete(ctx, "/v1/apis/"+esc(id), nil)
+}

@@ -38,6 +38,7 @@ type Document struct {
 	Name    string   `json:"name,omitempty"`
 	Clients []Client `json:"clients,omitempty"`
 	Groups  []Group  `json:"groups,omitempty"`
+	APIs    []OwnAPI `json:"apis,omitempty"`
 }
 
 // DefaultName is the name of a document that gives none.
@@ -180,6 +181,15 @@ func (d *Document) normalize() error {
 		groupNames[g.Name] = true
 		errs = append(errs, normalizeGrants(&g.Policies, "group "+g.Name)...)
 		slices.Sort(g.Users)
+	}
+	apiNames := map[string]bool{}
+	for i := range d.APIs {
+		a := &d.APIs[i]
+		if apiNames[a.Name] {
+			errs = append(errs, fmt.Errorf("api %q is declared twice", a.Name))
+		}
+		apiNames[a.Name] = true
+		errs = append(errs, a.normalize())
 	}
 	for i := range d.Clients {
 		c := &d.Clients[i]

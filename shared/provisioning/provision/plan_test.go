@@ -47,6 +47,7 @@ func (f *recordingAPI) ListPolicies(_ context.Context, p apiclient.PolicyFilter)
 }
 
 func (f *recordingAPI) Members(context.Context, string) ([]wire.Subject, error) { return nil, nil }
+func (f *recordingAPI) ListAPIs(context.Context) ([]wire.API, error)            { return nil, nil }
 func (f *recordingAPI) Memberships(context.Context, string) ([]wire.Group, error) {
 	return nil, nil
 }

@@ -343,7 +343,9 @@ type APIs interface {
 // x", "action y" or "identifier z") that another API holds.
 type NameConflict struct{ Names []string }
 
-func (e *NameConflict) Error() string { return ErrConflict.Error() + ": " + strings.Join(e.Names, ", ") }
+func (e *NameConflict) Error() string {
+	return ErrConflict.Error() + ": " + strings.Join(e.Names, ", ")
+}
 
 // Is makes a NameConflict ErrConflict.
 func (e *NameConflict) Is(target error) bool { return target == ErrConflict }

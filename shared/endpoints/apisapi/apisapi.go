@@ -110,6 +110,16 @@ func toResponse(a apis.API, mgmt string) wire.API {
 
 func etag(a apis.API) string { return `"` + strconv.FormatInt(a.Version, 10) + `"` }
 
+// issuerBase is the deployment's issuer base in normalised form, which
+// identifiers are compared with.
+func (s *Service) issuerBase(r *http.Request) string {
+	base := s.IssuerBase(r)
+	if n, err := apis.NormalizeIdentifier(base); err == nil {
+		return n
+	}
+	return base
+}
+
 func (s *Service) managementAudience(r *http.Request) string {
 	return token.Audience(tenant.Issuer(s.IssuerBase(r), access.TenantOf(r)))
 }
@@ -134,7 +144,7 @@ func (s *Service) readSpec(w http.ResponseWriter, r *http.Request, cur *apis.API
 			f.Add("identifier", err.Error())
 		case cur != nil && n != cur.Identifier:
 			f.Add("identifier", "cannot change: it is what tokens for the API carry in aud (register a new API instead)")
-		case apis.Within(n, s.IssuerBase(r)):
+		case apis.Within(n, s.issuerBase(r)):
 			f.Add("identifier", "must not be this service's own issuer or management API, nor under them")
 		}
 		spec.Identifier = n

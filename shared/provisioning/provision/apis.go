@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -50,6 +51,21 @@ func (a *OwnAPI) normalize() error {
 	slices.SortFunc(a.Scopes, func(x, y APIScope) int { return strings.Compare(x.Name, y.Name) })
 	slices.SortFunc(a.Actions, func(x, y APIAction) int { return strings.Compare(x.Action, y.Action) })
 	return nil
+}
+
+// normalizeAPIs normalises each API of a document; a name declared twice
+// is an error.
+func normalizeAPIs(list []OwnAPI) error {
+	var errs []error
+	seen := map[string]bool{}
+	for i := range list {
+		if seen[list[i].Name] {
+			errs = append(errs, fmt.Errorf("api %q is declared twice", list[i].Name))
+		}
+		seen[list[i].Name] = true
+		errs = append(errs, list[i].normalize())
+	}
+	return errors.Join(errs...)
 }
 
 // request is a's create or replace body; via labels a create.

@@ -182,15 +182,7 @@ func (d *Document) normalize() error {
 		errs = append(errs, normalizeGrants(&g.Policies, "group "+g.Name)...)
 		slices.Sort(g.Users)
 	}
-	apiNames := map[string]bool{}
-	for i := range d.APIs {
-		a := &d.APIs[i]
-		if apiNames[a.Name] {
-			errs = append(errs, fmt.Errorf("api %q is declared twice", a.Name))
-		}
-		apiNames[a.Name] = true
-		errs = append(errs, a.normalize())
-	}
+	errs = append(errs, normalizeAPIs(d.APIs))
 	for i := range d.Clients {
 		c := &d.Clients[i]
 		if clientNames[c.Name] {

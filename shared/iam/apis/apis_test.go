@@ -148,3 +148,21 @@ func TestRegistryAddsTenantAPIs(t *testing.T) {
 		t.Errorf("discoverable = %v", r.Discoverable())
 	}
 }
+
+func TestActionChanges(t *testing.T) {
+	before := Spec{Actions: []Action{{Name: "o.manage"}, {Name: "o.read", Parent: "o.manage"}, {Name: "o.old", Parent: "o.manage"}}}
+	after := Spec{Actions: []Action{{Name: "o.manage"}, {Name: "o.read"}, {Name: "o.new", Parent: "o.manage"}}}
+	got := ActionChanges(before, after)
+	want := []Need{{"o.read", false}, {"o.read", true}, {"owner", true}, {"o.new", true}, {"o.manage", true}, {"o.old", false}}
+	if !slices.Equal(got, want) {
+		t.Errorf("changes = %v, want %v", got, want)
+	}
+	if got := ActionChanges(before, before); len(got) != 0 {
+		t.Errorf("an unchanged tree needs %v", got)
+	}
+	renamed := before
+	renamed.Name, renamed.Scopes = "other", []Scope{{Name: "s"}}
+	if got := ActionChanges(before, renamed); len(got) != 0 {
+		t.Errorf("names and scopes need %v", got)
+	}
+}

@@ -457,9 +457,10 @@ func TestRecover(t *testing.T) {
 }
 
 // TestEscalationCheckCost counts the DynamoDB calls of a credential created
-// for another client: the route's decision (caller + its group), the
-// no-escalation check (caller + its group again, target + its two groups),
-// and the write.
+// for another client: the route's decision (the caller's grants, then its
+// group's), the no-escalation check (the caller's and its group's again,
+// the target's and its two groups'), each a Query and a BatchGetItem, and
+// the write.
 func TestEscalationCheckCost(t *testing.T) {
 	admin := adminToken(t)
 	c := newCaller(t, admin, "cost-keymaker")
@@ -477,7 +478,7 @@ func TestEscalationCheckCost(t *testing.T) {
 	if r := send(t, http.MethodPost, "/v1/clients/"+target+"/secrets", tok, map[string]string{"value": "cost-secret-1", "description": "x"}); r.Status != http.StatusCreated {
 		t.Fatal(r)
 	}
-	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 7, "DynamoDB:GetItem": 1, "DynamoDB:TransactWriteItems": 1}; !maps.Equal(got, want) {
+	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 3, "DynamoDB:BatchGetItem": 3, "DynamoDB:GetItem": 1, "DynamoDB:TransactWriteItems": 1}; !maps.Equal(got, want) {
 		t.Errorf("calls = %v, want %v", got, want)
 	}
 }

@@ -60,6 +60,17 @@ func TestIntrospection(t *testing.T) {
 		got["scope"] != "services.iam api" || got["exp"] == nil || got["jti"] == nil {
 		t.Errorf("members %v", got)
 	}
+	// The right may come through a group (its grants item is read with the
+	// caller's).
+	byGroup := newCaller(t, admin, "inspector-by-group")
+	gid := newGroup(t, admin, "inspectors")
+	grant(t, admin, "group-"+gid, "iam.token.introspect", "/")
+	if r := send(t, http.MethodPost, "/v1/subjects/groups/"+gid+"/members", admin, map[string]any{"subjectIds": []string{byGroup.subject}}); r.Status != 204 {
+		t.Fatal(r)
+	}
+	if r := introspect(t, "/connect/introspect", byGroup.id, byGroup.secret, live); !active(t, r) {
+		t.Errorf("introspection by a group's right: %s", r)
+	}
 
 	env.clock.Advance(-2 * time.Hour)
 	expired := c.token(t)

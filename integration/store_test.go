@@ -39,8 +39,8 @@ func TestInterruptedClientDeleteIsSafeAndResumable(t *testing.T) {
 	admin := adminToken(t)
 	id, value := newClient(t, admin, "half-deleted")
 	pk := "T#default#S#client-" + id
-	if n := partitionSize(t, pk); n != 2 {
-		t.Fatalf("partition holds %d items, want the client and its secret", n)
+	if n := partitionSize(t, pk); n != 3 {
+		t.Fatalf("partition holds %d items, want the client, its grants item and its secret", n)
 	}
 	_, err := env.svc.DynamoDB.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 		TableName: aws.String(env.svc.Resources.TableName),

@@ -72,7 +72,7 @@ func upgrade(f *flags) runner {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cio.stdout, "tenant %s: %d clients and groups brought to the current layout; counts in place\n", *o.tenant, n)
+		fmt.Fprintf(cio.stdout, "tenant %s: %d clients and groups brought to the current layout; counts and grants items in place\n", *o.tenant, n)
 		return nil
 	}
 }

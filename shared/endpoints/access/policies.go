@@ -103,8 +103,9 @@ func (a *Policies) AuthorizeAll(ctx context.Context, p Principal, checks []Check
 	return out, nil
 }
 
-// Holdings implements Authorizer: one Query for the subject and one
-// per group it belongs to. A subject that does not exist holds nothing.
+// Holdings implements Authorizer: the subject's grants, then its groups'
+// in one call (store.Policies.Grants). A subject that does not exist holds
+// nothing.
 func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error) {
 	g, err := a.Grants.Grants(ctx, tenant, subjectID)
 	if errors.Is(err, store.ErrSubjectNotFound) {

@@ -18,7 +18,7 @@ import (
 
 // MaxPerSubject bounds the policies of one subject (a client, group or
 // user): an authorization decision reads them all, and those of each of its
-// groups, on every request.
+// groups, on every request (one grants item each, docs/performance.md).
 const MaxPerSubject = 100
 
 type Policy struct {

@@ -22,15 +22,16 @@ import (
 
 // CreateClient implements store.Clients.
 func (s *Store) CreateClient(ctx context.Context, c client.Client) error {
-	return s.createListed(ctx, c.Tenant, clientItem(c), attrClients)
+	return s.createListed(ctx, c.Tenant, c.SubjectID(), clientItem(c), attrClients)
 }
 
-// createListed puts a new client or group item and counts it, in one
-// transaction; ErrConflict when the id is taken.
-func (s *Store) createListed(ctx context.Context, tenant string, it item, countAttr string) error {
+// createListed puts a new client or group item with its empty grants item
+// and counts it, in one transaction; ErrConflict when the id is taken.
+func (s *Store) createListed(ctx context.Context, tenant, subjectID string, it item, countAttr string) error {
 	reasons, err := s.transactCounted(ctx, tenant, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		s.countStep(tenant, countAttr, 1),
+		{Put: &types.Put{TableName: &s.table, Item: newGrantsItem(tenant, subjectID)}},
 	}, 1)
 	switch {
 	case err == nil:
@@ -197,27 +198,36 @@ func (s *Store) finishDelete(ctx context.Context, tenant, subjectID, pk, ownSK s
 		return err
 	}
 	var doomed []item
+	var members []string
 	for _, it := range items {
 		sk := getS(it, attrSK)
 		switch {
-		case sk == ownSK:
+		case sk == ownSK, sk == skGrants:
 		case strings.HasPrefix(sk, skMembershipPrefix):
 			if err := s.RemoveMember(ctx, tenant, strings.TrimPrefix(sk, skMembershipPrefix), subjectID); err != nil {
 				return err
 			}
 		case strings.HasPrefix(sk, skMemberPrefix):
-			member := strings.TrimPrefix(sk, skMemberPrefix)
-			groupID := strings.TrimPrefix(subjectID, subject.ID(subject.Group, ""))
-			doomed = append(doomed, key(subjectPK(tenant, member), membershipSK(groupID)), key(pk, sk))
+			members = append(members, strings.TrimPrefix(sk, skMemberPrefix))
+			doomed = append(doomed, key(pk, sk))
 		default:
 			doomed = append(doomed, key(pk, sk))
 		}
 	}
+	// The members' sides first: a crash before the group's sides are gone
+	// leaves them for the next call to find.
+	if err := s.endMemberships(ctx, tenant, strings.TrimPrefix(subjectID, subject.ID(subject.Group, "")), members, false); err != nil {
+		return err
+	}
 	if err := s.deleteAll(ctx, doomed); err != nil {
 		return err
 	}
-	if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: key(pk, ownSK)}); err != nil {
-		return fault.Unavailable("dynamodb:DeleteItem", err)
+	// The grants item before the subject's own: a write of the cascade may
+	// have built it after the partition was read.
+	for _, sk := range []string{skGrants, ownSK} {
+		if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: key(pk, sk)}); err != nil {
+			return fault.Unavailable("dynamodb:DeleteItem", err)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -137,11 +138,14 @@ func (s *Store) countQuery(ctx context.Context, in *dynamodb.QueryInput) (int, e
 
 // UpgradeTenant brings a tenant written by an older version to the current
 // layout: its clients and groups listed in name order and searchable, its
-// tombstoned ones out of the index, its counts made. It is idempotent, and
-// meant for an operator (iamctl upgrade) right after a deployment: a large
-// tenant takes longer than a request may.
+// tombstoned ones out of the index, its counts made, and every subject's
+// grants item built from its partition (which also repairs one that an
+// older function's write left behind during a deployment). It is
+// idempotent, and meant for an operator (iamctl upgrade) right after a
+// deployment: a large tenant takes longer than a request may.
 func (s *Store) UpgradeTenant(ctx context.Context, tenant string) (upgraded int, err error) {
 	counts := map[string]int64{}
+	subjects := map[string]bool{}
 	for attr, gsi1pk := range map[string]string{attrClients: clientsGSI1PK(tenant), attrGroups: groupsGSI1PK(tenant)} {
 		items, err := s.query(ctx, &dynamodb.QueryInput{
 			IndexName:                 aws.String(indexGSI1),
@@ -161,10 +165,87 @@ func (s *Store) UpgradeTenant(ctx context.Context, tenant string) (upgraded int,
 			}
 			if !getBool(it, attrDeleting) {
 				counts[attr]++
+				subjects[strings.TrimPrefix(getS(it, attrPK), subjectPK(tenant, ""))] = true
 			}
 		}
 	}
-	return upgraded, s.putCounts(ctx, tenant, counts)
+	if err := s.putCounts(ctx, tenant, counts); err != nil {
+		return upgraded, err
+	}
+	users, err := s.usersOf(ctx, tenant, subjects)
+	if err != nil {
+		return upgraded, err
+	}
+	for _, u := range users {
+		subjects[u] = true
+	}
+	return upgraded, s.rebuildAllGrants(ctx, tenant, subjects)
+}
+
+// usersOf finds the users of a tenant, whom nothing lists: those with a
+// policy, and the members of its groups.
+func (s *Store) usersOf(ctx context.Context, tenant string, subjects map[string]bool) ([]string, error) {
+	prefix := subject.ID(subject.User, "")
+	items, err := s.query(ctx, &dynamodb.QueryInput{
+		IndexName:                 aws.String(indexGSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk AND begins_with(GSI1SK, :users)"),
+		ExpressionAttributeValues: item{":pk": str(policiesGSI1PK(tenant)), ":users": str(prefix)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, it := range items {
+		users = append(users, getS(it, attrSubject))
+	}
+	for sid := range subjects {
+		kind, gid, _ := subject.Parse(sid)
+		if kind != subject.Group {
+			continue
+		}
+		members, err := s.Members(ctx, tenant, gid)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			if strings.HasPrefix(m, prefix) {
+				users = append(users, m)
+			}
+		}
+	}
+	return users, nil
+}
+
+// rebuildAllGrants builds the grants items of subjects, a few at a time.
+func (s *Store) rebuildAllGrants(ctx context.Context, tenant string, subjects map[string]bool) error {
+	work := make(chan string)
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for sid := range work {
+				if err := s.RebuildGrants(ctx, tenant, sid); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var err error
+feed:
+	for sid := range subjects {
+		select {
+		case work <- sid:
+		case err = <-errs:
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	return errors.Join(err, <-errs)
 }
 
 // upgradeListed brings a listed client or group item written by an older

@@ -18,7 +18,7 @@ import (
 
 // CreateGroup implements store.Groups.
 func (s *Store) CreateGroup(ctx context.Context, g group.Group) error {
-	return s.createListed(ctx, g.Tenant, groupItem(g), attrGroups)
+	return s.createListed(ctx, g.Tenant, subject.ID(subject.Group, g.ID), groupItem(g), attrGroups)
 }
 
 // GetGroup implements store.Groups.
@@ -71,9 +71,9 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 	}
 	// The member's own count of groups, refused at group.MaxPerSubject
 	// (and for a client unless it is alive).
-	items = append(items, s.addStep(tenant, subjectID, groupsCounted))
+	items = append(items, s.addStep(tenant, subjectID, groupsCounted), s.grantsStep(tenant, subjectID, "ADD", attrMemberOf, groupID))
 	add := countedAdd{tenant: tenant, subjectID: subjectID, c: groupsCounted, limitErr: store.ErrSubjectLimitExceeded}
-	for {
+	for builds := 0; ; {
 		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return nil
@@ -92,35 +92,79 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID, subjectID string
 				return err
 			}
 			continue
+		case failedCondition(reasons, 4) && builds < grantsRebuilds:
+			builds++
+			if err := s.rebuildGrants(ctx, tenant, subjectID); err != nil {
+				return err
+			}
+			continue
 		}
 		return fault.Unavailable("dynamodb:TransactWriteItems", err)
 	}
 }
 
-// RemoveMember implements store.Groups: one transaction removes both sides
-// and uncounts the member. When it cannot (not a member, or the group is
-// gone) any half of the membership left behind is deleted plainly.
+// RemoveMember implements store.Groups: one transaction removes both sides,
+// takes the group out of the member's grants item and uncounts the member.
+// When it cannot (not a member, or the group is gone) any half of the
+// membership left behind is deleted plainly.
 func (s *Store) RemoveMember(ctx context.Context, tenant, groupID, subjectID string) error {
 	groupSide := key(groupPK(tenant, groupID), memberSK(subjectID))
 	subjectSide := key(subjectPK(tenant, subjectID), membershipSK(groupID))
-	reasons, err := s.transactUncounted(ctx, []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &s.table, Key: groupSide, ConditionExpression: aws.String("attribute_exists(PK)")}},
-		{Delete: &types.Delete{TableName: &s.table, Key: subjectSide}},
-		{Update: &types.Update{
-			TableName:                 &s.table,
-			Key:                       key(groupPK(tenant, groupID), skGroup),
-			UpdateExpression:          aws.String("SET memberCount = memberCount - :one"),
-			ConditionExpression:       aws.String("attribute_exists(PK)"),
-			ExpressionAttributeValues: item{":one": num(1)},
-		}},
-	}, s.removeStep(tenant, subjectID, groupsCounted))
-	switch {
-	case err == nil:
-		return nil
-	case failedCondition(reasons, 0) || failedCondition(reasons, 2):
-		return s.deleteAll(ctx, []item{groupSide, subjectSide})
+	for range grantsRebuilds + 1 {
+		reasons, err := s.transactUncounted(ctx, []types.TransactWriteItem{
+			{Delete: &types.Delete{TableName: &s.table, Key: groupSide, ConditionExpression: aws.String("attribute_exists(PK)")}},
+			{Delete: &types.Delete{TableName: &s.table, Key: subjectSide}},
+			{Update: &types.Update{
+				TableName:                 &s.table,
+				Key:                       key(groupPK(tenant, groupID), skGroup),
+				UpdateExpression:          aws.String("SET memberCount = memberCount - :one"),
+				ConditionExpression:       aws.String("attribute_exists(PK)"),
+				ExpressionAttributeValues: item{":one": num(1)},
+			}},
+			s.grantsStep(tenant, subjectID, "DELETE", attrMemberOf, groupID),
+		}, s.removeStep(tenant, subjectID, groupsCounted))
+		switch {
+		case err == nil:
+			return nil
+		case failedCondition(reasons, 0) || failedCondition(reasons, 2):
+			return s.endMemberships(ctx, tenant, groupID, []string{subjectID}, true)
+		case failedCondition(reasons, 3):
+			if err := s.rebuildGrants(ctx, tenant, subjectID); err != nil {
+				return err
+			}
+			continue
+		}
+		return fault.Unavailable("dynamodb:TransactWriteItems", err)
 	}
-	return fault.Unavailable("dynamodb:TransactWriteItems", err)
+	return fault.Unavailable("dynamodb:TransactWriteItems", errGrantsChanged)
+}
+
+// endMemberships deletes the member side of memberships of a group that is
+// gone or being deleted, taking the group out of each member's grants item
+// in the same transaction (25 members to one), and with groupSide the
+// group's side too.
+func (s *Store) endMemberships(ctx context.Context, tenant, groupID string, members []string, groupSide bool) error {
+	for chunk := range slices.Chunk(members, 25) {
+		var steps []types.TransactWriteItem
+		for _, m := range chunk {
+			steps = append(steps,
+				types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: key(subjectPK(tenant, m), membershipSK(groupID))}},
+				// Unconditional: an item made here is incomplete, and built
+				// before it is used.
+				types.TransactWriteItem{Update: &types.Update{
+					TableName: &s.table, Key: grantsKey(tenant, m),
+					UpdateExpression:          aws.String("DELETE memberOf :g ADD grantsVersion :one"),
+					ExpressionAttributeValues: item{":g": &types.AttributeValueMemberSS{Value: []string{groupID}}, ":one": num(1)},
+				}})
+			if groupSide {
+				steps = append(steps, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: key(groupPK(tenant, groupID), memberSK(m))}})
+			}
+		}
+		if _, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: steps}); err != nil {
+			return fault.Unavailable("dynamodb:TransactWriteItems", err)
+		}
+	}
+	return nil
 }
 
 // Members implements store.Groups.
@@ -205,6 +249,12 @@ func (s *Store) markGroupDeleting(ctx context.Context, tenant, groupID string) e
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
 		s.countStep(tenant, attrGroups, -1),
+		// Decisions read the group's grants item alone.
+		{Update: &types.Update{
+			TableName: &s.table, Key: grantsKey(tenant, subject.ID(subject.Group, groupID)),
+			UpdateExpression:          aws.String("SET deleting = :true ADD grantsVersion :one"),
+			ExpressionAttributeValues: item{":true": boolean(true), ":one": num(1)},
+		}},
 	}, 1)
 	if done, result := tombstoned(reasons, err); done {
 		return result

@@ -165,17 +165,18 @@ func (s *Store) markClientDeleting(ctx context.Context, tenant, clientID string)
 // it, refused for the last owner. A client already tombstoned was uncounted
 // then, so its policy goes plainly.
 func (s *Store) deleteRootOwnerPolicy(ctx context.Context, tenant string, k policy.Triple) error {
-	for range 4 {
+	for range 4 + grantsRebuilds {
+		stored, err := s.policyToDelete(ctx, tenant, k)
+		if err != nil {
+			return err
+		}
 		// The client must be alive (a tombstoned one was uncounted then);
 		// its policy count goes down in the same step.
-		_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Delete: &types.Delete{
-				TableName:           &s.table,
-				Key:                 key(subjectPK(tenant, k.Subject), policySK(k.Action, k.Scope)),
-				ConditionExpression: aws.String("attribute_exists(PK)"),
-			}},
+		_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			s.deletePolicyStep(stored),
 			s.removeStep(tenant, k.Subject, policiesCounted),
 			s.removeOwner(tenant),
+			s.grantsPolicyStep(tenant, "DELETE", policyFromItem(stored)),
 		}})
 		reasons := cancellation(err)
 		failed, missing := ownerCountFailed(reasons, 2)
@@ -183,7 +184,7 @@ func (s *Store) deleteRootOwnerPolicy(ctx context.Context, tenant string, k poli
 		case err == nil:
 			return nil
 		case failedCondition(reasons, 0):
-			return store.ErrNotFound
+			continue // gone, or put again: read it again
 		case failedCondition(reasons, 1):
 			if old := reasons[1].Item; old != nil && !getBool(old, attrDeleting) {
 				// No policy count (an older client): count, then again.
@@ -197,6 +198,11 @@ func (s *Store) deleteRootOwnerPolicy(ctx context.Context, tenant string, k poli
 			return store.ErrLastOwner
 		case failed:
 			if err := s.ensureOwnerCount(ctx, tenant); err != nil {
+				return err
+			}
+			continue
+		case failedCondition(reasons, 3):
+			if err := s.rebuildGrants(ctx, tenant, k.Subject); err != nil {
 				return err
 			}
 			continue

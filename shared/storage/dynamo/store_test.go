@@ -764,10 +764,20 @@ func TestTokenFunctionItems(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The client is one of an older release too: it has no grants item.
+	if _, err := ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table, Key: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "T#" + ten + "#S#client-" + c.ID}, "SK": &types.AttributeValueMemberS{Value: "A!GRANTS"}}}); err != nil {
+		t.Fatal(err)
+	}
 	legacy("T#"+ten+"#S#client-"+c.ID, "R#old-jti")
 	g, err := st.Grants(ctx, ten, "client-"+c.ID)
 	if err != nil || !g.Revocation.Revoked("old-jti", now) {
 		t.Errorf("a token revoked by an older release: %+v %v", g.Revocation, err)
+	}
+	// Building its grants item moves the revocation where decisions look.
+	is(t, st.RebuildGrants(ctx, ten, "client-"+c.ID), nil)
+	if got, err := st.TokenRevoked(ctx, ten, c.ID, "old-jti"); err != nil || !got {
+		t.Errorf("a token revoked by an older release, after the upgrade: %v %v", got, err)
 	}
 	sum := sha256.Sum256([]byte("old-assertion"))
 	legacy("T#"+ten+"#ASSERTION#"+c.ID, hex.EncodeToString(sum[:]))
@@ -776,4 +786,267 @@ func TestTokenFunctionItems(t *testing.T) {
 	sum = sha256.Sum256([]byte("long-assertion"))
 	legacy("T#"+ten+"#ASSERTION#"+c.ID, hex.EncodeToString(sum[:]))
 	is(t, st.UseAssertion(ctx, ten, c.ID, "long-assertion", now.Add(time.Hour), now), nil)
+}
+
+// counting is the DynamoDB client with the read units and calls of reads
+// counted, as DynamoDB reports them (ReturnConsumedCapacity TOTAL).
+type counting struct {
+	*dynamodb.Client
+	mu    sync.Mutex
+	calls int
+	units float64
+}
+
+func (c *counting) add(cc ...types.ConsumedCapacity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	for _, x := range cc {
+		c.units += aws.ToFloat64(x.CapacityUnits)
+	}
+}
+
+func (c *counting) take() (calls int, units float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	calls, units, c.calls, c.units = c.calls, c.units, 0, 0
+	return calls, units
+}
+
+func (c *counting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.Client.GetItem(ctx, in, opts...)
+	if err == nil && out.ConsumedCapacity != nil {
+		c.add(*out.ConsumedCapacity)
+	}
+	return out, err
+}
+
+func (c *counting) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.Client.Query(ctx, in, opts...)
+	if err == nil && out.ConsumedCapacity != nil {
+		c.add(*out.ConsumedCapacity)
+	}
+	return out, err
+}
+
+func (c *counting) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.Client.BatchGetItem(ctx, in, opts...)
+	if err == nil {
+		c.add(out.ConsumedCapacity...)
+	}
+	return out, err
+}
+
+// seedMaxima makes a client at the per-subject maxima: policy.MaxPerSubject
+// policies of its own, member of group.MaxPerSubject groups of as many
+// policies each (the shapes the scale benchmark seeds).
+func seedMaxima(t *testing.T, ten string) (client.Client, []group.Group) {
+	t.Helper()
+	ctx := context.Background()
+	grant := func(subjectID string) {
+		for i := range policy.MaxPerSubject {
+			p := policy.Policy{Subject: subjectID, Action: "banking.ais.read", Scope: fmt.Sprintf("/companies/%d", i), CreatedAt: now}
+			if _, _, err := st.PutPolicy(ctx, ten, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := newClient(t, ten, "api")
+	grant(c.SubjectID())
+	var gs []group.Group
+	for range group.MaxPerSubject {
+		g := newGroup(t, ten)
+		grant("group-" + g.ID)
+		is(t, st.AddMember(ctx, ten, g.ID, c.SubjectID(), group.MaxMembers), nil)
+		gs = append(gs, g)
+	}
+	return c, gs
+}
+
+// TestDecisionReadsAtTheMaxima: a decision for a subject at the maxima is
+// two calls, the subject's grants and own items and one BatchGetItem of its
+// groups' grants items: one read unit for each of the 11 items (each under
+// 4 KB, and every strongly consistent read of an item costs at least one).
+func TestDecisionReadsAtTheMaxima(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	c, gs := seedMaxima(t, ten)
+	api := &counting{Client: ddb}
+	counted := dynamo.New(api, table)
+	g, err := counted.Grants(ctx, ten, c.SubjectID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, units := api.take()
+	t.Logf("a decision at the maxima: %d calls, %.1f read units", calls, units)
+	if calls != 2 || units > float64(1+group.MaxPerSubject) {
+		t.Errorf("a decision at the maxima: %d calls, %.1f read units; want 2 calls, at most %d units", calls, units, 1+group.MaxPerSubject)
+	}
+	if len(g.Direct) != policy.MaxPerSubject || len(g.Groups) != len(gs) || len(g.All()) != policy.MaxPerSubject*(1+len(gs)) {
+		t.Fatalf("grants: %d direct, %d groups, %d in all", len(g.Direct), len(g.Groups), len(g.All()))
+	}
+	for _, gg := range g.Groups {
+		if len(gg.Policies) != policy.MaxPerSubject {
+			t.Fatalf("group %s: %d policies", gg.GroupID, len(gg.Policies))
+		}
+	}
+	if !g.Direct[0].CreatedAt.Equal(now) || g.Direct[0].Subject != c.SubjectID() {
+		t.Errorf("a policy read from the grants item: %+v", g.Direct[0])
+	}
+}
+
+// sameGrants fails unless Grants (read from grants items) says what the
+// policy and membership items say.
+func sameGrants(t *testing.T, ten, subjectID string) {
+	t.Helper()
+	ctx := context.Background()
+	g, err := st.Grants(ctx, ten, subjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := st.SubjectPolicies(ctx, ten, subjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(g.Direct) != fmt.Sprint(own) {
+		t.Errorf("%s: grants %v, policy items %v", subjectID, g.Direct, own)
+	}
+	groups, err := st.Memberships(ctx, ten, subjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read []string
+	for _, gg := range g.Groups {
+		read = append(read, gg.GroupID)
+		items, _ := st.SubjectPolicies(ctx, ten, "group-"+gg.GroupID)
+		if fmt.Sprint(gg.Policies) != fmt.Sprint(items) {
+			t.Errorf("group %s: grants %v, policy items %v", gg.GroupID, gg.Policies, items)
+		}
+	}
+	if fmt.Sprint(read) != fmt.Sprint(groups) {
+		t.Errorf("%s: groups %v, membership items %v", subjectID, read, groups)
+	}
+}
+
+// TestGrantsItemsUnderChurn: racing puts, deletes, memberships and group
+// deletions leave every grants item saying what the items say, for a
+// client and for a user (whose grants item its first write builds).
+func TestGrantsItemsUnderChurn(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	c := newClient(t, ten)
+	subjects := []string{c.SubjectID(), "user-" + id.New()}
+	var gs []group.Group
+	for range 4 {
+		gs = append(gs, newGroup(t, ten))
+	}
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 8 {
+				sid := subjects[(w+round)%2]
+				g := gs[(w+round)%len(gs)]
+				p := policy.Policy{Subject: sid, Action: "banking.ais.read", Scope: fmt.Sprintf("/c/%d/%d", w, round%3), CreatedAt: now.Add(time.Duration(w) * time.Second)}
+				gp := policy.Policy{Subject: "group-" + g.ID, Action: "banking.pis.write", Scope: fmt.Sprintf("/g/%d", w%2), CreatedAt: now}
+				for _, err := range []error{
+					func() error { _, _, err := st.PutPolicy(ctx, ten, p); return err }(),
+					func() error { _, _, err := st.PutPolicy(ctx, ten, gp); return err }(),
+					st.AddMember(ctx, ten, g.ID, sid, group.MaxMembers),
+				} {
+					if err != nil && !errors.Is(err, store.ErrSubjectLimitExceeded) {
+						t.Error(err)
+					}
+				}
+				if round%2 == 1 {
+					if err := st.DeletePolicy(ctx, ten, p.Triple()); err != nil && !errors.Is(err, store.ErrNotFound) {
+						t.Error(err)
+					}
+					if err := st.RemoveMember(ctx, ten, gs[round%len(gs)].ID, sid); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, sid := range subjects {
+		sameGrants(t, ten, sid)
+	}
+	// A deleted group leaves its members' grants items with it.
+	is(t, st.DeleteGroup(ctx, ten, gs[0].ID), nil)
+	for _, sid := range subjects {
+		sameGrants(t, ten, sid)
+		g, _ := st.Grants(ctx, ten, sid)
+		for _, gg := range g.Groups {
+			if gg.GroupID == gs[0].ID {
+				t.Errorf("%s still reads the deleted group", sid)
+			}
+		}
+	}
+}
+
+// TestGrantsOfAnOlderTenant: subjects an older version wrote have no
+// grants item (or, written by an older function during a deployment, one
+// that is behind): decisions read them from their partitions until their
+// next write or the upgrade builds it; the upgrade makes every subject's
+// item, users' too.
+func TestGrantsOfAnOlderTenant(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	c, gs := seedMaxima(t, ten)
+	user := "user-" + id.New()
+	is(t, st.AddMember(ctx, ten, gs[1].ID, user, group.MaxMembers), nil)
+	if _, _, err := st.PutPolicy(ctx, ten, policy.Policy{Subject: user, Action: "banking.ais.read", Scope: "/u", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	grantsKey := func(sid string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "T#" + ten + "#S#" + sid}, "SK": &types.AttributeValueMemberS{Value: "A!GRANTS"}}
+	}
+	for _, sid := range []string{c.SubjectID(), "group-" + gs[0].ID, user} {
+		if _, err := ddb.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table, Key: grantsKey(sid)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An older function puts a policy on a group whose item is complete.
+	behind := policy.Policy{Subject: "group-" + gs[2].ID, Action: "banking.pis.write", Scope: "/behind", CreatedAt: now}
+	it := map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "T#" + ten + "#S#" + behind.Subject}, "SK": &types.AttributeValueMemberS{Value: "P#" + behind.Action + "#" + behind.Scope},
+		"GSI1PK": &types.AttributeValueMemberS{Value: "T#" + ten + "#POLICIES"}, "GSI1SK": &types.AttributeValueMemberS{Value: behind.Subject + "#" + behind.Action + "#" + behind.Scope},
+		"subject": &types.AttributeValueMemberS{Value: behind.Subject}, "action": &types.AttributeValueMemberS{Value: behind.Action},
+		"scope": &types.AttributeValueMemberS{Value: behind.Scope}, "createdAt": &types.AttributeValueMemberS{Value: now.Format(time.RFC3339Nano)},
+	}
+	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: it}); err != nil {
+		t.Fatal(err)
+	}
+	// Without grants items: read from the partitions, still right.
+	sameGrants(t, ten, user)
+	api := &counting{Client: ddb}
+	counted := dynamo.New(api, table)
+	if _, err := counted.Grants(ctx, ten, c.SubjectID()); err != nil {
+		t.Fatal(err)
+	}
+	if calls, _ := api.take(); calls != 1+1+group.MaxPerSubject {
+		t.Errorf("an older subject read in %d calls, want one per partition", calls)
+	}
+	if _, err := st.UpgradeTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	for _, sid := range []string{c.SubjectID(), user} {
+		sameGrants(t, ten, sid)
+	}
+	g, _ := st.Grants(ctx, ten, c.SubjectID())
+	if !slices.ContainsFunc(g.All(), func(p policy.Policy) bool { return p.Triple() == behind.Triple() }) {
+		t.Error("the upgrade left a grants item behind its policy items")
+	}
+	if _, err := counted.Grants(ctx, ten, c.SubjectID()); err != nil {
+		t.Fatal(err)
+	}
+	if calls, units := api.take(); calls != 2 || units > float64(1+group.MaxPerSubject) {
+		t.Errorf("after the upgrade: %d calls, %.1f units", calls, units)
+	}
+	if _, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: grantsKey(user), ConsistentRead: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
 }

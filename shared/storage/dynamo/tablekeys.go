@@ -18,6 +18,7 @@ import (
 //	tenant           T#<t>                       TENANT
 //	owner count      T#<t>                       OWNERS                                                                         (count)
 //	listing counts   T#<t>                       COUNTS                                                                         (clients, groups)
+//	grants           T#<t>#S#<subjectId>         A!GRANTS                                                                       (a:<action> sets, memberOf, complete, grantsVersion)
 //	client           T#<t>#S#client-<id>         A#CLIENT                  T#<t>#CLIENTS        <lower(name)>\x01<id>
 //	client secret    T#<t>#S#client-<id>         A#SECRET#<secretId>
 //	client key       T#<t>#S#client-<id>         A#KEY#<sha256(kid)>                                                           (id, kid, jwk)
@@ -52,17 +53,21 @@ import (
 // current count and the revocation count. Windows sort oldest first, so
 // older ones (kept until their TTL passes) are outside that range, and
 // revoked tokens and used assertions sort after it. An authorization
-// decision reads a subject's items from A# to X (its A# item, memberships
-// and policies) with one Query, the same range of each of its groups with
-// one Query each, and whether the caller's token was revoked with one
-// GetItem; member lists (X#) stay out of decisions.
+// decision reads a subject's grants item and its own item, which sort next
+// to each other (A!GRANTS up to its A# item), with one Query, its groups'
+// grants items with one BatchGetItem (see grants.go), and whether the
+// caller's token was revoked with one GetItem; member lists (X#) stay out
+// of decisions. A subject without a complete grants item (written by an
+// older release) is read as before: its items from A# to X (its A# item,
+// memberships and policies) with one Query, each of its groups likewise.
 //
 // Older releases kept attempt counts (#THROTTLE#…) and revoked tokens (R#…)
 // in the client's own partition and used assertions under
-// T#<t>#ASSERTION#<clientId>. Decisions still read revoked tokens there
-// (they lie inside the A#–X range every decision reads anyway), and an
-// assertion is still refused when it is found there, until all of them have
-// expired: see docs/deploy.md.
+// T#<t>#ASSERTION#<clientId>. Decisions still read revoked tokens there for
+// a client without a grants item (they lie inside the A#–X range read
+// then), and building its grants item copies them to its token partition.
+// An assertion is still refused when it is found there, until all of them
+// have expired: see docs/deploy.md.
 //
 // Listings of clients and groups read GSI1 in name order, a page at a time
 // (keyset: a position is the GSI1SK of an item); a tombstoned client or

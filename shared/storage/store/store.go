@@ -273,8 +273,8 @@ type Policies interface {
 	// on, nil when nothing is left. Eventually consistent.
 	ListPolicies(ctx context.Context, tenant string, after *policy.Triple, limit, scanLimit int, keep func(policy.Policy) bool) (found []policy.Policy, next *policy.Triple, err error)
 	// Grants returns the policies that apply to a subject, strongly
-	// consistent, with one Query for the subject and one per group it is a
-	// member of. ErrSubjectNotFound when the subject is a client or group
+	// consistent: one read of the subject's policies and groups, one of
+	// its groups' policies. ErrSubjectNotFound when the subject is a client or group
 	// that does not exist or is being deleted; policies of groups being
 	// deleted are left out.
 	Grants(ctx context.Context, tenant, subjectID string) (policy.Grants, error)

@@ -102,6 +102,7 @@ bench: tools ## Go benchmarks, cold starts under the Lambda emulator, end-to-end
 	go test -run '^$$' -bench . -benchmem ./shared/...
 	go test -run '^$$' -bench ColdStart -benchtime 20x ./integration
 	go test -run '^$$' -bench KeySpec -benchtime 200x ./integration
+	go test -run '^$$' -bench Decisions -benchtime 300x ./integration
 	scripts/bench-e2e.sh
 	$(MAKE) bench-scale
 

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
+	"github.com/machine-iam/machine-iam/shared/iam/apis"
+
 	"github.com/aws/aws-lambda-go/cfn"
 	"pgregory.net/rapid"
 
@@ -111,7 +114,7 @@ func TestNoEscalationModel(t *testing.T) {
 		_ = f.Value.Set(fmt.Sprint(modelChecks))
 		defer func() { _ = f.Value.Set(f.DefValue) }()
 	}
-	actions := action.Default()
+	actions := access.NewCatalogs(apis.Builtin(), nil).Builtin().Actions
 	store := env.svc.Store()
 	actionPool := []string{"owner", "iam.manage", "iam.client.manage", "iam.client.create", "iam.client.update", "iam.client.delete",
 		"iam.secret.create", "iam.group.write", "iam.policy.create", "iam.policy.delete", "iam.policy.read", "banking.ais.read", "banking.manage"}

@@ -42,6 +42,7 @@ const (
 const (
 	secClients  = "Clients and credentials"
 	secPolicies = "Policies and groups"
+	secAPIs     = "Your own APIs"
 	secDesired  = "Desired state"
 	secOperator = "Operator (AWS credentials, TABLE_NAME, ISSUER_URL)"
 	secOther    = "Other"
@@ -115,6 +116,16 @@ var commands = []command{
 		about: "list a subject's effective permissions", flags: subjectsPermissions},
 	{name: "check", section: secPolicies, synopsis: "SUBJECT ACTION SCOPE", nargs: 3, common: apiFlags,
 		about: "may SUBJECT do ACTION on SCOPE? exit 0 when allowed, 3 when not", flags: check},
+
+	{group: "apis", name: "list", section: secAPIs, common: apiFlags,
+		about: "list the tenant's APIs, the deployment's own first", flags: apisList},
+	{group: "apis", name: "get", section: secAPIs, synopsis: "API_ID", nargs: 1, common: apiFlags,
+		about: "show an API", flags: apisGet},
+	{group: "apis", name: "create", section: secAPIs, common: apiFlags,
+		synopsis: "--identifier URI --name N [--description D] [--scope S]... [--action A[:PARENT]]... [--discoverable] | -f FILE",
+		about:    "register an API with its scopes and actions", flags: apisCreate},
+	{group: "apis", name: "delete", section: secAPIs, synopsis: "API_ID", nargs: 1, common: apiFlags,
+		about: "delete an API (its names stay reserved; policies naming them stay, inert)", flags: apisDelete},
 
 	{name: "plan", section: secDesired, synopsis: "-f FILE [--prune]", common: apiFlags,
 		about: "compare the tenant with a desired-state document: exit 0 without changes, 2 with", flags: plan},

@@ -25,8 +25,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
+	"github.com/machine-iam/machine-iam/shared/iam/apis"
+
 	"github.com/machine-iam/machine-iam/local/dynamotest"
-	"github.com/machine-iam/machine-iam/shared/iam/action"
 	"github.com/machine-iam/machine-iam/shared/iam/group"
 	"github.com/machine-iam/machine-iam/shared/iam/id"
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
@@ -85,7 +87,7 @@ func New(t testing.TB) *Env {
 	e := &Env{t: t, Store: st, Signer: sig, Tenant: dynamotest.Tenant(t)}
 	e.Deps = &app.Deps{
 		Config: cfg, Store: st, Signer: sig, Hasher: Hasher, Verifier: secret.NewVerifier(Hasher, 16),
-		Scopes: oauthscope.Default(), Actions: action.Default(), Audit: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: e.Now,
+		Catalogs: access.NewCatalogs(apis.Builtin(), st), Audit: slog.New(slog.NewJSONHandler(io.Discard, nil)), Now: e.Now,
 	}
 	if err := st.CreateTenant(context.Background(), e.Tenant); err != nil {
 		t.Fatal(err)

@@ -27,7 +27,8 @@ func TestProjectTemplate(t *testing.T) {
 			{Method: "ANY", Path: "/v1/clients/{clientId}/keys"}, {Method: "ANY", Path: "/v1/clients/{clientId}/keys/{keyId}"},
 			{Method: "ANY", Path: "/v1/clients/{clientId}/secrets"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/import"}, {Method: "ANY", Path: "/v1/clients/{clientId}/secrets/{secretId}"}},
 		"PoliciesFunction": {
-			{Method: "ANY", Path: "/v1/actions"}, {Method: "ANY", Path: "/v1/permissions/check"}, {Method: "ANY", Path: "/v1/policies"},
+			{Method: "ANY", Path: "/v1/actions"}, {Method: "ANY", Path: "/v1/apis"}, {Method: "ANY", Path: "/v1/apis/{apiId}"},
+			{Method: "ANY", Path: "/v1/decisions"}, {Method: "ANY", Path: "/v1/permissions/check"}, {Method: "ANY", Path: "/v1/policies"},
 			{Method: "ANY", Path: "/v1/subjects/clients"}, {Method: "ANY", Path: "/v1/subjects/groups"}, {Method: "ANY", Path: "/v1/subjects/groups/{groupId}"},
 			{Method: "ANY", Path: "/v1/subjects/groups/{groupId}/members"}, {Method: "ANY", Path: "/v1/subjects/{subjectId}/memberships"},
 			{Method: "ANY", Path: "/v1/subjects/{subjectId}/permissions"},

@@ -72,6 +72,9 @@ type Authorizer interface {
 	Authorize(ctx context.Context, p Principal, action, scope string) error
 	Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error)
 	Lacks(ctx context.Context, p Principal, conferred ...policy.Grants) ([]string, error)
+	// AuthorizeAll is Authorize for several checks at once: whether each
+	// is allowed, or ErrRevoked, or the failure that kept it from deciding.
+	AuthorizeAll(ctx context.Context, p Principal, checks []Check) ([]bool, error)
 }
 
 // Guard authenticates and authorizes management requests.
@@ -123,6 +126,24 @@ func (g *Guard) Allow(ctx context.Context, action, scope string) error {
 		return httpapi.Forbidden("The caller is not allowed " + action + " on " + scope + ".")
 	}
 	return err
+}
+
+// AllowAll is Allow for every one of checks: nil when all are allowed, else
+// a 403 problem naming the first that is not.
+func (g *Guard) AllowAll(ctx context.Context, checks []Check) error {
+	ok, err := g.Authorizer.AuthorizeAll(ctx, PrincipalFrom(ctx), checks)
+	if errors.Is(err, ErrRevoked) {
+		return httpapi.Unauthorized("The access token was revoked.")
+	}
+	if err != nil {
+		return err
+	}
+	for i, c := range checks {
+		if !ok[i] {
+			return httpapi.Forbidden("The caller is not allowed " + c.Action + " on " + c.Scope + ".")
+		}
+	}
+	return nil
 }
 
 // RequireHolds returns nil when the authenticated caller in ctx holds all

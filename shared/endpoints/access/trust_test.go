@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/iam/action"
+	"github.com/machine-iam/machine-iam/shared/iam/apis"
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 )
 
@@ -29,10 +30,10 @@ func (trustedGrants) TokenRevoked(context.Context, string, string, string) (bool
 // owner on / (standing for the trusting client's holdings); to itself, and
 // as what a caller holds, it does not.
 func TestTrustChainsCountInHoldings(t *testing.T) {
-	a := &Policies{Grants: trustedGrants{}, Actions: action.Default(), DefaultLifetime: time.Hour}
+	a := &Policies{Grants: trustedGrants{}, Catalogs: NewCatalogs(apis.Builtin(), noAPIs{}), DefaultLifetime: time.Hour}
 	other := WithPrincipal(context.Background(), Principal{Tenant: "t", Subject: "client-admin"})
 	g, err := a.Holdings(other, "t", "client-x")
-	if err != nil || len(policy.Evaluate(a.Actions, g, action.Owner, "/")) == 0 {
+	if err != nil || len(policy.Evaluate(a.Catalogs.Builtin().Actions, g, action.Owner, "/")) == 0 {
 		t.Fatalf("holdings of a trusted client seen by another caller = %+v, %v: want owner on /", g, err)
 	}
 	self := WithPrincipal(context.Background(), Principal{Tenant: "t", Subject: "client-x"})
@@ -43,3 +44,8 @@ func TestTrustChainsCountInHoldings(t *testing.T) {
 		t.Error("a trusted client was counted as holding what it would confer")
 	}
 }
+
+// noAPIs is a tenant that registered no APIs.
+type noAPIs struct{}
+
+func (noAPIs) ListAPIs(context.Context, string) ([]apis.API, error) { return nil, nil }

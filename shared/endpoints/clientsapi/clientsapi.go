@@ -55,7 +55,8 @@ const (
 type Service struct {
 	Clients Store
 	Guard   *access.Guard
-	Scopes  *oauthscope.Catalog
+	// Catalogs say which scopes a tenant's clients may be allowed.
+	Catalogs *access.Catalogs
 	// MaxTokenLifetime bounds a client's accessTokenLifetime;
 	// DefaultTokenLifetime is a client's without one.
 	MaxTokenLifetime     time.Duration
@@ -65,7 +66,7 @@ type Service struct {
 
 // New is the handler of the clients function.
 func New(d *app.Deps) *app.Handler {
-	s := &Service{Clients: d.Store, Guard: d.Guard(), Scopes: d.Scopes, MaxTokenLifetime: d.Config.MaxTokenLifetime,
+	s := &Service{Clients: d.Store, Guard: d.Guard(), Catalogs: d.Catalogs, MaxTokenLifetime: d.Config.MaxTokenLifetime,
 		DefaultTokenLifetime: d.Config.TokenLifetime, Now: d.Now}
 	return d.Instrument(s.Handler())
 }
@@ -154,7 +155,15 @@ func (s *Service) readSpec(w http.ResponseWriter, r *http.Request, creating bool
 		return client.Spec{}, provenance.Label{}, "", err
 	}
 	f := httpapi.Fields{}
-	spec := specOf(req, f, s.Scopes, s.MaxTokenLifetime)
+	var named []string
+	if req.AllowedScopes != nil {
+		named = *req.AllowedScopes
+	}
+	scopes, err := s.Catalogs.Scopes(r.Context(), access.TenantOf(r), named...)
+	if err != nil {
+		return client.Spec{}, provenance.Label{}, "", err
+	}
+	spec := specOf(req, f, scopes, s.MaxTokenLifetime)
 	var label provenance.Label
 	var chosen string
 	switch {

@@ -1,6 +1,7 @@
 package clientsapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -8,7 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
+	"github.com/machine-iam/machine-iam/shared/iam/apis"
+
 	"github.com/machine-iam/machine-iam/shared/web/httpapi"
 )
 
@@ -21,7 +24,7 @@ func FuzzClientBody(f *testing.F) {
 	f.Add(`[`)
 	f.Add(`{"name":"a","description":"d","allowedGrantTypes":["client_credentials"],"allowedScopes":[],"redirectUris":[],"provenance":{"via":"stack","stackId":"x"}}`)
 	f.Add(`{"clientId":"my-backend.service~1","name":"a","description":"d","allowedGrantTypes":["client_credentials"],"allowedScopes":[],"redirectUris":[]}`)
-	s := &Service{Scopes: oauthscope.Default(), MaxTokenLifetime: 24 * time.Hour}
+	s := &Service{Catalogs: access.NewCatalogs(apis.Builtin(), noAPIs{}), MaxTokenLifetime: 24 * time.Hour}
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest(http.MethodPost, "/v1/clients", strings.NewReader(body))
 		_, _, _, err := s.readSpec(httptest.NewRecorder(), r, true, "")
@@ -31,3 +34,8 @@ func FuzzClientBody(f *testing.F) {
 		}
 	})
 }
+
+// noAPIs is a tenant that registered no APIs.
+type noAPIs struct{}
+
+func (noAPIs) ListAPIs(context.Context, string) ([]apis.API, error) { return nil, nil }

@@ -229,7 +229,7 @@ func (c *countingClients) RevokeTokens(ctx context.Context, tenant, id string, a
 func TestNotFound(t *testing.T) {
 	e := apitest.New(t)
 	counted := &countingClients{Store: e.Store}
-	s := &clientsapi.Service{Clients: counted, Guard: e.Deps.Guard(), Scopes: e.Deps.Scopes,
+	s := &clientsapi.Service{Clients: counted, Guard: e.Deps.Guard(), Catalogs: e.Deps.Catalogs,
 		MaxTokenLifetime: e.Deps.Config.MaxTokenLifetime, DefaultTokenLifetime: e.Deps.Config.TokenLifetime, Now: e.Now}
 	h := s.Handler()
 	tok := e.Token(e.Owner())

@@ -60,8 +60,15 @@ func (s *Service) triple(w http.ResponseWriter, r *http.Request, inertOK bool) (
 			k.Subject = *req.Subject
 		}
 	}
+	actions := s.Catalogs.Builtin().Actions
+	if req.Action != nil && action.ValidName(*req.Action) {
+		var err error
+		if actions, err = s.Catalogs.Actions(r.Context(), access.TenantOf(r), *req.Action); err != nil {
+			return policy.Triple{}, err
+		}
+	}
 	if f.Required("action", req.Action != nil) {
-		if !s.Actions.Has(*req.Action) && !(inertOK && action.ValidName(*req.Action)) {
+		if !actions.Has(*req.Action) && !(inertOK && action.ValidName(*req.Action)) {
 			f.Add("action", "is not an action of this deployment (see GET /v1/actions)")
 		} else {
 			k.Action = *req.Action
@@ -88,7 +95,11 @@ func (s *Service) mayChange(r *http.Request, routeAction string, k policy.Triple
 	if err := s.Guard.Allow(r.Context(), routeAction, k.Scope); err != nil {
 		return err
 	}
-	if !s.Actions.Has(k.Action) {
+	actions, err := s.Catalogs.Actions(r.Context(), access.TenantOf(r), k.Action)
+	if err != nil {
+		return err
+	}
+	if !actions.Has(k.Action) {
 		// An inert policy grants nothing; only an owner of its scope may
 		// clear it away.
 		if err := s.Guard.Allow(r.Context(), action.Owner, k.Scope); err != nil {
@@ -181,8 +192,15 @@ func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, ten := r.Context(), access.TenantOf(r)
+	actions := s.Catalogs.Builtin().Actions
+	if act != "" && derived {
+		var err error
+		if actions, err = s.Catalogs.Actions(ctx, ten, act); err != nil {
+			return err
+		}
+	}
 	keep := func(p policy.Policy) bool {
-		return (act == "" || p.Action == act || derived && s.Actions.Covers(p.Action, act)) &&
+		return (act == "" || p.Action == act || derived && actions.Covers(p.Action, act)) &&
 			(sc == "" || p.Scope == sc || derived && resource.Covers(p.Scope, sc))
 	}
 	if subj == "" {
@@ -252,7 +270,11 @@ func decodeCursor(c string) (*policy.Triple, bool) {
 }
 
 func (s *Service) listActions(w http.ResponseWriter, r *http.Request) error {
-	all := s.Actions.All()
+	reg, err := s.Catalogs.For(r.Context(), access.TenantOf(r))
+	if err != nil {
+		return err
+	}
+	all := reg.Actions.All()
 	items := make([]wire.Action, len(all))
 	for i, a := range all {
 		items[i] = wire.Action{Action: a.Name, Description: a.Description}
@@ -273,7 +295,11 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && !errors.Is(err, store.ErrSubjectNotFound) {
 		return err
 	}
-	granting := policy.Evaluate(s.Actions, g, k.Action, k.Scope)
+	actions, err := s.Catalogs.Actions(r.Context(), access.TenantOf(r), k.Action)
+	if err != nil {
+		return err
+	}
+	granting := policy.Evaluate(actions, g, k.Action, k.Scope)
 	metric.Decided(len(granting) > 0)
 	httpapi.WriteJSON(w, http.StatusOK, wire.Decision{Allowed: len(granting) > 0, GrantedBy: toPolicies(access.TenantOf(r), granting)})
 	return nil

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/endpoints/access"
-	"github.com/machine-iam/machine-iam/shared/iam/action"
+	"github.com/machine-iam/machine-iam/shared/endpoints/apisapi"
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
 	"github.com/machine-iam/machine-iam/shared/runtime/app"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
@@ -36,16 +36,21 @@ type Store interface {
 
 // Service is what the policies function needs.
 type Service struct {
-	Store   Store
-	Actions *action.Catalog
-	Guard   *access.Guard
-	Now     func() time.Time
+	Store Store
+	// Catalogs are each tenant's actions: declared and registered.
+	Catalogs *access.Catalogs
+	Guard    *access.Guard
+	Now      func() time.Time
 }
 
 // New is the handler of the policies function.
 func New(d *app.Deps) *app.Handler {
-	s := &Service{Store: d.Store, Actions: d.Actions, Guard: d.Guard(), Now: d.Now}
-	return d.Instrument(s.Handler())
+	s := &Service{Store: d.Store, Catalogs: d.Catalogs, Guard: d.Guard(), Now: d.Now}
+	rt := s.Handler()
+	// The registry of a tenant's APIs and the decisions about them live
+	// beside the policies they are decided with.
+	apisapi.FromDeps(d).Routes(rt)
+	return d.Instrument(rt)
 }
 
 // Handler returns the function's routes.

@@ -56,6 +56,10 @@ func (s *Service) discovery(w http.ResponseWriter, r *http.Request) error {
 			algs = append(algs, k.Algorithm)
 		}
 	}
+	reg, err := s.Catalogs.For(r.Context(), ten)
+	if err != nil {
+		return err
+	}
 	base := s.IssuerBase(r)
 	iss := tenant.Issuer(base, ten)
 	w.Header().Set("Cache-Control", "public, max-age=300")
@@ -63,7 +67,7 @@ func (s *Service) discovery(w http.ResponseWriter, r *http.Request) error {
 		Issuer:                            iss,
 		TokenEndpoint:                     tenant.TokenEndpoint(iss),
 		JWKSURI:                           strings.TrimSuffix(base, "/") + "/.well-known/jwks.json",
-		ScopesSupported:                   s.Scopes.Names(),
+		ScopesSupported:                   reg.Discoverable(),
 		GrantTypesSupported:               []string{client.GrantClientCredentials},
 		ResponseTypesSupported:            []string{},
 		TokenEndpointAuthMethodsSupported: authMethods,

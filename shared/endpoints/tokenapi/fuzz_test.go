@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
+	"github.com/machine-iam/machine-iam/shared/iam/apis"
+
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/oauth/client"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
@@ -173,7 +176,7 @@ func newTestService(t testing.TB) *Service {
 	return &Service{
 		Credentials: creds, Tenants: creds, Secrets: secret.NewVerifier(hasher, 16),
 		Minter: &token.Minter{Signer: sig, Lifetime: time.Hour, Now: time.Now},
-		Keys:   sig, Scopes: oauthscope.Default(), IssuerBase: func(*http.Request) string { return "https://id.example.com" },
+		Keys:   sig, Catalogs: access.NewCatalogs(apis.Builtin(), noAPIs{}), IssuerBase: func(*http.Request) string { return "https://id.example.com" },
 		Lockout: lockout.Limits{Threshold: 1 << 30, Ceiling: 1 << 30, Window: time.Minute}, Now: time.Now,
 	}
 }
@@ -303,3 +306,8 @@ func TestClientAuthenticationMethods(t *testing.T) {
 		}
 	}
 }
+
+// noAPIs is a tenant that registered no APIs.
+type noAPIs struct{}
+
+func (noAPIs) ListAPIs(context.Context, string) ([]apis.API, error) { return nil, nil }

@@ -1,6 +1,7 @@
 package tokenapi
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,7 +37,7 @@ func (s *Service) issue(r *http.Request, ten string) (*tokenResponse, error) {
 		return nil, &httpapi.OAuthError{Code: httpapi.CodeUnauthorizedClient,
 			Description: "The client may not use client_credentials.", Status: http.StatusBadRequest}
 	}
-	scopes, err := s.grantedScopes(c.Client, form)
+	scopes, err := s.grantedScopes(r.Context(), c.Client, form)
 	if err != nil {
 		return nil, err
 	}
@@ -98,11 +99,16 @@ func grantedAudiences(c client.Client, form url.Values) ([]string, error) {
 
 // grantedScopes applies RFC 6749 §3.3: the requested scopes, each of which the
 // client must be allowed, or all it is allowed when none are requested.
-func (s *Service) grantedScopes(c client.Client, form url.Values) ([]string, error) {
+func (s *Service) grantedScopes(ctx context.Context, c client.Client, form url.Values) ([]string, error) {
 	invalid := func(msg string) error {
 		return &httpapi.OAuthError{Code: httpapi.CodeInvalidScope, Description: msg, Status: http.StatusBadRequest}
 	}
-	allowed := slices.DeleteFunc(slices.Clone(c.Scopes), func(sc string) bool { return !s.Scopes.Has(sc) })
+	// A scope whose API was removed stays in allowedScopes, inert.
+	known, err := s.Catalogs.Scopes(ctx, c.Tenant, c.Scopes...)
+	if err != nil {
+		return nil, err
+	}
+	allowed := slices.DeleteFunc(slices.Clone(c.Scopes), func(sc string) bool { return !known.Has(sc) })
 	requested, ok := oauthscope.ParseRequest(form.Get("scope"))
 	if !ok {
 		return nil, invalid("The scope parameter is malformed.")

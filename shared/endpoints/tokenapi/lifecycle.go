@@ -51,7 +51,7 @@ func (s *Service) introspection(r *http.Request, ten string) (*introspection, er
 	if err != nil && !errors.Is(err, store.ErrSubjectNotFound) {
 		return nil, err
 	}
-	if len(policy.Evaluate(s.Actions, g, ActionIntrospect, resource.Root)) == 0 {
+	if len(policy.Evaluate(s.Catalogs.Builtin().Actions, g, ActionIntrospect, resource.Root)) == 0 {
 		return nil, &httpapi.OAuthError{Code: "access_denied", Status: http.StatusForbidden,
 			Description: "The client may not introspect tokens: it needs " + ActionIntrospect + " on /."}
 	}

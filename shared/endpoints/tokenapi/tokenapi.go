@@ -10,10 +10,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/machine-iam/machine-iam/shared/iam/action"
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
-	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/oauth/token"
@@ -43,19 +42,20 @@ type Service struct {
 	Secrets     *secret.Verifier
 	// Tags tags presented secrets (nil: no tag key, every secret is
 	// verified).
-	Tags       *secret.Tagger
-	Minter     *token.Minter
-	Keys       signer.KeySet
-	Scopes     *oauthscope.Catalog
+	Tags   *secret.Tagger
+	Minter *token.Minter
+	Keys   signer.KeySet
+	// Catalogs say which scopes exist in a tenant: a client's
+	// allowedScopes that name no API's scope are inert.
+	Catalogs   *access.Catalogs
 	IssuerBase func(*http.Request) string
 	Lockout    lockout.Limits
 	// Reuse, when set, hands out still-fresh tokens again instead of
 	// signing new ones (see token.Reuse).
 	Reuse *token.Reuse
 	// Verifier checks the tokens presented for introspection and
-	// revocation; Actions decides who may introspect.
+	// revocation.
 	Verifier *token.Verifier
-	Actions  *action.Catalog
 	// MaxLifetime caps a client's own token lifetime.
 	MaxLifetime time.Duration
 	// MaxAssertionLifetime bounds how far ahead a client assertion's exp
@@ -75,9 +75,9 @@ func New(d *app.Deps) *app.Handler {
 	s := &Service{
 		Credentials: d.Store, Tenants: d.Store, Secrets: d.Verifier, Tags: d.Tags,
 		Minter: &token.Minter{Signer: d.Signer, Lifetime: d.Config.TokenLifetime, Now: d.Now},
-		Keys:   d.Signer, Scopes: d.Scopes, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
+		Keys:   d.Signer, Catalogs: d.Catalogs, IssuerBase: d.IssuerBase, Lockout: d.Config.Lockout, Now: d.Now,
 		// The authority on its own tokens allows no leeway (RFC 7662 §2.2).
-		Verifier: &token.Verifier{Keys: d.Signer, Now: d.Now}, Actions: d.Actions,
+		Verifier:    &token.Verifier{Keys: d.Signer, Now: d.Now},
 		MaxLifetime: d.Config.MaxTokenLifetime, MaxAssertionLifetime: d.Config.MaxAssertionLifetime,
 		Uses: d.Store,
 		Federation: NewFederation(d.Config.Federation.AllowLocalIssuers, d.Config.Federation.MaxTokenLifetime,

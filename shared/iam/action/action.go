@@ -1,12 +1,11 @@
 // Package action holds the deployment's action catalog: the tree of
 // dot-notation IAM actions that policies may name. A policy on an action
 // covers that action and every descendant; the root, owner, covers
-// everything. The catalog is the data file actions.json, embedded at build
-// time so every function of a deployment agrees on it.
+// everything. The deployment's catalog is built from the declaration of its
+// APIs (package apis) and the APIs each tenant registers.
 package action
 
 import (
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -14,9 +13,6 @@ import (
 
 // Owner is the root action.
 const Owner = "owner"
-
-//go:embed actions.json
-var catalogJSON []byte
 
 // Action is one catalog entry.
 type Action struct {
@@ -33,15 +29,6 @@ type Catalog struct {
 }
 
 var name = regexp.MustCompile(`^[a-z][a-z0-9]*(\.[a-z][a-z0-9]*)*$`)
-
-// Default returns the catalog shipped in actions.json.
-func Default() *Catalog {
-	c, err := Parse(catalogJSON)
-	if err != nil {
-		panic("action: embedded actions.json is invalid: " + err.Error())
-	}
-	return c
-}
 
 // Parse reads and validates a catalog document: exactly one root named
 // owner, every parent listed before its children, no duplicates. Actions
@@ -60,37 +47,46 @@ func Parse(doc []byte) (*Catalog, error) {
 	if err := json.Unmarshal(doc, &file); err != nil {
 		return nil, err
 	}
+	actions := make([]Action, len(file.Actions))
+	for i, a := range file.Actions {
+		actions[i] = Action{Name: a.Action, Description: a.Description}
+		if a.Parent != nil {
+			actions[i].Parent = *a.Parent
+		}
+	}
+	return New(actions, file.Retired)
+}
+
+// New validates a catalog as Parse does: the root owner first, every parent
+// listed before its children, no duplicates, no retired name.
+func New(actions []Action, retired []string) (*Catalog, error) {
 	c := &Catalog{parent: map[string]string{}, retired: map[string]bool{}}
-	for _, a := range file.Retired {
+	for _, a := range retired {
 		if !ValidName(a) || a == Owner {
 			return nil, fmt.Errorf("retired %q is not a retirable action name", a)
 		}
 		c.retired[a] = true
 	}
-	for i, a := range file.Actions {
-		if !ValidName(a.Action) {
-			return nil, fmt.Errorf("entry %d: %q is not a dot-notation action", i, a.Action)
+	for i, a := range actions {
+		if !ValidName(a.Name) {
+			return nil, fmt.Errorf("entry %d: %q is not a dot-notation action", i, a.Name)
 		}
-		if c.retired[a.Action] {
-			return nil, fmt.Errorf("entry %d: %q was retired and cannot return; name the action anew", i, a.Action)
+		if c.retired[a.Name] {
+			return nil, fmt.Errorf("entry %d: %q was retired and cannot return; name the action anew", i, a.Name)
 		}
-		if _, dup := c.parent[a.Action]; dup {
-			return nil, fmt.Errorf("entry %d: %q is listed twice", i, a.Action)
-		}
-		parent := ""
-		if a.Parent != nil {
-			parent = *a.Parent
+		if _, dup := c.parent[a.Name]; dup {
+			return nil, fmt.Errorf("entry %d: %q is listed twice", i, a.Name)
 		}
 		switch {
-		case a.Action == Owner && parent != "":
+		case a.Name == Owner && a.Parent != "":
 			return nil, fmt.Errorf("%s is the root and has no parent", Owner)
-		case a.Action != Owner && parent == "":
-			return nil, fmt.Errorf("entry %d: %q needs a parent (the root is %s)", i, a.Action, Owner)
-		case parent != "" && !c.Has(parent):
-			return nil, fmt.Errorf("entry %d: parent %q of %q must be listed before it", i, parent, a.Action)
+		case a.Name != Owner && a.Parent == "":
+			return nil, fmt.Errorf("entry %d: %q needs a parent (the root is %s)", i, a.Name, Owner)
+		case a.Parent != "" && !c.Has(a.Parent):
+			return nil, fmt.Errorf("entry %d: parent %q of %q must be listed before it", i, a.Parent, a.Name)
 		}
-		c.parent[a.Action] = parent
-		c.actions = append(c.actions, Action{Name: a.Action, Parent: parent, Description: a.Description})
+		c.parent[a.Name] = a.Parent
+		c.actions = append(c.actions, a)
 	}
 	if !c.Has(Owner) {
 		return nil, fmt.Errorf("the catalog must start with the root %s", Owner)

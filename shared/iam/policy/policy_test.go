@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 func p(subject, act, sc string) Policy { return Policy{Subject: subject, Action: act, Scope: sc} }
 
 func TestEvaluate(t *testing.T) {
-	actions := action.Default()
+	actions := testActions(t)
 	const me, team, other = "client-1", "group-9", "client-2"
 	cases := []struct {
 		name    string
@@ -83,7 +84,7 @@ func benchmarkGrants() Grants {
 }
 
 func BenchmarkEvaluate1000Policies20Groups(b *testing.B) {
-	actions := action.Default()
+	actions := testActions(b)
 	g := benchmarkGrants()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -108,7 +109,7 @@ func rights(t tr) TokenRights {
 }
 
 func TestLacks(t *testing.T) {
-	actions := action.Default()
+	actions := testActions(t)
 	const me, team, them = "client-1", "group-9", "client-2"
 	cases := []struct {
 		name              string
@@ -154,4 +155,17 @@ func TestLacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testActions is the IAM and banking trees, as a deployment declares them.
+func testActions(t testing.TB) *action.Catalog {
+	doc, err := os.ReadFile("../action/testdata/catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := action.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,14 @@ type specCase struct {
 
 func runSpecCases(t *testing.T, cases []specCase) {
 	t.Helper()
-	scopes := oauthscope.Default()
+	doc, err := os.ReadFile("../oauthscope/testdata/catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes, err := oauthscope.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := Spec{Name: "erp", Description: "nightly job", GrantTypes: []string{GrantClientCredentials},

@@ -1,7 +1,6 @@
 package oauthscope
 
 import (
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -11,9 +10,6 @@ import (
 
 // IAM is the scope a token must hold to call the management API.
 const IAM = "services.iam"
-
-//go:embed catalog.json
-var catalogJSON []byte
 
 // Scope is one entry of the catalog.
 type Scope struct {
@@ -30,15 +26,6 @@ type Catalog struct {
 // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 var scopeToken = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`)
 
-// Default returns the catalog shipped in catalog.json.
-func Default() *Catalog {
-	c, err := Parse(catalogJSON)
-	if err != nil {
-		panic("oauthscope: embedded catalog.json is invalid: " + err.Error())
-	}
-	return c
-}
-
 // Parse reads a catalog document.
 func Parse(doc []byte) (*Catalog, error) {
 	var file struct {
@@ -47,9 +34,14 @@ func Parse(doc []byte) (*Catalog, error) {
 	if err := json.Unmarshal(doc, &file); err != nil {
 		return nil, err
 	}
+	return New(file.Scopes)
+}
+
+// New validates a catalog: RFC 6749 scope tokens, each listed once.
+func New(scopes []Scope) (*Catalog, error) {
 	c := &Catalog{names: map[string]bool{}}
-	for _, s := range file.Scopes {
-		if !scopeToken.MatchString(s.Name) {
+	for _, s := range scopes {
+		if !ValidName(s.Name) {
 			return nil, fmt.Errorf("scope %q is not an RFC 6749 scope token", s.Name)
 		}
 		if c.names[s.Name] {
@@ -60,6 +52,13 @@ func Parse(doc []byte) (*Catalog, error) {
 	}
 	return c, nil
 }
+
+// ValidName reports whether name is an RFC 6749 scope token of at most
+// MaxNameLength characters.
+func ValidName(name string) bool { return len(name) <= MaxNameLength && scopeToken.MatchString(name) }
+
+// MaxNameLength bounds scope names, which end up in storage keys and tokens.
+const MaxNameLength = 200
 
 // Has reports whether name is in the catalog.
 func (c *Catalog) Has(name string) bool { return c.names[name] }

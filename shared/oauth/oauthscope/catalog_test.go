@@ -1,12 +1,20 @@
 package oauthscope
 
 import (
+	"os"
 	"slices"
 	"testing"
 )
 
 func TestDefaultCatalog(t *testing.T) {
-	c := Default()
+	doc, err := os.ReadFile("testdata/catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !c.Has(IAM) || !c.Has("api") || c.Has("openid") {
 		t.Fatalf("catalog = %v", c.Names())
 	}

@@ -1,5 +1,5 @@
-// Package oauthscope holds the deployment's catalog of OAuth scopes: the
-// values a client may be allowed (allowedScopes) and may request at the token
-// endpoint. The catalog is the data file catalog.json, embedded at build time
-// so that every function of one deployment agrees on it.
+// Package oauthscope holds catalogs of OAuth scopes: the values a client may
+// be allowed (allowedScopes) and may request at the token endpoint. A
+// tenant's catalog is built from the deployment's declared APIs and the APIs
+// the tenant registers (package apis).
 package oauthscope

@@ -248,22 +248,36 @@ func (c *Client) ListClients(ctx context.Context, search string) ([]ClientRecord
 	if search != "" {
 		q.Set("searchText", search)
 	}
-	var all []ClientRecord
-	path := "/v1/clients"
+	items, err := linked[wire.Client](ctx, c, "clients", "/v1/clients", q)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]ClientRecord, len(items))
+	for i, it := range items {
+		all[i] = ClientRecord{Client: it}
+	}
+	return all, nil
+}
+
+// linked reads every page of an envelope-A listing, following its next
+// links.
+func linked[T any](ctx context.Context, c *Client, what, path string, q url.Values) ([]T, error) {
+	var all []T
 	for {
-		var page wire.ClientList
+		var page struct {
+			Items []T        `json:"items"`
+			Links wire.Links `json:"links"`
+		}
 		if err := c.get(ctx, path, q, &page); err != nil {
 			return nil, err
 		}
-		for _, it := range page.Items {
-			all = append(all, ClientRecord{Client: it})
-		}
+		all = append(all, page.Items...)
 		if page.Links.Next == nil {
 			return all, nil
 		}
 		next, err := url.Parse(*page.Links.Next)
 		if err != nil {
-			return nil, fmt.Errorf("listing clients: bad next link: %w", err)
+			return nil, fmt.Errorf("listing %s: bad next link: %w", what, err)
 		}
 		path, q = next.Path, next.Query()
 	}
@@ -549,4 +563,36 @@ func pages[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 			return all, nil
 		}
 	}
+}
+
+// ListAPIs returns the tenant's APIs, the deployment's own first,
+// following the listing's next links.
+func (c *Client) ListAPIs(ctx context.Context) ([]wire.API, error) {
+	return linked[wire.API](ctx, c, "APIs", "/v1/apis", url.Values{"pageSize": {"200"}})
+}
+
+// GetAPI returns one API.
+func (c *Client) GetAPI(ctx context.Context, id string) (wire.API, error) {
+	var a wire.API
+	err := c.get(ctx, "/v1/apis/"+esc(id), nil, &a)
+	return a, err
+}
+
+// CreateAPI registers an API.
+func (c *Client) CreateAPI(ctx context.Context, req wire.APIRequest) (wire.API, error) {
+	var a wire.API
+	err := c.post(ctx, "/v1/apis", req, &a)
+	return a, err
+}
+
+// ReplaceAPI replaces an API's fields.
+func (c *Client) ReplaceAPI(ctx context.Context, id string, req wire.APIRequest) (wire.API, error) {
+	var a wire.API
+	_, err := c.do(ctx, request{method: http.MethodPut, path: "/v1/apis/" + esc(id), body: req, out: &a})
+	return a, err
+}
+
+// DeleteAPI deletes an API; its names stay reserved to it.
+func (c *Client) DeleteAPI(ctx context.Context, id string) error {
+	return c.delete(ctx, "/v1/apis/"+esc(id), nil)
 }

@@ -42,6 +42,7 @@ type Document struct {
 	Name    string   `json:"name,omitempty"`
 	Clients []Client `json:"clients,omitempty"`
 	Groups  []Group  `json:"groups,omitempty"`
+	APIs    []OwnAPI `json:"apis,omitempty"`
 }
 
 // DefaultName is the name of a document that gives none.
@@ -314,6 +315,7 @@ func (d *Document) normalize() error {
 		errs = append(errs, normalizeGrants(&g.Policies, "group "+g.Name)...)
 		slices.Sort(g.Users)
 	}
+	errs = append(errs, normalizeAPIs(d.APIs))
 	for i := range d.Clients {
 		c := &d.Clients[i]
 		if clientNames[c.Name] {

@@ -53,6 +53,10 @@ type API interface {
 	RemoveMembers(ctx context.Context, groupID string, subjectIDs ...string) error
 	Memberships(ctx context.Context, subject string) ([]wire.Group, error)
 	RevokeTokens(ctx context.Context, clientID string) error
+	ListAPIs(ctx context.Context) ([]wire.API, error)
+	CreateAPI(ctx context.Context, req wire.APIRequest) (wire.API, error)
+	ReplaceAPI(ctx context.Context, id string, req wire.APIRequest) (wire.API, error)
+	DeleteAPI(ctx context.Context, id string) error
 	Permissions(ctx context.Context, subject string) ([]wire.Permission, error)
 	Check(ctx context.Context, subject, action, scope string) (wire.Decision, error)
 	// ListActions and ScopesSupported are the deployment's catalogs,
@@ -95,7 +99,7 @@ type Plan struct {
 	document string
 	// clientIDs and groupIDs are the ids of what the document's entries
 	// manage, by declared name.
-	clientIDs, groupIDs map[string]string
+	clientIDs, groupIDs, apiIDs map[string]string
 	// newSecrets are the new clients that get a generated secret.
 	newSecrets int
 	// via, when set, is the provenance of what the plan creates (a
@@ -129,7 +133,10 @@ func (p *Plan) NeedsSecretOutput() bool { return p.newSecrets > 0 }
 // both give it: a group's removed policies go before anyone joins it, then
 // everything gained comes before everything else lost, and deletions last.
 const (
-	phaseCreateGroups = iota
+	// APIs come first, so that clients and policies may name their scopes
+	// and actions, and their deletions last.
+	phaseAPIs = iota
+	phaseCreateGroups
 	phaseClients
 	phaseGrant
 	phaseRevokeFromGroups
@@ -138,6 +145,7 @@ const (
 	phaseRevoke
 	phaseDeleteClients
 	phaseDeleteGroups
+	phaseDeleteAPIs
 )
 
 type step struct {
@@ -183,7 +191,7 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 		return nil, err
 	}
 	p := &Plan{Tenant: api.Tenant(), Changes: []Change{}, document: doc.Name, clientIDs: map[string]string{}, groupIDs: map[string]string{},
-		declaredGroups: doc.Groups, declaredClients: doc.Clients}
+		apiIDs: map[string]string{}, declaredGroups: doc.Groups, declaredClients: doc.Clients}
 	clients, err := api.ListClients(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("listing clients: %w", err)
@@ -241,6 +249,9 @@ func MakePlan(ctx context.Context, api API, doc Document, opts Options) (*Plan, 
 		errs = append(errs, p.planClient(ctx, api, c, pick(clients, clientFor[c.Name]), true))
 	}
 	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := p.planAPIs(ctx, api, doc, mt, opts); err != nil {
 		return nil, err
 	}
 	p.planUnlisted(api.Subject(), clientObjs, groupObjs, opts)

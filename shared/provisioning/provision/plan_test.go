@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/machine-iam/machine-iam/shared/iam/action"
-	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
+	"github.com/machine-iam/machine-iam/shared/iam/apis"
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 	"github.com/machine-iam/machine-iam/shared/web/wire"
 )
@@ -24,12 +23,12 @@ func (f *recordingAPI) Tenant() string { return "t" }
 
 // The shipped catalogs, as a deployment without its own lists them.
 func (f *recordingAPI) ScopesSupported(context.Context) ([]string, error) {
-	return oauthscope.Default().Names(), nil
+	return builtin.Scopes.Names(), nil
 }
 
 func (f *recordingAPI) ListActions(context.Context) ([]wire.Action, error) {
 	var out []wire.Action
-	for _, a := range action.Default().All() {
+	for _, a := range builtin.Actions.All() {
 		w := wire.Action{Action: a.Name, Description: a.Description}
 		if a.Parent != "" {
 			w.Parent = &a.Parent
@@ -66,6 +65,7 @@ func (f *recordingAPI) ListPolicies(_ context.Context, p apiclient.PolicyFilter)
 }
 
 func (f *recordingAPI) Members(context.Context, string) ([]wire.Subject, error) { return nil, nil }
+func (f *recordingAPI) ListAPIs(context.Context) ([]wire.API, error)            { return nil, nil }
 func (f *recordingAPI) Memberships(context.Context, string) ([]wire.Group, error) {
 	return nil, nil
 }
@@ -319,3 +319,13 @@ clients: [{name: exporter, description: d, scopes: [api], groups: [payers]}]
 		t.Fatalf("swept %q", plan.Swept)
 	}
 }
+
+// builtin is the deployment's declared catalog, as a tenant without APIs
+// of its own sees it.
+var builtin = func() *apis.Registry {
+	r, err := apis.NewRegistry(apis.Builtin(), nil)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}()

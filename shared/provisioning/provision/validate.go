@@ -42,6 +42,27 @@ func ValidateAgainst(ctx context.Context, api API, doc Document) error {
 	if err != nil {
 		return fmt.Errorf("reading the deployment's actions: %w", err)
 	}
+	// Discovery lists only discoverable scopes: the tenant's other APIs
+	// (when the applier may read them) and the document's own add theirs.
+	if listed, err := api.ListAPIs(ctx); err == nil {
+		for _, a := range listed {
+			for _, sc := range a.Scopes {
+				names = append(names, sc.Name)
+			}
+		}
+	}
+	for _, a := range doc.APIs {
+		for _, sc := range a.Scopes {
+			names = append(names, sc.Name)
+		}
+		for _, ac := range a.Actions {
+			if !slices.ContainsFunc(actions, func(w wire.Action) bool { return w.Action == ac.Action }) {
+				actions = append(actions, wire.Action{Action: ac.Action, Description: ac.Description})
+			}
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
 	scopes, acts, err := catalogs(names, actions)
 	if err != nil {
 		return err

@@ -5,9 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/machine-iam/machine-iam/shared/iam/action"
-	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 )
 
 // TestValidateListsEveryMistake: a document full of mistakes is refused
@@ -22,7 +19,7 @@ func TestValidateListsEveryMistake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := Validate(doc, oauthscope.Default(), action.Default(), time.Now())
+	m := Validate(doc, builtin.Scopes, builtin.Actions, time.Now())
 	got := m.Error()
 	for _, want := range mistakesInTestdata {
 		if !strings.Contains(got, want) {
@@ -44,7 +41,7 @@ func TestTheExampleIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := Validate(doc, oauthscope.Default(), action.Default(), time.Now()); len(m) > 0 {
+	if m := Validate(doc, builtin.Scopes, builtin.Actions, time.Now()); len(m) > 0 {
 		t.Fatal(m)
 	}
 }

@@ -27,11 +27,10 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/machine-iam/machine-iam/shared/endpoints/access"
-	"github.com/machine-iam/machine-iam/shared/iam/action"
+	"github.com/machine-iam/machine-iam/shared/iam/apis"
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
 	"github.com/machine-iam/machine-iam/shared/oauth/federation"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
-	"github.com/machine-iam/machine-iam/shared/oauth/oauthscope"
 	"github.com/machine-iam/machine-iam/shared/oauth/secret"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 	"github.com/machine-iam/machine-iam/shared/oauth/token"
@@ -75,6 +74,10 @@ type Config struct {
 	// one may be (SECRET_TAG_KEY, at least 32 random characters; empty: no
 	// tags, every secret of a client is verified).
 	SecretTagKey []byte
+	// DecisionTTL is how long an API's servers may cache an answer of
+	// POST /v1/decisions (DECISION_TTL_SECONDS, 0–3600, default 60): the
+	// longest a revocation or kill switch can go unnoticed there.
+	DecisionTTL time.Duration
 	// Federation configures federated credentials.
 	Federation Federation
 }
@@ -156,6 +159,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Federation.STSEndpoints = append(c.Federation.STSEndpoints, e)
 	}
+	c.DecisionTTL = seconds(intVar("DECISION_TTL_SECONDS", 0, 3600, 60))
 	c.KeyRefresh = seconds(intVar("SIGNING_KEY_REFRESH_SECONDS", 1, 86400, int(kmssigner.DefaultResolveEvery/time.Second)))
 	c.Lockout.Threshold = intVar("LOCKOUT_THRESHOLD", 1, 10000, c.Lockout.Threshold)
 	// The ceiling bounds what one window's count item holds (an attribute
@@ -217,9 +221,10 @@ type Deps struct {
 	Hasher   secret.Hasher
 	Verifier *secret.Verifier
 	// Tags is nil when no SecretTagKey is configured.
-	Tags    *secret.Tagger
-	Scopes  *oauthscope.Catalog
-	Actions *action.Catalog
+	Tags *secret.Tagger
+	// Catalogs are each tenant's APIs, scopes and actions: the
+	// deployment's declared APIs and the tenant's registered ones.
+	Catalogs *access.Catalogs
 	// Audit receives one JSON line per management change and per token
 	// request.
 	Audit *slog.Logger
@@ -250,8 +255,7 @@ func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 		Signer:   sig,
 		Hasher:   hasher,
 		Verifier: secret.NewVerifier(hasher, secret.DefaultCacheEntries),
-		Scopes:   oauthscope.Default(),
-		Actions:  action.Default(),
+		Catalogs: access.NewCatalogs(apis.Builtin(), st),
 		Audit:    slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		Now:      time.Now,
 	}
@@ -316,7 +320,7 @@ func (d *Deps) Guard() *access.Guard {
 	return &access.Guard{
 		Verifier:   &token.Verifier{Keys: d.Signer, Leeway: token.DefaultLeeway, Now: d.Now},
 		IssuerBase: d.IssuerBase,
-		Authorizer: &access.Policies{Grants: d.Store, Actions: d.Actions, DefaultLifetime: d.Config.TokenLifetime},
+		Authorizer: &access.Policies{Grants: d.Store, Catalogs: d.Catalogs, DefaultLifetime: d.Config.TokenLifetime},
 	}
 }
 

@@ -26,6 +26,15 @@ import (
 //	policy           T#<t>#S#<subjectId>         P#<action>#<scope>        T#<t>#POLICIES       <subjectId>#<action>#<scope>
 //	membership       T#<t>#S#<subjectId>         M#<groupId>
 //	group member     T#<t>#S#group-<id>          X#MEMBER#<subjectId>
+//	registered API   T#<t>#APIS                  API#<apiId>                                                                    (spec JSON, version)
+//	API identifier   T#<t>#APIS                  I#<sha256(identifier)>                                                         (apiId)
+//	API scope name   T#<t>#APIS                  S#<scope>                                                                      (apiId, kept for good)
+//	API action name  T#<t>#APIS                  N#<action>                                                                     (apiId, kept for good)
+//
+// A tenant's APIs share one partition: every decision and every catalog
+// lookup reads all API# items with one Query. A name item reserves a scope
+// or action for the API that first held it, and outlives it, so a policy
+// naming it never grants anything through another API.
 //
 // What the token function writes lives in partitions of its own, one per
 // tenant and presented client id (the lockout key: the id, or a digest of
@@ -121,6 +130,14 @@ func tokenPK(tenant, key string) string { return tokenPrefix + tenant + "#" + ke
 func attemptsSK(window time.Time) string {
 	return fmt.Sprintf("%s%011d", skAttemptsPrefix, window.Unix())
 }
+
+const skAPIPrefix = "API#"
+
+func apisPK(tenant string) string              { return "T#" + tenant + "#APIS" }
+func apiSK(id string) string                   { return skAPIPrefix + id }
+func apiIdentifierSK(identifier string) string { return "I#" + digest(identifier) }
+func apiScopeSK(name string) string            { return "S#" + name }
+func apiActionSK(name string) string           { return "N#" + name }
 
 func tenantPK(tenant string) string             { return "T#" + tenant }
 func subjectPK(tenant, subjectID string) string { return "T#" + tenant + "#S#" + subjectID }

@@ -7,8 +7,10 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/iam/apis"
 	"github.com/machine-iam/machine-iam/shared/iam/group"
 	"github.com/machine-iam/machine-iam/shared/iam/id"
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
@@ -369,6 +371,40 @@ type Subjects interface {
 	DisplayNames(ctx context.Context, tenant string, subjectIDs []string) (map[string]string, error)
 }
 
+// APIs stores a tenant's registered APIs. Every scope and action name an
+// API ever held stays reserved to it after it drops the name or is deleted,
+// so that a policy or client naming it never starts working again for
+// another API.
+type APIs interface {
+	// CreateAPI stores a, version 1, with its identifier and names
+	// reserved; a *NameConflict (ErrConflict) naming what another API of
+	// the tenant holds or held.
+	CreateAPI(ctx context.Context, a apis.API) error
+	// GetAPI returns a registered API; ErrNotFound.
+	GetAPI(ctx context.Context, tenant, id string) (apis.API, error)
+	// ReplaceAPI overwrites an API's spec (its identifier stays) when it is
+	// at version and returns it with its new version; ErrNotFound,
+	// ErrVersionMismatch, *NameConflict.
+	ReplaceAPI(ctx context.Context, a apis.API, version int64) (apis.API, error)
+	// DeleteAPI removes an API and frees its identifier; its names stay
+	// reserved. ErrNotFound.
+	DeleteAPI(ctx context.Context, tenant, id string) error
+	// ListAPIs returns all of a tenant's registered APIs by id, strongly
+	// consistent, in one read.
+	ListAPIs(ctx context.Context, tenant string) ([]apis.API, error)
+}
+
+// NameConflict is the ErrConflict of an API write: the names (as "scope
+// x", "action y" or "identifier z") that another API holds.
+type NameConflict struct{ Names []string }
+
+func (e *NameConflict) Error() string {
+	return ErrConflict.Error() + ": " + strings.Join(e.Names, ", ")
+}
+
+// Is makes a NameConflict ErrConflict.
+func (e *NameConflict) Is(target error) bool { return target == ErrConflict }
+
 // Store is all of the storage the functions use, as one implementation
 // (store/dynamo) provides it.
 type Store interface {
@@ -385,6 +421,7 @@ type Store interface {
 	Policies
 	Groups
 	Subjects
+	APIs
 }
 
 // CreateWithNewID calls create with a fresh random id, and again with

@@ -25,6 +25,7 @@ const (
 	TypePreconditionFailed = "urn:machine-iam:problem:precondition-failed"
 	TypeInvalidToken       = "urn:machine-iam:problem:invalid-token"
 	TypeUnavailable        = "urn:machine-iam:problem:unavailable"
+	TypeNameTaken          = "urn:machine-iam:problem:name-taken"
 )
 
 // RetryAfterSeconds is what a 503 asks callers to wait before trying again.
@@ -74,6 +75,12 @@ func NotFound(detail string) *Error {
 // current state, for example a limit that is already reached.
 func Conflict(detail string) *Error {
 	return &Error{Status: http.StatusConflict, Type: TypeLimitExceeded, Detail: detail}
+}
+
+// NameTaken is a 409 problem: an API's identifier, scope or action name is
+// held (or was once held) by another API.
+func NameTaken(detail string) *Error {
+	return &Error{Status: http.StatusConflict, Type: TypeNameTaken, Detail: detail}
 }
 
 // LastOwner is a 409 problem: the change would leave the tenant with no

@@ -51,13 +51,15 @@ func ValidateAgainst(ctx context.Context, api API, doc Document) error {
 			}
 		}
 	}
+	owner := action.Owner
 	for _, a := range doc.APIs {
 		for _, sc := range a.Scopes {
 			names = append(names, sc.Name)
 		}
 		for _, ac := range a.Actions {
 			if !slices.ContainsFunc(actions, func(w wire.Action) bool { return w.Action == ac.Action }) {
-				actions = append(actions, wire.Action{Action: ac.Action, Description: ac.Description})
+				// Hung under owner: the check needs the names, not the tree.
+				actions = append(actions, wire.Action{Action: ac.Action, Parent: &owner, Description: ac.Description})
 			}
 		}
 	}

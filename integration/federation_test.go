@@ -353,6 +353,9 @@ func TestFederatedTenantAsIssuer(t *testing.T) {
 	for name, cred := range map[string]map[string]any{
 		"own issuer":                 {"type": "oidc", "issuer": env.base, "subject": "client-" + x, "description": "own"},
 		"wildcard from other tenant": {"type": "oidc", "issuer": issuerB, "subject": "client-*", "description": "wide"},
+		"inline keys for another tenant": {"type": "oidc", "issuer": issuerB, "subject": "client-" + x, "description": "forged",
+			"jwks": map[string]any{"keys": []any{map[string]any{"kty": "EC", "crv": "P-256", "kid": "k",
+				"x": "Ok1n3e8zslV33m1NqB2XkCPeJyst5Q_VwPfYCZxZ_T8", "y": "CVvLWULH-1gVwZUI8_s0In5VpZqrpG0fZwlKJna_m2Y"}}}},
 	} {
 		if r := send(t, http.MethodPost, "/v1/clients/"+y+"/federated-credentials", admin, cred); r.Status != http.StatusBadRequest {
 			t.Errorf("%s: %s, want 400", name, r)
@@ -388,6 +391,23 @@ func TestFederatedTenantAsIssuer(t *testing.T) {
 	}
 	if s := newSecret(helper.token(t), "runner-secret-5"); s.Status != http.StatusCreated {
 		t.Errorf("after the trust ended: %s", s)
+	}
+
+	// A trust the trusted client never opted into (its allowedAudiences do
+	// not name our issuer, so it cannot get a token we accept) changes
+	// nothing in tenant B: anyone here may name any client there.
+	r = send(t, http.MethodPost, "/v1/clients", adminB, clientBody("not-opted-in", "services.iam"))
+	if r.Status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	x2 := r.json(t)["clientId"].(string)
+	grant(t, adminB, helper.subject, "iam.secret.create", "/clients/"+x2)
+	if c := send(t, http.MethodPost, "/v1/clients/"+y+"/federated-credentials", admin, map[string]any{"type": "oidc", "issuer": issuerB,
+		"subject": "client-" + x2, "description": "names a client that never opted in"}); c.Status != http.StatusCreated {
+		t.Fatal(c)
+	}
+	if s := send(t, http.MethodPost, "/v1/clients/"+x2+"/secrets", helper.token(t), map[string]any{"value": "not-opted-in-1", "description": "d"}); s.Status != http.StatusCreated {
+		t.Errorf("a trust planted from another tenant took the helper's right away: %s", s)
 	}
 }
 

@@ -198,7 +198,11 @@ func (s Spec) parseOIDC(d Deployment, c *Credential, add func(field, msg string)
 		}
 	}
 	if len(s.JWKS) > 0 {
-		if msg := checkJWKS(s.JWKS); msg != "" {
+		// This deployment's issuers publish their keys: keys given inline
+		// for one of them would let anyone mint its identities.
+		if base := strings.TrimSuffix(d.IssuerBase, "/"); s.Issuer == base || strings.HasPrefix(s.Issuer, base+"/") {
+			add("jwks", "must be absent for an issuer of this deployment: its published keys are used")
+		} else if msg := checkJWKS(s.JWKS); msg != "" {
 			add("jwks", msg)
 		}
 	}

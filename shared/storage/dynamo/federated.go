@@ -105,6 +105,7 @@ func (s *Store) CreateFederatedCredential(ctx context.Context, tenant, clientID 
 	var also []types.TransactWriteItem
 	if k, ok := trustedByKey(tenant, clientID, c); ok {
 		k[attrCreatedAt] = timestamp(c.CreatedAt)
+		k[attrAudience] = str(c.Audience)
 		also = append(also, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: k}})
 	}
 	return s.addCounted(ctx, clientPK(tenant, clientID), attrFederatedCount, max, federatedItem(tenant, clientID, c), also...)
@@ -175,11 +176,24 @@ func (s *Store) GetFederationRecord(ctx context.Context, tenant, clientID, addre
 	return rec, nil
 }
 
-// trustedByOf reads the trusted-by items among a subject's items.
+// trustedByOf reads the trusted-by items among a subject's items that the
+// subject's client item makes real: a trusting credential accepts only
+// tokens for its audience, which the client gets only when its
+// allowedAudiences name it. Anyone in another tenant can write such an
+// item; only the trusted client's own record can give it weight.
 func trustedByOf(items []item) []string {
+	var allowed []string
+	for _, it := range items {
+		if getS(it, attrSK) == skClient {
+			allowed = clientFromItem(it).Audiences
+		}
+	}
 	var out []string
 	for _, it := range items {
 		if rest, ok := strings.CutPrefix(getS(it, attrSK), skTrustedByPrefix); ok {
+			if aud := getS(it, attrAudience); aud == "" || !slices.Contains(allowed, aud) {
+				continue
+			}
 			t, rest, _ := strings.Cut(rest, "#")
 			cid, _, _ := strings.Cut(rest, "#")
 			if v := t + "/client-" + cid; !slices.Contains(out, v) {

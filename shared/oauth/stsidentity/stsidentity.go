@@ -257,6 +257,13 @@ func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.
 		if len(vs) == 0 {
 			return nil, "", invalid("signed header %s is missing", name)
 		}
+		// A value the HTTP client would refuse to send is the caller's
+		// mistake, not an outage: refused here, so it is counted.
+		for _, v := range vs {
+			if !headerValue(v) {
+				return nil, "", invalid("signed header %s has a value HTTP cannot carry", name)
+			}
+		}
 		req.Header[canonical] = vs
 	}
 	req.Header.Set("Authorization", headers.Get("Authorization"))
@@ -265,6 +272,17 @@ func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.
 	}
 	req.Host = u.Host
 	return req, endpoint, nil
+}
+
+// headerValue reports whether v may be sent as an HTTP header value (RFC
+// 9110 field-value: no control characters but tab).
+func headerValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < 0x20 && b != '\t') || b == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // endpoint returns the allowed endpoint (scheme and host) raw names, with

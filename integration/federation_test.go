@@ -150,11 +150,33 @@ func TestFederatedGitHubActions(t *testing.T) {
 	if list.Status != http.StatusOK || len(items) != 1 || items[0].(map[string]any)["audience"] != env.base {
 		t.Fatalf("list: %s (audience should default to the tenant's issuer %s)", list, env.base)
 	}
+	if items[0].(map[string]any)["lastUsedAt"] != nil {
+		t.Errorf("lastUsedAt before any use: %s", list)
+	}
+	lastUsed := func() any {
+		t.Helper()
+		l := send(t, http.MethodGet, "/v1/clients/"+cid+"/federated-credentials", admin, nil)
+		items, _ := l.json(t)["items"].([]any)
+		if l.Status != http.StatusOK || len(items) != 1 {
+			t.Fatalf("list: %s", l)
+		}
+		return items[0].(map[string]any)["lastUsedAt"]
+	}
 	hc := fromAddress("127.0.0.21")
 
+	// The first use notes the credential's lastUsedAt: one conditional
+	// update in the client's token partition.
+	env.calls.reset()
 	r := federatedToken(t, hc, "default", cid, jwtBearer, is.sign(t, is.job(env.base)))
 	if r.Status != http.StatusOK {
 		t.Fatalf("job token: %s", r)
+	}
+	if got := env.calls.snapshot()["DynamoDB:UpdateItem"]; got != 1 {
+		t.Errorf("first use: %d UpdateItem, want 1 (lastUsedAt)", got)
+	}
+	first := lastUsed()
+	if at, err := time.Parse(time.RFC3339, asString(first)); err != nil || env.clock.Now().Sub(at).Abs() > time.Minute {
+		t.Errorf("lastUsedAt after a use = %v (now %s)", first, env.clock.Now().UTC())
 	}
 	claims := claimsOf(t, r.json(t)["access_token"].(string))
 	ext, _ := claims["ext"].(map[string]any)
@@ -170,15 +192,20 @@ func TestFederatedGitHubActions(t *testing.T) {
 	if !found {
 		t.Error("no audit line names the external identity")
 	}
-	// With the issuer's keys cached: the client's partition and the
-	// address's count, read at once, and the signature; nothing fetched.
+	// With the issuer's keys cached: the client's partition, its
+	// federated credentials' last uses and the address's count, read at
+	// once, and the signature; nothing fetched, and within the hour no
+	// write of lastUsedAt.
 	env.calls.reset()
 	fetched := is.jwksCalls.Load()
 	if r := federatedToken(t, hc, "default", cid, jwtBearer, is.sign(t, is.job(env.base))); r.Status != http.StatusOK {
 		t.Fatal(r)
 	}
-	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 1, "DynamoDB:GetItem": 1, "KMS:Sign": 1}; !maps.Equal(got, want) || is.jwksCalls.Load() != fetched {
+	if got, want := env.calls.snapshot(), map[string]int{"DynamoDB:Query": 2, "DynamoDB:GetItem": 1, "KMS:Sign": 1}; !maps.Equal(got, want) || is.jwksCalls.Load() != fetched {
 		t.Errorf("calls = %v, want %v and no fetch", got, want)
+	}
+	if got := lastUsed(); got != first {
+		t.Errorf("lastUsedAt moved within the hour: %v, was %v", got, first)
 	}
 
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)

@@ -115,4 +115,7 @@ func TestIamctlCredentialsUnused(t *testing.T) {
 	if out := c.ok("secrets", "list", res.ClientID); !strings.Contains(out, "LAST USED") {
 		t.Errorf("secrets list shows no LAST USED column:\n%s", out)
 	}
+	if out := c.ok("federated", "list", res.ClientID); !strings.Contains(out, "LAST USED") {
+		t.Errorf("federated list shows no LAST USED column:\n%s", out)
+	}
 }

@@ -79,7 +79,7 @@ var commands = []command{
 	{group: "keys", name: "delete", section: secClients, synopsis: "CLIENT_ID KEY_ID", nargs: 2, common: apiFlags,
 		about: "delete a public key", flags: keysDelete},
 	{group: "credentials", name: "unused", section: secClients, synopsis: "[--days N]", common: apiFlags,
-		about: "list every secret and key of the tenant not used for N days (90), never-used ones by their age", flags: credentialsUnused},
+		about: "list every secret, key and federated credential of the tenant not used for N days (90), never-used ones by their age", flags: credentialsUnused},
 	{group: "federated", name: "list", section: secClients, synopsis: "CLIENT_ID", nargs: 1, common: apiFlags,
 		about: "list a client's federated credentials", flags: federatedList},
 	{group: "federated", name: "add", section: secClients, nargs: 1, common: apiFlags,

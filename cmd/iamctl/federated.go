@@ -10,12 +10,12 @@ import (
 
 // federatedTable shows a federated credential by what it trusts: the
 // issuer and subject, or the AWS principal.
-var federatedTable = table[wire.FederatedCredential]{[]string{"CREDENTIAL ID", "TYPE", "TRUSTS", "SUBJECT / ROLE ID", "DESCRIPTION", "CREATED"},
+var federatedTable = table[wire.FederatedCredential]{[]string{"CREDENTIAL ID", "TYPE", "TRUSTS", "SUBJECT / ROLE ID", "DESCRIPTION", "CREATED", "LAST USED"},
 	func(c wire.FederatedCredential) []string {
 		if c.Type == "aws" {
-			return []string{c.ID, c.Type, c.Principal, orDash(c.RoleID), c.Description, c.CreatedAt}
+			return []string{c.ID, c.Type, c.Principal, orDash(c.RoleID), c.Description, c.CreatedAt, orNever(c.LastUsedAt)}
 		}
-		return []string{c.ID, c.Type, c.Issuer, c.Subject, c.Description, c.CreatedAt}
+		return []string{c.ID, c.Type, c.Issuer, c.Subject, c.Description, c.CreatedAt, orNever(c.LastUsedAt)}
 	}}
 
 var (

@@ -7,13 +7,13 @@ import (
 	"github.com/machine-iam/machine-iam/shared/provisioning/apiclient"
 )
 
-// unusedCredential is one row of credentials unused: a secret or key that
-// has not authenticated its client for the given time (or, never used,
+// unusedCredential is one row of credentials unused: a secret, key or
+// federated credential that has not authenticated its client for the given time (or, never used,
 // was created longer ago than that).
 type unusedCredential struct {
 	ClientID    string  `json:"clientId"`
 	ClientName  string  `json:"clientName"`
-	Kind        string  `json:"kind"` // "secret" or "key"
+	Kind        string  `json:"kind"` // "secret", "key" or "federated"
 	ID          string  `json:"id"`
 	Description string  `json:"description"`
 	CreatedAt   string  `json:"createdAt"`
@@ -80,6 +80,13 @@ func unusedCredentials(ctx context.Context, api *apiclient.Client, cutoff time.T
 		}
 		for _, k := range keys {
 			keep("key", k.ID, k.Description, k.CreatedAt, k.LastUsedAt)
+		}
+		federated, err := api.ListFederatedCredentials(ctx, c.ClientID)
+		if err != nil {
+			return nil, err
+		}
+		for _, fc := range federated {
+			keep("federated", fc.ID, fc.Description, fc.CreatedAt, fc.LastUsedAt)
 		}
 	}
 	return out, nil

@@ -19,7 +19,7 @@ import (
 func toFederatedResponse(c federation.Credential) wire.FederatedCredential {
 	return wire.FederatedCredential{ID: c.ID, Type: c.Type, Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience,
 		Claims: c.Claims, JWKS: c.JWKS, Principal: c.Principal, RoleID: c.RoleID, Description: c.Description,
-		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339)}
+		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339), LastUsedAt: wireTime(c.LastUsedAt)}
 }
 
 func (s *Service) listFederated(w http.ResponseWriter, r *http.Request) error {

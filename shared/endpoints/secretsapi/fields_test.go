@@ -26,7 +26,8 @@ func TestWireFieldsAreClassified(t *testing.T) {
 		t.Errorf("key JSON members not mapped to a classified field: %v", missing)
 	}
 	federated := map[string]string{"id": "ID", "type": "Type", "issuer": "Issuer", "subject": "Subject", "audience": "Audience",
-		"claims": "Claims", "jwks": "JWKS", "principal": "Principal", "roleId": "RoleID", "description": "Description", "createdAt": "CreatedAt"}
+		"claims": "Claims", "jwks": "JWKS", "principal": "Principal", "roleId": "RoleID", "description": "Description", "createdAt": "CreatedAt",
+		"lastUsedAt": "LastUsedAt"}
 	if missing := policy.UnclassifiedWire(federated, federation.Fields, reflect.TypeFor[wire.FederatedCredential](), reflect.TypeFor[wire.FederatedCredentialRequest]()); len(missing) > 0 {
 		t.Errorf("federated credential JSON members not mapped to a classified field: %v", missing)
 	}

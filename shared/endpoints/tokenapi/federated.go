@@ -151,10 +151,11 @@ func (s *Service) authenticateFederated(ctx context.Context, r *http.Request, te
 	}
 	fed := s.Federation
 	var ext *token.External
+	var match federation.Credential
 	if fr.aws {
-		ext, err = fed.authenticateAWS(ctx, rec.Federated, fr.assertion, realm)
+		ext, match, err = fed.authenticateAWS(ctx, rec.Federated, fr.assertion, realm)
 	} else {
-		ext, err = fed.authenticateOIDC(ctx, rec.Federated, fr.token, s.IssuerBase(r), ten, now)
+		ext, match, err = fed.authenticateOIDC(ctx, rec.Federated, fr.token, s.IssuerBase(r), ten, now)
 	}
 	var unavailable *unavailableError
 	switch {
@@ -166,6 +167,7 @@ func (s *Service) authenticateFederated(ctx context.Context, r *http.Request, te
 	case rec.Client == nil:
 		return fail("no such client")
 	}
+	s.recordUse(ctx, ten, rec.Client.ID, store.Credential{FederatedID: match.ID}, match.LastUsedAt, now)
 	c := authenticated(rec)
 	c.external = ext
 	c.method = federatedMethod(fr.aws)
@@ -183,8 +185,8 @@ type unavailableError struct {
 func (e *unavailableError) Error() string { return e.what + ": " + e.err.Error() }
 
 // authenticateOIDC finds the credential among creds that accepts the
-// external token t, and returns the identity it names.
-func (f *Federation) authenticateOIDC(ctx context.Context, creds []federation.Credential, t *federation.Token, issuerBase, ten string, now time.Time) (*token.External, error) {
+// external token t, and returns the identity it names and the credential.
+func (f *Federation) authenticateOIDC(ctx context.Context, creds []federation.Credential, t *federation.Token, issuerBase, ten string, now time.Time) (*token.External, federation.Credential, error) {
 	var named []federation.Credential
 	for _, c := range creds {
 		if c.Type == federation.TypeOIDC && c.Issuer == t.Issuer() {
@@ -193,7 +195,7 @@ func (f *Federation) authenticateOIDC(ctx context.Context, creds []federation.Cr
 	}
 	if len(named) == 0 {
 		// No fetch for an issuer no credential names.
-		return nil, errors.New("no credential names the issuer")
+		return nil, federation.Credential{}, errors.New("no credential names the issuer")
 	}
 	maxLifetime := f.MaxTokenLifetime
 	if maxLifetime == 0 {
@@ -202,7 +204,7 @@ func (f *Federation) authenticateOIDC(ctx context.Context, creds []federation.Cr
 	// The claims first: an expired token costs no fetch.
 	ident, err := t.CheckClaims(now, maxLifetime)
 	if err != nil {
-		return nil, err
+		return nil, federation.Credential{}, err
 	}
 	var fetched []jose.JSONWebKey
 	why := "no credential"
@@ -223,7 +225,7 @@ func (f *Federation) authenticateOIDC(ctx context.Context, creds []federation.Cr
 		if !inline {
 			if fetched == nil {
 				if fetched, err = f.Keys.Keys(ctx, t.Issuer(), t.KeyID()); err != nil {
-					return nil, &unavailableError{what: "issuer", err: err}
+					return nil, federation.Credential{}, &unavailableError{what: "issuer", err: err}
 				}
 			}
 			keys = fetched
@@ -232,15 +234,16 @@ func (f *Federation) authenticateOIDC(ctx context.Context, creds []federation.Cr
 			why = err.Error()
 			continue
 		}
-		return &token.External{Issuer: ident.Issuer, Subject: ident.Subject}, nil
+		return &token.External{Issuer: ident.Issuer, Subject: ident.Subject}, c, nil
 	}
-	return nil, errors.New(why)
+	return nil, federation.Credential{}, errors.New(why)
 }
 
 // authenticateAWS finds the credential among creds that accepts the caller
 // of the signed GetCallerIdentity in assertion, and returns the identity
-// it names. STS is asked only when the client has an AWS credential.
-func (f *Federation) authenticateAWS(ctx context.Context, creds []federation.Credential, assertion, audience string) (*token.External, error) {
+// it names and the credential. STS is asked only when the client has an
+// AWS credential.
+func (f *Federation) authenticateAWS(ctx context.Context, creds []federation.Credential, assertion, audience string) (*token.External, federation.Credential, error) {
 	var named []federation.Credential
 	for _, c := range creds {
 		if c.Type == federation.TypeAWS {
@@ -248,19 +251,19 @@ func (f *Federation) authenticateAWS(ctx context.Context, creds []federation.Cre
 		}
 	}
 	if len(named) == 0 {
-		return nil, errors.New("no AWS credential")
+		return nil, federation.Credential{}, errors.New("no AWS credential")
 	}
 	res, err := f.STS.Check(ctx, assertion, audience)
 	if errors.Is(err, stsidentity.ErrUnavailable) {
-		return nil, &unavailableError{what: "STS endpoint", err: err}
+		return nil, federation.Credential{}, &unavailableError{what: "STS endpoint", err: err}
 	}
 	if err != nil {
-		return nil, err
+		return nil, federation.Credential{}, err
 	}
 	for _, c := range named {
 		if c.AcceptsCaller(res.Caller) {
-			return &token.External{Issuer: res.Endpoint, Subject: res.Caller.ARN}, nil
+			return &token.External{Issuer: res.Endpoint, Subject: res.Caller.ARN}, c, nil
 		}
 	}
-	return nil, errors.New("caller " + res.Caller.ARN + " matches no AWS credential")
+	return nil, federation.Credential{}, errors.New("caller " + res.Caller.ARN + " matches no AWS credential")
 }

@@ -69,6 +69,9 @@ type Credential struct {
 
 	Description string
 	CreatedAt   time.Time
+	// LastUsedAt is when the credential last authenticated its client, to
+	// within store.UseGranularity; nil when it has not since it was created.
+	LastUsedAt *time.Time
 }
 
 // Fields classifies every field of Credential and Spec for the
@@ -89,6 +92,7 @@ var Fields = map[string]policy.FieldClass{
 	"TrustedSubject": policy.ServerSet,
 	"Description":    policy.Neutral,
 	"CreatedAt":      policy.ServerSet,
+	"LastUsedAt":     policy.ServerSet,
 }
 
 // Spec is a request to register a credential. Pointers are members the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -147,13 +148,16 @@ func (s *Store) DeleteFederatedCredential(ctx context.Context, tenant, clientID,
 }
 
 // GetFederationRecord implements store.FederatedCredentials: the client's
-// A# items and the address's current attempt count, read at the same time.
+// A# items, the address's current attempt count and the last uses of the
+// client's federated credentials, read at the same time.
 func (s *Store) GetFederationRecord(ctx context.Context, tenant, clientID, addressKey, address string, window time.Time) (store.CredentialRecord, error) {
 	var counts item
-	var countErr error
-	done := make(chan struct{})
+	var used []item
+	var countErr, usedErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table,
 			Key: key(tokenPK(tenant, addressKey), attemptsSK(window)), ConsistentRead: aws.Bool(true)})
 		if err == nil {
@@ -161,17 +165,32 @@ func (s *Store) GetFederationRecord(ctx context.Context, tenant, clientID, addre
 		}
 		countErr = err
 	}()
+	go func() {
+		defer wg.Done()
+		// Eventually consistent: a stale last use costs at most one
+		// conditional write that changes nothing.
+		out, err := s.api.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.table,
+			KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :used)"),
+			ExpressionAttributeValues: item{":pk": str(tokenPK(tenant, clientID)), ":used": str(skLastUsedPrefix + skFederatedPrefix)},
+		})
+		if err == nil {
+			used = out.Items
+		}
+		usedErr = err
+	}()
 	creds, err := s.api.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 &s.table,
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :credentials)"),
 		ExpressionAttributeValues: item{":pk": str(clientPK(tenant, clientID)), ":credentials": str(skCredentialsPrefix)},
 		ConsistentRead:            aws.Bool(true),
 	})
-	<-done
-	if err = errors.Join(err, countErr); err != nil {
+	wg.Wait()
+	if err = errors.Join(err, countErr, usedErr); err != nil {
 		return store.CredentialRecord{}, fault.Unavailable("dynamodb:Query", err)
 	}
 	rec := credentialRecord(creds.Items)
+	applyLastUsed(&rec, lastUsed(used))
 	rec.Attempts = lockout.Counts{FromAddress: int(getN(counts, addressAttr(address))), Total: int(getN(counts, attrTotal))}
 	return rec, nil
 }

@@ -19,8 +19,11 @@ import (
 const attrLastUsedAt = "lastUsedAt"
 
 func credentialSK(c store.Credential) string {
-	if c.KeyKid != "" {
+	switch {
+	case c.KeyKid != "":
 		return keySK(c.KeyKid)
+	case c.FederatedID != "":
+		return federatedSK(c.FederatedID)
 	}
 	return secretSK(c.SecretID)
 }
@@ -64,6 +67,11 @@ func applyLastUsed(rec *store.CredentialRecord, used map[string]time.Time) {
 	for i := range rec.Keys {
 		if t, ok := used[keySK(rec.Keys[i].Kid)]; ok {
 			rec.Keys[i].LastUsedAt = &t
+		}
+	}
+	for i := range rec.Federated {
+		if t, ok := used[federatedSK(rec.Federated[i].ID)]; ok {
+			rec.Federated[i].LastUsedAt = &t
 		}
 	}
 }

@@ -172,7 +172,8 @@ type Credentials interface {
 }
 
 // Uses keeps when each credential last authenticated its client, which
-// GetCredentials and the Secrets and Keys listings return as LastUsedAt.
+// GetCredentials, GetFederationRecord and the Secrets, Keys and federated
+// credentials listings return as LastUsedAt.
 type Uses interface {
 	// RecordUse notes that a credential of clientID authenticated at at,
 	// unless a use within UseGranularity before at is noted already.
@@ -184,10 +185,10 @@ type Uses interface {
 // read in the common case.
 const UseGranularity = time.Hour
 
-// Credential names one credential of a client: a secret by its id, or a
-// public key by its kid.
+// Credential names one credential of a client: a secret by its id, a
+// public key by its kid, or a federated credential by its id.
 type Credential struct {
-	SecretID, KeyKid string
+	SecretID, KeyKid, FederatedID string
 }
 
 // Lockouts lifts the throttle on failed authentications (lockout).
@@ -251,8 +252,9 @@ type FederatedCredentials interface {
 	DeleteFederatedCredential(ctx context.Context, tenant, clientID, credentialID string) error
 	// GetFederationRecord is GetCredentials for a federated
 	// authentication, whose failures are counted per address only: the
-	// client and its credentials, and the attempts counted under
-	// addressKey (lockout.AddressKey) in the window.
+	// client and its credentials (the federated ones with LastUsedAt), and
+	// the attempts counted under addressKey (lockout.AddressKey) in the
+	// window.
 	GetFederationRecord(ctx context.Context, tenant, clientID, addressKey, address string, window time.Time) (CredentialRecord, error)
 }
 

@@ -64,6 +64,9 @@ type FederatedCredential struct {
 	RoleID      string            `json:"roleId,omitempty"`
 	Description string            `json:"description"`
 	CreatedAt   string            `json:"createdAt"`
+	// LastUsedAt is when the credential last authenticated its client (to
+	// within an hour); null when it has not since it was created.
+	LastUsedAt *string `json:"lastUsedAt"`
 }
 
 // FederatedCredentialRequest is a federated credential's create body.

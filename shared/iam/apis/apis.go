@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -257,11 +258,26 @@ func NormalizeIdentifier(raw string) (string, error) {
 	if u.Opaque != "" {
 		return u.Scheme + ":" + u.Opaque + query(u), nil
 	}
-	host := strings.ToLower(u.Host)
-	if port := u.Port(); port == "443" && u.Scheme == "https" || port == "80" && u.Scheme == "http" {
-		host = strings.TrimSuffix(host, ":"+port)
+	if u.User != nil {
+		// user@host names the same host to most readers: no way around
+		// the issuer-base rule, and no use in an audience.
+		return "", fmt.Errorf("must not carry user information")
 	}
-	host = strings.TrimSuffix(host, ":")
+	// The fully qualified form (a trailing dot) and a port with leading
+	// zeros name the same authority: one spelling each.
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port := u.Port(); port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("must have a port from 1 to 65535")
+		}
+		if !(n == 443 && u.Scheme == "https" || n == 80 && u.Scheme == "http") {
+			host += ":" + strconv.Itoa(n)
+		}
+	}
 	p := u.EscapedPath()
 	if p != "" {
 		trailing := strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")
@@ -275,12 +291,8 @@ func NormalizeIdentifier(raw string) (string, error) {
 		// audiences are usually written in.
 		p = ""
 	}
-	auth := ""
-	if u.User != nil {
-		auth = u.User.String() + "@"
-	}
-	if host != "" || auth != "" {
-		return u.Scheme + "://" + auth + host + p + query(u), nil
+	if host != "" {
+		return u.Scheme + "://" + host + p + query(u), nil
 	}
 	return u.Scheme + ":" + p + query(u), nil
 }

@@ -74,13 +74,18 @@ func TestNormalizeIdentifier(t *testing.T) {
 		"http://api.example.com:80/x":            "http://api.example.com/x",
 		"https://api.example.com:8443/x/":        "https://api.example.com:8443/x/",
 		"urn:example:orders":                     "urn:example:orders",
+		"https://auth.example.com./acme":         "https://auth.example.com/acme",
+		"https://auth.example.com:0443/acme":     "https://auth.example.com/acme",
+		"https://api.example.com:08443/x":        "https://api.example.com:8443/x",
+		"https://[::1]:8443/x":                   "https://[::1]:8443/x",
 	} {
 		got, err := NormalizeIdentifier(in)
 		if err != nil || got != want {
 			t.Errorf("NormalizeIdentifier(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "orders", "/orders", "https://api.example.com/#x", "https://api.example.com/a b", "https://" + strings.Repeat("a", 600)} {
+	for _, bad := range []string{"", "orders", "/orders", "https://api.example.com/#x", "https://api.example.com/a b", "https://" + strings.Repeat("a", 600),
+		"https://x@auth.example.com/acme", "https://api.example.com:0/x", "https://api.example.com:99999/x"} {
 		if got, err := NormalizeIdentifier(bad); err == nil {
 			t.Errorf("NormalizeIdentifier(%q) = %q, accepted", bad, got)
 		}

@@ -265,8 +265,9 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	full := httpapi.Conflict(fmt.Sprintf("The tenant has %d APIs, the most it may register.", apis.MaxPerTenant))
 	if len(cur.Registered()) >= apis.MaxPerTenant {
-		return httpapi.Conflict(fmt.Sprintf("The tenant has %d APIs, the most it may register.", apis.MaxPerTenant))
+		return full
 	}
 	now := s.Now().UTC().Truncate(time.Second)
 	a := apis.API{Tenant: ten, Spec: spec, CreatedAt: now, UpdatedAt: now, Version: 1,
@@ -278,6 +279,10 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 		a.ID = newID
 		return s.Store.CreateAPI(ctx, a)
 	})
+	if errors.Is(err, store.ErrLimitExceeded) {
+		// Another create took the last place since the count above.
+		return full
+	}
 	if err != nil {
 		return nameConflict(err)
 	}

@@ -114,15 +114,19 @@ func conditionValues(cond, id string) item {
 
 // writeAPI runs the API's own write (first) and its reservations in one
 // transaction, and turns a refused reservation into a *NameConflict.
-func (s *Store) writeAPI(ctx context.Context, own types.TransactWriteItem, a apis.API, withIdentifier bool, ownFailed error) error {
+func (s *Store) writeAPI(ctx context.Context, own types.TransactWriteItem, a apis.API, withIdentifier bool, ownFailed error, counted ...types.TransactWriteItem) error {
 	writes, names := s.reservations(a, withIdentifier)
-	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{own}, writes...)})
+	items := append(append([]types.TransactWriteItem{own}, writes...), counted...)
+	_, err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err == nil {
 		return nil
 	}
 	reasons := cancellation(err)
 	if failedCondition(reasons, 0) {
 		return ownFailed
+	}
+	if len(counted) > 0 && failedCondition(reasons, len(items)-1) {
+		return store.ErrLimitExceeded
 	}
 	var taken []string
 	for i, n := range names {
@@ -136,10 +140,16 @@ func (s *Store) writeAPI(ctx context.Context, own types.TransactWriteItem, a api
 	return fault.Unavailable("dynamodb:TransactWriteItems", err)
 }
 
-// CreateAPI implements store.APIs.
+// CreateAPI implements store.APIs. The tenant's count of APIs goes up in
+// the same transaction, refused at apis.MaxPerTenant, so concurrent
+// creates cannot pass the limit.
 func (s *Store) CreateAPI(ctx context.Context, a apis.API) error {
 	own := types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: apiItem(a), ConditionExpression: aws.String("attribute_not_exists(PK)")}}
-	return s.writeAPI(ctx, own, a, true, store.ErrConflict)
+	count := types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: key(apisPK(a.Tenant), skAPICount),
+		UpdateExpression:          aws.String("ADD apiCount :one"),
+		ConditionExpression:       aws.String("attribute_not_exists(apiCount) OR apiCount < :max"),
+		ExpressionAttributeValues: item{":one": num(1), ":max": num(apis.MaxPerTenant)}}}
+	return s.writeAPI(ctx, own, a, true, store.ErrConflict, count)
 }
 
 // GetAPI implements store.APIs.
@@ -181,6 +191,8 @@ func (s *Store) DeleteAPI(ctx context.Context, tenant, id string) error {
 		{Delete: &types.Delete{TableName: &s.table, Key: key(apisPK(tenant), apiSK(id)),
 			ConditionExpression: aws.String("version = :v"), ExpressionAttributeValues: item{":v": num(cur.Version)}}},
 		{Delete: &types.Delete{TableName: &s.table, Key: key(apisPK(tenant), apiIdentifierSK(cur.Identifier))}},
+		{Update: &types.Update{TableName: &s.table, Key: key(apisPK(tenant), skAPICount),
+			UpdateExpression: aws.String("ADD apiCount :minus"), ExpressionAttributeValues: item{":minus": num(-1)}}},
 	}})
 	if failedCondition(cancellation(err), 0) {
 		// Changed or deleted meanwhile: delete what is there now.

@@ -3,7 +3,9 @@ package dynamo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,5 +74,52 @@ func TestAPINamesStayReserved(t *testing.T) {
 	}
 	if list, _ := st.ListAPIs(ctx, "someone-else"); len(list) != 0 {
 		t.Errorf("another tenant sees %v", list)
+	}
+}
+
+// TestAPILimitHoldsUnderConcurrentCreates: the tenant's count of APIs is
+// kept in the creating transactions, so creates racing each other cannot
+// pass apis.MaxPerTenant, and a delete makes room again.
+func TestAPILimitHoldsUnderConcurrentCreates(t *testing.T) {
+	ctx, ten := context.Background(), "apilimit-"+id.New()[:8]
+	extra := 8
+	errs := make([]error, apis.MaxPerTenant+extra)
+	ids := make([]string, len(errs))
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids[i] = id.New()
+			errs[i] = st.CreateAPI(ctx, apis.API{Tenant: ten, ID: ids[i], Version: 1,
+				Spec: apis.Spec{Identifier: fmt.Sprintf("https://api%d.example.test", i), Name: fmt.Sprintf("API %d", i)}})
+		}()
+	}
+	wg.Wait()
+	created, refused := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case errors.Is(err, store.ErrLimitExceeded):
+			refused++
+		default:
+			t.Fatalf("create: %v", err)
+		}
+	}
+	if created != apis.MaxPerTenant || refused != extra {
+		t.Fatalf("created %d, refused %d; want %d and %d", created, refused, apis.MaxPerTenant, extra)
+	}
+	for i, err := range errs {
+		if err == nil {
+			if err := st.DeleteAPI(ctx, ten, ids[i]); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if err := st.CreateAPI(ctx, apis.API{Tenant: ten, ID: id.New(), Version: 1,
+		Spec: apis.Spec{Identifier: "https://after-delete.example.test", Name: "after"}}); err != nil {
+		t.Fatalf("after a delete: %v", err)
 	}
 }

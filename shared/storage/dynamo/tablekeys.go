@@ -133,6 +133,9 @@ func attemptsSK(window time.Time) string {
 
 const skAPIPrefix = "API#"
 
+// skAPICount is the item that counts a tenant's APIs (apiCount).
+const skAPICount = "#APICOUNT"
+
 func apisPK(tenant string) string              { return "T#" + tenant + "#APIS" }
 func apiSK(id string) string                   { return skAPIPrefix + id }
 func apiIdentifierSK(identifier string) string { return "I#" + digest(identifier) }

@@ -176,6 +176,27 @@ func errorCode(body []byte) string {
 	return e.Code
 }
 
+// decodeHeaders reads the assertion's headers, each a string or a list of
+// them.
+func decodeHeaders(raw map[string]json.RawMessage) (http.Header, error) {
+	headers := http.Header{}
+	for name, v := range raw {
+		var one string
+		var many []string
+		switch {
+		case json.Unmarshal(v, &one) == nil:
+			headers.Add(name, one)
+		case json.Unmarshal(v, &many) == nil:
+			for _, m := range many {
+				headers.Add(name, m)
+			}
+		default:
+			return nil, invalid("header %q is neither a string nor a list of them", name)
+		}
+	}
+	return headers, nil
+}
+
 // build turns the assertion into the request to send.
 func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.Request, string, error) {
 	if len(assertion) > MaxAssertionBytes {
@@ -199,20 +220,9 @@ func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.
 	if !ok {
 		return nil, "", invalid("url is not an allowed STS endpoint")
 	}
-	headers := http.Header{}
-	for name, v := range s.Headers {
-		var one string
-		var many []string
-		switch {
-		case json.Unmarshal(v, &one) == nil:
-			headers.Add(name, one)
-		case json.Unmarshal(v, &many) == nil:
-			for _, m := range many {
-				headers.Add(name, m)
-			}
-		default:
-			return nil, "", invalid("header %q is neither a string nor a list of them", name)
-		}
+	headers, err := decodeHeaders(s.Headers)
+	if err != nil {
+		return nil, "", err
 	}
 	m := authRE.FindStringSubmatch(headers.Get("Authorization"))
 	if m == nil || len(headers.Values("Authorization")) != 1 {

@@ -181,27 +181,30 @@ func (s *Store) ReplaceAPI(ctx context.Context, a apis.API, version int64) (apis
 	return a, nil
 }
 
-// DeleteAPI implements store.APIs.
+// DeleteAPI implements store.APIs. An API changed or deleted between the
+// read and the write is read again, a few times at most.
 func (s *Store) DeleteAPI(ctx context.Context, tenant, id string) error {
-	cur, err := s.GetAPI(ctx, tenant, id)
-	if err != nil {
-		return err
+	for attempt := 0; ; attempt++ {
+		cur, err := s.GetAPI(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Delete: &types.Delete{TableName: &s.table, Key: key(apisPK(tenant), apiSK(id)),
+				ConditionExpression: aws.String("version = :v"), ExpressionAttributeValues: item{":v": num(cur.Version)}}},
+			{Delete: &types.Delete{TableName: &s.table, Key: key(apisPK(tenant), apiIdentifierSK(cur.Identifier))}},
+			{Update: &types.Update{TableName: &s.table, Key: key(apisPK(tenant), skAPICount),
+				UpdateExpression: aws.String("ADD apiCount :minus"), ExpressionAttributeValues: item{":minus": num(-1)}}},
+		}})
+		switch {
+		case err == nil:
+			return nil
+		case failedCondition(cancellation(err), 0) && attempt < 4:
+			continue
+		default:
+			return fault.Unavailable("dynamodb:TransactWriteItems", err)
+		}
 	}
-	_, err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &s.table, Key: key(apisPK(tenant), apiSK(id)),
-			ConditionExpression: aws.String("version = :v"), ExpressionAttributeValues: item{":v": num(cur.Version)}}},
-		{Delete: &types.Delete{TableName: &s.table, Key: key(apisPK(tenant), apiIdentifierSK(cur.Identifier))}},
-		{Update: &types.Update{TableName: &s.table, Key: key(apisPK(tenant), skAPICount),
-			UpdateExpression: aws.String("ADD apiCount :minus"), ExpressionAttributeValues: item{":minus": num(-1)}}},
-	}})
-	if failedCondition(cancellation(err), 0) {
-		// Changed or deleted meanwhile: delete what is there now.
-		return s.DeleteAPI(ctx, tenant, id)
-	}
-	if err != nil {
-		return fault.Unavailable("dynamodb:TransactWriteItems", err)
-	}
-	return nil
 }
 
 // ListAPIs implements store.APIs with one Query of the tenant's API items.

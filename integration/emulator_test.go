@@ -196,19 +196,26 @@ func (e *emulator) Write(p []byte) (int, error) {
 	return e.output.Write(p)
 }
 
-func freePort(t testing.TB) string {
+// freePorts returns two distinct free addresses: both listeners stay open
+// until both are picked, so the second cannot be the first again (the
+// emulator panics when its two addresses are one).
+func freePorts(t testing.TB) (string, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var addrs [2]string
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs[i] = l.Addr().String()
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs[0], addrs[1]
 }
 
 func startEmulator(t testing.TB, rie, bootstrap string, environ []string) *emulator {
 	t.Helper()
-	addr, apiAddr := freePort(t), freePort(t)
+	addr, apiAddr := freePorts(t)
 	e := &emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations"}
 	e.cmd = exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
 	e.cmd.Env = environ

@@ -9,6 +9,7 @@ package provenance
 import (
 	"fmt"
 	"regexp"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -54,7 +55,11 @@ const (
 )
 
 var (
-	stackID   = regexp.MustCompile(`^arn:[a-z-]+:cloudformation:[a-z0-9-]+:[0-9]{12}:stack/[A-Za-z][A-Za-z0-9-]*/[A-Za-z0-9-]+$`)
+	// stackIDPattern is compiled on first use (only stack-made objects
+	// need it), not at every start-up.
+	stackIDPattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^arn:[a-z-]+:cloudformation:[a-z0-9-]+:[0-9]{12}:stack/[A-Za-z][A-Za-z0-9-]*/[A-Za-z0-9-]+$`)
+	})
 	logicalID = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 )
 
@@ -85,7 +90,7 @@ func (l Label) Validate() map[string][]string {
 		unused("stackId", l.StackID)
 		unused("logicalId", l.LogicalID)
 	case ViaStack:
-		if len(l.StackID) > MaxStackIDLength || !stackID.MatchString(l.StackID) {
+		if len(l.StackID) > MaxStackIDLength || !stackIDPattern().MatchString(l.StackID) {
 			add("stackId", "must be a CloudFormation stack ARN")
 		}
 		if len(l.LogicalID) > MaxLogicalLength || !logicalID.MatchString(l.LogicalID) {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -78,7 +79,9 @@ type Spec struct {
 	TokenClaims   map[string]string
 }
 
-var claimName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.:-]{0,63}$`)
+// claimName is compiled on first use: its bounded repetition makes a large
+// program, and only writes of custom claims need it.
+var claimName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.:-]{0,63}$`) })
 
 // Validate checks s against the API's rules (docs/openapi.yaml) and returns, per JSON field
 // name, what is wrong; nil means valid. maxLifetime is the deployment's
@@ -159,7 +162,7 @@ func (s Spec) validateTokenSettings(add func(string, string), maxLifetime time.D
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.TokenClaims)) {
 		switch v := s.TokenClaims[name]; {
-		case !claimName.MatchString(name):
+		case !claimName().MatchString(name):
 			add("tokenClaims", fmt.Sprintf("%q is not a claim name (a letter, then up to 63 letters, digits, _ . : -)", name))
 		case claim.Reserved(name):
 			add("tokenClaims", fmt.Sprintf("%q is a registered or protocol claim, which the service sets itself", name))

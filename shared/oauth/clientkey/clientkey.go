@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -289,8 +290,8 @@ func fits(key any, alg string) bool {
 
 // decoys are fixed public keys (whose private halves nobody kept) an
 // unknown client's assertion is checked against, so it costs what a known
-// client's does.
-var decoys = func() map[string]any {
+// client's does. Parsed on first use, not at every start-up.
+var decoys = sync.OnceValue(func() map[string]any {
 	parse := func(doc string) any {
 		var k jose.JSONWebKey
 		if err := k.UnmarshalJSON([]byte(doc)); err != nil {
@@ -301,6 +302,6 @@ var decoys = func() map[string]any {
 	ec := parse(`{"kty":"EC","crv":"P-256","x":"LPFpngR5PVQ3-1fiYqgDoaD6OGH6Hs3HsEDf464Z71w","y":"l3R6Ag5YjpeCsxDqTOy9bSHHldI57HEM6_qK6UYS8Tc"}`)
 	rs := parse(`{"kty":"RSA","n":"5LRJd9m8pGj1Wp2eeOv6XmiRcZ7KcEg8cL4BHo0A6RzKS_USi3JunCwBP-DdptvUe40y83ymV5yzxIvyKi-ujFeCKXIeLHRdyAudT2affKGywP0jESTxMyJBer_2NKWqABltPQbdUjsA3kUon8v2haSSKtDTOI303KNtz4H5HaFDaMtLLCIRIyg7BWDQKzdLqLV41DTLT4_LOe0PqkjMJhT9F8h1RBIp0iujmd1bMh3hLihit97-MKkDP-zChNUGlJm_BauvjsPhlcCwQzx_CA5LAc8GpuDOxpdBlwb0Uamk5OVcyTbakyX3YHhze8-UMS_vXH5YMUYDKaHqvBGz5Q","e":"AQAB"}`)
 	return map[string]any{"ES256": ec, "RS256": rs, "PS256": rs}
-}()
+})
 
-func decoy(alg string) any { return decoys[alg] }
+func decoy(alg string) any { return decoys()[alg] }

@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/oauth/federation"
@@ -118,8 +119,12 @@ type Result struct {
 
 var (
 	amzDateLayout = "20060102T150405Z"
-	authRE        = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([^/,\s]+)/(\d{8})/([a-z0-9-]+)/sts/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$`)
-	regionRE      = regexp.MustCompile(`^[a-z0-9-]{1,30}$`)
+	// Compiled on first use: bounded repetitions make large programs, and
+	// only this credential type's requests need them.
+	authRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([^/,\s]+)/(\d{8})/([a-z0-9-]+)/sts/aws4_request,\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$`)
+	})
+	regionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9-]{1,30}$`) })
 )
 
 // Check decodes assertion (base64url of Signed JSON), checks it is a
@@ -224,7 +229,7 @@ func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.
 	if err != nil {
 		return nil, "", err
 	}
-	m := authRE.FindStringSubmatch(headers.Get("Authorization"))
+	m := authRE().FindStringSubmatch(headers.Get("Authorization"))
 	if m == nil || len(headers.Values("Authorization")) != 1 {
 		return nil, "", invalid("no SigV4 Authorization header for sts")
 	}
@@ -234,7 +239,7 @@ func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.
 			return nil, "", invalid("header %s is not signed", must)
 		}
 	}
-	if !regionRE.MatchString(m[3]) {
+	if !regionRE().MatchString(m[3]) {
 		return nil, "", invalid("bad credential scope")
 	}
 	if got := headers.Values(AudienceHeader); len(got) != 1 || got[0] != audience {
@@ -308,7 +313,7 @@ func (c *Checker) endpoint(raw string) (string, bool) {
 			return base, true
 		}
 		if prefix, suffix, ok := strings.Cut(allowed, "*"); ok && strings.HasPrefix(base, prefix) && strings.HasSuffix(base, suffix) &&
-			len(base) > len(prefix)+len(suffix) && regionRE.MatchString(base[len(prefix):len(base)-len(suffix)]) {
+			len(base) > len(prefix)+len(suffix) && regionRE().MatchString(base[len(prefix):len(base)-len(suffix)]) {
 			return base, true
 		}
 	}

@@ -3,7 +3,6 @@
 package tenant
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -12,10 +11,21 @@ import (
 // deployment.
 const Default = "default"
 
-var slug = regexp.MustCompile(`^[a-z0-9-]{1,63}$`)
-
 // Valid reports whether name is a tenant slug: 1–63 of a-z, 0-9 and '-'.
-func Valid(name string) bool { return slug.MatchString(name) }
+// A loop, not a regular expression: every request checks one, and
+// `[a-z0-9-]{1,63}` costs most of a millisecond to compile at start-up.
+func Valid(name string) bool {
+	if len(name) == 0 || len(name) > 63 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // MaxBaseURLLength bounds the base URL issuers are formed from: ISSUER_URL,
 // or https:// and the request's host name (a DNS name, at most 253

@@ -6,7 +6,9 @@ func TestValid(t *testing.T) {
 	for name, want := range map[string]bool{
 		"default": true, "t2": true, "acme-prod": true, "a": true,
 		"": false, "Acme": false, "a_b": false, "a/b": false, "..": false,
+		"012345678901234567890123456789012345678901234567890123456789012":  true,  // 63
 		"0123456789012345678901234567890123456789012345678901234567890123": false, // 64
+		"a\n": false, "é": false, "a b": false, "-": true,
 	} {
 		if Valid(name) != want {
 			t.Errorf("Valid(%q) = %v", name, !want)

@@ -106,6 +106,10 @@ bench: tools ## Go benchmarks, cold starts under the Lambda emulator, end-to-end
 	scripts/bench-e2e.sh
 	$(MAKE) bench-scale
 
+.PHONY: bench-hydra
+bench-hydra: ## The token load of scripts/bench-e2e.sh against Ory Hydra v2.3.0 (built from its module source; needs a C compiler), for a side-by-side run.
+	scripts/bench-hydra.sh
+
 .PHONY: bench-scale
 bench-scale: tools ## The scale run alone: a tenant of SCALE_CLIENTS (100,000) clients in DynamoDB Local, latency and read units per request.
 	go test -run '^$$' -bench . -benchtime 10x -timeout 30m ./integration/scale

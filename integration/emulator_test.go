@@ -170,6 +170,11 @@ func functionEnv(t testing.TB, fn string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for k, v := range vars {
+		if strings.HasPrefix(v, "{{resolve:secretsmanager:") {
+			vars[k] = env.svc.ResolveSecret(v)
+		}
+	}
 	for k, v := range env.svc.Env {
 		vars[k] = v
 	}

@@ -2,6 +2,10 @@ package integration
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"sync"
 	"testing"
 
@@ -81,4 +85,38 @@ func TestColdStartBurstSharesKeys(t *testing.T) {
 		t.Errorf("the next 100 starts: %d kms:GetPublicKey, want 0", n)
 	}
 	t.Logf("kms:GetPublicKey for 100 concurrent starts: 0 with a fresh shared resolution, %d with none (%d key ids)", cold, ids)
+
+	// A resolution planted by a table writer without the MAC key (here
+	// its public key swapped) is never published: instances ask KMS and
+	// share what it says again, so the next burst costs none.
+	planted, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&planted.PublicKey)
+	_, err = ddb.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(env.svc.Resources.TableName),
+		Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: "TOKEN##SIGNINGKEYS"}, "SK": &types.AttributeValueMemberS{Value: "#RESOLVED"},
+		},
+		UpdateExpression:          aws.String("SET #r.der = :der"),
+		ExpressionAttributeNames:  map[string]string{"#r": "k:" + cfg.SigningKeyID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":der": &types.AttributeValueMemberB{Value: der}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.calls.reset()
+	keys, err := app.NewDeps(cfg, ddb, kmsAPI).Signer.Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if pub, ok := k.Public.(*ecdsa.PublicKey); ok && pub.Equal(&planted.PublicKey) {
+			t.Fatalf("the planted key %s was published", k.ID)
+		}
+	}
+	if n := env.calls.snapshot()["KMS:GetPublicKey"]; n < 1 {
+		t.Errorf("a planted resolution: %d kms:GetPublicKey, want the key read from KMS", n)
+	}
+	if n := burst(); n != 0 {
+		t.Errorf("100 starts after the planted resolution was replaced: %d kms:GetPublicKey, want 0", n)
+	}
 }

@@ -6,6 +6,7 @@
 # Bounded: DURATION per run (default 10s). Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/wrk-row.sh
 
 DURATION=${DURATION:-10s}
 PORT=${BENCH_PORT:-3100}
@@ -51,9 +52,6 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 LUA
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW/stat"; }
-TICK=$(getconf CLK_TCK)
-
 echo "| Route | Connections | Requests/s | p50 | p99 | Gateway CPU per request |"
 echo "|---|---|---|---|---|---|"
 for route in token read write; do
@@ -63,17 +61,7 @@ for route in token read write; do
     write) url=$BASE/v1/clients/$TARGET; name="PUT /v1/clients/{id}" ;;
   esac
   for c in 1 16; do
-    threads=$(( c < 2 ? 1 : 2 ))
-    before=$(cpu_ticks)
-    out=$(wrk -t$threads -c$c -d"$DURATION" --latency -s "$SCRIPTS/$route.lua" "$url")
-    after=$(cpu_ticks)
-    requests=$(echo "$out" | awk '/requests in/ {print $1}')
-    errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-    p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-    cpu=$(awk -v t=$((after - before)) -v hz="$TICK" -v n="$requests" 'BEGIN {printf "%.3f ms", t * 1000 / hz / n}')
-    echo "| $name | $c | $rps | $p50 | $p99 | $cpu |${errors:+ non-2xx: $errors}"
+    wrk_row "$name" $c "$SCRIPTS/$route.lua" "$url" $GW
   done
 done
 rm -rf "$SCRIPTS"

@@ -79,7 +79,7 @@ func New(t testing.TB) *Env {
 	st := dynamotest.Store(t)
 	cfg, err := app.ConfigFromEnv(func(k string) string {
 		return map[string]string{"TABLE_NAME": "fixture", "SIGNING_KEY_ID": "alias/fixture", "ISSUER_URL": Base,
-			"SECRET_TAG_KEY": "fixture-secret-tag-key-of-32-characters"}[k]
+			"SECRET_TAG_KEY": "fixture-secret-tag-key-of-32-characters", "SIGNING_KEYS_MAC_KEY": "fixture-signing-keys-mac-key-of-32-characters"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)

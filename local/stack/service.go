@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,6 +67,23 @@ type Service struct {
 	// Deps of each function, by logical id.
 	Deps    map[string]*app.Deps
 	Gateway *gateway.Gateway
+	// secrets are the values the template's Secrets Manager references
+	// resolved to, by reference.
+	secretsMu sync.Mutex
+	secrets   map[string]string
+}
+
+// ResolveSecret is the value of a Secrets Manager dynamic reference
+// ({{resolve:secretsmanager:…}}) in this stack. Secrets Manager has no
+// stand-in: each reference resolves to a random value of the stack, the
+// same for every function, as CloudFormation resolves it at deploy time.
+func (svc *Service) ResolveSecret(ref string) string {
+	svc.secretsMu.Lock()
+	defer svc.secretsMu.Unlock()
+	if _, ok := svc.secrets[ref]; !ok {
+		svc.secrets[ref] = rand.Text() + rand.Text()
+	}
+	return svc.secrets[ref]
 }
 
 // Store is the store every function shares (one table): what operator
@@ -93,7 +111,7 @@ func StartService(ctx context.Context, opts ServiceOptions) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &Service{Stack: stack, Template: tmpl, Deps: map[string]*app.Deps{}}
+	svc := &Service{Stack: stack, Template: tmpl, Deps: map[string]*app.Deps{}, secrets: map[string]string{}}
 	if err := svc.build(ctx, opts); err != nil {
 		stack.Stop()
 		return nil, err
@@ -152,16 +170,6 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 	}
 	svc.Env["TABLE_NAME"], svc.Env["SIGNING_KEY_ID"] = svc.Resources.TableName, svc.Resources.KeyAlias
 
-	// Secrets Manager has no stand-in: each secret a function's
-	// environment references resolves to a random value of this stack, as
-	// CloudFormation resolves it at deploy time.
-	resolved := map[string]string{}
-	localSecret := func(ref string) string {
-		if _, ok := resolved[ref]; !ok {
-			resolved[ref] = rand.Text() + rand.Text()
-		}
-		return resolved[ref]
-	}
 	handlers := map[string]http.Handler{}
 	for _, fn := range svc.Template.APIFunctions() {
 		build, ok := Functions[fn]
@@ -182,7 +190,7 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 				return "true"
 			}
 			if v := fnEnv[k]; strings.HasPrefix(v, "{{resolve:secretsmanager:") {
-				return localSecret(v)
+				return svc.ResolveSecret(v)
 			}
 			return fnEnv[k]
 		})

@@ -74,6 +74,11 @@ type Config struct {
 	// one may be (SECRET_TAG_KEY, at least 32 random characters; empty: no
 	// tags, every secret of a client is verified).
 	SecretTagKey []byte
+	// SigningKeysMACKey authenticates the signing-key resolutions the
+	// functions share in the table (SIGNING_KEYS_MAC_KEY, at least 32
+	// random characters; empty: nothing is shared, every new instance
+	// calls kms:GetPublicKey).
+	SigningKeysMACKey []byte
 	// DecisionTTL is how long an API's servers may cache an answer of
 	// POST /v1/decisions (DECISION_TTL_SECONDS, 0–3600, default 60): the
 	// longest a revocation or kill switch can go unnoticed there.
@@ -134,6 +139,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return n
 	}
 	seconds := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	keyVar := func(name string, minLength int) []byte {
+		v := getenv(name)
+		if v == "" {
+			return nil
+		}
+		if len(v) < minLength {
+			errs = append(errs, fmt.Errorf("%s must be at least %d random characters", name, minLength))
+		}
+		return []byte(v)
+	}
 	c.TokenLifetime = seconds(intVar("TOKEN_LIFETIME_SECONDS", 60, 86400, int(c.TokenLifetime/time.Second)))
 	c.MaxTokenLifetime = seconds(intVar("MAX_TOKEN_LIFETIME_SECONDS", 60, 86400, 86400))
 	if c.MaxTokenLifetime < c.TokenLifetime {
@@ -169,12 +184,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("LOCKOUT_CEILING must be at least LOCKOUT_THRESHOLD"))
 	}
 	c.Lockout.Window = seconds(intVar("LOCKOUT_WINDOW_SECONDS", 1, 86400, int(c.Lockout.Window/time.Second)))
-	if v := getenv("SECRET_TAG_KEY"); v != "" {
-		if len(v) < secret.MinTagKeyLength {
-			errs = append(errs, fmt.Errorf("SECRET_TAG_KEY must be at least %d random characters", secret.MinTagKeyLength))
-		}
-		c.SecretTagKey = []byte(v)
-	}
+	c.SecretTagKey = keyVar("SECRET_TAG_KEY", secret.MinTagKeyLength)
+	c.SigningKeysMACKey = keyVar("SIGNING_KEYS_MAC_KEY", kmssigner.MinShareKeyLength)
 	if c.IssuerURL != "" && !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
 		errs = append(errs, errors.New("ISSUER_URL must be an absolute http(s) URL"))
 	}
@@ -241,7 +252,7 @@ func NewDeps(cfg Config, ddb dynamo.API, kmsAPI kmssigner.API) *Deps {
 		sig.ResolveEvery = cfg.KeyRefresh
 	}
 	st := dynamo.New(ddb, cfg.TableName)
-	sig.Shared = st
+	sig.Shared, sig.ShareKey = st, cfg.SigningKeysMACKey
 	// A replaced key stays published while tokens it signed may be alive:
 	// other instances may sign with it for up to one refresh interval after
 	// this one noticed the change.
@@ -273,6 +284,9 @@ func FromEnvironment(ctx context.Context) (*Deps, error) {
 	awsCfg, err := LoadAWS(ctx, DependencyMetrics())
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if len(cfg.SigningKeysMACKey) == 0 {
+		slog.Warn("SIGNING_KEYS_MAC_KEY is not set: signing-key resolutions are not shared, every new instance calls kms:GetPublicKey")
 	}
 	d := NewDeps(cfg, dynamodb.NewFromConfig(awsCfg), kms.NewFromConfig(awsCfg))
 	d.Warm(ctx)

@@ -6,15 +6,21 @@
 // ResolveEvery; a key that stopped being current stays published for
 // Retain, the life of the tokens it signed. A key that cannot be read is not
 // asked for again before RetryAfter, so requests (the JWKS is public) cannot
-// drive kms:GetPublicKey traffic. With Shared set, instances share their
-// resolutions (in the table): a new instance takes a resolution another
-// made less than ResolveEvery ago instead of asking KMS, so a burst of cold
-// starts costs no kms:GetPublicKey while any instance resolved recently.
+// drive kms:GetPublicKey traffic. With Shared and ShareKey set, instances
+// share their resolutions (in the table): a new instance takes a resolution
+// another made less than ResolveEvery ago instead of asking KMS, so a burst
+// of cold starts costs no kms:GetPublicKey while any instance resolved
+// recently. Each shared resolution carries a MAC under ShareKey, which is
+// kept out of the table: whoever may write the table but not read the key
+// cannot plant a verification key.
 package kms
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -36,13 +42,18 @@ type API interface {
 
 // Resolution is what a configured key id resolved to, as shared between
 // instances: the key's ARN and its public key (DER, as kms:GetPublicKey
-// returns it), read from KMS at At.
+// returns it), read from KMS at At, and the MAC of all four under the instances'
+// ShareKey.
 type Resolution struct {
 	KeyID     string
 	ARN       string
 	PublicKey []byte
 	At        time.Time
+	MAC       []byte
 }
+
+// MinShareKeyLength is the shortest ShareKey a Signer shares with.
+const MinShareKeyLength = 32
 
 // Shared keeps the latest Resolution of each configured key id for every
 // instance. Whoever may write it can publish a verification key, so it
@@ -71,8 +82,12 @@ type Signer struct {
 	// current stays published after it was replaced.
 	ResolveEvery, RetryAfter, Retain time.Duration
 	Now                              func() time.Time
-	// Shared, when set, is read before KMS and written after it.
-	Shared Shared
+	// Shared, when set together with ShareKey (at least
+	// MinShareKeyLength bytes), is read before KMS and written after it;
+	// a resolution in it whose MAC under ShareKey does not verify is
+	// ignored.
+	Shared   Shared
+	ShareKey []byte
 
 	mu     sync.Mutex
 	keys   map[string]*entry // by configured key id or alias
@@ -268,8 +283,9 @@ func slicesDeleteExpired(former []formerKey, now time.Time) []formerKey {
 // fetch resolves keyID: from Shared when it holds a resolution younger
 // than ResolveEvery (unless direct), else from KMS, and then shares it.
 func (s *Signer) fetch(ctx context.Context, keyID string, now time.Time, direct bool) (resolved, error) {
-	if s.Shared != nil && !direct {
-		if sr, ok := s.sharedResolution(ctx, keyID, now); ok && now.Sub(sr.At) < s.ResolveEvery && !sr.At.After(now) {
+	sharing := s.Shared != nil && len(s.ShareKey) >= MinShareKeyLength
+	if sharing && !direct {
+		if sr, ok := s.sharedResolution(ctx, keyID, now); ok && now.Sub(sr.At) < s.ResolveEvery && !sr.At.After(now) && s.authentic(ctx, sr) {
 			if r, err := parse(keyID, sr.ARN, sr.PublicKey); err == nil {
 				r.at = sr.At
 				return r, nil
@@ -293,14 +309,39 @@ func (s *Signer) fetch(ctx context.Context, keyID string, now time.Time, direct 
 		return resolved{}, err
 	}
 	r.at = now
-	if s.Shared != nil {
+	if sharing {
 		// Sharing is an optimisation: a failure costs other instances
 		// one kms:GetPublicKey each, nothing more.
-		if err := s.Shared.PutResolution(ctx, Resolution{KeyID: keyID, ARN: r.arn, PublicKey: out.PublicKey, At: now}); err != nil {
+		share := Resolution{KeyID: keyID, ARN: r.arn, PublicKey: out.PublicKey, At: now}
+		share.MAC = s.mac(share)
+		if err := s.Shared.PutResolution(ctx, share); err != nil {
 			slog.WarnContext(ctx, "signing key resolution not shared", "error", err.Error())
 		}
 	}
 	return r, nil
+}
+
+// mac is the MAC of r's fields under ShareKey, each length-prefixed so no
+// two resolutions have the same input.
+func (s *Signer) mac(r Resolution) []byte {
+	h := hmac.New(sha256.New, s.ShareKey)
+	for _, field := range [][]byte{[]byte("machine-iam signing-key resolution v1"), []byte(r.KeyID), []byte(r.ARN),
+		binary.BigEndian.AppendUint64(nil, uint64(r.At.UnixMilli())), r.PublicKey} {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(field))))
+		h.Write(field)
+	}
+	return h.Sum(nil)
+}
+
+// authentic reports whether r's MAC verifies under ShareKey. One that does
+// not was written by someone without the key (or under a replaced one): KMS
+// is asked instead, and the failure logged for the operator.
+func (s *Signer) authentic(ctx context.Context, r Resolution) bool {
+	if hmac.Equal(r.MAC, s.mac(r)) {
+		return true
+	}
+	slog.WarnContext(ctx, "shared signing key resolution failed authentication; reading the key from KMS", "keyId", r.KeyID)
+	return false
 }
 
 // sharedResolution returns keyID's resolution from Shared, read at most

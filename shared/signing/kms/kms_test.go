@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -177,6 +178,49 @@ func (m *memoryShared) PutResolution(_ context.Context, r Resolution) error {
 	return nil
 }
 
+var shareKey = []byte("fixture-share-key-of-32-characters")
+
+// TestPlantedResolutionsAreIgnored: a resolution written without the share
+// key (a table writer planting a public key of its own, under the real
+// key's ARN or another) is never published or trusted; KMS is asked, and a
+// signer without a share key neither reads nor writes what is shared.
+func TestPlantedResolutionsAreIgnored(t *testing.T) {
+	cur, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	planted, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	f := &fakeKMS{keys: map[string]*ecdsa.PrivateKey{"cur": cur}}
+	now := time.Unix(1_000_000, 0)
+	der, _ := x509.MarshalPKIXPublicKey(&planted.PublicKey)
+	plant := Resolution{KeyID: "cur", ARN: "arn:aws:kms:eu-north-1:111122223333:key/cur", PublicKey: der, At: now.Add(-time.Second)}
+	forged := plant
+	forged.MAC = (&Signer{ShareKey: []byte("someone-else's-key-of-32-characters")}).mac(plant)
+	honest := (&Signer{ShareKey: shareKey}).mac(plant)
+	ctx := context.Background()
+	for name, mac := range map[string][]byte{"no MAC": nil, "a MAC under another key": forged.MAC, "a MAC of other fields": honest[:31]} {
+		plant.MAC = mac
+		shared := &memoryShared{rs: map[string]Resolution{"cur": plant}}
+		s := New(f, "cur")
+		s.Shared, s.ShareKey, s.Now = shared, shareKey, func() time.Time { return now }
+		before := f.getPublics.Load()
+		keys, err := s.Keys(ctx)
+		if err != nil || len(keys) != 1 || f.getPublics.Load() != before+1 {
+			t.Fatalf("%s: %v, %d keys, %d KMS reads, want the key read from KMS", name, err, len(keys), f.getPublics.Load()-before)
+		}
+		if x, _ := keys[0].Public.(*ecdsa.PublicKey); x == nil || !x.Equal(&cur.PublicKey) {
+			t.Errorf("%s: published %v, want KMS's key, never the planted one", name, keys[0].ID)
+		}
+		if got := shared.rs["cur"]; !hmac.Equal(got.MAC, (&Signer{ShareKey: shareKey}).mac(got)) {
+			t.Errorf("%s: what KMS said was not shared back with a valid MAC", name)
+		}
+	}
+	// Without a share key nothing shared is read, and nothing is written.
+	shared := &memoryShared{rs: map[string]Resolution{}}
+	s := New(f, "cur")
+	s.Shared, s.Now = shared, func() time.Time { return now }
+	if _, err := s.Keys(ctx); err != nil || shared.puts != 0 {
+		t.Errorf("without a share key: %v, %d resolutions shared", err, shared.puts)
+	}
+}
+
 // TestSignerSharesResolutions: a new instance takes a fresh shared
 // resolution without asking KMS; a stale one, or a forced refresh, asks KMS
 // and shares what it read.
@@ -187,7 +231,7 @@ func TestSignerSharesResolutions(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	start := func() *Signer {
 		s := New(f, "cur")
-		s.Shared, s.Now = shared, func() time.Time { return now }
+		s.Shared, s.ShareKey, s.Now = shared, shareKey, func() time.Time { return now }
 		return s
 	}
 	ctx := context.Background()

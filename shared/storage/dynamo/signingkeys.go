@@ -21,7 +21,8 @@ const (
 	signingKeysPK = tokenPrefix + "#SIGNINGKEYS"
 	signingKeysSK = "#RESOLVED"
 	// One attribute per configured key id: a map of the key's ARN, its
-	// public key (DER) and when KMS was read.
+	// public key (DER), when KMS was read, and the MAC of those under a key
+	// kept out of the table (kmssigner.Signer.ShareKey).
 	resolutionPrefix = "k:"
 )
 
@@ -44,8 +45,12 @@ func (s *Store) Resolutions(ctx context.Context) (map[string]kmssigner.Resolutio
 		if der == nil {
 			continue
 		}
-		rs[id] = kmssigner.Resolution{KeyID: id, ARN: getS(m.Value, "arn"), PublicKey: der.Value,
+		r := kmssigner.Resolution{KeyID: id, ARN: getS(m.Value, "arn"), PublicKey: der.Value,
 			At: time.UnixMilli(getN(m.Value, "readAt"))}
+		if mac, ok := m.Value["mac"].(*types.AttributeValueMemberB); ok {
+			r.MAC = mac.Value
+		}
+		rs[id] = r
 	}
 	return rs, nil
 }
@@ -62,6 +67,7 @@ func (s *Store) PutResolution(ctx context.Context, r kmssigner.Resolution) error
 		ExpressionAttributeValues: item{
 			":r": &types.AttributeValueMemberM{Value: item{
 				"arn": str(r.ARN), "der": &types.AttributeValueMemberB{Value: r.PublicKey}, "readAt": num(r.At.UnixMilli()),
+				"mac": &types.AttributeValueMemberB{Value: r.MAC},
 			}},
 			":at": num(r.At.UnixMilli()),
 		},

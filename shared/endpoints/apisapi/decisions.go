@@ -94,26 +94,11 @@ func (s *Service) decide(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var needed []access.Check
-	need := func(c access.Check) {
-		if !slices.Contains(needed, c) {
-			needed = append(needed, c)
-		}
-	}
-	for i := range checks {
-		checks[i].api, checks[i].known = reg.OwnerOf(checks[i].action)
-		if checks[i].known {
-			need(access.Check{Action: ActionDecision, Scope: "/apis/" + checks[i].api.ID})
-		} else {
-			need(access.Check{Action: ActionDecision, Scope: resource.Root})
-		}
-	}
+	needed := permissionsToAsk(reg, checks, req.Subject)
 	var claims token.Claims
 	active, subj := false, ""
 	if req.Subject != nil {
 		subj = *req.Subject
-		_, clientID, _ := subject.Parse(subj)
-		need(access.Check{Action: "iam.client.read", Scope: "/clients/" + clientID})
 	} else if claims, err = s.Verifier.Check(ctx, *req.Token, s.IssuerBase(r)); err == nil && claims.Tenant == ten {
 		// A token of another tenant is no credential here, and says
 		// nothing about that tenant.
@@ -132,11 +117,51 @@ func (s *Service) decide(w http.ResponseWriter, r *http.Request) error {
 	}()
 	allowed, allowErr := s.Guard.Authorizer.AuthorizeAll(ctx, access.PrincipalFrom(ctx), needed)
 	<-done
-	if errors.Is(allowErr, access.ErrRevoked) {
+	if err := mayAsk(needed, allowed, allowErr); err != nil {
+		return err
+	}
+	if subjErr != nil {
+		return subjErr
+	}
+	out := s.answer(req, checks, reg, g, active, subj, claims)
+	w.Header().Set("Cache-Control", "no-store")
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// permissionsToAsk is what the caller must hold to ask: the decision
+// action on each API whose actions it asks about (on / for actions of no
+// registered API), and, asking about a subject, reading that client.
+func permissionsToAsk(reg *apis.Registry, checks []check, subj *string) []access.Check {
+	var needed []access.Check
+	need := func(c access.Check) {
+		if !slices.Contains(needed, c) {
+			needed = append(needed, c)
+		}
+	}
+	for i := range checks {
+		checks[i].api, checks[i].known = reg.OwnerOf(checks[i].action)
+		if checks[i].known {
+			need(access.Check{Action: ActionDecision, Scope: "/apis/" + checks[i].api.ID})
+		} else {
+			need(access.Check{Action: ActionDecision, Scope: resource.Root})
+		}
+	}
+	if subj != nil {
+		_, clientID, _ := subject.Parse(*subj)
+		need(access.Check{Action: "iam.client.read", Scope: "/clients/" + clientID})
+	}
+	return needed
+}
+
+// mayAsk turns the caller's answers for needed into the request's refusal,
+// if any.
+func mayAsk(needed []access.Check, allowed []bool, err error) error {
+	if errors.Is(err, access.ErrRevoked) {
 		return httpapi.Unauthorized("The access token was revoked.")
 	}
-	if allowErr != nil {
-		return allowErr
+	if err != nil {
+		return err
 	}
 	for i, ok := range allowed {
 		if !ok {
@@ -149,9 +174,13 @@ func (s *Service) decide(w http.ResponseWriter, r *http.Request) error {
 				"(on /apis/{apiId} of each, or on / for actions of no registered API).")
 		}
 	}
-	if subjErr != nil {
-		return subjErr
-	}
+	return nil
+}
+
+// answer decides each check for subj, who holds g: allowed when subj is
+// active, the action is an API's and a policy grants it on the scope, and,
+// asked by token, the token was minted for that API.
+func (s *Service) answer(req wire.DecisionRequest, checks []check, reg *apis.Registry, g policy.Grants, active bool, subj string, claims token.Claims) wire.Decisions {
 	out := wire.Decisions{Active: active, Decisions: make([]wire.DecisionAnswer, len(checks))}
 	if active {
 		out.Subject = subj
@@ -176,9 +205,7 @@ func (s *Service) decide(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Decisions[i] = wire.DecisionAnswer{Action: c.action, Scope: c.scope, Allowed: allowed}
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	httpapi.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return out
 }
 
 // subjectGrants reads what subj holds and whether it is active: it exists

@@ -204,22 +204,9 @@ func decodeHeaders(raw map[string]json.RawMessage) (http.Header, error) {
 
 // build turns the assertion into the request to send.
 func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.Request, string, error) {
-	if len(assertion) > MaxAssertionBytes {
-		return nil, "", invalid("assertion too large")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(assertion, "="))
+	s, err := decodeAssertion(assertion)
 	if err != nil {
-		return nil, "", invalid("assertion is not base64url")
-	}
-	var s Signed
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, "", invalid(`assertion is not {"method","url","headers","body"}`)
-	}
-	switch {
-	case s.Method != "" && s.Method != http.MethodPost:
-		return nil, "", invalid("method must be POST")
-	case s.Body != "" && s.Body != Body:
-		return nil, "", invalid("body must be %s", Body)
+		return nil, "", err
 	}
 	endpoint, ok := c.endpoint(s.URL)
 	if !ok {
@@ -229,38 +216,77 @@ func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.
 	if err != nil {
 		return nil, "", err
 	}
+	signed, err := c.checkSigned(headers, endpoint, audience)
+	if err != nil {
+		return nil, "", err
+	}
+	req, err := outgoing(ctx, endpoint, headers, signed)
+	return req, endpoint, err
+}
+
+// decodeAssertion reads the assertion (base64url of Signed JSON), a POST
+// of Body when it names a method and a body.
+func decodeAssertion(assertion string) (Signed, error) {
+	var s Signed
+	if len(assertion) > MaxAssertionBytes {
+		return s, invalid("assertion too large")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(assertion, "="))
+	if err != nil {
+		return s, invalid("assertion is not base64url")
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return s, invalid(`assertion is not {"method","url","headers","body"}`)
+	}
+	switch {
+	case s.Method != "" && s.Method != http.MethodPost:
+		return s, invalid("method must be POST")
+	case s.Body != "" && s.Body != Body:
+		return s, invalid("body must be %s", Body)
+	}
+	return s, nil
+}
+
+// checkSigned checks headers hold a SigV4 signature for sts, made at most
+// MaxSignatureAge from now, over the host, the date and the audience
+// header, which must be audience; it returns the signed header names.
+func (c *Checker) checkSigned(headers http.Header, endpoint, audience string) ([]string, error) {
 	m := authRE().FindStringSubmatch(headers.Get("Authorization"))
 	if m == nil || len(headers.Values("Authorization")) != 1 {
-		return nil, "", invalid("no SigV4 Authorization header for sts")
+		return nil, invalid("no SigV4 Authorization header for sts")
 	}
 	signed := strings.Split(m[4], ";")
 	for _, must := range []string{"host", "x-amz-date", strings.ToLower(AudienceHeader)} {
 		if !slices.Contains(signed, must) {
-			return nil, "", invalid("header %s is not signed", must)
+			return nil, invalid("header %s is not signed", must)
 		}
 	}
 	if !regionRE().MatchString(m[3]) {
-		return nil, "", invalid("bad credential scope")
+		return nil, invalid("bad credential scope")
 	}
 	if got := headers.Values(AudienceHeader); len(got) != 1 || got[0] != audience {
-		return nil, "", invalid("%s is not this tenant's issuer", AudienceHeader)
+		return nil, invalid("%s is not this tenant's issuer", AudienceHeader)
 	}
-	u, _ := url.Parse(endpoint)
-	if h := headers.Get("Host"); h != "" && h != u.Host {
-		return nil, "", invalid("host header differs from the endpoint")
+	if h := headers.Get("Host"); h != "" && h != strings.TrimPrefix(strings.TrimPrefix(endpoint, "https://"), "http://") {
+		return nil, invalid("host header differs from the endpoint")
 	}
 	at, err := time.Parse(amzDateLayout, headers.Get("X-Amz-Date"))
 	if err != nil {
-		return nil, "", invalid("X-Amz-Date is missing or malformed")
+		return nil, invalid("X-Amz-Date is missing or malformed")
 	}
 	if now := c.now(); at.Before(now.Add(-MaxSignatureAge)) || at.After(now.Add(MaxSignatureAge)) {
-		return nil, "", invalid("signed more than %s from now", MaxSignatureAge)
+		return nil, invalid("signed more than %s from now", MaxSignatureAge)
 	}
+	return signed, nil
+}
+
+// outgoing is the request sent to endpoint: the fixed body, with only the
+// headers the caller signed, and its signature.
+func outgoing(ctx context.Context, endpoint string, headers http.Header, signed []string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", strings.NewReader(Body))
 	if err != nil {
-		return nil, "", invalid("bad endpoint")
+		return nil, invalid("bad endpoint")
 	}
-	// Only what the caller signed, and its signature, reach STS.
 	for _, name := range signed {
 		// Host is the endpoint's; Content-Length is the fixed body's (a
 		// caller that signed another body gets STS's refusal).
@@ -270,13 +296,13 @@ func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.
 		canonical := textproto.CanonicalMIMEHeaderKey(name)
 		vs := headers.Values(canonical)
 		if len(vs) == 0 {
-			return nil, "", invalid("signed header %s is missing", name)
+			return nil, invalid("signed header %s is missing", name)
 		}
 		// A value the HTTP client would refuse to send is the caller's
 		// mistake, not an outage: refused here, so it is counted.
 		for _, v := range vs {
 			if !headerValue(v) {
-				return nil, "", invalid("signed header %s has a value HTTP cannot carry", name)
+				return nil, invalid("signed header %s has a value HTTP cannot carry", name)
 			}
 		}
 		req.Header[canonical] = vs
@@ -285,8 +311,8 @@ func (c *Checker) build(ctx context.Context, assertion, audience string) (*http.
 	if req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	}
-	req.Host = u.Host
-	return req, endpoint, nil
+	req.Host = req.URL.Host
+	return req, nil
 }
 
 // headerValue reports whether v may be sent as an HTTP header value (RFC

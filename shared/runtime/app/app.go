@@ -106,98 +106,137 @@ type Federation struct {
 
 // ConfigFromEnv reads Config with getenv (os.Getenv in production).
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	e := &envReader{getenv: getenv}
 	c := Config{
-		TableName:      getenv("TABLE_NAME"),
-		SigningKeyID:   getenv("SIGNING_KEY_ID"),
-		IssuerURL:      strings.TrimSuffix(getenv("ISSUER_URL"), "/"),
-		TokenLifetime:  token.DefaultLifetime,
-		Lockout:        lockout.Limits{Threshold: lockout.DefaultThreshold, Ceiling: lockout.DefaultCeiling, Window: lockout.DefaultWindow},
-		RequestTimeout: DefaultRequestTimeout,
-	}
-	var errs []error
-	if c.TableName == "" {
-		errs = append(errs, errors.New("TABLE_NAME is required"))
-	}
-	if c.SigningKeyID == "" {
-		errs = append(errs, errors.New("SIGNING_KEY_ID is required"))
+		TableName:    e.required("TABLE_NAME"),
+		SigningKeyID: e.required("SIGNING_KEY_ID"),
+		IssuerURL:    e.issuerURL("ISSUER_URL"),
 	}
 	for _, k := range strings.Split(getenv("PREVIOUS_SIGNING_KEY_IDS"), ",") {
 		if k = strings.TrimSpace(k); k != "" {
 			c.PreviousSigningKeyIDs = append(c.PreviousSigningKeyIDs, k)
 		}
 	}
-	intVar := func(name string, lo, hi, def int) int {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < lo || n > hi {
-			errs = append(errs, fmt.Errorf("%s must be an integer from %d to %d", name, lo, hi))
-			return def
-		}
-		return n
-	}
-	seconds := func(n int) time.Duration { return time.Duration(n) * time.Second }
-	keyVar := func(name string, minLength int) []byte {
-		v := getenv(name)
-		if v == "" {
-			return nil
-		}
-		if len(v) < minLength {
-			errs = append(errs, fmt.Errorf("%s must be at least %d random characters", name, minLength))
-		}
-		return []byte(v)
-	}
-	c.TokenLifetime = seconds(intVar("TOKEN_LIFETIME_SECONDS", 60, 86400, int(c.TokenLifetime/time.Second)))
-	c.MaxTokenLifetime = seconds(intVar("MAX_TOKEN_LIFETIME_SECONDS", 60, 86400, 86400))
+	c.TokenLifetime = e.seconds("TOKEN_LIFETIME_SECONDS", 60, 86400, token.DefaultLifetime)
+	c.MaxTokenLifetime = e.seconds("MAX_TOKEN_LIFETIME_SECONDS", 60, 86400, 24*time.Hour)
 	if c.MaxTokenLifetime < c.TokenLifetime {
-		errs = append(errs, errors.New("MAX_TOKEN_LIFETIME_SECONDS must be at least TOKEN_LIFETIME_SECONDS"))
+		e.fail("MAX_TOKEN_LIFETIME_SECONDS must be at least TOKEN_LIFETIME_SECONDS")
 	}
-	c.RequestTimeout = seconds(intVar("REQUEST_TIMEOUT_SECONDS", 1, 900, int(c.RequestTimeout/time.Second)))
-	c.TokenReusePercent = intVar("TOKEN_REUSE_PERCENT", 0, 99, 0)
-	c.MaxAssertionLifetime = seconds(intVar("MAX_ASSERTION_LIFETIME_SECONDS", 60, 86400, int(clientkey.DefaultMaxAssertionLifetime/time.Second)))
-	c.Federation.MaxTokenLifetime = seconds(intVar("FEDERATION_MAX_TOKEN_LIFETIME_SECONDS", 60, 86400, int(federation.DefaultMaxTokenLifetime/time.Second)))
-	switch v := getenv("FEDERATION_ALLOW_LOCAL_ISSUERS"); v {
+	c.RequestTimeout = e.seconds("REQUEST_TIMEOUT_SECONDS", 1, 900, DefaultRequestTimeout)
+	c.TokenReusePercent = e.int("TOKEN_REUSE_PERCENT", 0, 99, 0)
+	c.MaxAssertionLifetime = e.seconds("MAX_ASSERTION_LIFETIME_SECONDS", 60, 86400, clientkey.DefaultMaxAssertionLifetime)
+	c.Federation = e.federation()
+	c.DecisionTTL = e.seconds("DECISION_TTL_SECONDS", 0, 3600, time.Minute)
+	c.KeyRefresh = e.seconds("SIGNING_KEY_REFRESH_SECONDS", 1, 86400, kmssigner.DefaultResolveEvery)
+	c.Lockout = lockout.Limits{
+		Threshold: e.int("LOCKOUT_THRESHOLD", 1, 10000, lockout.DefaultThreshold),
+		// The ceiling bounds what one window's count item holds (an
+		// attribute per address), far below DynamoDB's item size limit.
+		Ceiling: e.int("LOCKOUT_CEILING", 1, 2000, lockout.DefaultCeiling),
+		Window:  e.seconds("LOCKOUT_WINDOW_SECONDS", 1, 86400, lockout.DefaultWindow),
+	}
+	if c.Lockout.Ceiling < c.Lockout.Threshold {
+		e.fail("LOCKOUT_CEILING must be at least LOCKOUT_THRESHOLD")
+	}
+	c.SecretTagKey = e.key("SECRET_TAG_KEY", secret.MinTagKeyLength)
+	c.SigningKeysMACKey = e.key("SIGNING_KEYS_MAC_KEY", kmssigner.MinShareKeyLength)
+	return c, errors.Join(e.errs...)
+}
+
+// envReader reads typed variables, collecting what is wrong with each so
+// that a misconfigured function names every mistake at once.
+type envReader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (e *envReader) fail(format string, args ...any) {
+	e.errs = append(e.errs, fmt.Errorf(format, args...))
+}
+
+func (e *envReader) required(name string) string {
+	v := e.getenv(name)
+	if v == "" {
+		e.fail("%s is required", name)
+	}
+	return v
+}
+
+func (e *envReader) int(name string, lo, hi, def int) int {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		e.fail("%s must be an integer from %d to %d", name, lo, hi)
+		return def
+	}
+	return n
+}
+
+// seconds reads a whole number of seconds from lo to hi.
+func (e *envReader) seconds(name string, lo, hi int, def time.Duration) time.Duration {
+	return time.Duration(e.int(name, lo, hi, int(def/time.Second))) * time.Second
+}
+
+// key reads a secret key of at least minLength characters; nil when unset.
+func (e *envReader) key(name string, minLength int) []byte {
+	v := e.getenv(name)
+	if v == "" {
+		return nil
+	}
+	if strings.HasPrefix(v, "{{resolve:") {
+		// Only CloudFormation resolves dynamic references; anywhere else
+		// (sam local without events/env.json) the text itself would be a
+		// key everyone can read in the template.
+		e.fail("%s is an unresolved dynamic reference: set the value itself", name)
+	}
+	if len(v) < minLength {
+		e.fail("%s must be at least %d random characters", name, minLength)
+	}
+	return []byte(v)
+}
+
+// issuerURL reads the issuer base: a scheme and host only. A path would be
+// read as a tenant, leaving the discovery document and the token endpoint
+// unreachable.
+func (e *envReader) issuerURL(name string) string {
+	v := strings.TrimSuffix(e.getenv(name), "/")
+	if v == "" {
+		return ""
+	}
+	if !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+		e.fail("%s must be an absolute http(s) URL", name)
+	}
+	if u, err := url.Parse(v); err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
+		e.fail("%s must be a scheme and host only, without a path (https://id.example.com)", name)
+	}
+	if len(v) > tenant.MaxBaseURLLength {
+		e.fail("%s must be at most %d characters: every token carries it", name, tenant.MaxBaseURLLength)
+	}
+	return v
+}
+
+func (e *envReader) federation() Federation {
+	f := Federation{MaxTokenLifetime: e.seconds("FEDERATION_MAX_TOKEN_LIFETIME_SECONDS", 60, 86400, federation.DefaultMaxTokenLifetime)}
+	switch e.getenv("FEDERATION_ALLOW_LOCAL_ISSUERS") {
 	case "", "false":
 	case "true":
-		c.Federation.AllowLocalIssuers = true
+		f.AllowLocalIssuers = true
 	default:
-		errs = append(errs, errors.New("FEDERATION_ALLOW_LOCAL_ISSUERS must be true or false"))
+		e.fail("FEDERATION_ALLOW_LOCAL_ISSUERS must be true or false")
 	}
-	for _, e := range strings.Split(getenv("FEDERATION_STS_ENDPOINTS"), ",") {
-		if e = strings.TrimSuffix(strings.TrimSpace(e), "/"); e == "" {
+	for _, u := range strings.Split(e.getenv("FEDERATION_STS_ENDPOINTS"), ",") {
+		if u = strings.TrimSuffix(strings.TrimSpace(u), "/"); u == "" {
 			continue
 		}
-		if !strings.HasPrefix(e, "https://") && !(c.Federation.AllowLocalIssuers && strings.HasPrefix(e, "http://")) {
-			errs = append(errs, errors.New("FEDERATION_STS_ENDPOINTS must be https URLs"))
+		if !strings.HasPrefix(u, "https://") && !(f.AllowLocalIssuers && strings.HasPrefix(u, "http://")) {
+			e.fail("FEDERATION_STS_ENDPOINTS must be https URLs")
 		}
-		c.Federation.STSEndpoints = append(c.Federation.STSEndpoints, e)
+		f.STSEndpoints = append(f.STSEndpoints, u)
 	}
-	c.DecisionTTL = seconds(intVar("DECISION_TTL_SECONDS", 0, 3600, 60))
-	c.KeyRefresh = seconds(intVar("SIGNING_KEY_REFRESH_SECONDS", 1, 86400, int(kmssigner.DefaultResolveEvery/time.Second)))
-	c.Lockout.Threshold = intVar("LOCKOUT_THRESHOLD", 1, 10000, c.Lockout.Threshold)
-	// The ceiling bounds what one window's count item holds (an attribute
-	// per address), far below DynamoDB's item size limit.
-	c.Lockout.Ceiling = intVar("LOCKOUT_CEILING", 1, 2000, c.Lockout.Ceiling)
-	if c.Lockout.Ceiling < c.Lockout.Threshold {
-		errs = append(errs, errors.New("LOCKOUT_CEILING must be at least LOCKOUT_THRESHOLD"))
-	}
-	c.Lockout.Window = seconds(intVar("LOCKOUT_WINDOW_SECONDS", 1, 86400, int(c.Lockout.Window/time.Second)))
-	c.SecretTagKey = keyVar("SECRET_TAG_KEY", secret.MinTagKeyLength)
-	c.SigningKeysMACKey = keyVar("SIGNING_KEYS_MAC_KEY", kmssigner.MinShareKeyLength)
-	if c.IssuerURL != "" && !strings.HasPrefix(c.IssuerURL, "https://") && !strings.HasPrefix(c.IssuerURL, "http://") {
-		errs = append(errs, errors.New("ISSUER_URL must be an absolute http(s) URL"))
-	}
-	if u, err := url.Parse(c.IssuerURL); c.IssuerURL != "" && (err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "") {
-		// A path would be read as a tenant, leaving the discovery document
-		// and the token endpoint unreachable.
-		errs = append(errs, errors.New("ISSUER_URL must be a scheme and host only, without a path (https://id.example.com)"))
-	}
-	if len(c.IssuerURL) > tenant.MaxBaseURLLength {
-		errs = append(errs, fmt.Errorf("ISSUER_URL must be at most %d characters: every token carries it", tenant.MaxBaseURLLength))
-	}
-	return c, errors.Join(errs...)
+	return f
 }
 
 // DependencyTimeout bounds each attempt of an AWS call; the SDK retries a

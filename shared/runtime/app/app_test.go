@@ -59,6 +59,8 @@ func TestConfigLimits(t *testing.T) {
 	for _, bad := range []map[string]string{
 		{"REQUEST_TIMEOUT_SECONDS": "0"}, {"TOKEN_REUSE_PERCENT": "100"}, {"LOCKOUT_THRESHOLD": "0"}, {"LOCKOUT_WINDOW_SECONDS": "x"},
 		{"MAX_ASSERTION_LIFETIME_SECONDS": "59"}, {"MAX_ASSERTION_LIFETIME_SECONDS": "86401"},
+		{"SIGNING_KEYS_MAC_KEY": "short"}, {"SECRET_TAG_KEY": "short"},
+		{"SIGNING_KEYS_MAC_KEY": "{{resolve:secretsmanager:stack/signing-keys-mac-key:SecretString}}"},
 	} {
 		if _, err := ConfigFromEnv(env(bad)); err == nil {
 			t.Errorf("%v: want an error", bad)

@@ -285,7 +285,9 @@ func slicesDeleteExpired(former []formerKey, now time.Time) []formerKey {
 func (s *Signer) fetch(ctx context.Context, keyID string, now time.Time, direct bool) (resolved, error) {
 	sharing := s.Shared != nil && len(s.ShareKey) >= MinShareKeyLength
 	if sharing && !direct {
-		if sr, ok := s.sharedResolution(ctx, keyID, now); ok && now.Sub(sr.At) < s.ResolveEvery && !sr.At.After(now) && s.authentic(ctx, sr) {
+		// Authenticated first, so that anything planted is logged,
+		// whatever its age.
+		if sr, ok := s.sharedResolution(ctx, keyID, now); ok && s.authentic(ctx, keyID, sr) && now.Sub(sr.At) < s.ResolveEvery && !sr.At.After(now) {
 			if r, err := parse(keyID, sr.ARN, sr.PublicKey); err == nil {
 				r.at = sr.At
 				return r, nil
@@ -333,11 +335,12 @@ func (s *Signer) mac(r Resolution) []byte {
 	return h.Sum(nil)
 }
 
-// authentic reports whether r's MAC verifies under ShareKey. One that does
-// not was written by someone without the key (or under a replaced one): KMS
-// is asked instead, and the failure logged for the operator.
-func (s *Signer) authentic(ctx context.Context, r Resolution) bool {
-	if hmac.Equal(r.MAC, s.mac(r)) {
+// authentic reports whether r is keyID's resolution and its MAC verifies
+// under ShareKey. One that is not was written by someone without the key
+// (or under a replaced one), or copied from another key id's: KMS is asked
+// instead, and the failure logged for the operator.
+func (s *Signer) authentic(ctx context.Context, keyID string, r Resolution) bool {
+	if r.KeyID == keyID && hmac.Equal(r.MAC, s.mac(r)) {
 		return true
 	}
 	slog.WarnContext(ctx, "shared signing key resolution failed authentication; reading the key from KMS", "keyId", r.KeyID)

@@ -195,7 +195,7 @@ func TestPlantedResolutionsAreIgnored(t *testing.T) {
 	forged.MAC = (&Signer{ShareKey: []byte("someone-else's-key-of-32-characters")}).mac(plant)
 	honest := (&Signer{ShareKey: shareKey}).mac(plant)
 	ctx := context.Background()
-	for name, mac := range map[string][]byte{"no MAC": nil, "a MAC under another key": forged.MAC, "a MAC of other fields": honest[:31]} {
+	for name, mac := range map[string][]byte{"no MAC": nil, "a MAC under another key": forged.MAC, "a truncated MAC": honest[:31]} {
 		plant.MAC = mac
 		shared := &memoryShared{rs: map[string]Resolution{"cur": plant}}
 		s := New(f, "cur")
@@ -212,9 +212,20 @@ func TestPlantedResolutionsAreIgnored(t *testing.T) {
 			t.Errorf("%s: what KMS said was not shared back with a valid MAC", name)
 		}
 	}
+	// The previous key's honest resolution copied under the current key's
+	// id does not make the previous key current.
+	prevKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	prevDER, _ := x509.MarshalPKIXPublicKey(&prevKey.PublicKey)
+	copied := Resolution{KeyID: "prev", ARN: "arn:aws:kms:eu-north-1:111122223333:key/prev", PublicKey: prevDER, At: now.Add(-time.Second)}
+	copied.MAC = (&Signer{ShareKey: shareKey}).mac(copied)
+	s := New(f, "cur")
+	s.Shared, s.ShareKey, s.Now = &memoryShared{rs: map[string]Resolution{"cur": copied}}, shareKey, func() time.Time { return now }
+	if k, err := s.Key(ctx); err != nil || k.Public.(*ecdsa.PublicKey).Equal(&prevKey.PublicKey) {
+		t.Errorf("another key id's resolution was taken for the current key: %v", err)
+	}
 	// Without a share key nothing shared is read, and nothing is written.
 	shared := &memoryShared{rs: map[string]Resolution{}}
-	s := New(f, "cur")
+	s = New(f, "cur")
 	s.Shared, s.Now = shared, func() time.Time { return now }
 	if _, err := s.Keys(ctx); err != nil || shared.puts != 0 {
 		t.Errorf("without a share key: %v, %d resolutions shared", err, shared.puts)

@@ -24,6 +24,9 @@ const (
 	// public key (DER), when KMS was read, and the MAC of those under a key
 	// kept out of the table (kmssigner.Signer.ShareKey).
 	resolutionPrefix = "k:"
+	// resolutionHorizon is how far ahead of a writer's clock another
+	// instance's read of KMS may plausibly be.
+	resolutionHorizon = time.Hour
 )
 
 // Resolutions implements kmssigner.Shared with one eventually consistent
@@ -56,20 +59,24 @@ func (s *Store) Resolutions(ctx context.Context) (map[string]kmssigner.Resolutio
 }
 
 // PutResolution implements kmssigner.Shared: one UpdateItem sets the id's
-// attribute, unless a newer resolution is there already.
+// attribute, unless a newer resolution is there already. What is not a
+// plausible resolution (no readAt, one not a number, or one more than
+// resolutionHorizon ahead) is overwritten, so that nothing written there
+// can keep instances from sharing.
 func (s *Store) PutResolution(ctx context.Context, r kmssigner.Resolution) error {
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &s.table,
 		Key:                      key(signingKeysPK, signingKeysSK),
 		UpdateExpression:         aws.String("SET #r = :r"),
-		ConditionExpression:      aws.String("attribute_not_exists(#r) OR #r.readAt < :at"),
+		ConditionExpression:      aws.String("attribute_not_exists(#r) OR NOT (#r.readAt BETWEEN :at AND :horizon)"),
 		ExpressionAttributeNames: map[string]string{"#r": resolutionPrefix + r.KeyID},
 		ExpressionAttributeValues: item{
 			":r": &types.AttributeValueMemberM{Value: item{
 				"arn": str(r.ARN), "der": &types.AttributeValueMemberB{Value: r.PublicKey}, "readAt": num(r.At.UnixMilli()),
 				"mac": &types.AttributeValueMemberB{Value: r.MAC},
 			}},
-			":at": num(r.At.UnixMilli()),
+			":at":      num(r.At.UnixMilli()),
+			":horizon": num(r.At.Add(resolutionHorizon).UnixMilli()),
 		},
 	})
 	if err != nil && !isConditionFailed(err) {

@@ -4,18 +4,23 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/machine-iam/machine-iam/shared/iam/action"
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 )
 
 // GrantsReader is the storage a decision needs: the subject's grants (with
-// its client's kill switch) and whether the caller's token was revoked.
+// its client's kill switch) and whether the caller's token was revoked;
+// and, for the no-escalation rule, which clients of other tenants trust a
+// client.
 type GrantsReader interface {
 	Grants(ctx context.Context, tenant, subjectID string) (policy.Grants, error)
 	TokenRevoked(ctx context.Context, tenant, clientID, jti string) (bool, error)
+	TrustedBy(ctx context.Context, tenant, clientID string, audiences []string) ([]string, error)
 }
 
 // Policies is the policy-based Authorizer.
@@ -113,9 +118,19 @@ func (a *Policies) AuthorizeAll(ctx context.Context, p Principal, checks []Check
 // rights.
 func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error) {
 	g, err := a.holdings(ctx, tenant, subjectID)
+	clientID, isClient := strings.CutPrefix(subjectID, subject.ID(subject.Client, ""))
 	// The caller itself is what it is: on its own record it may only
 	// narrow, which confers nothing on anyone.
-	if err != nil || len(g.TrustedBy) == 0 || PrincipalFrom(ctx).Subject == subjectID {
+	if err != nil || !isClient || PrincipalFrom(ctx).Subject == subjectID {
+		return g, err
+	}
+	// A trusting credential accepts tokens for its audience only, which
+	// the client gets only when its allowedAudiences name it.
+	audiences := slices.DeleteFunc(slices.Clone(g.TokenRights.Audiences), func(a string) bool { return a == policy.DefaultAudience })
+	if len(audiences) == 0 {
+		return g, nil
+	}
+	if g.TrustedBy, err = a.Grants.TrustedBy(ctx, tenant, clientID, audiences); err != nil || len(g.TrustedBy) == 0 {
 		return g, err
 	}
 	g.Direct = append(slices.Clone(g.Direct), policy.Policy{Subject: subjectID, Action: action.Owner, Scope: "/"})

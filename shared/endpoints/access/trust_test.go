@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,19 +11,27 @@ import (
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 )
 
-// trustedGrants is a GrantsReader for which client-x is trusted by a
-// client of another tenant and holds nothing itself.
+// trustedGrants is a GrantsReader for which client-x, whose tokens may
+// carry https://id.example.com/other, is trusted for that audience by a
+// client of another tenant, and holds nothing itself.
 type trustedGrants struct{}
 
 func (trustedGrants) Grants(_ context.Context, _, subjectID string) (policy.Grants, error) {
 	if subjectID == "client-x" {
-		return policy.Grants{TrustedBy: []string{"other/client-y"}}, nil
+		return policy.Grants{TokenRights: policy.TokenRights{Audiences: []string{"https://id.example.com/other"}}}, nil
 	}
 	return policy.Grants{}, nil
 }
 
 func (trustedGrants) TokenRevoked(context.Context, string, string, string) (bool, error) {
 	return false, nil
+}
+
+func (trustedGrants) TrustedBy(_ context.Context, _, clientID string, audiences []string) ([]string, error) {
+	if clientID == "x" && slices.Contains(audiences, "https://id.example.com/other") {
+		return []string{"other/client-y"}, nil
+	}
+	return nil, nil
 }
 
 // TestTrustChainsCountInHoldings: what a client trusted by another

@@ -2,6 +2,8 @@ package dynamo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -22,18 +24,22 @@ import (
 // secrets and keys, so the token endpoint reads them in its one Query:
 //
 //	federated cred   T#<t>#S#client-<id>         A#FED#<credId>            (type, issuer, subject, …)
-//	trusted by       T#<t2>#S#client-<x>         A#ACCEPTEDBY#<t>#<id>#<credId>
+//	trusted by       T#<t2>#S#client-<x>         X#TRUSTEDBY#<sha256(aud)>#<t>#<id>#<credId>
 //
 // A credential whose issuer is another tenant (t2) of the deployment names
-// one client x of it exactly; the trusted-by item, in x's partition between
-// its grants item and its own item (the range authorization decisions read), lets the no-escalation rule see
-// that x's credentials are worth what the trusting client holds
-// (policy.Grants.TrustedBy). Both are written and deleted in one
-// transaction; deleting the trusting client deletes its trusted-by items
-// too (finishDelete).
+// one client x of it exactly; the trusted-by item, in x's partition, lets
+// the no-escalation rule see that x's credentials are worth what the
+// trusting client holds (store.FederatedCredentials.TrustedBy). Both are
+// written and deleted in one transaction; deleting the trusting client
+// deletes its trusted-by items too (finishDelete). Anyone in another tenant
+// can write such items, as many as it has clients and credentials, so they
+// sort outside every range x's own reads cover (its credentials for the
+// token endpoint, its grants for decisions), and are read only to learn
+// whether one exists for an audience x's tokens may carry: one Query of
+// one item per audience, however many there are.
 const (
 	skFederatedPrefix = "A#FED#"
-	skTrustedByPrefix = "A#ACCEPTEDBY#"
+	skTrustedByPrefix = "X#TRUSTEDBY#"
 
 	attrFederatedCount = "federatedCount"
 	attrType           = "type"
@@ -49,8 +55,15 @@ const (
 
 func federatedSK(credID string) string { return skFederatedPrefix + credID }
 
-func trustedBySK(tenant, clientID, credID string) string {
-	return skTrustedByPrefix + tenant + "#" + clientID + "#" + credID
+// trustedByAudience is the sort key prefix of the trusted-by items for
+// audience: its digest, so that any audience makes a key of fixed length.
+func trustedByAudience(audience string) string {
+	d := sha256.Sum256([]byte(audience))
+	return skTrustedByPrefix + hex.EncodeToString(d[:]) + "#"
+}
+
+func trustedBySK(audience, tenant, clientID, credID string) string {
+	return trustedByAudience(audience) + tenant + "#" + clientID + "#" + credID
 }
 
 func federatedItem(tenant, clientID string, c federation.Credential) item {
@@ -89,7 +102,7 @@ func trustedByKey(tenant, clientID string, c federation.Credential) (item, bool)
 	if c.TrustedTenant == "" || c.TrustedSubject == "" {
 		return nil, false
 	}
-	return key(subjectPK(c.TrustedTenant, c.TrustedSubject), trustedBySK(tenant, clientID, c.ID)), true
+	return key(subjectPK(c.TrustedTenant, c.TrustedSubject), trustedBySK(c.Audience, tenant, clientID, c.ID)), true
 }
 
 // ListFederatedCredentials implements store.FederatedCredentials.
@@ -195,24 +208,25 @@ func (s *Store) GetFederationRecord(ctx context.Context, tenant, clientID, addre
 	return rec, nil
 }
 
-// trustedByOf reads the trusted-by items among a subject's items that the
-// subject's client item makes real: a trusting credential accepts only
+// TrustedBy implements store.FederatedCredentials: for each audience, one
+// Query of at most one trusted-by item; a trusting credential accepts only
 // tokens for its audience, which the client gets only when its
-// allowedAudiences name it. Anyone in another tenant can write such an
-// item; only the trusted client's own record can give it weight.
-func trustedByOf(items []item) []string {
-	var allowed []string
-	for _, it := range items {
-		if getS(it, attrSK) == skClient {
-			allowed = clientFromItem(it).Audiences
-		}
-	}
+// allowedAudiences name it.
+func (s *Store) TrustedBy(ctx context.Context, tenant, clientID string, audiences []string) ([]string, error) {
 	var out []string
-	for _, it := range items {
-		if rest, ok := strings.CutPrefix(getS(it, attrSK), skTrustedByPrefix); ok {
-			if aud := getS(it, attrAudience); aud == "" || !slices.Contains(allowed, aud) {
-				continue
-			}
+	for _, aud := range slices.Compact(slices.Sorted(slices.Values(audiences))) {
+		res, err := s.api.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.table,
+			KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :aud)"),
+			ExpressionAttributeValues: item{":pk": str(clientPK(tenant, clientID)), ":aud": str(trustedByAudience(aud))},
+			ConsistentRead:            aws.Bool(true),
+			Limit:                     aws.Int32(1),
+		})
+		if err != nil {
+			return nil, fault.Unavailable("dynamodb:Query", err)
+		}
+		for _, it := range res.Items {
+			rest := strings.TrimPrefix(getS(it, attrSK), trustedByAudience(aud))
 			t, rest, _ := strings.Cut(rest, "#")
 			cid, _, _ := strings.Cut(rest, "#")
 			if v := t + "/client-" + cid; !slices.Contains(out, v) {
@@ -220,5 +234,5 @@ func trustedByOf(items []item) []string {
 			}
 		}
 	}
-	return out
+	return out, nil
 }

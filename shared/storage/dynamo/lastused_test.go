@@ -2,8 +2,13 @@ package dynamo_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/machine-iam/machine-iam/shared/iam/id"
 	"github.com/machine-iam/machine-iam/shared/oauth/federation"
@@ -58,5 +63,49 @@ func TestFederatedLastUsed(t *testing.T) {
 	is(t, st.RecordUse(ctx, ten, c.ID, store.Credential{FederatedID: used.ID}, later), nil)
 	if got := lastUsed(); !got[used.ID].Equal(later) {
 		t.Errorf("after the granularity: %v, want %s", got[used.ID], later)
+	}
+}
+
+// TestTrustedByStaysOutOfTheClientsReads: however many credentials of
+// another tenant trust a client, its token endpoint Query (its A# items)
+// and its decisions' Query (its grants up to its own item) read none of
+// their records, and TrustedBy reads at most one per audience.
+func TestTrustedByStaysOutOfTheClientsReads(t *testing.T) {
+	ctx, victimTenant, otherTenant := context.Background(), tenant(t), tenant(t)+"o"
+	victim := newClient(t, victimTenant)
+	aud := "https://id.example.com/" + otherTenant
+	for range 3 {
+		truster := newClient(t, otherTenant)
+		for range 5 {
+			c := federation.Credential{ID: id.New(), Type: federation.TypeOIDC, Issuer: "https://id.example.com/" + victimTenant,
+				Subject: victim.SubjectID(), Audience: aud, TrustedTenant: victimTenant, TrustedSubject: victim.SubjectID(), CreatedAt: now}
+			is(t, st.CreateFederatedCredential(ctx, otherTenant, truster.ID, c, federation.MaxPerClient), nil)
+		}
+	}
+	out, err := ddb.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(table),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "T#" + victimTenant + "#S#" + victim.SubjectID()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trustedBy := 0
+	for _, it := range out.Items {
+		sk := it["SK"].(*types.AttributeValueMemberS).Value
+		if strings.Contains(sk, "TRUSTEDBY") {
+			trustedBy++
+			if strings.HasPrefix(sk, "A#") || (sk >= "A!GRANTS" && sk <= "A#CLIENT") {
+				t.Errorf("trusted-by item %s lies in the range the client's own reads cover", sk)
+			}
+		}
+	}
+	if trustedBy != 15 {
+		t.Fatalf("%d trusted-by items in the client's partition, want 15", trustedBy)
+	}
+	got, err := st.TrustedBy(ctx, victimTenant, victim.ID, []string{aud, aud, "https://api.example.com"})
+	if err != nil || len(got) != 1 || !strings.HasPrefix(got[0], otherTenant+"/client-") {
+		t.Errorf("TrustedBy = %v, %v: want one trusting client of %s (one item read for the one audience with any)", got, err, otherTenant)
+	}
+	if got, err := st.TrustedBy(ctx, victimTenant, victim.ID, []string{"https://api.example.com"}); err != nil || len(got) != 0 {
+		t.Errorf("TrustedBy for an audience no credential names = %v, %v", got, err)
 	}
 }

@@ -276,7 +276,7 @@ func (s *Store) Grants(ctx context.Context, tenant, subjectID string) (policy.Gr
 	if kind != subject.User && (own == nil || getBool(own, attrDeleting) || getBool(grants, attrDeleting)) {
 		return policy.Grants{}, store.ErrSubjectNotFound
 	}
-	g := policy.Grants{Direct: grantsPolicies(subjectID, grants), TrustedBy: trustedByOf(items)}
+	g := policy.Grants{Direct: grantsPolicies(subjectID, grants)}
 	if kind == subject.Client {
 		c := clientFromItem(own)
 		g.TokenRights = c.TokenRights()
@@ -359,7 +359,7 @@ func (s *Store) partitionGrants(ctx context.Context, tenant, subjectID string) (
 			return policy.Grants{}, store.ErrSubjectNotFound
 		}
 	}
-	g := policy.Grants{Direct: policiesOf(items), TrustedBy: trustedByOf(items)}
+	g := policy.Grants{Direct: policiesOf(items)}
 	var groupIDs []string
 	for _, it := range items {
 		switch sk := getS(it, attrSK); {

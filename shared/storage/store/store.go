@@ -245,8 +245,13 @@ type FederatedCredentials interface {
 	// of them; ErrNotFound, ErrLimitExceeded. A credential that trusts a
 	// client of another tenant (c.TrustedTenant) is recorded with that
 	// client too, in the same write, so that what its secrets confer can
-	// be known there (policy.Grants.TrustedBy).
+	// be known there (TrustedBy).
 	CreateFederatedCredential(ctx context.Context, tenant, clientID string, c federation.Credential, max int) error
+	// TrustedBy names clients of other tenants ("tenant/client-id") with a
+	// federated credential accepting clientID's tokens for one of
+	// audiences: at most one per audience, which is all the no-escalation
+	// rule needs to know, so the read stays bounded however many there are.
+	TrustedBy(ctx context.Context, tenant, clientID string, audiences []string) ([]string, error)
 	// DeleteFederatedCredential removes one, with its record at the
 	// trusted client; ErrNotFound.
 	DeleteFederatedCredential(ctx context.Context, tenant, clientID, credentialID string) error

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -435,7 +436,17 @@ func TestExampleStackDeclaresWhatTheFileDoes(t *testing.T) {
 	}
 	const secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:machine-iam/consumer/invoice-exporter-AbCdEf"
 	p.secrets.set(secretArn, "generated-by-secrets-manager-001")
-	tmpl.Overrides = map[string]string{"Tenant": stackTenant.Tenant}
+	// The same public key the file's apply registered, as the stack's
+	// parameter (one line of JSON).
+	jwk, err := os.ReadFile(filepath.Join(c.dir, "payment-runner.pub.jwk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, jwk); err != nil {
+		t.Fatal(err)
+	}
+	tmpl.Overrides = map[string]string{"Tenant": stackTenant.Tenant, "PaymentRunnerPublicJwk": compact.String()}
 	tmpl.Physical = map[string]string{"InvoiceExporterSecret": secretArn}
 	tmpl.Imports = map[string]string{"machine-iam-ProvisioningFunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:provisioning"}
 	resources := tmpl.OfType(customresource.ResourceType)

@@ -79,51 +79,11 @@ func freePort() (int, error) {
 }
 
 func run(duration, every, pause time.Duration, workers int, gatewayBin string) error {
-	var ports [3]int
-	for i := range ports {
-		p, err := freePort()
-		if err != nil {
-			return err
-		}
-		ports[i] = p
-	}
-	logFile, err := os.CreateTemp("", "soak-gateway-*.log")
+	gw, s, stop, err := startGateway(gatewayBin)
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
-	gw := exec.Command(gatewayBin)
-	gw.Env = append(os.Environ(), "PORT="+strconv.Itoa(ports[0]), "DYNAMODB_PORT="+strconv.Itoa(ports[1]), "KMS_PORT="+strconv.Itoa(ports[2]))
-	gw.Stderr = logFile
-	stdout, err := gw.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := gw.Start(); err != nil {
-		return fmt.Errorf("start %s (make soak builds it): %w", gatewayBin, err)
-	}
-	defer func() {
-		_ = gw.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = gw.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = gw.Process.Kill()
-		}
-	}()
-	s := &soak{base: "http://127.0.0.1:" + strconv.Itoa(ports[0]), http: &http.Client{Timeout: 30 * time.Second}}
-	// The gateway prints the default tenant's admin as one JSON line once it serves.
-	lines := bufio.NewScanner(stdout)
-	for lines.Scan() {
-		if strings.HasPrefix(lines.Text(), "{") && json.Unmarshal(lines.Bytes(), &s.admin) == nil && s.admin.ClientID != "" {
-			break
-		}
-	}
-	if s.admin.ClientID == "" {
-		return fmt.Errorf("the gateway did not start; its log is %s", logFile.Name())
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	defer stop()
 	deps, err := children(gw.Process.Pid)
 	if err != nil {
 		return err
@@ -167,29 +127,7 @@ func run(duration, every, pause time.Duration, workers int, gatewayBin string) e
 			}
 		}
 	}()
-	var faults []*fault
-	order := []string{"dynamodb", "kms"}
-	begin := time.Now()
-	for i := 0; ; i++ {
-		at := time.Duration(i)*every + every/2
-		if at+pause >= duration {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Until(begin.Add(at))):
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		dep := order[i%len(order)]
-		f := &fault{dependency: dep, paused: time.Now()}
-		_ = syscall.Kill(-deps[dep], syscall.SIGSTOP)
-		time.Sleep(pause)
-		_ = syscall.Kill(-deps[dep], syscall.SIGCONT)
-		f.resumed = time.Now()
-		faults = append(faults, f)
-	}
+	faults := injectFaults(ctx, deps, duration, every, pause)
 	<-ctx.Done()
 	wg.Wait()
 	rssEnd := rss(gw.Process.Pid)
@@ -199,6 +137,87 @@ func run(duration, every, pause time.Duration, workers int, gatewayBin string) e
 	}
 	s.report(duration, pause, workers, faults, rssStart, rssEnd, peakRSS(gw.Process.Pid), lost, checked)
 	return nil
+}
+
+// startGateway starts the local stack on free ports and waits for the
+// default tenant's admin, which it prints as one JSON line once it serves.
+// stop interrupts it (and kills it after 15 s).
+func startGateway(gatewayBin string) (*exec.Cmd, *soak, func(), error) {
+	var ports [3]int
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		ports[i] = p
+	}
+	logFile, err := os.CreateTemp("", "soak-gateway-*.log")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	gw := exec.Command(gatewayBin)
+	gw.Env = append(os.Environ(), "PORT="+strconv.Itoa(ports[0]), "DYNAMODB_PORT="+strconv.Itoa(ports[1]), "KMS_PORT="+strconv.Itoa(ports[2]))
+	gw.Stderr = logFile
+	stdout, err := gw.StdoutPipe()
+	if err == nil {
+		err = gw.Start()
+	}
+	if err != nil {
+		logFile.Close()
+		return nil, nil, nil, fmt.Errorf("start %s (make soak builds it): %w", gatewayBin, err)
+	}
+	stop := func() {
+		_ = gw.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = gw.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = gw.Process.Kill()
+		}
+		logFile.Close()
+	}
+	s := &soak{base: "http://127.0.0.1:" + strconv.Itoa(ports[0]), http: &http.Client{Timeout: 30 * time.Second}}
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		if strings.HasPrefix(lines.Text(), "{") && json.Unmarshal(lines.Bytes(), &s.admin) == nil && s.admin.ClientID != "" {
+			break
+		}
+	}
+	if s.admin.ClientID == "" {
+		stop()
+		return nil, nil, nil, fmt.Errorf("the gateway did not start; its log is %s", logFile.Name())
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return gw, s, stop, nil
+}
+
+// injectFaults pauses DynamoDB Local and local-kms in turn, for pause, once
+// every every, until duration has passed since it began.
+func injectFaults(ctx context.Context, deps map[string]int, duration, every, pause time.Duration) []*fault {
+	var faults []*fault
+	order := []string{"dynamodb", "kms"}
+	begin := time.Now()
+	for i := 0; ; i++ {
+		at := time.Duration(i)*every + every/2
+		if at+pause >= duration {
+			return faults
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(begin.Add(at))):
+		}
+		if ctx.Err() != nil {
+			return faults
+		}
+		dep := order[i%len(order)]
+		f := &fault{dependency: dep, paused: time.Now()}
+		_ = syscall.Kill(-deps[dep], syscall.SIGSTOP)
+		time.Sleep(pause)
+		_ = syscall.Kill(-deps[dep], syscall.SIGCONT)
+		f.resumed = time.Now()
+		faults = append(faults, f)
+	}
 }
 
 // children finds DynamoDB Local (java) and local-kms among pid's children.

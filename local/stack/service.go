@@ -169,7 +169,12 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 		return err
 	}
 	svc.Env["TABLE_NAME"], svc.Env["SIGNING_KEY_ID"] = svc.Resources.TableName, svc.Resources.KeyAlias
+	return svc.buildFunctions(ctx, opts)
+}
 
+// buildFunctions builds every function's handler from the environment the
+// template gives it, as separate Lambdas would be, behind the gateway.
+func (svc *Service) buildFunctions(ctx context.Context, opts ServiceOptions) error {
 	handlers := map[string]http.Handler{}
 	for _, fn := range svc.Template.APIFunctions() {
 		build, ok := Functions[fn]
@@ -205,6 +210,7 @@ func (svc *Service) build(ctx context.Context, opts ServiceOptions) error {
 		svc.Deps[fn] = deps
 		handlers[fn] = build(deps)
 	}
+	var err error
 	svc.Gateway, err = gateway.New(svc.Template, handlers)
 	return err
 }

@@ -1,11 +1,13 @@
 package policiesapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -163,88 +165,107 @@ func (s *Service) deletePolicy(w http.ResponseWriter, r *http.Request) error {
 // includeDerived by everything that grants them: ancestor actions and
 // ancestor scopes.
 func (s *Service) listPolicies(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := httpapi.Fields{}
-	inherited := httpapi.BoolParam(q, "includeInherited", f)
-	derived := httpapi.BoolParam(q, "includeDerived", f)
-	size := httpapi.IntParam(q, "pageSize", defaultPolicyPageSize, 1, maxPolicyPageSize, f)
-	subj, act, sc := q.Get("subject"), q.Get("action"), q.Get("scope")
-	if subj != "" {
-		if _, _, err := subject.Parse(subj); err != nil {
-			f.Add("subject", err.Error())
-		}
-	}
-	if act != "" && !action.ValidName(act) {
-		f.Add("action", "is not a dot-notation action name")
-	}
-	if sc != "" {
-		n, err := resource.Normalize(sc)
-		if err != nil {
-			f.Add("scope", err.Error())
-		}
-		sc = n
-	}
-	after, ok := decodeCursor(q.Get("cursor"))
-	if !ok {
-		f.Add("cursor", "is not a cursor this API returned")
-	}
-	if err := f.Err(); err != nil {
+	q, err := readPolicyQuery(r.URL.Query())
+	if err != nil {
 		return err
 	}
 	ctx, ten := r.Context(), access.TenantOf(r)
 	actions := s.Catalogs.Builtin().Actions
-	if act != "" && derived {
-		var err error
-		if actions, err = s.Catalogs.Actions(ctx, ten, act); err != nil {
+	if q.action != "" && q.derived {
+		if actions, err = s.Catalogs.Actions(ctx, ten, q.action); err != nil {
 			return err
 		}
 	}
 	keep := func(p policy.Policy) bool {
-		return (act == "" || p.Action == act || derived && actions.Covers(p.Action, act)) &&
-			(sc == "" || p.Scope == sc || derived && resource.Covers(p.Scope, sc))
+		return (q.action == "" || p.Action == q.action || q.derived && actions.Covers(p.Action, q.action)) &&
+			(q.scope == "" || p.Scope == q.scope || q.derived && resource.Covers(p.Scope, q.scope))
 	}
-	if subj == "" {
+	var resp wire.PolicyList
+	if q.subject == "" {
 		// The tenant's policies: one bounded read from the cursor on.
-		found, next, err := s.Store.ListPolicies(ctx, ten, after, size, listing.SearchScan, keep)
+		found, next, err := s.Store.ListPolicies(ctx, ten, q.after, q.size, listing.SearchScan, keep)
 		if err != nil {
 			return err
 		}
-		resp := wire.PolicyList{Items: toPolicies(ten, found)}
+		resp.Items = toPolicies(ten, found)
 		if next != nil {
 			resp.Cursor = encodeCursor(*next)
 		}
-		httpapi.WriteJSON(w, http.StatusOK, resp)
-		return nil
+	} else if resp, err = s.subjectPolicies(ctx, ten, q, keep); err != nil {
+		return err
 	}
+	httpapi.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// policyQuery is what GET /v1/policies asks for.
+type policyQuery struct {
+	subject, action, scope string
+	inherited, derived     bool
+	size                   int
+	after                  *policy.Triple
+}
+
+func readPolicyQuery(v url.Values) (policyQuery, error) {
+	f := httpapi.Fields{}
+	q := policyQuery{
+		inherited: httpapi.BoolParam(v, "includeInherited", f),
+		derived:   httpapi.BoolParam(v, "includeDerived", f),
+		size:      httpapi.IntParam(v, "pageSize", defaultPolicyPageSize, 1, maxPolicyPageSize, f),
+		subject:   v.Get("subject"), action: v.Get("action"), scope: v.Get("scope"),
+	}
+	if q.subject != "" {
+		if _, _, err := subject.Parse(q.subject); err != nil {
+			f.Add("subject", err.Error())
+		}
+	}
+	if q.action != "" && !action.ValidName(q.action) {
+		f.Add("action", "is not a dot-notation action name")
+	}
+	if q.scope != "" {
+		n, err := resource.Normalize(q.scope)
+		if err != nil {
+			f.Add("scope", err.Error())
+		}
+		q.scope = n
+	}
+	after, ok := decodeCursor(v.Get("cursor"))
+	if !ok {
+		f.Add("cursor", "is not a cursor this API returned")
+	}
+	q.after = after
+	return q, f.Err()
+}
+
+// subjectPolicies is a page of one subject's policies (with its groups'
+// when inherited). They are bounded (at most policy.MaxPerSubject each), so
+// they are filtered and paged in memory.
+func (s *Service) subjectPolicies(ctx context.Context, ten string, q policyQuery, keep func(policy.Policy) bool) (wire.PolicyList, error) {
 	var all []policy.Policy
 	var err error
-	switch {
-	case inherited:
+	if q.inherited {
 		var g policy.Grants
-		g, err = s.Store.Grants(ctx, ten, subj)
+		g, err = s.Store.Grants(ctx, ten, q.subject)
 		if errors.Is(err, store.ErrSubjectNotFound) {
 			err = nil
 		}
 		all = g.All()
-	default:
-		all, err = s.Store.SubjectPolicies(ctx, ten, subj)
+	} else {
+		all, err = s.Store.SubjectPolicies(ctx, ten, q.subject)
 	}
 	if err != nil {
-		return err
+		return wire.PolicyList{}, err
 	}
-	// A subject's own policies and its groups' are bounded (at most
-	// policy.MaxPerSubject each): filtered in memory.
 	matched := slices.DeleteFunc(all, func(p policy.Policy) bool {
-		return !keep(p) || after != nil && policy.Compare(p.Triple(), *after) <= 0
+		return !keep(p) || q.after != nil && policy.Compare(p.Triple(), *q.after) <= 0
 	})
 	policy.Sort(matched)
 	matched = slices.CompactFunc(matched, func(a, b policy.Policy) bool { return a.Triple() == b.Triple() })
-	resp := wire.PolicyList{Items: toPolicies(ten, matched[:min(size, len(matched))])}
-	if len(matched) > size {
-		resp.Cursor = encodeCursor(matched[size-1].Triple())
+	resp := wire.PolicyList{Items: toPolicies(ten, matched[:min(q.size, len(matched))])}
+	if len(matched) > q.size {
+		resp.Cursor = encodeCursor(matched[q.size-1].Triple())
 	}
-	httpapi.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	return resp, nil
 }
 
 // A cursor is the last key of the page, opaque to callers.

@@ -413,6 +413,12 @@ func TestFederatedTenantAsIssuer(t *testing.T) {
 	if s := newSecret(adminB, "runner-secret-4"); s.Status != http.StatusCreated {
 		t.Errorf("tenant owner: %s", s)
 	}
+	// x's token counts here only while it counts in tenant B: once B pulls
+	// x's kill switch, the token it had no longer buys y's.
+	if k := send(t, http.MethodPost, "/v1/clients/"+x+"/revoke-tokens", adminB, nil); k.Status != http.StatusNoContent {
+		t.Fatal(k)
+	}
+	assertInvalidClient(t, "a token of x after B's kill switch", federatedToken(t, env.http, "default", y, jwtBearer, xForUs))
 	if d := send(t, http.MethodDelete, "/v1/clients/"+y+"/federated-credentials/"+credID, admin, nil); d.Status != http.StatusNoContent {
 		t.Fatal(d)
 	}
@@ -435,6 +441,24 @@ func TestFederatedTenantAsIssuer(t *testing.T) {
 	}
 	if s := send(t, http.MethodPost, "/v1/clients/"+x2+"/secrets", helper.token(t), map[string]any{"value": "not-opted-in-1", "description": "d"}); s.Status != http.StatusCreated {
 		t.Errorf("a trust planted from another tenant took the helper's right away: %s", s)
+	}
+	// Opting in is the change that makes the trust real: naming our issuer
+	// in x2's allowedAudiences is worth what y holds, so only B's owner may.
+	optIn := clientBody("not-opted-in", "services.iam")
+	optIn["allowedAudiences"] = []string{env.base}
+	grant(t, adminB, helper.subject, "iam.client.update", "/clients/"+x2)
+	assertProblem(t, send(t, http.MethodPut, "/v1/clients/"+x2, helper.token(t), optIn), http.StatusForbidden)
+	// Nor does deleting x2 and making a client with its id again shed the
+	// trust: y's credential still names that id.
+	if d := send(t, http.MethodDelete, "/v1/clients/"+x2, adminB, nil); d.Status != http.StatusNoContent {
+		t.Fatal(d)
+	}
+	grant(t, adminB, helper.subject, "iam.client.create", "/clients")
+	again := clientBody("not-opted-in-again", "services.iam")
+	again["clientId"], again["allowedAudiences"] = x2, []string{env.base}
+	assertProblem(t, send(t, http.MethodPost, "/v1/clients", helper.token(t), again), http.StatusForbidden)
+	if r := send(t, http.MethodPost, "/v1/clients", adminB, again); r.Status != http.StatusCreated {
+		t.Errorf("tenant owner re-creating the trusted id: %s", r)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/lockout"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
@@ -275,5 +276,25 @@ func TestUnlockLiftsTheThrottle(t *testing.T) {
 	}
 	if r := sendVia(t, nat, http.MethodPost, "/connect/token", "", tokenForm(cid, value)); r.Status != http.StatusOK {
 		t.Fatalf("after the unlock of every address: %s", r)
+	}
+}
+
+// TestUnlockNeedsWhatTheClientHolds: iam.client.unlock alone does not let
+// a caller lift the lockout of a client holding more than it does (more
+// guesses at that client's secret are worth what it holds); a client it
+// holds as much as, it may unlock.
+func TestUnlockNeedsWhatTheClientHolds(t *testing.T) {
+	admin := adminToken(t)
+	helpdesk := newCaller(t, admin, "helpdesk")
+	grant(t, admin, helpdesk.subject, "iam.client.unlock", "/clients")
+	strong, _ := newClient(t, admin, "strong-client")
+	grant(t, admin, subject.ID(subject.Client, strong), "iam.policy.create", "/")
+	weak, _ := newClient(t, admin, "weak-client")
+	tok := helpdesk.token(t)
+	if r := send(t, http.MethodPost, "/v1/clients/"+strong+"/unlock", tok, nil); r.Status != http.StatusForbidden {
+		t.Errorf("unlock of a client holding iam.policy.create on /: %s, want 403", r)
+	}
+	if r := send(t, http.MethodPost, "/v1/clients/"+weak+"/unlock", tok, nil); r.Status != http.StatusNoContent {
+		t.Errorf("unlock of a client holding nothing: %s, want 204", r)
 	}
 }

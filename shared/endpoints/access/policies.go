@@ -118,11 +118,34 @@ func (a *Policies) AuthorizeAll(ctx context.Context, p Principal, checks []Check
 // rights.
 func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error) {
 	g, err := a.holdings(ctx, tenant, subjectID)
+	if err != nil {
+		return g, err
+	}
+	return a.withTrust(ctx, tenant, subjectID, g)
+}
+
+// HoldingsWith implements Authorizer: Holdings as they would be with
+// rights as the client's token rights, trust chains counted for the
+// audiences rights name (which a change of allowedAudiences may open), and
+// for a client that does not exist yet (a chosen clientId may be a deleted
+// client's, which other tenants' credentials still trust).
+func (a *Policies) HoldingsWith(ctx context.Context, tenant, subjectID string, rights policy.TokenRights) (policy.Grants, error) {
+	g, err := a.holdings(ctx, tenant, subjectID)
+	if err != nil {
+		return g, err
+	}
+	g.TokenRights = rights
+	return a.withTrust(ctx, tenant, subjectID, g)
+}
+
+// withTrust adds to g, a client's holdings, owner on / when a client of
+// another tenant trusts it for an audience its token rights name.
+func (a *Policies) withTrust(ctx context.Context, tenant, subjectID string, g policy.Grants) (policy.Grants, error) {
 	clientID, isClient := strings.CutPrefix(subjectID, subject.ID(subject.Client, ""))
 	// The caller itself is what it is: on its own record it may only
 	// narrow, which confers nothing on anyone.
-	if err != nil || !isClient || PrincipalFrom(ctx).Subject == subjectID {
-		return g, err
+	if !isClient || PrincipalFrom(ctx).Subject == subjectID {
+		return g, nil
 	}
 	// A trusting credential accepts tokens for its audience only, which
 	// the client gets only when its allowedAudiences name it.
@@ -130,6 +153,7 @@ func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (poli
 	if len(audiences) == 0 {
 		return g, nil
 	}
+	var err error
 	if g.TrustedBy, err = a.Grants.TrustedBy(ctx, tenant, clientID, audiences); err != nil || len(g.TrustedBy) == 0 {
 		return g, err
 	}

@@ -189,7 +189,15 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Guard.RequireHolds(r.Context(), "create a client with these rights", policy.Grants{TokenRights: spec.TokenRights()}); err != nil {
+	conferred := policy.Grants{TokenRights: spec.TokenRights()}
+	if chosen != "" {
+		// A chosen id may be a deleted client's that other tenants'
+		// credentials still trust: what they hold comes with it.
+		if conferred, err = s.Guard.Authorizer.HoldingsWith(r.Context(), access.TenantOf(r), subject.ID(subject.Client, chosen), spec.TokenRights()); err != nil {
+			return err
+		}
+	}
+	if err := s.Guard.RequireHolds(r.Context(), "create a client with these rights", conferred); err != nil {
 		return err
 	}
 	now := s.Now().UTC().Truncate(time.Second)
@@ -333,14 +341,16 @@ func pause(ctx context.Context, attempt int) error {
 // management API out of its reach (which an owner may not lose).
 func (s *Service) checkRightsChange(ctx context.Context, cur, next client.Client) (losesManagement bool, err error) {
 	p := access.PrincipalFrom(ctx)
-	before, err := s.Guard.Authorizer.Holdings(ctx, cur.Tenant, cur.SubjectID())
+	// The rights of the version the write is conditional on, and as they
+	// would be: each with the trust chains its audiences open.
+	before, err := s.Guard.Authorizer.HoldingsWith(ctx, cur.Tenant, cur.SubjectID(), cur.TokenRights())
 	if err != nil {
 		return false, err
 	}
-	// The rights of the version the write is conditional on.
-	before.TokenRights = cur.TokenRights()
-	after := before
-	after.TokenRights = next.TokenRights()
+	after, err := s.Guard.Authorizer.HoldingsWith(ctx, cur.Tenant, cur.SubjectID(), next.TokenRights())
+	if err != nil {
+		return false, err
+	}
 	if err := s.Guard.RequireMayChange(ctx, "change the rights-bearing fields of "+cur.SubjectID(), cur.SubjectID(), before, after); err != nil {
 		return false, err
 	}
@@ -447,8 +457,14 @@ func (s *Service) unlock(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ten := access.TenantOf(r)
-	if _, err := s.Clients.GetClient(r.Context(), ten, cid); err != nil {
+	c, err := s.Clients.GetClient(r.Context(), ten, cid)
+	if err != nil {
 		return httpapi.About(err, noun)
+	}
+	// Lifting the lockout buys more guesses at the client's secret: only
+	// for whoever could hold what the client holds anyway.
+	if err := s.Guard.RequireHoldsSubject(r.Context(), "unlock "+c.SubjectID(), c.SubjectID()); err != nil {
+		return err
 	}
 	target := "/clients/" + cid
 	if address != "" {

@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/machine-iam/machine-iam/shared/iam/id"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/clientkey"
 	"github.com/machine-iam/machine-iam/shared/oauth/federation"
 	"github.com/machine-iam/machine-iam/shared/oauth/issuerkeys"
@@ -166,6 +168,19 @@ func (s *Service) authenticateFederated(ctx context.Context, r *http.Request, te
 		return fail(err.Error())
 	case rec.Client == nil:
 		return fail("no such client")
+	}
+	if match.TrustedTenant != "" {
+		// A token of another tenant of this deployment counts only while
+		// it counts there: its client not deleted or killed, the token
+		// not revoked.
+		clientID := strings.TrimPrefix(match.TrustedSubject, subject.ID(subject.Client, ""))
+		live, err := s.notRevoked(ctx, match.TrustedTenant, clientID, fr.token.ID(), fr.token.IssuedAt())
+		if err != nil {
+			return caller{}, err
+		}
+		if !live {
+			return fail("the trusted tenant's token was revoked, or its client killed or deleted")
+		}
 	}
 	s.recordUse(ctx, ten, rec.Client.ID, store.Credential{FederatedID: match.ID}, match.LastUsedAt, now)
 	c := authenticated(rec)

@@ -1,6 +1,7 @@
 package tokenapi
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/token"
 	"github.com/machine-iam/machine-iam/shared/storage/store"
 	"github.com/machine-iam/machine-iam/shared/web/audit"
@@ -80,24 +82,31 @@ func (s *Service) liveToken(r *http.Request, ten, raw string) (token.Claims, boo
 	if err != nil {
 		return token.Claims{}, false, err
 	}
-	// The client (its kill switch) and the token's own revocation, read
-	// at once.
+	live, err := s.notRevoked(r.Context(), ten, c.ClientID, c.ID, time.Unix(c.IssuedAt, 0))
+	return c, live, err
+}
+
+// notRevoked reports whether the token jti, issued at iat to clientID of
+// tenant ten, still counts: the client exists, its kill switch was not
+// pulled after iat, and the token itself was not revoked. The client and
+// the token's revocation are read at once.
+func (s *Service) notRevoked(ctx context.Context, ten, clientID, jti string, iat time.Time) (bool, error) {
 	var revoked bool
 	var revokedErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		revoked, revokedErr = s.Credentials.TokenRevoked(r.Context(), ten, c.ClientID, c.ID)
+		revoked, revokedErr = s.Credentials.TokenRevoked(ctx, ten, clientID, jti)
 	}()
-	g, err := s.Credentials.Grants(r.Context(), ten, c.Subject)
+	g, err := s.Credentials.Grants(ctx, ten, subject.ID(subject.Client, clientID))
 	<-done
 	if errors.Is(err, store.ErrSubjectNotFound) {
-		return token.Claims{}, false, nil
+		return false, nil
 	}
 	if err = errors.Join(err, revokedErr); err != nil {
-		return token.Claims{}, false, err
+		return false, err
 	}
-	return c, !revoked && !g.Revocation.Revoked(c.ID, time.Unix(c.IssuedAt, 0)), nil
+	return !revoked && !g.Revocation.Revoked(jti, iat), nil
 }
 
 // revocation is RFC 7009's endpoint: a client revokes one of its own

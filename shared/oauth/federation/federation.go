@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
+	"github.com/machine-iam/machine-iam/shared/iam/subject"
 	"github.com/machine-iam/machine-iam/shared/oauth/tenant"
 )
 
@@ -178,7 +179,9 @@ func (s Spec) parseOIDC(d Deployment, c *Credential, add func(field, msg string)
 	}
 	if msg := CheckSubject(s.Subject); msg != "" {
 		add("subject", msg)
-	} else if isOther && strings.Contains(s.Subject, Wildcard) {
+	} else if kind, _, err := subject.Parse(s.Subject); isOther && (err != nil || kind != subject.Client) {
+		// Its tokens' subjects are client ids, and a record is left with
+		// the client named: nowhere else.
 		add("subject", "must be exact for an issuer that is another tenant of this deployment (client-<clientId>)")
 	}
 	aud := s.Audience

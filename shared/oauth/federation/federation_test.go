@@ -60,14 +60,18 @@ func TestParseOIDC(t *testing.T) {
 		mutate func(*Spec)
 		field  string
 	}{
-		"own issuer":        {func(s *Spec) { s.Issuer = "https://id.example.com/acme" }, "issuer"},
-		"http issuer":       {func(s *Spec) { s.Issuer = "http://issuer.example" }, "issuer"},
-		"trailing slash":    {func(s *Spec) { s.Issuer = "https://issuer.example/" }, "issuer"},
-		"query":             {func(s *Spec) { s.Issuer = "https://issuer.example?x=1" }, "issuer"},
-		"foreign audience":  {func(s *Spec) { s.Audience = "sts.amazonaws.com" }, "audience"},
-		"other tenant aud":  {func(s *Spec) { s.Audience = "https://id.example.com/other" }, "audience"},
-		"dot segments":      {func(s *Spec) { s.Audience = "https://id.example.com/acme/../other" }, "audience"},
-		"wildcard other":    {func(s *Spec) { s.Issuer, s.Subject = "https://id.example.com/other", "client-*" }, "subject"},
+		"own issuer":       {func(s *Spec) { s.Issuer = "https://id.example.com/acme" }, "issuer"},
+		"http issuer":      {func(s *Spec) { s.Issuer = "http://issuer.example" }, "issuer"},
+		"trailing slash":   {func(s *Spec) { s.Issuer = "https://issuer.example/" }, "issuer"},
+		"query":            {func(s *Spec) { s.Issuer = "https://issuer.example?x=1" }, "issuer"},
+		"foreign audience": {func(s *Spec) { s.Audience = "sts.amazonaws.com" }, "audience"},
+		"other tenant aud": {func(s *Spec) { s.Audience = "https://id.example.com/other" }, "audience"},
+		"dot segments":     {func(s *Spec) { s.Audience = "https://id.example.com/acme/../other" }, "audience"},
+		"wildcard other":   {func(s *Spec) { s.Issuer, s.Subject = "https://id.example.com/other", "client-*" }, "subject"},
+		"group of other": {func(s *Spec) {
+			s.Issuer, s.Subject = "https://id.example.com/other", "group-0b5a3f3e-2c8e-4a0c-9a39-1f6f0c1d2e3f"
+		}, "subject"},
+		"not a client id":   {func(s *Spec) { s.Issuer, s.Subject = "https://id.example.com/other", "client-a#b" }, "subject"},
 		"claim on sub":      {func(s *Spec) { s.Claims = map[string]string{"sub": "x"} }, "claims"},
 		"private jwks":      {func(s *Spec) { s.JWKS = []byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`) }, "jwks"},
 		"aws member":        {func(s *Spec) { s.Principal = "arn:aws:iam::123456789012:role/x" }, "principal"},

@@ -94,6 +94,17 @@ func ParseToken(raw string) (*Token, error) {
 // Issuer is the iss the token claims.
 func (t *Token) Issuer() string { return t.claims.Issuer }
 
+// ID is the token's jti ("" when it has none).
+func (t *Token) ID() string { return t.claims.ID }
+
+// IssuedAt is the token's iat (the zero time when it has none).
+func (t *Token) IssuedAt() time.Time {
+	if t.claims.IssuedAt == nil {
+		return time.Time{}
+	}
+	return t.claims.IssuedAt.Time()
+}
+
 // KeyID is the kid of the token's header ("" when it names none).
 func (t *Token) KeyID() string { return t.tok.Headers[0].KeyID }
 

@@ -187,7 +187,8 @@ func tombstoned(reasons []types.CancellationReason, err error) (done bool, resul
 
 // finishDelete removes everything of a tombstoned subject: its memberships
 // on both sides, the members of a group on both sides, every other item of
-// its partition, and finally its own item.
+// its partition but the records of other tenants' credentials trusting it,
+// and finally its own item.
 func (s *Store) finishDelete(ctx context.Context, tenant, subjectID, pk, ownSK string) error {
 	items, err := s.query(ctx, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk"),
@@ -202,6 +203,10 @@ func (s *Store) finishDelete(ctx context.Context, tenant, subjectID, pk, ownSK s
 		sk := getS(it, attrSK)
 		switch {
 		case sk == ownSK, sk == skGrants:
+		case strings.HasPrefix(sk, skTrustedByPrefix):
+			// Kept: they belong to credentials of other tenants, which
+			// still trust this client id. A client later created with
+			// the same chosen id is held to them (access.Policies).
 		case strings.HasPrefix(sk, skMembershipPrefix):
 			if err := s.RemoveMember(ctx, tenant, strings.TrimPrefix(sk, skMembershipPrefix), subjectID); err != nil {
 				return err

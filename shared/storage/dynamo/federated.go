@@ -31,7 +31,9 @@ import (
 // the no-escalation rule see that x's credentials are worth what the
 // trusting client holds (store.FederatedCredentials.TrustedBy). Both are
 // written and deleted in one transaction; deleting the trusting client
-// deletes its trusted-by items too (finishDelete). Anyone in another tenant
+// deletes its trusted-by items too (finishDelete), deleting x does not: the
+// credential still trusts x's id, which a client created later with the
+// same chosen id would inherit. Anyone in another tenant
 // can write such items, as many as it has clients and credentials, so they
 // sort outside every range x's own reads cover (its credentials for the
 // token endpoint, its grants for decisions), and are read only to learn

@@ -212,25 +212,9 @@ func (s *Service) answer(req wire.DecisionRequest, checks []check, reg *apis.Reg
 // and, asked about by token, the token is neither revoked nor under the
 // client's kill switch.
 func (s *Service) subjectGrants(ctx context.Context, ten, subj string, claims token.Claims) (policy.Grants, bool, error) {
-	var revoked bool
-	var revokedErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if claims.ID != "" {
-			revoked, revokedErr = s.Store.TokenRevoked(ctx, ten, claims.ClientID, claims.ID)
-		}
-	}()
-	g, err := s.Store.Grants(ctx, ten, subj)
-	<-done
-	if errors.Is(err, store.ErrSubjectNotFound) {
-		return policy.Grants{}, false, revokedErr
-	}
-	if err = errors.Join(err, revokedErr); err != nil {
-		return policy.Grants{}, false, err
-	}
-	if claims.ID != "" && (revoked || g.Revocation.Revoked(claims.ID, time.Unix(claims.IssuedAt, 0))) {
+	g, err := access.TokenGrants(ctx, s.Store, ten, subj, claims.ClientID, claims.ID, time.Unix(claims.IssuedAt, 0))
+	if errors.Is(err, store.ErrSubjectNotFound) || errors.Is(err, access.ErrRevoked) {
 		return policy.Grants{}, false, nil
 	}
-	return g, true, nil
+	return g, err == nil, err
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/machine-iam/machine-iam/shared/endpoints/access"
 	"github.com/machine-iam/machine-iam/shared/iam/policy"
 	"github.com/machine-iam/machine-iam/shared/iam/resource"
 	"github.com/machine-iam/machine-iam/shared/iam/subject"
@@ -88,25 +89,13 @@ func (s *Service) liveToken(r *http.Request, ten, raw string) (token.Claims, boo
 
 // notRevoked reports whether the token jti, issued at iat to clientID of
 // tenant ten, still counts: the client exists, its kill switch was not
-// pulled after iat, and the token itself was not revoked. The client and
-// the token's revocation are read at once.
+// pulled after iat, and the token itself was not revoked.
 func (s *Service) notRevoked(ctx context.Context, ten, clientID, jti string, iat time.Time) (bool, error) {
-	var revoked bool
-	var revokedErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		revoked, revokedErr = s.Credentials.TokenRevoked(ctx, ten, clientID, jti)
-	}()
-	g, err := s.Credentials.Grants(ctx, ten, subject.ID(subject.Client, clientID))
-	<-done
-	if errors.Is(err, store.ErrSubjectNotFound) {
+	_, err := access.TokenGrants(ctx, s.Credentials, ten, subject.ID(subject.Client, clientID), clientID, jti, iat)
+	if errors.Is(err, store.ErrSubjectNotFound) || errors.Is(err, access.ErrRevoked) {
 		return false, nil
 	}
-	if err = errors.Join(err, revokedErr); err != nil {
-		return false, err
-	}
-	return !revoked && !g.Revocation.Revoked(jti, iat), nil
+	return err == nil, err
 }
 
 // revocation is RFC 7009's endpoint: a client revokes one of its own

@@ -285,12 +285,21 @@ const maxReplaceAttempts = 5
 // by its own policy must stay able to use the management API, which the
 // same write checks. A change of the neutral fields alone (name,
 // description) needs nothing beyond the route's permission and, without
-// If-Match, writes only those fields, unconditionally: concurrent renames
-// never conflict, and none can undo a concurrent change of rights. A
-// rights change without If-Match that loses a race is checked again, a few
-// times, after a short random pause.
+// If-Match, writes only those fields in one write, on no version but on the
+// stored rights being the ones it carries: concurrent renames never
+// conflict, and none can undo a concurrent change of rights (one that
+// meets such a change is read and checked as the rights change it now
+// is). A rights change without If-Match that loses a race is checked
+// again, a few times, after a short random pause.
 func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifVersion int64) (client.Client, error) {
 	ctx := r.Context()
+	if ifVersion == 0 {
+		// Most replaces rename: one write, conditional on the rights it
+		// carries being the stored ones, needs no read and no check.
+		if c, err := s.Clients.RenameClient(ctx, replacement); !errors.Is(err, store.ErrVersionMismatch) {
+			return c, err
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		cur, err := s.Clients.GetClient(ctx, replacement.Tenant, replacement.ID)
 		if err != nil {
@@ -300,12 +309,12 @@ func (s *Service) replaceChecked(r *http.Request, replacement client.Client, ifV
 			return client.Client{}, store.ErrVersionMismatch
 		}
 		cond := store.ReplaceCondition{Version: cur.Version}
-		if cur.TokenRights().Equal(replacement.TokenRights()) {
-			if ifVersion == 0 {
-				return s.Clients.RenameClient(ctx, replacement)
+		// Rights equal to the stored ones (in another form) are written
+		// over the version read, like any other change, without a check.
+		if !cur.TokenRights().Equal(replacement.TokenRights()) {
+			if cond.NotRootOwner, err = s.checkRightsChange(ctx, cur, replacement); err != nil {
+				return client.Client{}, err
 			}
-		} else if cond.NotRootOwner, err = s.checkRightsChange(ctx, cur, replacement); err != nil {
-			return client.Client{}, err
 		}
 		c, err := s.Clients.ReplaceClient(ctx, replacement, cond)
 		switch {

@@ -92,23 +92,31 @@ func (s *Store) ReplaceClient(ctx context.Context, c client.Client, cond store.R
 	return client.Client{}, fault.Unavailable("dynamodb:TransactWriteItems", err)
 }
 
-// RenameClient implements store.Clients with one unconditional update of
-// the neutral attributes (and the name index), so that concurrent renames
-// neither conflict nor retry.
+// RenameClient implements store.Clients with one update of the neutral
+// attributes (and the name index), conditional on the rights-bearing ones
+// being stored exactly as c has them (as replaceUpdate writes them), on no
+// version: concurrent renames neither conflict nor retry, and one carrying
+// rights that changed meanwhile is refused, not applied over them.
 func (s *Store) RenameClient(ctx context.Context, c client.Client) (client.Client, error) {
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table,
 		Key:       key(clientPK(c.Tenant, c.ID), skClient),
 		UpdateExpression: aws.String("SET #name = :name, description = :description, updatedAt = :updatedAt, " +
 			"version = version + :one, GSI1SK = :nameKey, nameLower = :nameLower"),
-		ConditionExpression:      aws.String("attribute_exists(PK) AND attribute_not_exists(deleting)"),
+		ConditionExpression: aws.String("attribute_exists(PK) AND attribute_not_exists(deleting) AND grantTypes = :grantTypes AND " +
+			"scopes = :scopes AND redirectUris = :redirectUris AND audiences = :audiences AND tokenLifetime = :tokenLifetime AND " +
+			"tokenClaims = :tokenClaims"),
 		ExpressionAttributeNames: map[string]string{"#name": attrName},
 		ExpressionAttributeValues: item{":name": str(c.Name), ":description": str(c.Description), ":updatedAt": timestamp(c.UpdatedAt),
-			":one": num(1), ":nameKey": str(nameKey(c.Name, c.ID)), ":nameLower": str(strings.ToLower(c.Name))},
-		ReturnValues: types.ReturnValueAllNew,
+			":one": num(1), ":nameKey": str(nameKey(c.Name, c.ID)), ":nameLower": str(strings.ToLower(c.Name)),
+			":grantTypes": list(c.GrantTypes), ":scopes": list(c.Scopes), ":redirectUris": list(c.RedirectURIs),
+			":audiences": list(c.Audiences), ":tokenLifetime": num(int64(c.TokenLifetime / time.Second)), ":tokenClaims": strMap(c.TokenClaims)},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if isConditionFailed(err) {
-		return client.Client{}, store.ErrNotFound
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return client.Client{}, replaceRefusal(ccf.Item)
 	}
 	if err != nil {
 		return client.Client{}, fault.Unavailable("dynamodb:UpdateItem", err)

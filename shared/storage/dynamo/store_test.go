@@ -164,7 +164,9 @@ func TestClients(t *testing.T) {
 	is(t, err, store.ErrNotFound)
 
 	// A rename carrying a stale record (scopes read before a narrowing)
-	// writes only the neutral fields: the narrowing stays.
+	// is refused: the narrowing stays, and the caller learns the rights
+	// it carries are not the stored ones. One carrying the stored rights
+	// writes only the neutral fields, on no version.
 	stale := v3
 	narrowed := v3
 	narrowed.Scopes = nil
@@ -172,9 +174,15 @@ func TestClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale.Name, stale.Description = "renamed again", "new description"
-	v5, err := st.RenameClient(ctx, stale)
+	_, err = st.RenameClient(ctx, stale)
+	is(t, err, store.ErrVersionMismatch)
+	if got, err := st.GetClient(ctx, ten, c.ID); err != nil || got.Version != 4 || len(got.Scopes) != 0 || got.Name == "renamed again" {
+		t.Fatalf("a refused rename changed the client: %+v %v", got, err)
+	}
+	narrowed.Name, narrowed.Description = "renamed again", "new description"
+	v5, err := st.RenameClient(ctx, narrowed)
 	if err != nil || v5.Version != 5 || v5.Name != "renamed again" || v5.Description != "new description" || len(v5.Scopes) != 0 {
-		t.Fatalf("rename over a narrowing: %+v %v", v5, err)
+		t.Fatalf("rename: %+v %v", v5, err)
 	}
 
 	other := newClient(t, ten)

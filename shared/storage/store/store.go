@@ -77,9 +77,11 @@ type Clients interface {
 	ReplaceClient(ctx context.Context, c client.Client, cond ReplaceCondition) (client.Client, error)
 	// RenameClient sets only the neutral fields of an existing client (its
 	// name and description, client.Fields) and returns it with its new
-	// version, whatever version it was at: a write that changes no right
-	// needs no condition on the rights it read, and cannot undo a
-	// concurrent change of them. ErrNotFound.
+	// version, whatever version it was at, when its rights-bearing fields
+	// are stored exactly as c has them: a write that changes no right
+	// needs no version, and cannot undo a concurrent change of them.
+	// ErrNotFound; ErrVersionMismatch when the stored rights are not c's
+	// (or not stored in the same form: the caller then reads and compares).
 	RenameClient(ctx context.Context, c client.Client) (client.Client, error)
 	// DeleteClient deletes a client with its secrets, policies and group
 	// memberships; ErrLastOwner when it is the tenant's last owner. It is crash-safe and idempotent: the client stops

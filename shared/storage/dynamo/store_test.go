@@ -1058,3 +1058,41 @@ func TestGrantsOfAnOlderTenant(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRenameNeedsEveryRightUnchanged: a rename whose client differs from
+// the stored one in any rights-bearing field (client.Fields) is refused
+// and changes nothing, so a rename can never write over, or stand in
+// for, a change of rights. A field made rights-bearing without a line
+// here fails the test.
+func TestRenameNeedsEveryRightUnchanged(t *testing.T) {
+	ctx, ten := context.Background(), tenant(t)
+	base := newClient(t, ten, "api")
+	mutators := map[string]func(*client.Client){
+		"GrantTypes":    func(c *client.Client) { c.GrantTypes = append(c.GrantTypes, client.GrantAuthorizationCode) },
+		"Scopes":        func(c *client.Client) { c.Scopes = append(c.Scopes, "more") },
+		"RedirectURIs":  func(c *client.Client) { c.RedirectURIs = []string{"https://app.example.com/cb"} },
+		"Audiences":     func(c *client.Client) { c.Audiences = []string{"https://api.example.com"} },
+		"TokenLifetime": func(c *client.Client) { c.TokenLifetime = 2 * time.Hour },
+		"TokenClaims":   func(c *client.Client) { c.TokenClaims = map[string]string{"team": "x"} },
+	}
+	for field, class := range client.Fields {
+		if _, ok := mutators[field]; class == policy.RightsBearing && !ok {
+			t.Errorf("rights-bearing field %s has no case here (and may be missing from RenameClient's condition)", field)
+		}
+	}
+	for field, mutate := range mutators {
+		c := base
+		c.Name = "renamed-" + field
+		mutate(&c)
+		_, err := st.RenameClient(ctx, c)
+		is(t, err, store.ErrVersionMismatch)
+		if got, err := st.GetClient(ctx, ten, base.ID); err != nil || got.Name != base.Name || got.Version != base.Version {
+			t.Errorf("%s: a refused rename changed the client: %+v %v", field, got, err)
+		}
+	}
+	c := base
+	c.Name = "renamed"
+	if got, err := st.RenameClient(ctx, c); err != nil || got.Name != "renamed" || got.Version != base.Version+1 {
+		t.Errorf("a rename with the stored rights: %+v %v", got, err)
+	}
+}

@@ -64,6 +64,17 @@ func TestTokenRequestCost(t *testing.T) {
 			t.Errorf("calls = %v", got)
 		}
 	})
+	t.Run("a rename", func(t *testing.T) {
+		// A replace without If-Match that changes no right: the decision's
+		// two reads, then one write with no read before it.
+		env.calls.reset()
+		if r := send(t, http.MethodPut, "/v1/clients/"+id, admin, clientBody("cost-renamed")); r.Status != http.StatusOK {
+			t.Fatal(r)
+		}
+		if got := env.calls.snapshot(); !maps.Equal(got, map[string]int{"DynamoDB:Query": 1, "DynamoDB:GetItem": 1, "DynamoDB:UpdateItem": 1}) {
+			t.Errorf("calls = %v", got)
+		}
+	})
 }
 
 // TestEqualHashWork counts argon2 verifications: an unknown client, a known

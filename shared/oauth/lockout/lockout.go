@@ -41,10 +41,6 @@ type Limits struct {
 type Counts struct {
 	FromAddress int // from the caller's address
 	Total       int // from every address
-	// Late counts the addresses first counted after the ceiling refused
-	// them: at most Ceiling are kept, so the count stays small whatever
-	// number of addresses send requests.
-	Late int
 }
 
 // WindowAt returns the window holding now.
@@ -54,13 +50,8 @@ func (p Limits) WindowAt(now time.Time) (start, end time.Time) {
 }
 
 // AddressExhausted reports whether c leaves the caller's address no
-// attempt: it gets 429 whatever it presents. Past the ceiling, once as many
-// late addresses as the ceiling were kept, an address never counted is
-// refused too: it could no longer be counted, and a known secret (which
-// needs no check) must not become a free oracle for it.
-func (p Limits) AddressExhausted(c Counts) bool {
-	return c.FromAddress >= p.Threshold || c.FromAddress == 0 && c.Total >= p.Ceiling && c.Late >= p.Ceiling
-}
+// attempt: it gets 429 whatever it presents.
+func (p Limits) AddressExhausted(c Counts) bool { return c.FromAddress >= p.Threshold }
 
 // CounterKey is the storage key of a presented client id: the id itself when it is
 // one a client could have (generated or chosen), otherwise a digest, so

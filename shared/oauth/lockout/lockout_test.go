@@ -20,10 +20,6 @@ func TestWindowAndAddressExhausted(t *testing.T) {
 		{Counts{FromAddress: 2, Total: 9}, false},
 		{Counts{FromAddress: 3, Total: 3}, true},
 		{Counts{FromAddress: 0, Total: 10}, false}, // the ceiling is the store's to apply
-		{Counts{FromAddress: 0, Total: 10, Late: 9}, false},
-		{Counts{FromAddress: 0, Total: 10, Late: 10}, true},  // no late address can be kept any more
-		{Counts{FromAddress: 1, Total: 10, Late: 10}, false}, // a kept address keeps its budget
-		{Counts{FromAddress: 0, Total: 9, Late: 10}, false},  // below the ceiling every address is counted
 	} {
 		if got := p.AddressExhausted(c.counts); got != c.want {
 			t.Errorf("AddressExhausted(%+v) = %v", c.counts, got)

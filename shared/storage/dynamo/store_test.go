@@ -245,21 +245,21 @@ func TestSecretsAndCredentials(t *testing.T) {
 		}
 		return rec.Attempts
 	}
-	if got := counts("192.0.2.1"); got != (lockout.Counts{FromAddress: 2, Total: 3, Late: 2}) {
+	if got := counts("192.0.2.1"); got != (lockout.Counts{FromAddress: 2, Total: 3}) {
 		t.Errorf("counts %+v", got)
 	}
-	if got := counts("192.0.2.3"); got != (lockout.Counts{FromAddress: 1, Total: 3, Late: 2}) {
+	if got := counts("192.0.2.3"); got != (lockout.Counts{FromAddress: 1, Total: 3}) {
 		t.Errorf("a refused attempt at the ceiling must spend its address's budget: %+v", got)
 	}
-	if got := counts("192.0.2.2"); got != (lockout.Counts{FromAddress: 2, Total: 3, Late: 2}) {
+	if got := counts("192.0.2.2"); got != (lockout.Counts{FromAddress: 2, Total: 3}) {
 		t.Errorf("counts %+v", got)
 	}
 	is(t, st.UncountAttempt(ctx, store.Attempts{Tenant: ten, Key: c.ID, Address: "192.0.2.4", Window: window}, 1), nil)
-	if got := counts("192.0.2.4"); got != (lockout.Counts{FromAddress: 0, Total: 2, Late: 2}) {
+	if got := counts("192.0.2.4"); got != (lockout.Counts{FromAddress: 0, Total: 2}) {
 		t.Errorf("after a give-back %+v", got)
 	}
 	is(t, st.UncountAttempt(ctx, store.Attempts{Tenant: ten, Key: c.ID, Address: "192.0.2.4", Window: window}, 1), nil) // nothing left to give back: no-op
-	if got := counts("192.0.2.4"); got != (lockout.Counts{FromAddress: 0, Total: 2, Late: 2}) {
+	if got := counts("192.0.2.4"); got != (lockout.Counts{FromAddress: 0, Total: 2}) {
 		t.Errorf("a give-back below zero: %+v", got)
 	}
 	if next, _ := st.GetCredentials(ctx, ten, c.ID, "192.0.2.1", window.Add(time.Minute)); next.Attempts != (lockout.Counts{}) {
@@ -1094,56 +1094,5 @@ func TestRenameNeedsEveryRightUnchanged(t *testing.T) {
 	c.Name = "renamed"
 	if got, err := st.RenameClient(ctx, c); err != nil || got.Name != "renamed" || got.Version != base.Version+1 {
 		t.Errorf("a rename with the stored rights: %+v %v", got, err)
-	}
-}
-
-// TestCountItemStaysBounded: past a key's ceiling, the window's count item
-// (which every token request reads) keeps at most Ceiling late addresses,
-// however many send requests; each kept one spends its own attempts, and
-// once they are all kept an address never counted is refused outright.
-func TestCountItemStaysBounded(t *testing.T) {
-	ctx, ten := context.Background(), tenant(t)
-	c := newClient(t, ten, "api")
-	window := now.Truncate(time.Minute)
-	p := lockout.Limits{Threshold: 2, Ceiling: 3, Window: time.Minute}
-	count := func(addr string) error {
-		return st.CountAttempt(ctx, store.Attempts{Tenant: ten, Key: c.ID, Address: addr, Window: window}, 1, p, window.Add(time.Hour))
-	}
-	for i := range 3 {
-		is(t, count(fmt.Sprintf("192.0.2.%d", i)), nil)
-	}
-	for i := range 40 {
-		is(t, count(fmt.Sprintf("198.51.100.%d", i)), store.ErrLimitExceeded)
-	}
-	out, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "TOKEN#" + ten + "#" + c.ID},
-			"SK": &types.AttributeValueMemberS{Value: fmt.Sprintf("#ATTEMPTS#%011d", window.Unix())}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addresses := 0
-	for name := range out.Item {
-		if strings.HasPrefix(name, "a:") && !strings.HasPrefix(name, "a:#") {
-			addresses++
-		}
-	}
-	if addresses != 6 {
-		t.Errorf("the count item holds %d addresses, want the 3 counted before the ceiling and 3 late ones", addresses)
-	}
-	counts := func(addr string) lockout.Counts {
-		rec, err := st.GetCredentials(ctx, ten, c.ID, addr, window)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rec.Attempts
-	}
-	if got := counts("198.51.100.1"); got != (lockout.Counts{FromAddress: 1, Total: 3, Late: 3}) || p.AddressExhausted(got) {
-		t.Errorf("a kept late address: %+v", got)
-	}
-	if got := counts("198.51.100.39"); got != (lockout.Counts{FromAddress: 0, Total: 3, Late: 3}) || !p.AddressExhausted(got) {
-		t.Errorf("an address past the kept late ones: %+v, want refused outright", got)
-	}
-	if got := counts("192.0.2.1"); p.AddressExhausted(got) {
-		t.Errorf("an address counted before the ceiling, with attempts left: %+v refused", got)
 	}
 }

@@ -58,15 +58,14 @@ func (s *Store) GetCredentials(ctx context.Context, tenant, lockoutKey, address 
 		return store.CredentialRecord{}, fault.Unavailable("dynamodb:Query", err)
 	}
 	// A client with 20 secrets and 10 keys, and one window's count (at most
-	// twice Ceiling addresses) with the revocation count, stay far below the
-	// 1 MB page limit, so one page of each is all.
+	// Ceiling addresses) with the revocation count, stay far below the 1 MB
+	// page limit, so one page of each is all.
 	rec := credentialRecord(creds.Items)
 	applyLastUsed(&rec, lastUsed(state.Items))
 	for _, it := range state.Items {
 		switch getS(it, attrSK) {
 		case current:
-			rec.Attempts = lockout.Counts{FromAddress: int(getN(it, addressAttr(address))), Total: int(getN(it, attrTotal)),
-				Late: int(getN(it, attrLate))}
+			rec.Attempts = lockout.Counts{FromAddress: int(getN(it, addressAttr(address))), Total: int(getN(it, attrTotal))}
 		case skRevocations:
 			rec.Revocations = getN(it, attrRevocations)
 		case skLearnedTags:
@@ -106,10 +105,6 @@ func (s *Store) TagSecret(ctx context.Context, at store.Attempts, secretID, tag 
 	return nil
 }
 
-// attrLate counts a window's late addresses; its name fits the token
-// function's IAM policy, which lets it write "a:*" attributes of counts.
-const attrLate = "a:#late"
-
 // addressAttr names the attribute that counts one address's attempts.
 func addressAttr(address string) string { return "a:" + address }
 
@@ -146,23 +141,12 @@ func (s *Store) CountAttempt(ctx context.Context, at store.Attempts, n int, p lo
 	case getN(out.Item, addressAttr(address)) > int64(p.Threshold-n):
 		return store.ErrLimitExceeded
 	}
-	// Only the ceiling refused: the address still spends its attempts. One
-	// not counted yet in the window is a late address: at most Ceiling of
-	// them are kept, so the item (which every token request reads) stays
-	// small however many addresses send requests; past that, an address
-	// never counted is refused outright (lockout.Limits.AddressExhausted).
+	// Only the ceiling refused: the address still spends its attempts.
 	delete(names, "#total")
-	update, cond := "ADD #address :n SET #ttl = :ttl", "attribute_exists(#address) AND #address <= :addressMax"
-	if _, counted := out.Item[addressAttr(address)]; !counted {
-		update, cond = "ADD #address :n, #late :one SET #ttl = :ttl", "attribute_not_exists(#address) AND (attribute_not_exists(#late) OR #late < :lateMax)"
-		names["#late"] = attrLate
-		values[":one"], values[":lateMax"] = num(1), num(int64(p.Ceiling))
-		delete(values, ":addressMax")
-	}
 	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: k,
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String(cond),
+		UpdateExpression:          aws.String("ADD #address :n SET #ttl = :ttl"),
+		ConditionExpression:       aws.String(addressRoom),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	})

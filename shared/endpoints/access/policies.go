@@ -28,20 +28,26 @@ type GrantsReader interface {
 	TrustedBy(ctx context.Context, tenant, clientID string, audiences []string) ([]string, error)
 }
 
-// TokenGrants reads what subjectID holds and, beside it, whether the token
-// jti (issued to clientID at iat) still counts: not revoked itself, nor by
-// its client's kill switch, which the grants carry. The revocation costs
-// one small read and no added latency; with jti "" only the grants are
-// read. store.ErrSubjectNotFound when the subject does not exist,
-// ErrRevoked when the token no longer counts.
-func TokenGrants(ctx context.Context, r TokenGrantsReader, tenant, subjectID, clientID, jti string, iat time.Time) (policy.Grants, error) {
+// TokenRef names a token whose revocation TokenGrants checks.
+type TokenRef struct {
+	ClientID, ID string // ID is the jti
+	IssuedAt     time.Time
+}
+
+// TokenGrants reads what subjectID holds and, beside it when tok is not
+// nil, whether tok still counts: not revoked itself (read only when it has
+// a jti), nor by its client's kill switch, which the grants carry. The
+// revocation costs one small read and no added latency.
+// store.ErrSubjectNotFound when the subject does not exist, ErrRevoked when
+// the token no longer counts.
+func TokenGrants(ctx context.Context, r TokenGrantsReader, tenant, subjectID string, tok *TokenRef) (policy.Grants, error) {
 	var revoked bool
 	var revokedErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if jti != "" {
-			revoked, revokedErr = r.TokenRevoked(ctx, tenant, clientID, jti)
+		if tok != nil && tok.ID != "" {
+			revoked, revokedErr = r.TokenRevoked(ctx, tenant, tok.ClientID, tok.ID)
 		}
 	}()
 	g, err := r.Grants(ctx, tenant, subjectID)
@@ -52,7 +58,7 @@ func TokenGrants(ctx context.Context, r TokenGrantsReader, tenant, subjectID, cl
 	if err = errors.Join(err, revokedErr); err != nil {
 		return policy.Grants{}, err
 	}
-	if jti != "" && (revoked || g.Revocation.Revoked(jti, iat)) {
+	if tok != nil && (revoked || g.Revocation.Revoked(tok.ID, tok.IssuedAt)) {
 		return policy.Grants{}, ErrRevoked
 	}
 	return g, nil
@@ -75,7 +81,7 @@ var _ Authorizer = (*Policies)(nil)
 // exists is denied, whatever its token says.
 func (a *Policies) Authorize(ctx context.Context, p Principal, act, sc string) error {
 	// A revoked token stops on the next request.
-	g, err := TokenGrants(ctx, a.Grants, p.Tenant, p.Subject, p.ClientID, p.TokenID, p.IssuedAt)
+	g, err := TokenGrants(ctx, a.Grants, p.Tenant, p.Subject, &TokenRef{ClientID: p.ClientID, ID: p.TokenID, IssuedAt: p.IssuedAt})
 	if errors.Is(err, store.ErrSubjectNotFound) {
 		return ErrForbidden
 	}
@@ -98,7 +104,7 @@ type Check struct{ Action, Scope string }
 // AuthorizeAll implements Authorizer: Authorize for each check, with one
 // read of the caller's grants.
 func (a *Policies) AuthorizeAll(ctx context.Context, p Principal, checks []Check) ([]bool, error) {
-	g, err := TokenGrants(ctx, a.Grants, p.Tenant, p.Subject, p.ClientID, p.TokenID, p.IssuedAt)
+	g, err := TokenGrants(ctx, a.Grants, p.Tenant, p.Subject, &TokenRef{ClientID: p.ClientID, ID: p.TokenID, IssuedAt: p.IssuedAt})
 	out := make([]bool, len(checks))
 	if errors.Is(err, store.ErrSubjectNotFound) {
 		return out, nil

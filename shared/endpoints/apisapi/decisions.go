@@ -212,7 +212,13 @@ func (s *Service) answer(req wire.DecisionRequest, checks []check, reg *apis.Reg
 // and, asked about by token, the token is neither revoked nor under the
 // client's kill switch.
 func (s *Service) subjectGrants(ctx context.Context, ten, subj string, claims token.Claims) (policy.Grants, bool, error) {
-	g, err := access.TokenGrants(ctx, s.Store, ten, subj, claims.ClientID, claims.ID, time.Unix(claims.IssuedAt, 0))
+	// Asked about by token, the token must still count; by subject, there
+	// is none.
+	var tok *access.TokenRef
+	if claims.Subject != "" {
+		tok = &access.TokenRef{ClientID: claims.ClientID, ID: claims.ID, IssuedAt: time.Unix(claims.IssuedAt, 0)}
+	}
+	g, err := access.TokenGrants(ctx, s.Store, ten, subj, tok)
 	if errors.Is(err, store.ErrSubjectNotFound) || errors.Is(err, access.ErrRevoked) {
 		return policy.Grants{}, false, nil
 	}

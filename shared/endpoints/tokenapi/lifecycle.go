@@ -91,7 +91,7 @@ func (s *Service) liveToken(r *http.Request, ten, raw string) (token.Claims, boo
 // tenant ten, still counts: the client exists, its kill switch was not
 // pulled after iat, and the token itself was not revoked.
 func (s *Service) notRevoked(ctx context.Context, ten, clientID, jti string, iat time.Time) (bool, error) {
-	_, err := access.TokenGrants(ctx, s.Credentials, ten, subject.ID(subject.Client, clientID), clientID, jti, iat)
+	_, err := access.TokenGrants(ctx, s.Credentials, ten, subject.ID(subject.Client, clientID), &access.TokenRef{ClientID: clientID, ID: jti, IssuedAt: iat})
 	if errors.Is(err, store.ErrSubjectNotFound) || errors.Is(err, access.ErrRevoked) {
 		return false, nil
 	}

@@ -90,7 +90,8 @@ lint: bin/staticcheck lint-openapi ## gofmt, go vet, staticcheck, go mod tidy ch
 FUZZTIME ?= 30s
 FUZZ_TARGETS := shared/endpoints/tokenapi:FuzzTokenRequest shared/endpoints/clientsapi:FuzzClientBody shared/endpoints/secretsapi:FuzzSecretBody \
 	shared/endpoints/policiesapi:FuzzPolicyBody shared/endpoints/policiesapi:FuzzMembersBody shared/iam/resource:FuzzNormalize \
-	shared/iam/action:FuzzActionNames shared/iam/action:FuzzCatalogParse shared/oauth/token:FuzzVerify shared/oauth/clientkey:FuzzAssertion
+	shared/iam/action:FuzzActionNames shared/iam/action:FuzzCatalogParse shared/oauth/token:FuzzVerify shared/oauth/clientkey:FuzzAssertion \
+	shared/oauth/federation:FuzzExternalToken shared/oauth/stsidentity:FuzzSignedCallerIdentity
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (30s) each; seeds in testdata/fuzz also run in make test.

@@ -71,7 +71,7 @@ var ErrRevoked = errors.New("token revoked")
 type Authorizer interface {
 	Authorize(ctx context.Context, p Principal, action, scope string) error
 	Holdings(ctx context.Context, tenant, subjectID string) (policy.Grants, error)
-	HoldingsWith(ctx context.Context, tenant, subjectID string, rights policy.TokenRights) (policy.Grants, error)
+	HoldingsWith(ctx context.Context, tenant, subjectID string, rights ...policy.TokenRights) ([]policy.Grants, error)
 	Lacks(ctx context.Context, p Principal, conferred ...policy.Grants) ([]string, error)
 	// AuthorizeAll is Authorize for several checks at once: whether each
 	// is allowed, or ErrRevoked, or the failure that kept it from deciding.

@@ -141,18 +141,26 @@ func (a *Policies) Holdings(ctx context.Context, tenant, subjectID string) (poli
 	return a.withTrust(ctx, tenant, subjectID, g)
 }
 
-// HoldingsWith implements Authorizer: Holdings as they would be with
-// rights as the client's token rights, trust chains counted for the
-// audiences rights name (which a change of allowedAudiences may open), and
-// for a client that does not exist yet (a chosen clientId may be a deleted
-// client's, which other tenants' credentials still trust).
-func (a *Policies) HoldingsWith(ctx context.Context, tenant, subjectID string, rights policy.TokenRights) (policy.Grants, error) {
+// HoldingsWith implements Authorizer: Holdings as they would be with each
+// of rights as the client's token rights (one read of what it holds),
+// trust chains counted for the audiences each names (which a change of
+// allowedAudiences may open), also for a client that does not exist yet (a
+// chosen clientId may be a deleted client's, which other tenants'
+// credentials still trust).
+func (a *Policies) HoldingsWith(ctx context.Context, tenant, subjectID string, rights ...policy.TokenRights) ([]policy.Grants, error) {
 	g, err := a.holdings(ctx, tenant, subjectID)
 	if err != nil {
-		return g, err
+		return nil, err
 	}
-	g.TokenRights = rights
-	return a.withTrust(ctx, tenant, subjectID, g)
+	out := make([]policy.Grants, len(rights))
+	for i, r := range rights {
+		as := g
+		as.TokenRights = r
+		if out[i], err = a.withTrust(ctx, tenant, subjectID, as); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // withTrust adds to g, a client's holdings, owner on / when a client of

@@ -193,9 +193,11 @@ func (s *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if chosen != "" {
 		// A chosen id may be a deleted client's that other tenants'
 		// credentials still trust: what they hold comes with it.
-		if conferred, err = s.Guard.Authorizer.HoldingsWith(r.Context(), access.TenantOf(r), subject.ID(subject.Client, chosen), spec.TokenRights()); err != nil {
+		as, err := s.Guard.Authorizer.HoldingsWith(r.Context(), access.TenantOf(r), subject.ID(subject.Client, chosen), spec.TokenRights())
+		if err != nil {
 			return err
 		}
+		conferred = as[0]
 	}
 	if err := s.Guard.RequireHolds(r.Context(), "create a client with these rights", conferred); err != nil {
 		return err
@@ -352,14 +354,11 @@ func (s *Service) checkRightsChange(ctx context.Context, cur, next client.Client
 	p := access.PrincipalFrom(ctx)
 	// The rights of the version the write is conditional on, and as they
 	// would be: each with the trust chains its audiences open.
-	before, err := s.Guard.Authorizer.HoldingsWith(ctx, cur.Tenant, cur.SubjectID(), cur.TokenRights())
+	held, err := s.Guard.Authorizer.HoldingsWith(ctx, cur.Tenant, cur.SubjectID(), cur.TokenRights(), next.TokenRights())
 	if err != nil {
 		return false, err
 	}
-	after, err := s.Guard.Authorizer.HoldingsWith(ctx, cur.Tenant, cur.SubjectID(), next.TokenRights())
-	if err != nil {
-		return false, err
-	}
+	before, after := held[0], held[1]
 	if err := s.Guard.RequireMayChange(ctx, "change the rights-bearing fields of "+cur.SubjectID(), cur.SubjectID(), before, after); err != nil {
 		return false, err
 	}

@@ -23,15 +23,7 @@ func TestParseFillsDefaultsAndNormalises(t *testing.T) {
 }
 
 func TestTheExampleMatchesTheSchema(t *testing.T) {
-	f, err := os.Open("../../../examples/provisioning/tenant.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := Parse(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := parseFile(t, "../../../examples/provisioning/tenant.yaml")
 	if len(doc.Clients) != 2 || doc.Clients[1].PublicKeys[0].JWKFile != "payment-runner.pub.jwk" {
 		t.Fatalf("example: %+v", doc)
 	}
@@ -49,4 +41,19 @@ func TestParseRefuses(t *testing.T) {
 			t.Errorf("Parse(%.40q): %v, want %q", doc, err, want)
 		}
 	}
+}
+
+// parseFile parses the document at path, failing the test if it cannot.
+func parseFile(t *testing.T, path string) Document {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
 }

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,15 +9,7 @@ import (
 // TestValidateListsEveryMistake: a document full of mistakes is refused
 // with every one of them listed, each naming its client or group and field.
 func TestValidateListsEveryMistake(t *testing.T) {
-	f, err := os.Open("testdata/mistakes.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := Parse(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := parseFile(t, "testdata/mistakes.yaml")
 	m := Validate(doc, builtin.Scopes, builtin.Actions, time.Now())
 	got := m.Error()
 	for _, want := range mistakesInTestdata {
@@ -32,15 +23,7 @@ func TestValidateListsEveryMistake(t *testing.T) {
 }
 
 func TestTheExampleIsValid(t *testing.T) {
-	f, err := os.Open("../../../examples/provisioning/tenant.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := Parse(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := parseFile(t, "../../../examples/provisioning/tenant.yaml")
 	if m := Validate(doc, builtin.Scopes, builtin.Actions, time.Now()); len(m) > 0 {
 		t.Fatal(m)
 	}

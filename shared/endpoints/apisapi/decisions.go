@@ -94,7 +94,10 @@ func (s *Service) decide(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	needed := permissionsToAsk(reg, checks, req.Subject)
+	for i := range checks {
+		checks[i].api, checks[i].known = reg.OwnerOf(checks[i].action)
+	}
+	needed := permissionsToAsk(checks, req.Subject)
 	var claims token.Claims
 	active, subj := false, ""
 	if req.Subject != nil {
@@ -132,17 +135,16 @@ func (s *Service) decide(w http.ResponseWriter, r *http.Request) error {
 // permissionsToAsk is what the caller must hold to ask: the decision
 // action on each API whose actions it asks about (on / for actions of no
 // registered API), and, asking about a subject, reading that client.
-func permissionsToAsk(reg *apis.Registry, checks []check, subj *string) []access.Check {
+func permissionsToAsk(checks []check, subj *string) []access.Check {
 	var needed []access.Check
 	need := func(c access.Check) {
 		if !slices.Contains(needed, c) {
 			needed = append(needed, c)
 		}
 	}
-	for i := range checks {
-		checks[i].api, checks[i].known = reg.OwnerOf(checks[i].action)
-		if checks[i].known {
-			need(access.Check{Action: ActionDecision, Scope: "/apis/" + checks[i].api.ID})
+	for _, c := range checks {
+		if c.known {
+			need(access.Check{Action: ActionDecision, Scope: "/apis/" + c.api.ID})
 		} else {
 			need(access.Check{Action: ActionDecision, Scope: resource.Root})
 		}
